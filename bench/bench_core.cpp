@@ -1,0 +1,168 @@
+// Core operations, hot (one thread, caches warm), each beside an in-run memcpy of the same
+// bytes: the ratio to that memcpy is the figure to compare across machines and runs.
+//
+//   BM_Memcpy/bytes:N              the physical floor for copying N bytes
+//   BM_PublishObservation          LB: one observation into the ring (2,848 bytes)
+//   BM_ReadNewestObservation       agent: copy of the newest observation
+//   BM_WriteAction                 agent: one validated action (792 bytes)
+//   BM_PollActionUnchanged         LB: per-burst poll when nothing changed
+//   BM_WriteThenPollAction         agent write + LB poll that applies it (changed poll)
+//   BM_ValidateAction/servers:N    LB: the checks on an untrusted action
+//   BM_AliasBuild/servers:N        Vose's method over N weights
+//   BM_AliasSample/servers:N       one O(1) draw, random bits included
+#include <marllb/shm.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <unistd.h>
+
+using namespace marllb::shm;
+
+namespace {
+
+struct Pair {
+    std::string name = "marllb_bench_" + std::to_string(getpid());
+    std::optional<LbRegion> lb;
+    std::optional<AgentRegion> agent;
+    Pair() {
+        auto l = LbRegion::create(name);
+        if (!l) return;
+        lb.emplace(std::move(*l));
+        auto a = AgentRegion::attach(name);
+        if (a) agent.emplace(std::move(*a));
+    }
+    ~Pair() { (void)unlink_region(name); }
+    [[nodiscard]] bool ok(benchmark::State &state) const {
+        if (lb && agent) return true;
+        state.SkipWithError("cannot create a region in /dev/shm");
+        return false;
+    }
+};
+
+MsgOut sample_observation() {
+    MsgOut m{};
+    m.timestamp_us = 1;
+    for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) {
+        m.as_stats[i].n_flow_on = i;
+        for (std::uint32_t k = 0; k < MARLLB_FEATURES_PER_AS; ++k) m.as_stats[i].reservoir_features[k] = float(i + k);
+    }
+    return m;
+}
+
+MsgIn sample_action(std::uint64_t seq, std::uint32_t n) {
+    MsgIn a{};
+    a.sequence_id = seq;
+    a.num_servers = n;
+    for (std::uint32_t i = 0; i < n; ++i) a.weights[i] = float(1 + i % 4);
+    marllb_alias_build(a.weights, n, a.alias_table);
+    return a;
+}
+
+void BM_Memcpy(benchmark::State &state) {
+    const auto bytes = std::size_t(state.range(0));
+    alignas(64) static unsigned char src[8192], dst[8192];
+    std::memset(src, 1, sizeof src);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(src);
+        std::memcpy(dst, src, bytes);
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * bytes));
+}
+BENCHMARK(BM_Memcpy)->ArgName("bytes")->Arg(sizeof(MsgOut))->Arg(sizeof(MsgIn));
+
+void BM_PublishObservation(benchmark::State &state) {
+    Pair p;
+    if (!p.ok(state)) return;
+    MsgOut m = sample_observation();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p.lb->publish(m));
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * sizeof(MsgOut)));
+}
+BENCHMARK(BM_PublishObservation);
+
+void BM_ReadNewestObservation(benchmark::State &state) {
+    Pair p;
+    if (!p.ok(state)) return;
+    MsgOut m = sample_observation();
+    p.lb->publish(m);
+    Observation obs;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p.agent->read_newest(obs));
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * sizeof(MsgOut)));
+}
+BENCHMARK(BM_ReadNewestObservation);
+
+void BM_WriteAction(benchmark::State &state) {
+    Pair p;
+    if (!p.ok(state)) return;
+    MsgOut m = sample_observation();
+    p.lb->publish(m);
+    const MsgIn a = sample_action(1, 64);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p.agent->write_action(a, 1));
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * sizeof(MsgIn)));
+}
+BENCHMARK(BM_WriteAction);
+
+void BM_PollActionUnchanged(benchmark::State &state) {
+    Pair p;
+    if (!p.ok(state)) return;
+    MsgOut m = sample_observation();
+    p.lb->publish(m);
+    (void)p.agent->write_action(sample_action(1, 64), 1);
+    (void)p.lb->poll_action();
+    for (auto _ : state) benchmark::DoNotOptimize(p.lb->poll_action());
+}
+BENCHMARK(BM_PollActionUnchanged);
+
+void BM_WriteThenPollAction(benchmark::State &state) {
+    Pair p;
+    if (!p.ok(state)) return;
+    MsgOut m = sample_observation();
+    MsgIn a = sample_action(1, 64);
+    for (auto _ : state) {
+        a.sequence_id = p.lb->publish(m); // each action answers a newer observation: applied
+        benchmark::DoNotOptimize(p.agent->write_action(a, 1));
+        benchmark::DoNotOptimize(p.lb->poll_action());
+    }
+}
+BENCHMARK(BM_WriteThenPollAction);
+
+void BM_ValidateAction(benchmark::State &state) {
+    const MsgIn a = sample_action(1, std::uint32_t(state.range(0)));
+    for (auto _ : state) benchmark::DoNotOptimize(validate_action(a, 1));
+}
+BENCHMARK(BM_ValidateAction)->ArgName("servers")->Arg(64);
+
+void BM_AliasBuild(benchmark::State &state) {
+    const auto n = std::uint32_t(state.range(0));
+    const MsgIn a = sample_action(1, n);
+    marllb_alias_entry_t table[MARLLB_MAX_AS];
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(marllb_alias_build(a.weights, n, table));
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_AliasBuild)->ArgName("servers")->Arg(7)->Arg(64);
+
+void BM_AliasSample(benchmark::State &state) {
+    const auto n = std::uint32_t(state.range(0));
+    const MsgIn a = sample_action(1, n);
+    std::uint64_t rng = 42;
+    for (auto _ : state) benchmark::DoNotOptimize(marllb_alias_sample(a.alias_table, n, marllb_rand64(&rng)));
+}
+BENCHMARK(BM_AliasSample)->ArgName("servers")->Arg(64);
+
+} // namespace
+
+BENCHMARK_MAIN();

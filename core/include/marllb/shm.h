@@ -1,0 +1,219 @@
+/*
+ * marllb/shm.h — C API of the MARLLB shared-memory IPC, for a VPP plugin or any C program.
+ *
+ * One prefix (marllb_), opaque handles, no exceptions. Functions that can fail return 0 or a
+ * negative marllb_status_t; marllb_last_error() then holds a sentence that says what was wrong
+ * and what to do (thread-local, valid until the next failing call on the same thread).
+ *
+ * Roles are part of the names: marllb_lb_* run in the LB process only (one per region),
+ * marllb_agent_* in the agent process only (one per region), everything else on any side.
+ * Handles are not thread-safe: one thread uses a handle at a time.
+ */
+#ifndef MARLLB_SHM_H
+#define MARLLB_SHM_H
+
+#include <marllb/shm_layout.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum marllb_status {
+    MARLLB_OK = 0,
+    MARLLB_E_NOENT = -1,    /* no region of that name */
+    MARLLB_E_EXIST = -2,    /* create: a region of that name exists */
+    MARLLB_E_MAGIC = -3,    /* not a marllb region (wrong magic) */
+    MARLLB_E_VERSION = -4,  /* made by another ABI version */
+    MARLLB_E_SIZE = -5,     /* file size disagrees with the header (truncated, other build) */
+    MARLLB_E_LAYOUT = -6,   /* section table or message sizes disagree with this build */
+    MARLLB_E_STALE = -7,    /* attach: the LB that owns the region is gone */
+    MARLLB_E_BUSY = -8,     /* another live process holds this role on the region */
+    MARLLB_E_NOTREADY = -9, /* the region is being created; try again */
+    MARLLB_E_NOSPC = -10,   /* /dev/shm (or the chosen directory) is full */
+    MARLLB_E_PERM = -11,    /* permission denied */
+    MARLLB_E_INVAL = -12,   /* bad argument */
+    MARLLB_E_AGAIN = -13,   /* nothing new, or every candidate slot was being written */
+    MARLLB_E_GONE = -14,    /* the data asked for was overwritten by newer data */
+    MARLLB_E_NOMEM = -15,
+    MARLLB_E_REJECTED = -16, /* an action failed validation */
+    MARLLB_E_SYSTEM = -17   /* another system error; marllb_last_error() names it */
+} marllb_status_t;
+
+/* ---- Options (forward compatible: always start from marllb_options_init) ------------ */
+
+#define MARLLB_OPT_RAW_RESERVOIRS 0x1u /* create: add the raw reservoir section */
+#define MARLLB_OPT_HUGEPAGES 0x2u      /* create: back with huge pages if `dir` is hugetlbfs */
+#define MARLLB_OPT_GROUP_SHARED 0x4u   /* create: mode 0660 instead of 0600 */
+#define MARLLB_OPT_ALLOW_STALE 0x8u    /* attach: accept a region whose LB is gone */
+
+typedef struct marllb_options {
+    uint32_t struct_size; /* sizeof(marllb_options_t), set by marllb_options_init */
+    uint32_t flags;       /* MARLLB_OPT_* */
+    int32_t numa_node;    /* create: bind the region's memory to this NUMA node; -1 = no */
+    uint32_t reserved;
+    const char *dir;      /* directory of the region file; NULL = "/dev/shm" */
+} marllb_options_t;
+
+void marllb_options_init(marllb_options_t *opts);
+
+/* ---- Errors -------------------------------------------------------------------------- */
+
+const char *marllb_strerror(int status);
+const char *marllb_last_error(void);
+const char *marllb_reject_reason_str(marllb_action_reject_t reason);
+
+/* ---- Clocks ---------------------------------------------------------------------------- */
+
+uint64_t marllb_now_mono_ns(void);     /* CLOCK_MONOTONIC, shared by all processes */
+uint64_t marllb_now_realtime_us(void); /* CLOCK_REALTIME microseconds */
+
+/* ---- LB side ---------------------------------------------------------------------------- */
+
+typedef struct marllb_lb marllb_lb_t;
+
+typedef struct marllb_reopen_report {
+    uint64_t generation;     /* the generation this LB runs as */
+    uint64_t next_seq;       /* first sequence id it will publish */
+    uint32_t repaired_slots; /* half-written slots found and emptied */
+    uint32_t republished;    /* 1 if a complete but unpublished slot was published */
+} marllb_reopen_report_t;
+
+/* Create a new region (O_CREAT|O_EXCL, zero-filled, pre-allocated). LB side only.
+ * Errors: E_EXIST (a region of that name exists: reopen it, or marllb_unlink it),
+ * E_NOSPC, E_PERM, E_INVAL (bad name or options), E_BUSY, E_SYSTEM. */
+int marllb_lb_create(const char *name, const marllb_options_t *opts, marllb_lb_t **out);
+
+/* Reopen the region of a previous LB process that is gone: sequence ids continue from what
+ * the region holds, half-written slots are repaired, the generation is bumped. LB side only.
+ * Errors: E_NOENT, E_MAGIC, E_VERSION, E_SIZE, E_LAYOUT, E_BUSY (an LB still holds it),
+ * E_NOTREADY, E_PERM, E_SYSTEM. `report` may be NULL. */
+int marllb_lb_reopen(const char *name, const marllb_options_t *opts, marllb_lb_t **out,
+                     marllb_reopen_report_t *report);
+
+/* Reopen if the region exists, create it otherwise. Same errors as the two above. */
+int marllb_lb_open(const char *name, const marllb_options_t *opts, marllb_lb_t **out,
+                   marllb_reopen_report_t *report);
+
+/* Unmap and release the LB role; the region stays for a restarted LB. NULL is ignored. */
+void marllb_lb_close(marllb_lb_t *lb);
+
+/* Publish an observation: sets msg->sequence_id (and timestamp_us if 0), copies it into the
+ * next ring slot, then makes it the newest. With raw != NULL the raw reservoirs are published
+ * first, tagged with the same sequence id. Never blocks. Returns the sequence id. */
+uint64_t marllb_lb_publish(marllb_lb_t *lb, marllb_msg_out_t *msg,
+                           const marllb_reservoir_data_t *raw);
+
+typedef enum marllb_poll {
+    MARLLB_POLL_UNCHANGED = 0, /* nothing new: cost one cache-line load */
+    MARLLB_POLL_APPLIED = 1,   /* a new valid action is now in force */
+    MARLLB_POLL_REJECTED = 2,  /* a new action failed validation; the previous stays */
+    MARLLB_POLL_STALE = 3,     /* a valid action not newer than the one in force */
+    MARLLB_POLL_BUSY = 4       /* the agent is writing (or died writing); try next burst */
+} marllb_poll_t;
+
+/* Poll the action slot; call on every burst. Returns a marllb_poll_t; on REJECTED,
+ * *reason (if not NULL) says why. Never blocks. */
+int marllb_lb_poll_action(marllb_lb_t *lb, marllb_action_reject_t *reason);
+
+/* The action in force (LB-private copy, stable until the next poll), or NULL if none. */
+const marllb_msg_in_t *marllb_lb_action(const marllb_lb_t *lb);
+
+void marllb_lb_heartbeat(marllb_lb_t *lb);
+/* 1 if the agent stamped its heartbeat within timeout_ns, else 0. */
+int marllb_lb_agent_alive(const marllb_lb_t *lb, uint64_t timeout_ns);
+uint64_t marllb_lb_generation(const marllb_lb_t *lb);
+
+/* ---- Agent side ------------------------------------------------------------------------- */
+
+typedef struct marllb_agent marllb_agent_t;
+
+typedef struct marllb_observation {
+    marllb_msg_out_t msg;
+    uint64_t publish_mono_ns; /* when the LB began publishing it (CLOCK_MONOTONIC) */
+    uint32_t generation;      /* generation of the LB that published it */
+    uint32_t retries;         /* torn reads retried inside this call */
+    uint64_t lost;            /* read_next: messages lost to wrap just before this one */
+    uint64_t skipped;         /* read_newest: messages published since the last one returned */
+    uint32_t fallback;        /* 1 if the newest slot was busy and an older one was returned */
+    uint32_t reserved;
+} marllb_observation_t;
+
+/* Attach to an existing region as its agent. Validates size (before mapping), magic, ABI
+ * version and layout; refuses a region whose LB is gone unless MARLLB_OPT_ALLOW_STALE.
+ * Errors: E_NOENT, E_NOTREADY, E_MAGIC, E_VERSION, E_SIZE, E_LAYOUT, E_STALE, E_BUSY (another
+ * agent is attached), E_PERM, E_SYSTEM. */
+int marllb_agent_attach(const char *name, const marllb_options_t *opts, marllb_agent_t **out);
+void marllb_agent_close(marllb_agent_t *agent);
+
+/* The newest complete observation, never older than one already returned.
+ * Errors: E_AGAIN (nothing published yet, or every candidate was being overwritten). */
+int marllb_agent_read_newest(marllb_agent_t *agent, marllb_observation_t *out);
+
+/* The next observation in sequence order; out->lost counts those overwritten before they
+ * could be read. Errors: E_AGAIN (nothing new). */
+int marllb_agent_read_next(marllb_agent_t *agent, marllb_observation_t *out);
+
+/* Raw reservoirs of observation `seq`. Errors: E_INVAL (region has none), E_GONE (already
+ * overwritten: read a newer observation), E_AGAIN (being written). */
+int marllb_agent_read_reservoirs(marllb_agent_t *agent, uint64_t seq,
+                                 marllb_reservoir_data_t *out);
+
+/* Validate and write an action answering the observation (seq, generation). Invalid actions
+ * are not written: returns E_REJECTED and *reason. */
+int marllb_agent_write_action(marllb_agent_t *agent, const marllb_msg_in_t *action,
+                              uint32_t obs_generation, marllb_action_reject_t *reason);
+
+void marllb_agent_heartbeat(marllb_agent_t *agent);
+/* 1 if the LB stamped its heartbeat within timeout_ns, else 0. */
+int marllb_agent_lb_alive(const marllb_agent_t *agent, uint64_t timeout_ns);
+
+/* What the LB said of the agent's actions (snapshot; fields may be a moment old). */
+typedef struct marllb_verdicts {
+    uint64_t applied_action_seq;
+    uint64_t applied_action_ns;
+    uint64_t actions_applied;
+    uint64_t actions_rejected;
+    uint64_t actions_stale;
+    uint64_t last_rejected_seq;
+    uint32_t last_reject_reason;
+    uint32_t reserved;
+    uint64_t generation;
+    uint64_t published_seq;
+} marllb_verdicts_t;
+void marllb_agent_verdicts(const marllb_agent_t *agent, marllb_verdicts_t *out);
+
+/* ---- Any side --------------------------------------------------------------------------- */
+
+/* Remove the region's name; mappings stay valid until closed. Errors: E_NOENT, E_PERM. */
+int marllb_unlink(const char *name, const marllb_options_t *opts);
+
+/* Check an action as the LB will. newest_seq: the newest published observation. */
+marllb_action_reject_t marllb_action_validate(const marllb_msg_in_t *action, uint64_t newest_seq);
+
+/* Vose's alias method: O(n) build from n weights (finite, >= 0, not all 0; 1 <= n <= 64).
+ * Zero weights are never drawn. Returns 0 or MARLLB_E_INVAL. */
+int marllb_alias_build(const float *weights, uint32_t n, marllb_alias_entry_t *table);
+
+/* O(1) draw from a table built for n entries, using 64 random bits. */
+static inline uint32_t marllb_alias_sample(const marllb_alias_entry_t *table, uint32_t n,
+                                           uint64_t random_bits)
+{
+    uint32_t i = (uint32_t)(((random_bits & 0xffffffffu) * (uint64_t)n) >> 32);
+    float u = (float)(random_bits >> 40) * (1.0f / 16777216.0f); /* 24 bits in [0, 1) */
+    return u < table[i].prob ? i : table[i].alias;
+}
+
+/* A fast generator for marllb_alias_sample (wyrand); state is any 64-bit value. */
+static inline uint64_t marllb_rand64(uint64_t *state)
+{
+    *state += UINT64_C(0xa0761d6478bd642f);
+    __extension__ typedef unsigned __int128 marllb_u128;
+    marllb_u128 m = (marllb_u128)(*state ^ UINT64_C(0xe7037ed1a0b428db)) * *state;
+    return (uint64_t)(m >> 64) ^ (uint64_t)m;
+}
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* MARLLB_SHM_H */

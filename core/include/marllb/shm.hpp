@@ -1,0 +1,205 @@
+// marllb/shm.hpp — C++ API of the MARLLB shared-memory IPC.
+//
+// Move-only RAII owners per role: LbRegion (the load balancer, sole writer of observations)
+// and AgentRegion (the agent, sole writer of actions). Fallible creation returns
+// std::expected<T, Error>; hot paths are noexcept and never block. No exceptions are thrown.
+// The types and the protocol are those of marllb/shm.h; the C API is a thin layer over this.
+#pragma once
+
+#include <marllb/shm.h>
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace marllb::shm {
+
+enum class Errc : int {
+    ok = MARLLB_OK,
+    no_region = MARLLB_E_NOENT,
+    exists = MARLLB_E_EXIST,
+    bad_magic = MARLLB_E_MAGIC,
+    bad_version = MARLLB_E_VERSION,
+    bad_size = MARLLB_E_SIZE,
+    bad_layout = MARLLB_E_LAYOUT,
+    stale = MARLLB_E_STALE,
+    busy = MARLLB_E_BUSY,
+    not_ready = MARLLB_E_NOTREADY,
+    no_space = MARLLB_E_NOSPC,
+    permission = MARLLB_E_PERM,
+    invalid = MARLLB_E_INVAL,
+    again = MARLLB_E_AGAIN,
+    gone = MARLLB_E_GONE,
+    no_memory = MARLLB_E_NOMEM,
+    rejected = MARLLB_E_REJECTED,
+    system = MARLLB_E_SYSTEM,
+};
+
+struct Error {
+    Errc code;
+    std::string message; // what was wrong and what to do
+};
+
+template <class T> using Expected = std::expected<T, Error>;
+
+using MsgOut = marllb_msg_out_t;
+using MsgIn = marllb_msg_in_t;
+using ReservoirData = marllb_reservoir_data_t;
+using Observation = marllb_observation_t;
+using Options = marllb_options_t;
+using ReopenReport = marllb_reopen_report_t;
+using Verdicts = marllb_verdicts_t;
+using RejectReason = marllb_action_reject_t;
+
+[[nodiscard]] Options default_options() noexcept;
+[[nodiscard]] const char *describe(Errc code) noexcept;
+[[nodiscard]] const char *describe(RejectReason reason) noexcept;
+
+namespace detail {
+// One mapping of a region file, role-agnostic. Move-only; unmaps and closes on destruction.
+struct Mapping {
+    int fd = -1;
+    unsigned char *base = nullptr;
+    std::size_t size = 0;
+    std::string path;
+
+    Mapping() = default;
+    Mapping(Mapping &&other) noexcept;
+    Mapping &operator=(Mapping &&other) noexcept;
+    Mapping(const Mapping &) = delete;
+    Mapping &operator=(const Mapping &) = delete;
+    ~Mapping();
+
+    [[nodiscard]] marllb_region_header_t *header() const noexcept {
+        return reinterpret_cast<marllb_region_header_t *>(base);
+    }
+    [[nodiscard]] marllb_obs_ring_t *ring() const noexcept {
+        return reinterpret_cast<marllb_obs_ring_t *>(base + MARLLB_RING_OFFSET);
+    }
+    [[nodiscard]] marllb_action_section_t *action() const noexcept {
+        return reinterpret_cast<marllb_action_section_t *>(base + MARLLB_ACTION_OFFSET);
+    }
+    [[nodiscard]] marllb_reservoir_buffer_t *reservoirs() const noexcept; // nullptr if none
+};
+} // namespace detail
+
+struct PollResult {
+    marllb_poll_t status = MARLLB_POLL_UNCHANGED;
+    RejectReason reason = MARLLB_ACTION_OK;
+};
+
+// Counters private to the LB process (the header's verdict counters are their shared view).
+struct LbCounters {
+    std::uint64_t published = 0;
+    std::uint64_t polls_busy = 0;
+    std::uint64_t actions_applied = 0;
+    std::uint64_t actions_rejected = 0;
+    std::uint64_t actions_stale = 0;
+};
+
+// The LB's side of a region. LB process only; one thread at a time.
+class LbRegion {
+public:
+    [[nodiscard]] static Expected<LbRegion> create(std::string_view name,
+                                                   const Options &opts = default_options());
+    [[nodiscard]] static Expected<LbRegion> reopen(std::string_view name,
+                                                   const Options &opts = default_options());
+    [[nodiscard]] static Expected<LbRegion> open(std::string_view name,
+                                                 const Options &opts = default_options());
+
+    LbRegion(LbRegion &&) noexcept = default;
+    LbRegion &operator=(LbRegion &&) noexcept = default;
+
+    // Publishes `msg` as the next observation; sets msg.sequence_id (and timestamp_us if 0).
+    std::uint64_t publish(MsgOut &msg, const ReservoirData *raw = nullptr) noexcept;
+
+    // Checks the action slot. One cache-line load when nothing changed.
+    [[nodiscard]] PollResult poll_action() noexcept;
+
+    // The action in force, or nullptr. Private to this process: stable until the next poll.
+    [[nodiscard]] const MsgIn *action() const noexcept { return has_action_ ? &action_ : nullptr; }
+    [[nodiscard]] std::uint32_t action_generation() const noexcept { return action_generation_; }
+    // CLOCK_MONOTONIC time at which the agent began writing the action in force.
+    [[nodiscard]] std::uint64_t action_write_mono_ns() const noexcept { return action_write_ns_; }
+
+    void heartbeat() noexcept;
+    [[nodiscard]] bool agent_alive(std::uint64_t timeout_ns) const noexcept;
+
+    [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+    [[nodiscard]] std::uint64_t next_sequence() const noexcept { return next_seq_; }
+    [[nodiscard]] const ReopenReport &reopen_report() const noexcept { return report_; }
+    [[nodiscard]] const LbCounters &counters() const noexcept { return counters_; }
+    [[nodiscard]] const std::string &path() const noexcept { return map_.path; }
+    [[nodiscard]] std::size_t size() const noexcept { return map_.size; }
+    [[nodiscard]] const detail::Mapping &mapping() const noexcept { return map_; }
+
+private:
+    explicit LbRegion(detail::Mapping map) noexcept;
+    void recover() noexcept;
+    void record_verdict(PollResult r, std::uint64_t seq) noexcept;
+
+    detail::Mapping map_;
+    std::uint64_t next_seq_ = 1;      // next sequence id to publish
+    std::uint64_t generation_ = 1;
+    std::uint64_t seen_action_lock_ = 0; // last action lock value fully handled
+    std::uint64_t applied_seq_ = 0;   // sequence_id of the action in force
+    bool has_action_ = false;
+    std::uint32_t action_generation_ = 0;
+    std::uint64_t action_write_ns_ = 0;
+    MsgIn action_{};
+    ReopenReport report_{};
+    LbCounters counters_{};
+};
+
+// The agent's side of a region. Agent process only; one thread at a time.
+class AgentRegion {
+public:
+    [[nodiscard]] static Expected<AgentRegion> attach(std::string_view name,
+                                                      const Options &opts = default_options());
+
+    AgentRegion(AgentRegion &&) noexcept = default;
+    AgentRegion &operator=(AgentRegion &&) noexcept = default;
+
+    // Newest complete observation, never older than one returned before. Errc::again if none.
+    [[nodiscard]] Errc read_newest(Observation &out) noexcept;
+    // Next observation in order; out.lost counts messages overwritten before being read.
+    [[nodiscard]] Errc read_next(Observation &out) noexcept;
+    // Raw reservoirs published with observation `seq`.
+    [[nodiscard]] Errc read_reservoirs(std::uint64_t seq, ReservoirData &out) noexcept;
+
+    // Validates, then writes the action answering observation (action.sequence_id, generation).
+    [[nodiscard]] Errc write_action(const MsgIn &action, std::uint32_t obs_generation,
+                                    RejectReason *reason = nullptr) noexcept;
+
+    void heartbeat() noexcept;
+    [[nodiscard]] bool lb_alive(std::uint64_t timeout_ns) const noexcept;
+    [[nodiscard]] Verdicts verdicts() const noexcept;
+
+    [[nodiscard]] std::uint64_t last_returned() const noexcept { return last_returned_; }
+    [[nodiscard]] std::uint64_t total_lost() const noexcept { return total_lost_; }
+    [[nodiscard]] std::uint64_t total_retries() const noexcept { return total_retries_; }
+    [[nodiscard]] std::uint64_t total_fallbacks() const noexcept { return total_fallbacks_; }
+    [[nodiscard]] bool has_reservoirs() const noexcept { return map_.reservoirs() != nullptr; }
+    [[nodiscard]] const std::string &path() const noexcept { return map_.path; }
+    [[nodiscard]] const detail::Mapping &mapping() const noexcept { return map_; }
+
+private:
+    explicit AgentRegion(detail::Mapping map) noexcept;
+    bool try_read_slot(std::uint64_t seq, Observation &out) const noexcept;
+
+    detail::Mapping map_;
+    std::uint64_t last_returned_ = 0; // newest sequence id returned to the caller
+    std::uint64_t total_lost_ = 0;
+    std::uint64_t total_retries_ = 0;
+    std::uint64_t total_fallbacks_ = 0;
+};
+
+// Removes the region's name. Any side.
+[[nodiscard]] Expected<void> unlink_region(std::string_view name,
+                                           const Options &opts = default_options());
+
+// Any side: the checks the LB applies to every action.
+[[nodiscard]] RejectReason validate_action(const MsgIn &action, std::uint64_t newest_seq) noexcept;
+
+} // namespace marllb::shm

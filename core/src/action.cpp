@@ -1,0 +1,116 @@
+// Actions: the checks every action passes before the LB uses it, and the alias table.
+#include "internal.hpp"
+
+#include <cmath>
+
+namespace marllb::shm {
+
+namespace {
+// How far the alias table's implied share of a server may sit from weight / sum(weights).
+// f32 probabilities carry ~6e-8 relative error per entry; 1e-4 leaves room for any sane
+// builder and still catches a table built for other weights.
+constexpr double kAliasShareTolerance = 1e-4;
+} // namespace
+
+RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq) noexcept {
+    if (a.sequence_id == 0) return MARLLB_ACTION_SEQ_ZERO;
+    if (a.sequence_id > newest_seq) return MARLLB_ACTION_SEQ_FROM_FUTURE;
+    const std::uint32_t n = a.num_servers;
+    if (n == 0 || n > MARLLB_MAX_AS) return MARLLB_ACTION_NUM_SERVERS;
+    double sum = 0;
+    for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) {
+        const float w = a.weights[i];
+        if (!std::isfinite(w)) return MARLLB_ACTION_WEIGHT_NOT_FINITE;
+        if (w < 0) return MARLLB_ACTION_WEIGHT_NEGATIVE;
+        if (i >= n && w != 0) return MARLLB_ACTION_WEIGHT_BEYOND_N;
+        sum += w;
+    }
+    if (sum == 0) return MARLLB_ACTION_WEIGHTS_ALL_ZERO;
+    double share[MARLLB_MAX_AS] = {};
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const float p = a.alias_table[i].prob;
+        if (!(p >= 0.0f && p <= 1.0f)) return MARLLB_ACTION_ALIAS_PROB_RANGE; // NaN fails too
+        if (a.alias_table[i].alias >= n) return MARLLB_ACTION_ALIAS_INDEX_RANGE;
+        share[i] += p;
+        share[a.alias_table[i].alias] += 1.0 - double(p);
+    }
+    // The table must draw each server with its weight's share, and never a zero-weight one
+    // (an exact test: a zero-weight server must get no probability mass at all).
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const double want = double(a.weights[i]) / sum;
+        const double got = share[i] / n;
+        if (a.weights[i] == 0 ? got != 0 : std::fabs(got - want) > kAliasShareTolerance)
+            return MARLLB_ACTION_ALIAS_MISMATCH;
+    }
+    return MARLLB_ACTION_OK;
+}
+
+const char *describe(RejectReason reason) noexcept {
+    switch (reason) {
+    case MARLLB_ACTION_OK: return "ok";
+    case MARLLB_ACTION_SEQ_ZERO: return "sequence_id is 0: an action must echo the sequence_id of an observation (ids start at 1)";
+    case MARLLB_ACTION_SEQ_FROM_FUTURE: return "sequence_id is newer than every published observation: echo the id of the observation the action answers";
+    case MARLLB_ACTION_NUM_SERVERS: return "num_servers must be 1..64";
+    case MARLLB_ACTION_WEIGHT_NOT_FINITE: return "a weight is NaN or infinite";
+    case MARLLB_ACTION_WEIGHT_NEGATIVE: return "a weight is negative";
+    case MARLLB_ACTION_WEIGHT_BEYOND_N: return "a weight beyond num_servers is not 0";
+    case MARLLB_ACTION_WEIGHTS_ALL_ZERO: return "all weights are 0: no server could be chosen";
+    case MARLLB_ACTION_ALIAS_PROB_RANGE: return "an alias probability is NaN or outside [0, 1]";
+    case MARLLB_ACTION_ALIAS_INDEX_RANGE: return "an alias index is not below num_servers";
+    case MARLLB_ACTION_ALIAS_MISMATCH: return "the alias table does not draw servers in proportion to the weights (rebuild it with marllb_alias_build)";
+    default: return "unknown reject reason";
+    }
+}
+
+} // namespace marllb::shm
+
+// Vose's alias method (Vose 1991). Worked in double, stored as f32.
+// Zero-weight entries never get drawn: while one is unpaired, the unpaired mass exceeds what
+// the small entries can hold by at least 1 (far above rounding), so a large entry exists to
+// pair it with, and it ends with prob 0 and an alias to a positive entry. The last loop
+// guards that anyway.
+extern "C" int marllb_alias_build(const float *weights, uint32_t n, marllb_alias_entry_t *table) {
+    if (!weights || !table || n == 0 || n > MARLLB_MAX_AS) return MARLLB_E_INVAL;
+    double sum = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        if (!std::isfinite(weights[i]) || weights[i] < 0) return MARLLB_E_INVAL;
+        sum += weights[i];
+    }
+    if (sum == 0) return MARLLB_E_INVAL;
+    double p[MARLLB_MAX_AS];
+    uint32_t small[MARLLB_MAX_AS], large[MARLLB_MAX_AS];
+    uint32_t ns = 0, nl = 0, any_positive = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        p[i] = double(weights[i]) * n / sum;
+        if (weights[i] > 0) any_positive = i;
+        if (p[i] < 1.0) small[ns++] = i;
+        else large[nl++] = i;
+    }
+    while (ns > 0 && nl > 0) {
+        const uint32_t s = small[--ns];
+        const uint32_t l = large[--nl];
+        table[s].prob = float(p[s]);
+        table[s].alias = l;
+        p[l] = (p[l] + p[s]) - 1.0;
+        if (p[l] < 1.0) small[ns++] = l;
+        else large[nl++] = l;
+    }
+    while (nl > 0) { // leftovers are 1 up to rounding
+        const uint32_t l = large[--nl];
+        table[l] = {1.0f, l};
+    }
+    while (ns > 0) {
+        const uint32_t s = small[--ns];
+        table[s] = weights[s] > 0 ? marllb_alias_entry_t{1.0f, s} : marllb_alias_entry_t{0.0f, any_positive};
+    }
+    for (uint32_t i = n; i < MARLLB_MAX_AS; ++i) table[i] = {0.0f, 0};
+    return MARLLB_OK;
+}
+
+extern "C" marllb_action_reject_t marllb_action_validate(const marllb_msg_in_t *action, uint64_t newest_seq) {
+    return marllb::shm::validate_action(*action, newest_seq);
+}
+
+extern "C" const char *marllb_reject_reason_str(marllb_action_reject_t reason) {
+    return marllb::shm::describe(reason);
+}

@@ -1,0 +1,174 @@
+// The agent's side: reading observations (newest, or in order with exact loss), reading raw
+// reservoirs, writing actions.
+//
+// Ownership: this process holds the region's agent lock, so it is the only writer of the
+// action section; it maps the header, the ring and the reservoirs read-only.
+#include "internal.hpp"
+#include "seqlock.hpp"
+
+#include <unistd.h>
+
+namespace marllb::shm {
+
+using namespace detail;
+
+namespace {
+// Bounded work per call: a reader never spins on a writer.
+constexpr unsigned kNewestAttempts = 4;
+constexpr unsigned kNextAttempts = 16;
+} // namespace
+
+AgentRegion::AgentRegion(Mapping map) noexcept : map_(std::move(map)) {}
+
+Expected<AgentRegion> AgentRegion::attach(std::string_view name, const Options &opts) {
+    auto m = open_mapping(name, opts, Role::agent);
+    if (!m) return std::unexpected(m.error());
+    AgentRegion agent(std::move(*m));
+    auto *a = agent.map_.action();
+    __atomic_store_n(&a->agent_pid, int32_t(getpid()), __ATOMIC_RELAXED);
+    add_relaxed(&a->attach_count, 1);
+    return agent;
+}
+
+// Copies observation `seq` if its slot holds exactly that sequence, complete, before and
+// after the copy. A false return means the slot holds another sequence, is being written,
+// or was overwritten during the copy: `out` must not be used.
+bool AgentRegion::try_read_slot(std::uint64_t seq, Observation &out) const noexcept {
+    const auto &slot = map_.ring()->slots[(seq - 1) % MARLLB_RING_SLOTS];
+    std::uint64_t meta[2];
+    const bool ok = read_consistent(&slot.lock, 2 * seq, [&] {
+        copy_from_shared(meta, &slot.publish_mono_ns, sizeof meta);
+        copy_from_shared(&out.msg, &slot.msg, sizeof(MsgOut));
+    });
+    if (!ok || out.msg.sequence_id != seq) return false;
+    out.publish_mono_ns = meta[0];
+    out.generation = std::uint32_t(meta[1]);
+    return true;
+}
+
+Errc AgentRegion::read_newest(Observation &out) noexcept {
+    const auto *ring = map_.ring();
+    unsigned retries = 0;
+    for (; retries < kNewestAttempts; ++retries) {
+        // P2: acquire, pairs with the writer's P1 release of published_seq.
+        const std::uint64_t p = load_acquire(&ring->published_seq);
+        if (p == 0) return Errc::again; // nothing published yet
+        if (try_read_slot(p, out)) break;
+    }
+    bool fallback = false;
+    if (retries == kNewestAttempts) {
+        // The newest slot kept changing under us (a writer far faster than this reader):
+        // take the newest older slot that reads complete, but never one older than a
+        // message already returned.
+        const std::uint64_t p = load_acquire(&ring->published_seq); // P2
+        std::uint64_t s = p - 1;
+        for (; s >= 1 && s + MARLLB_RING_SLOTS > p && s >= last_returned_; --s)
+            if (try_read_slot(s, out)) break;
+        if (s == 0 || s + MARLLB_RING_SLOTS <= p || s < last_returned_) {
+            total_retries_ += retries;
+            return Errc::again;
+        }
+        fallback = true;
+        ++total_fallbacks_;
+    }
+    const std::uint64_t seq = out.msg.sequence_id;
+    out.retries = retries;
+    out.fallback = fallback ? 1 : 0;
+    out.lost = 0;
+    out.skipped = seq > last_returned_ ? seq - last_returned_ - 1 : 0;
+    if (seq > last_returned_) last_returned_ = seq;
+    total_retries_ += retries;
+    return Errc::ok;
+}
+
+Errc AgentRegion::read_next(Observation &out) noexcept {
+    const auto *ring = map_.ring();
+    std::uint64_t next = last_returned_ + 1;
+    std::uint64_t lost = 0;
+    unsigned attempt = 0;
+    for (; attempt < kNextAttempts; ++attempt) {
+        const std::uint64_t p = load_acquire(&ring->published_seq); // P2
+        if (next > p) break;
+        if (p - next >= MARLLB_RING_SLOTS) { // already overwritten: only p-3..p remain
+            lost += p - (MARLLB_RING_SLOTS - 1) - next;
+            next = p - (MARLLB_RING_SLOTS - 1);
+        }
+        if (try_read_slot(next, out)) {
+            last_returned_ = next;
+            total_lost_ += lost;
+            total_retries_ += attempt;
+            out.lost = lost;
+            out.skipped = 0;
+            out.retries = attempt;
+            out.fallback = 0;
+            return Errc::ok;
+        }
+        // next <= p was complete when p was published; failing now means its slot is being
+        // or has been rewritten with next+4 (or emptied by a restarted LB's repair): next is
+        // gone, and counted exactly once.
+        ++lost;
+        ++next;
+    }
+    // Nothing new (or bounded work used up): keep the accounting exact for the next call.
+    last_returned_ = next - 1;
+    total_lost_ += lost;
+    total_retries_ += attempt;
+    return Errc::again;
+}
+
+Errc AgentRegion::read_reservoirs(std::uint64_t seq, ReservoirData &out) noexcept {
+    const auto *res = map_.reservoirs();
+    if (!res) return Errc::invalid;
+    const std::uint64_t p = load_acquire(&map_.ring()->published_seq); // P2
+    if (seq == 0 || seq > p) return Errc::invalid;
+    const auto &buf = res[seq % MARLLB_RESERVOIR_BUFFERS];
+    if (read_consistent(&buf.lock, 2 * seq, [&] { copy_from_shared(&out, &buf.data, sizeof out); }))
+        return Errc::ok;
+    return load_relaxed(&buf.lock) > 2 * seq ? Errc::gone : Errc::again;
+}
+
+Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation,
+                               RejectReason *reason) noexcept {
+    const RejectReason r = validate_action(action, load_acquire(&map_.ring()->published_seq));
+    if (reason) *reason = r;
+    if (r != MARLLB_ACTION_OK) return Errc::rejected;
+    auto *a = map_.action();
+    const std::uint64_t odd = next_odd(load_relaxed(&a->lock)); // own word
+    struct {
+        std::uint64_t write_mono_ns;
+        std::uint32_t obs_generation;
+        std::uint32_t reserved;
+    } meta{marllb_now_mono_ns(), obs_generation, 0};
+    write_begin(&a->lock, odd); // W0 W1
+    copy_to_shared(&a->write_mono_ns, &meta, sizeof meta);
+    copy_to_shared(&a->msg, &action, sizeof action);
+    write_end(&a->lock, odd + 1); // W2, pairs with the LB's acquire in poll_action
+    add_relaxed(&a->actions_written, 1);
+    return Errc::ok;
+}
+
+void AgentRegion::heartbeat() noexcept {
+    store_relaxed(&map_.action()->agent_heartbeat_ns, marllb_now_mono_ns()); // no data behind it
+}
+
+bool AgentRegion::lb_alive(std::uint64_t timeout_ns) const noexcept {
+    const std::uint64_t hb = load_relaxed(&map_.header()->lb_heartbeat_ns);
+    return hb != 0 && hb + timeout_ns >= marllb_now_mono_ns();
+}
+
+Verdicts AgentRegion::verdicts() const noexcept {
+    const auto *h = map_.header();
+    Verdicts v{};
+    v.applied_action_seq = load_relaxed(&h->applied_action_seq);
+    v.applied_action_ns = load_relaxed(&h->applied_action_ns);
+    v.actions_applied = load_relaxed(&h->actions_applied);
+    v.actions_rejected = load_relaxed(&h->actions_rejected);
+    v.actions_stale = load_relaxed(&h->actions_stale);
+    v.last_rejected_seq = load_relaxed(&h->last_rejected_seq);
+    v.last_reject_reason = __atomic_load_n(&h->last_reject_reason, __ATOMIC_RELAXED);
+    v.generation = load_relaxed(&h->generation);
+    v.published_seq = load_acquire(&map_.ring()->published_seq);
+    return v;
+}
+
+} // namespace marllb::shm

@@ -1,0 +1,27 @@
+// Internal declarations shared by the core's translation units.
+#pragma once
+
+#include <marllb/shm.hpp>
+
+#include <cstdarg>
+#include <string>
+
+namespace marllb::shm::detail {
+
+enum class Role { lb, agent };
+
+// Builds an Error whose message is printf-formatted.
+[[nodiscard]] Error make_error(Errc code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Creates, zero-fills, pre-allocates and maps a new region; the caller becomes its LB.
+[[nodiscard]] Expected<Mapping> create_mapping(std::string_view name, const Options &opts);
+
+// Opens an existing region for a role: validates it before mapping, takes the role's lock,
+// maps the other role's section read-only.
+[[nodiscard]] Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role role);
+
+[[nodiscard]] Expected<std::string> region_path(std::string_view name, const Options &opts);
+
+[[nodiscard]] std::uint64_t expected_region_size(std::uint32_t flags) noexcept;
+
+} // namespace marllb::shm::detail

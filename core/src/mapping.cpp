@@ -1,0 +1,394 @@
+// Region lifecycle: create, validate, lock a role, map with per-section protection.
+//
+// Roles are held with open-file-description locks (F_OFD_SETLK) on byte 0 (LB) and byte 1
+// (agent) of the region file. The kernel drops them when the holder dies, so "is the LB
+// alive?" at attach needs no pid bookkeeping (pids are only recorded for messages), and a
+// second LB or agent on the same region is refused instead of becoming a second writer.
+#include "internal.hpp"
+#include "seqlock.hpp"
+
+#include <hwloc.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+namespace marllb::shm {
+namespace detail {
+
+Error make_error(Errc code, const char *fmt, ...) {
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return Error{code, buf};
+}
+
+namespace {
+
+constexpr off_t kLbLockByte = 0;
+constexpr off_t kAgentLockByte = 1;
+
+const char *dir_of(const Options &opts) noexcept { return opts.dir ? opts.dir : "/dev/shm"; }
+
+// Tries to take the write lock on one byte. 0, EAGAIN (held by another), or an errno.
+int lock_byte(int fd, off_t byte) noexcept {
+    struct flock fl{};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = byte;
+    fl.l_len = 1;
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return 0;
+    return (errno == EACCES || errno == EAGAIN) ? EAGAIN : errno;
+}
+
+// True if another open file description holds a lock on `byte`.
+bool byte_is_locked(int fd, off_t byte) noexcept {
+    struct flock fl{};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = byte;
+    fl.l_len = 1;
+    if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return false;
+    return fl.l_type != F_UNLCK;
+}
+
+Error errno_error(const char *what, const std::string &path, int err) {
+    if (err == EACCES || err == EPERM)
+        return make_error(Errc::permission,
+                          "%s %s: permission denied; run both sides as the same user, or create "
+                          "the region with MARLLB_OPT_GROUP_SHARED and a shared group",
+                          what, path.c_str());
+    if (err == ENOSPC || err == EFBIG)
+        return make_error(Errc::no_space,
+                          "%s %s: no space left (%s); free space in its directory "
+                          "(df -h %s) or create it without raw reservoirs",
+                          what, path.c_str(), std::strerror(err), path.c_str());
+    if (err == ENOMEM) return make_error(Errc::no_memory, "%s %s: out of memory", what, path.c_str());
+    return make_error(Errc::system, "%s %s: %s", what, path.c_str(), std::strerror(err));
+}
+
+// Binds [addr, addr+len) to one NUMA node with hwloc, before the pages are allocated.
+std::string bind_to_node(void *addr, std::size_t len, int node) {
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0) return "hwloc_topology_init failed";
+    std::string problem;
+    if (hwloc_topology_load(topo) != 0) {
+        problem = "hwloc_topology_load failed";
+    } else if (hwloc_obj_t obj = hwloc_get_numanode_obj_by_os_index(topo, unsigned(node)); !obj) {
+        problem = "NUMA node " + std::to_string(node) + " does not exist on this machine (it has " +
+                  std::to_string(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE)) + ")";
+    } else if (hwloc_set_area_membind(topo, addr, len, obj->nodeset, HWLOC_MEMBIND_BIND,
+                                      HWLOC_MEMBIND_BYNODESET | HWLOC_MEMBIND_MIGRATE) != 0) {
+        problem = std::string("hwloc_set_area_membind: ") + std::strerror(errno);
+    }
+    hwloc_topology_destroy(topo);
+    return problem;
+}
+
+// Maps the whole file read-only, then opens the role's own sections for writing.
+Expected<unsigned char *> map_for_role(int fd, std::size_t size, Role role, const std::string &path) {
+    void *p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return std::unexpected(errno_error("mmap", path, errno));
+    auto *base = static_cast<unsigned char *>(p);
+    int rc;
+    if (role == Role::agent) {
+        rc = mprotect(base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
+    } else {
+        rc = mprotect(base, MARLLB_ACTION_OFFSET, PROT_READ | PROT_WRITE);
+        if (rc == 0 && size > MARLLB_RESERVOIR_OFFSET)
+            rc = mprotect(base + MARLLB_RESERVOIR_OFFSET, size - MARLLB_RESERVOIR_OFFSET,
+                          PROT_READ | PROT_WRITE);
+    }
+    if (rc != 0) {
+        int err = errno;
+        munmap(base, size);
+        return std::unexpected(errno_error("mprotect", path, err));
+    }
+    return base;
+}
+
+} // namespace
+
+std::uint64_t expected_region_size(std::uint32_t flags) noexcept {
+    return (flags & MARLLB_FLAG_RAW_RESERVOIRS) ? MARLLB_REGION_SIZE_WITH_RESERVOIRS
+                                                : MARLLB_REGION_SIZE_BASE;
+}
+
+Expected<std::string> region_path(std::string_view name, const Options &opts) {
+    if (name.empty() || name.size() > 200 || name.find('/') != std::string_view::npos ||
+        name == "." || name == "..")
+        return std::unexpected(make_error(
+            Errc::invalid, "bad region name '%.*s': use 1-200 characters without '/', e.g. marllb_lb0",
+            int(name.size()), name.data()));
+    return std::string(dir_of(opts)) + "/" + std::string(name);
+}
+
+Mapping::Mapping(Mapping &&o) noexcept
+    : fd(std::exchange(o.fd, -1)), base(std::exchange(o.base, nullptr)),
+      size(std::exchange(o.size, 0)), path(std::move(o.path)) {}
+
+Mapping &Mapping::operator=(Mapping &&o) noexcept {
+    if (this != &o) {
+        this->~Mapping();
+        new (this) Mapping(std::move(o));
+    }
+    return *this;
+}
+
+Mapping::~Mapping() {
+    if (base) munmap(base, size);
+    if (fd >= 0) close(fd); // drops this process's role lock
+}
+
+marllb_reservoir_buffer_t *Mapping::reservoirs() const noexcept {
+    if (!base || size < MARLLB_REGION_SIZE_WITH_RESERVOIRS) return nullptr;
+    if (!(header()->flags & MARLLB_FLAG_RAW_RESERVOIRS)) return nullptr; // immutable after create
+    return reinterpret_cast<marllb_reservoir_buffer_t *>(base + MARLLB_RESERVOIR_OFFSET);
+}
+
+Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
+    auto path = region_path(name, opts);
+    if (!path) return std::unexpected(path.error());
+    const mode_t mode = (opts.flags & MARLLB_OPT_GROUP_SHARED) ? 0660 : 0600;
+
+    Mapping m;
+    m.path = *path;
+    m.fd = ::open(m.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (m.fd < 0) {
+        if (errno == EEXIST)
+            return std::unexpected(make_error(
+                Errc::exists,
+                "region %s already exists: a restarting LB reopens it (marllb_lb_open/reopen); "
+                "if no process uses it, remove it (marllb_unlink or rm %s)",
+                m.path.c_str(), m.path.c_str()));
+        if (errno == ENOENT)
+            return std::unexpected(make_error(Errc::invalid, "cannot create %s: directory %s does not exist",
+                                              m.path.c_str(), dir_of(opts)));
+        return std::unexpected(errno_error("create", m.path, errno));
+    }
+    // From here on a failure must not leave a half-made file behind.
+    auto fail = [&](Error e) -> Expected<Mapping> {
+        ::unlink(m.path.c_str());
+        return std::unexpected(std::move(e));
+    };
+    if (fchmod(m.fd, mode) != 0) return fail(errno_error("fchmod", m.path, errno)); // umask
+    if (int rc = lock_byte(m.fd, kLbLockByte); rc != 0)
+        return fail(errno_error("lock", m.path, rc == EAGAIN ? EBUSY : rc));
+
+    std::uint32_t flags = (opts.flags & MARLLB_OPT_RAW_RESERVOIRS) ? MARLLB_FLAG_RAW_RESERVOIRS : 0;
+    std::uint64_t size = expected_region_size(flags);
+    if (opts.flags & MARLLB_OPT_HUGEPAGES) {
+        struct statfs sfs{};
+        if (fstatfs(m.fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC) {
+            const std::uint64_t hp = std::uint64_t(sfs.f_bsize);
+            size = (size + hp - 1) / hp * hp;
+            flags |= MARLLB_FLAG_HUGEPAGES;
+        } else {
+            return fail(make_error(Errc::invalid,
+                                   "huge pages asked for, but %s is not a hugetlbfs mount: mount one "
+                                   "(mount -t hugetlbfs none /dev/hugepages, with pages reserved in "
+                                   "/proc/sys/vm/nr_hugepages) and pass it as dir, or drop "
+                                   "MARLLB_OPT_HUGEPAGES to use 4 KiB pages",
+                                   dir_of(opts)));
+        }
+    }
+    if (ftruncate(m.fd, off_t(size)) != 0) return fail(errno_error("ftruncate", m.path, errno));
+
+    auto base = map_for_role(m.fd, size, Role::lb, m.path);
+    if (!base) return fail(base.error());
+    m.base = *base;
+    m.size = size;
+
+    if (opts.numa_node >= 0) {
+        if (auto problem = bind_to_node(m.base, m.size, opts.numa_node); !problem.empty())
+            return fail(make_error(Errc::invalid, "cannot bind %s to NUMA node %d: %s", m.path.c_str(),
+                                   opts.numa_node, problem.c_str()));
+    }
+    // Allocate every page now: a full /dev/shm fails here with ENOSPC, not with SIGBUS at
+    // the first touch of a page in the packet path.
+    if (!(flags & MARLLB_FLAG_HUGEPAGES)) {
+        if (int rc = posix_fallocate(m.fd, 0, off_t(size)); rc != 0)
+            return fail(errno_error("pre-allocate", m.path, rc));
+    }
+
+    auto *h = m.header();
+    const int pid = int(getpid());
+    struct timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    h->abi_version = MARLLB_ABI_VERSION;
+    h->header_size = sizeof(marllb_region_header_t);
+    h->total_size = size;
+    h->flags = flags;
+    h->max_as = MARLLB_MAX_AS;
+    h->ring_slots = MARLLB_RING_SLOTS;
+    h->msg_out_size = sizeof(marllb_msg_out_t);
+    h->msg_in_size = sizeof(marllb_msg_in_t);
+    h->reservoir_data_size = sizeof(marllb_reservoir_data_t);
+    h->ring_offset = MARLLB_RING_OFFSET;
+    h->ring_size = sizeof(marllb_obs_ring_t);
+    h->action_offset = MARLLB_ACTION_OFFSET;
+    h->action_size = sizeof(marllb_action_section_t);
+    h->reservoir_offset = (flags & MARLLB_FLAG_RAW_RESERVOIRS) ? MARLLB_RESERVOIR_OFFSET : 0;
+    h->reservoir_size = (flags & MARLLB_FLAG_RAW_RESERVOIRS) ? MARLLB_RESERVOIR_SECTION_SIZE : 0;
+    h->generation = 1;
+    h->created_realtime_ns = std::uint64_t(ts.tv_sec) * 1000000000u + std::uint64_t(ts.tv_nsec);
+    h->creator_pid = pid;
+    h->lb_pid = pid;
+    // Magic last, with release: pairs with the acquire load in open_mapping, so a process
+    // that sees the magic also sees every field above.
+    store_release(&h->magic, MARLLB_MAGIC);
+    return m;
+}
+
+Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role role) {
+    auto path = region_path(name, opts);
+    if (!path) return std::unexpected(path.error());
+    Mapping m;
+    m.path = *path;
+    m.fd = ::open(m.path.c_str(), O_RDWR | O_CLOEXEC);
+    if (m.fd < 0) {
+        if (errno == ENOENT)
+            return std::unexpected(make_error(
+                Errc::no_region,
+                "no region %s: start the LB first (it creates the region), or check the name",
+                m.path.c_str()));
+        return std::unexpected(errno_error("open", m.path, errno));
+    }
+
+    // Validate from the file, before mapping anything: a short file cannot SIGBUS us.
+    struct stat st{};
+    if (fstat(m.fd, &st) != 0) return std::unexpected(errno_error("fstat", m.path, errno));
+    marllb_region_header_t h{};
+    if (st.st_size < off_t(sizeof h)) {
+        if (st.st_size == 0 && byte_is_locked(m.fd, kLbLockByte))
+            return std::unexpected(make_error(Errc::not_ready, "region %s is being created; try again",
+                                              m.path.c_str()));
+        return std::unexpected(make_error(
+            Errc::bad_size,
+            "region %s is %lld bytes, smaller than its %zu-byte header: truncated or not a marllb "
+            "region; remove it (rm %s) and restart the LB",
+            m.path.c_str(), (long long)st.st_size, sizeof h, m.path.c_str()));
+    }
+    if (pread(m.fd, &h, sizeof h, 0) != ssize_t(sizeof h))
+        return std::unexpected(errno_error("read header of", m.path, errno));
+    const bool lb_present = byte_is_locked(m.fd, kLbLockByte);
+
+    if (h.magic == 0 && lb_present)
+        return std::unexpected(make_error(Errc::not_ready, "region %s is being created; try again",
+                                          m.path.c_str()));
+    if (h.magic != MARLLB_MAGIC)
+        return std::unexpected(make_error(
+            Errc::bad_magic,
+            "%s is not a marllb region (magic 0x%016llx, expected 0x%016llx)%s; check the name, "
+            "or remove the file if it is yours",
+            m.path.c_str(), (unsigned long long)h.magic, (unsigned long long)MARLLB_MAGIC,
+            h.magic == 0 ? ": its creator died before finishing it" : ""));
+    if (h.abi_version != MARLLB_ABI_VERSION)
+        return std::unexpected(make_error(
+            Errc::bad_version,
+            "region %s speaks ABI version %u, this build speaks %u: build the LB and the agent from "
+            "the same marllb-shm version, or remove the region and restart the LB",
+            m.path.c_str(), h.abi_version, MARLLB_ABI_VERSION));
+    const bool layout_ok =
+        h.header_size == sizeof(marllb_region_header_t) && h.max_as == MARLLB_MAX_AS &&
+        h.ring_slots == MARLLB_RING_SLOTS && h.msg_out_size == sizeof(marllb_msg_out_t) &&
+        h.msg_in_size == sizeof(marllb_msg_in_t) &&
+        h.reservoir_data_size == sizeof(marllb_reservoir_data_t) && h.ring_offset == MARLLB_RING_OFFSET &&
+        h.ring_size == sizeof(marllb_obs_ring_t) && h.action_offset == MARLLB_ACTION_OFFSET &&
+        h.action_size == sizeof(marllb_action_section_t) &&
+        ((h.flags & MARLLB_FLAG_RAW_RESERVOIRS)
+             ? (h.reservoir_offset == MARLLB_RESERVOIR_OFFSET &&
+                h.reservoir_size == MARLLB_RESERVOIR_SECTION_SIZE)
+             : (h.reservoir_offset == 0 && h.reservoir_size == 0)) &&
+        (h.flags & ~std::uint32_t(MARLLB_FLAG_RAW_RESERVOIRS | MARLLB_FLAG_HUGEPAGES)) == 0;
+    if (!layout_ok)
+        return std::unexpected(make_error(
+            Errc::bad_layout,
+            "region %s has ABI version %u but a section table this build does not know (sizes "
+            "%u/%u/%u, offsets %llu/%llu/%llu, flags 0x%x); build both sides from the same source",
+            m.path.c_str(), h.abi_version, h.header_size, h.msg_out_size, h.msg_in_size,
+            (unsigned long long)h.ring_offset, (unsigned long long)h.action_offset,
+            (unsigned long long)h.reservoir_offset, h.flags));
+    const std::uint64_t want = expected_region_size(h.flags); // huge pages round it up
+    const bool size_ok = (h.flags & MARLLB_FLAG_HUGEPAGES) ? h.total_size >= want : h.total_size == want;
+    if (std::uint64_t(st.st_size) != h.total_size || !size_ok)
+        return std::unexpected(make_error(
+            Errc::bad_size,
+            "region %s is %lld bytes but its header says %llu (this build expects %llu): truncated "
+            "or resized; remove it (rm %s) and restart the LB",
+            m.path.c_str(), (long long)st.st_size, (unsigned long long)h.total_size,
+            (unsigned long long)want, m.path.c_str()));
+
+    if (role == Role::lb) {
+        if (int rc = lock_byte(m.fd, kLbLockByte); rc == EAGAIN)
+            return std::unexpected(make_error(
+                Errc::busy,
+                "region %s is held by a live LB (pid %d): one LB per region; stop it first",
+                m.path.c_str(), h.lb_pid));
+        else if (rc != 0)
+            return std::unexpected(errno_error("lock", m.path, rc));
+    } else {
+        if (!lb_present && !(opts.flags & MARLLB_OPT_ALLOW_STALE))
+            return std::unexpected(make_error(
+                Errc::stale,
+                "region %s is stale: its LB (pid %d, generation %llu) is gone; start the LB (it "
+                "reopens the region), or remove the region (rm %s)",
+                m.path.c_str(), h.lb_pid, (unsigned long long)h.generation, m.path.c_str()));
+        if (int rc = lock_byte(m.fd, kAgentLockByte); rc == EAGAIN) {
+            marllb_action_section_t a{};
+            int agent_pid = -1;
+            if (pread(m.fd, &a, sizeof a, MARLLB_ACTION_OFFSET) == ssize_t(sizeof a)) agent_pid = a.agent_pid;
+            return std::unexpected(make_error(
+                Errc::busy, "region %s already has a live agent (pid %d): one agent per region",
+                m.path.c_str(), agent_pid));
+        } else if (rc != 0) {
+            return std::unexpected(errno_error("lock", m.path, rc));
+        }
+    }
+
+    auto base = map_for_role(m.fd, std::size_t(h.total_size), role, m.path);
+    if (!base) return std::unexpected(base.error());
+    m.base = *base;
+    m.size = std::size_t(h.total_size);
+    if (load_acquire(&m.header()->magic) != MARLLB_MAGIC) // pairs with the creator's release
+        return std::unexpected(make_error(Errc::bad_magic, "region %s changed while attaching", m.path.c_str()));
+    return m;
+}
+
+} // namespace detail
+
+Options default_options() noexcept {
+    Options o;
+    marllb_options_init(&o);
+    return o;
+}
+
+Expected<void> unlink_region(std::string_view name, const Options &opts) {
+    auto path = detail::region_path(name, opts);
+    if (!path) return std::unexpected(path.error());
+    if (::unlink(path->c_str()) != 0) {
+        if (errno == ENOENT)
+            return std::unexpected(detail::make_error(Errc::no_region, "no region %s to remove", path->c_str()));
+        return std::unexpected(detail::make_error(Errc::permission, "cannot remove %s: %s", path->c_str(),
+                                                  std::strerror(errno)));
+    }
+    return {};
+}
+
+} // namespace marllb::shm
+
+extern "C" void marllb_options_init(marllb_options_t *opts) {
+    *opts = marllb_options_t{};
+    opts->struct_size = sizeof(marllb_options_t);
+    opts->numa_node = -1;
+    opts->dir = nullptr;
+}

@@ -1,0 +1,99 @@
+// Action validation: each invalid field is rejected with its own reason; a randomized test
+// corrupts valid actions and checks that nothing an LB could misuse gets through.
+#include "support/payload.hpp"
+
+#include <marllb/shm.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+using namespace marllb::shm;
+using marllb::test::fill_action;
+
+namespace {
+marllb_msg_in_t valid(std::uint64_t seq = 7, std::uint32_t n = 8) {
+    marllb_msg_in_t a;
+    fill_action(a, seq, n);
+    return a;
+}
+constexpr std::uint64_t kNewest = 10;
+} // namespace
+
+TEST_CASE("a well-formed action passes", "[action]") {
+    for (std::uint32_t n : {1u, 2u, 7u, 63u, 64u}) CHECK(validate_action(valid(7, n), kNewest) == MARLLB_ACTION_OK);
+}
+
+TEST_CASE("each invalid field is rejected with its reason", "[action]") {
+    auto a = valid();
+    SECTION("sequence 0") { a.sequence_id = 0; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_SEQ_ZERO); }
+    SECTION("sequence from the future") { a.sequence_id = kNewest + 1; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_SEQ_FROM_FUTURE); }
+    SECTION("num_servers 0") { a.num_servers = 0; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_NUM_SERVERS); }
+    SECTION("num_servers 65") { a.num_servers = 65; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_NUM_SERVERS); }
+    SECTION("NaN weight") { a.weights[3] = std::numeric_limits<float>::quiet_NaN(); CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHT_NOT_FINITE); }
+    SECTION("infinite weight") { a.weights[0] = std::numeric_limits<float>::infinity(); CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHT_NOT_FINITE); }
+    SECTION("negative weight") { a.weights[1] = -1.0f; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHT_NEGATIVE); }
+    SECTION("weight beyond num_servers") { a.weights[8] = 1.0f; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHT_BEYOND_N); }
+    SECTION("all weights zero") {
+        for (auto &w : a.weights) w = 0;
+        CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHTS_ALL_ZERO);
+    }
+    SECTION("alias probability above 1") { a.alias_table[2].prob = 1.5f; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_PROB_RANGE); }
+    SECTION("alias probability NaN") { a.alias_table[2].prob = std::nanf(""); CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_PROB_RANGE); }
+    SECTION("alias probability negative") { a.alias_table[0].prob = -0.1f; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_PROB_RANGE); }
+    SECTION("alias index out of range") { a.alias_table[5].alias = 8; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_INDEX_RANGE); }
+    SECTION("alias table built for other weights") {
+        a.weights[0] *= 3;
+        CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_MISMATCH);
+    }
+    SECTION("alias table that draws a zero-weight server") {
+        float w[2] = {1, 0};
+        a = valid();
+        a.num_servers = 2;
+        for (auto &x : a.weights) x = 0;
+        a.weights[0] = w[0];
+        a.alias_table[0] = {1.0f, 0};
+        a.alias_table[1] = {0.001f, 0}; // server 1 has weight 0 but would be drawn 0.05 %
+        CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_MISMATCH);
+        a.alias_table[1] = {0.0f, 0};
+        CHECK(validate_action(a, kNewest) == MARLLB_ACTION_OK);
+    }
+    CHECK(std::string(describe(validate_action(a, kNewest))).size() > 1);
+}
+
+TEST_CASE("randomized: corrupted actions never pass with an unsafe field", "[action][random]") {
+    std::mt19937_64 rng(7);
+    int rejected = 0;
+    for (int iter = 0; iter < 200000; ++iter) {
+        auto a = valid(1 + rng() % kNewest, 1 + std::uint32_t(rng() % 64));
+        auto *bytes = reinterpret_cast<unsigned char *>(&a);
+        const int flips = 1 + int(rng() % 4);
+        for (int k = 0; k < flips; ++k) bytes[rng() % sizeof a] ^= std::uint8_t(1u << (rng() % 8));
+        const auto r = validate_action(a, kNewest);
+        if (r != MARLLB_ACTION_OK) {
+            ++rejected;
+            continue;
+        }
+        // Accepted: everything the data plane relies on must hold.
+        REQUIRE(a.sequence_id >= 1);
+        REQUIRE(a.sequence_id <= kNewest);
+        REQUIRE(a.num_servers >= 1);
+        REQUIRE(a.num_servers <= 64);
+        double sum = 0;
+        for (std::uint32_t i = 0; i < 64; ++i) {
+            REQUIRE(std::isfinite(a.weights[i]));
+            REQUIRE(a.weights[i] >= 0);
+            if (i >= a.num_servers) REQUIRE(a.weights[i] == 0);
+            sum += a.weights[i];
+        }
+        REQUIRE(sum > 0);
+        for (std::uint32_t i = 0; i < a.num_servers; ++i) {
+            REQUIRE(a.alias_table[i].alias < a.num_servers);
+            REQUIRE(a.alias_table[i].prob >= 0);
+            REQUIRE(a.alias_table[i].prob <= 1);
+        }
+    }
+    CHECK(rejected > 100000); // most single-bit corruptions of weights or table are caught
+}

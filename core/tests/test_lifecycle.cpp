@@ -1,0 +1,293 @@
+// Lifecycle: create, reopen, attach, close, unlink; each failed attach gets its own error.
+#include "support/process.hpp"
+
+#include <marllb/shm.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <optional>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace marllb::shm;
+using marllb::test::unique_region;
+
+namespace {
+
+std::string path_of(const std::string &name) { return "/dev/shm/" + name; }
+
+template <class T> void pwrite_at(const std::string &name, off_t off, T value) {
+    const int fd = ::open(path_of(name).c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, &value, sizeof value, off) == ssize_t(sizeof value));
+    close(fd);
+}
+
+struct Cleanup {
+    std::string name;
+    ~Cleanup() { (void)unlink_region(name); }
+};
+
+} // namespace
+
+TEST_CASE("create makes a region an agent can attach to, create again says it exists", "[lifecycle]") {
+    const auto name = unique_region("create");
+    Cleanup c{name};
+    auto lb = LbRegion::create(name);
+    REQUIRE(lb);
+    CHECK(lb->size() == MARLLB_REGION_SIZE_BASE);
+    CHECK(lb->generation() == 1);
+    auto agent = AgentRegion::attach(name);
+    REQUIRE(agent);
+    CHECK_FALSE(agent->has_reservoirs());
+
+    auto again = LbRegion::create(name);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code == Errc::exists);
+    CHECK_THAT(again.error().message, Catch::Contains("already exists"));
+}
+
+TEST_CASE("the region file is private (0600) by default and 0660 when group-shared", "[lifecycle]") {
+    const auto name = unique_region("mode");
+    Cleanup c{name};
+    struct stat st{};
+    {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        REQUIRE(stat(path_of(name).c_str(), &st) == 0);
+        CHECK((st.st_mode & 0777) == 0600);
+    }
+    REQUIRE(unlink_region(name));
+    auto opts = default_options();
+    opts.flags |= MARLLB_OPT_GROUP_SHARED;
+    auto lb = LbRegion::create(name, opts);
+    REQUIRE(lb);
+    REQUIRE(stat(path_of(name).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0660);
+}
+
+TEST_CASE("each side maps the other side's section read-only", "[lifecycle]") {
+    const auto name = unique_region("prot");
+    Cleanup c{name};
+    auto lb = LbRegion::create(name);
+    REQUIRE(lb);
+    auto agent = AgentRegion::attach(name);
+    REQUIRE(agent);
+    // A write to the peer's page must fault: check in a forked child so the test survives.
+    // The child never reaches _exit(0); how it dies depends on who handles SIGSEGV (the
+    // default action, or a sanitizer's report).
+    auto faults = [](unsigned char *p) {
+        const pid_t pid = fork();
+        if (pid == 0) {
+            signal(SIGSEGV, SIG_DFL);
+            *reinterpret_cast<volatile unsigned char *>(p) = 1;
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    };
+    CHECK(faults(lb->mapping().base + MARLLB_ACTION_OFFSET));       // LB -> action section
+    CHECK(faults(agent->mapping().base));                           // agent -> header
+    CHECK(faults(agent->mapping().base + MARLLB_RING_OFFSET + 64)); // agent -> ring
+}
+
+TEST_CASE("attach reports each failure with its own error", "[lifecycle]") {
+    const auto name = unique_region("attach");
+    Cleanup c{name};
+
+    SECTION("no region") {
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::no_region);
+        CHECK_THAT(a.error().message, Catch::Contains("start the LB first"));
+    }
+    SECTION("bad name") {
+        auto a = AgentRegion::attach("a/b");
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::invalid);
+    }
+    SECTION("wrong magic") {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        pwrite_at<std::uint64_t>(name, offsetof(marllb_region_header_t, magic), 0x1234);
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::bad_magic);
+        CHECK_THAT(a.error().message, Catch::Contains("not a marllb region"));
+    }
+    SECTION("zero magic while the LB still holds it: being created") {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        pwrite_at<std::uint64_t>(name, offsetof(marllb_region_header_t, magic), 0);
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::not_ready);
+    }
+    SECTION("wrong ABI version") {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        pwrite_at<std::uint32_t>(name, offsetof(marllb_region_header_t, abi_version), 2);
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::bad_version);
+        CHECK_THAT(a.error().message, Catch::Contains("ABI version 2"));
+    }
+    SECTION("wrong section table") {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        pwrite_at<std::uint32_t>(name, offsetof(marllb_region_header_t, msg_out_size), 2840);
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::bad_layout);
+    }
+    SECTION("truncated file") {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        REQUIRE(truncate(path_of(name).c_str(), 8192) == 0);
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::bad_size);
+        CHECK_THAT(a.error().message, Catch::Contains("8192 bytes"));
+    }
+    SECTION("file smaller than a header") {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        REQUIRE(truncate(path_of(name).c_str(), 100) == 0);
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::bad_size);
+    }
+    SECTION("file grown beyond its header's size") {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        REQUIRE(truncate(path_of(name).c_str(), MARLLB_REGION_SIZE_BASE + 4096) == 0);
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::bad_size);
+    }
+    SECTION("a region left by a dead creator is stale, unless stale is allowed") {
+        marllb::test::Child creator({MARLLB_TEST_PEER, "create", name});
+        REQUIRE(creator.wait() == 0); // created the region, then exited without unlinking
+        auto a = AgentRegion::attach(name);
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == Errc::stale);
+        CHECK_THAT(a.error().message, Catch::Contains("is gone"));
+        auto opts = default_options();
+        opts.flags |= MARLLB_OPT_ALLOW_STALE;
+        CHECK(AgentRegion::attach(name, opts));
+    }
+    SECTION("a second agent is refused while the first is attached") {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        auto first = AgentRegion::attach(name);
+        REQUIRE(first);
+        auto second = AgentRegion::attach(name);
+        REQUIRE_FALSE(second);
+        CHECK(second.error().code == Errc::busy);
+    }
+}
+
+TEST_CASE("reopen refuses a live LB, and continues a dead one's region", "[lifecycle]") {
+    const auto name = unique_region("reopen");
+    Cleanup c{name};
+    marllb_msg_out_t msg{};
+    {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        for (int i = 0; i < 6; ++i) lb->publish(msg);
+        auto second = LbRegion::reopen(name);
+        REQUIRE_FALSE(second);
+        CHECK(second.error().code == Errc::busy);
+    } // the first LB goes, and its lock with it
+    std::optional<LbRegion> restarted;
+    {
+        auto r = LbRegion::reopen(name);
+        REQUIRE(r);
+        restarted.emplace(std::move(*r));
+    }
+    CHECK(restarted->generation() == 2);
+    CHECK(restarted->next_sequence() == 7);
+    CHECK(restarted->reopen_report().repaired_slots == 0);
+    CHECK(restarted->publish(msg) == 7);
+    restarted.reset();
+
+    auto opened = LbRegion::open(name);
+    REQUIRE(opened);
+    CHECK(opened->generation() == 3);
+    CHECK(opened->next_sequence() == 8);
+    const auto fresh = unique_region("open_fresh");
+    Cleanup c2{fresh};
+    auto created = LbRegion::open(fresh);
+    REQUIRE(created);
+    CHECK(created->generation() == 1);
+}
+
+TEST_CASE("a full /dev/shm fails at create with a clear error, and leaves no file", "[lifecycle]") {
+    const auto name = unique_region("full");
+    auto opts = default_options();
+    opts.flags |= MARLLB_OPT_RAW_RESERVOIRS; // 408 KiB
+    SECTION("a 64 KiB tmpfs") {
+        char dir[] = "/tmp/marllb_full_XXXXXX";
+        REQUIRE(mkdtemp(dir));
+        if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0) {
+            WARN("cannot mount a tmpfs here (needs root); the file-size-limit section covers ENOSPC");
+            rmdir(dir);
+            return;
+        }
+        opts.dir = dir;
+        auto lb = LbRegion::create(name, opts);
+        REQUIRE_FALSE(lb);
+        CHECK(lb.error().code == Errc::no_space);
+        CHECK_THAT(lb.error().message, Catch::Contains("no space left"));
+        CHECK(access((std::string(dir) + "/" + name).c_str(), F_OK) != 0);
+        umount(dir);
+        rmdir(dir);
+    }
+    SECTION("a file-size limit below the region size") {
+        const pid_t pid = fork();
+        if (pid == 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit rl{65536, 65536};
+            setrlimit(RLIMIT_FSIZE, &rl);
+            auto lb = LbRegion::create(name, opts);
+            const bool gone = access(path_of(name).c_str(), F_OK) != 0;
+            _exit(!lb && lb.error().code == Errc::no_space && gone ? 0 : 1);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+}
+
+TEST_CASE("huge pages on a directory that is not hugetlbfs are refused with what to do", "[lifecycle]") {
+    const auto name = unique_region("huge");
+    auto opts = default_options();
+    opts.flags |= MARLLB_OPT_HUGEPAGES;
+    auto lb = LbRegion::create(name, opts);
+    REQUIRE_FALSE(lb);
+    CHECK(lb.error().code == Errc::invalid);
+    CHECK_THAT(lb.error().message, Catch::Contains("hugetlbfs"));
+    CHECK(access(path_of(name).c_str(), F_OK) != 0);
+}
+
+TEST_CASE("memory binding to a NUMA node that exists works, to one that does not is refused", "[lifecycle]") {
+    const auto name = unique_region("numa");
+    Cleanup c{name};
+    auto opts = default_options();
+    opts.numa_node = 0;
+    {
+        auto lb = LbRegion::create(name, opts);
+        REQUIRE(lb);
+    }
+    REQUIRE(unlink_region(name));
+    opts.numa_node = 63;
+    auto lb = LbRegion::create(name, opts);
+    REQUIRE_FALSE(lb);
+    CHECK_THAT(lb.error().message, Catch::Contains("NUMA node 63 does not exist"));
+}

@@ -1,0 +1,368 @@
+// Protocol, one thread: ring order and loss accounting, the newest-mode fallback, raw
+// reservoirs, the action slot's verdicts, heartbeats, and repair after a crash (simulated by
+// leaving the ring as a killed writer would). The concurrent versions are the stress tests.
+#include "support/payload.hpp"
+#include "support/process.hpp"
+
+#include <marllb/shm.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <optional>
+#include <random>
+#include <unistd.h>
+
+using namespace marllb::shm;
+using namespace marllb::test;
+
+namespace {
+
+struct Fixture {
+    std::string name;
+    std::optional<LbRegion> lb;
+    std::optional<AgentRegion> agent;
+    explicit Fixture(const char *tag, std::uint32_t flags = 0) : name(unique_region(tag)) {
+        auto opts = default_options();
+        opts.flags = flags;
+        auto l = LbRegion::create(name, opts);
+        REQUIRE(l);
+        lb.emplace(std::move(*l));
+        auto a = AgentRegion::attach(name);
+        REQUIRE(a);
+        agent.emplace(std::move(*a));
+    }
+    ~Fixture() { (void)unlink_region(name); }
+    std::uint64_t publish() {
+        marllb_msg_out_t m;
+        fill_observation(m, lb->next_sequence());
+        return lb->publish(m);
+    }
+    void restart_lb() {
+        lb.reset();
+        auto l = LbRegion::reopen(name);
+        REQUIRE(l);
+        lb.emplace(std::move(*l));
+    }
+    // The ring as the LB sees it: the test stands in for a writer killed mid-publish.
+    marllb_obs_slot_t &slot_of(std::uint64_t seq) {
+        return lb->mapping().ring()->slots[(seq - 1) % MARLLB_RING_SLOTS];
+    }
+    // Writes an action straight into the action section, bypassing the agent's checks, as a
+    // buggy or hostile agent would.
+    void raw_write_action(const marllb_msg_in_t &a) {
+        const int fd = ::open(lb->path().c_str(), O_RDWR);
+        REQUIRE(fd >= 0);
+        std::uint64_t lock = 0;
+        REQUIRE(pread(fd, &lock, 8, MARLLB_ACTION_OFFSET) == 8);
+        lock = (lock | 1) + 1;
+        REQUIRE(pwrite(fd, &a, sizeof a, MARLLB_ACTION_OFFSET + offsetof(marllb_action_section_t, msg)) ==
+                ssize_t(sizeof a));
+        REQUIRE(pwrite(fd, &lock, 8, MARLLB_ACTION_OFFSET) == 8);
+        close(fd);
+    }
+};
+
+} // namespace
+
+TEST_CASE("sequence ids start at 1, a reader gets exactly what was published", "[protocol]") {
+    Fixture f("basic");
+    Observation obs;
+    CHECK(f.agent->read_newest(obs) == Errc::again);
+    CHECK(f.agent->read_next(obs) == Errc::again);
+
+    marllb_msg_out_t m{};
+    CHECK(f.lb->publish(m) == 1);
+    CHECK(m.sequence_id == 1);
+    CHECK(m.timestamp_us != 0); // stamped because it was 0
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok);
+    CHECK(obs.msg.sequence_id == 1);
+    CHECK(obs.generation == 1);
+    CHECK(obs.publish_mono_ns != 0);
+
+    CHECK(f.publish() == 2);
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok);
+    CHECK(obs.msg.sequence_id == 2);
+    CHECK(observation_intact(obs.msg));
+    CHECK(obs.skipped == 0);
+}
+
+TEST_CASE("newest mode counts the messages it skipped and never goes back", "[protocol]") {
+    Fixture f("newest");
+    for (int i = 0; i < 7; ++i) f.publish();
+    Observation obs;
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok);
+    CHECK(obs.msg.sequence_id == 7);
+    CHECK(obs.skipped == 6);
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok); // same newest again, nothing skipped
+    CHECK(obs.msg.sequence_id == 7);
+    CHECK(obs.skipped == 0);
+
+    SECTION("a newest slot being written falls back to the previous complete slot") {
+        f.publish(); // 8
+        auto &s8 = f.slot_of(8);
+        const std::uint64_t saved = s8.lock;
+        s8.lock = 2 * 12 - 1; // as if the writer had lapped the ring and were writing 12
+        Observation o;
+        REQUIRE(f.agent->read_newest(o) == Errc::ok);
+        CHECK(o.msg.sequence_id == 7);
+        CHECK(o.fallback == 1);
+        CHECK(o.retries == 4);
+        CHECK(observation_intact(o.msg));
+        f.slot_of(7).lock = 2 * 11 - 1; // 7 is being overwritten too: 5 and 6 are older than 7
+        CHECK(f.agent->read_newest(o) == Errc::again);
+        s8.lock = saved;
+        REQUIRE(f.agent->read_newest(o) == Errc::ok);
+        CHECK(o.msg.sequence_id == 8);
+        CHECK(o.fallback == 0);
+    }
+}
+
+TEST_CASE("in-order mode returns every message once and counts loss to wrap exactly", "[protocol]") {
+    Fixture f("inorder");
+    Observation obs;
+    for (int i = 0; i < 3; ++i) f.publish();
+    for (std::uint64_t want = 1; want <= 3; ++want) {
+        REQUIRE(f.agent->read_next(obs) == Errc::ok);
+        CHECK(obs.msg.sequence_id == want);
+        CHECK(obs.lost == 0);
+    }
+    CHECK(f.agent->read_next(obs) == Errc::again);
+
+    for (int i = 0; i < 10; ++i) f.publish(); // 4..13: only 10..13 survive in 4 slots
+    REQUIRE(f.agent->read_next(obs) == Errc::ok);
+    CHECK(obs.msg.sequence_id == 10);
+    CHECK(obs.lost == 6);
+    for (std::uint64_t want = 11; want <= 13; ++want) {
+        REQUIRE(f.agent->read_next(obs) == Errc::ok);
+        CHECK(obs.msg.sequence_id == want);
+        CHECK(obs.lost == 0);
+    }
+    CHECK(f.agent->total_lost() == 6);
+}
+
+TEST_CASE("randomized interleavings: lost + read == published, ids strictly increase", "[protocol][random]") {
+    Fixture f("random");
+    std::mt19937_64 rng(42);
+    std::uint64_t reads = 0, last = 0;
+    Observation obs;
+    for (int round = 0; round < 20000; ++round) {
+        const int writes = int(rng() % 7);
+        for (int i = 0; i < writes; ++i) f.publish();
+        const int tries = int(rng() % 4);
+        for (int i = 0; i < tries; ++i) {
+            if (f.agent->read_next(obs) != Errc::ok) break;
+            REQUIRE(obs.msg.sequence_id > last);
+            REQUIRE(observation_intact(obs.msg));
+            last = obs.msg.sequence_id;
+            ++reads;
+        }
+    }
+    while (f.agent->read_next(obs) == Errc::ok) ++reads;
+    const std::uint64_t published = f.lb->next_sequence() - 1;
+    CHECK(reads + f.agent->total_lost() == published);
+    CHECK(f.agent->total_lost() > 0);
+}
+
+TEST_CASE("raw reservoirs belong to their observation and are never returned mismatched", "[protocol][reservoirs]") {
+    Fixture f("reservoirs", MARLLB_OPT_RAW_RESERVOIRS);
+    REQUIRE(f.agent->has_reservoirs());
+    CHECK(f.lb->size() == MARLLB_REGION_SIZE_WITH_RESERVOIRS);
+    static marllb_reservoir_data_t raw, got;
+    marllb_msg_out_t m;
+    for (int i = 0; i < 3; ++i) {
+        const auto seq = f.lb->next_sequence();
+        fill_observation(m, seq);
+        fill_reservoirs(raw, seq);
+        REQUIRE(f.lb->publish(m, &raw) == seq);
+    }
+    Observation obs;
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok);
+    REQUIRE(f.agent->read_reservoirs(obs.msg.sequence_id, got) == Errc::ok);
+    CHECK(reservoirs_intact(got, obs.msg.sequence_id));
+    REQUIRE(f.agent->read_reservoirs(2, got) == Errc::ok); // the second buffer still holds 2
+    CHECK(reservoirs_intact(got, 2));
+    CHECK(f.agent->read_reservoirs(1, got) == Errc::gone); // 3 overwrote it
+    CHECK(f.agent->read_reservoirs(4, got) == Errc::invalid); // not published yet
+
+    Fixture plain("noreservoirs");
+    CHECK(plain.agent->read_reservoirs(1, got) == Errc::invalid);
+    CHECK(plain.lb->publish(m, &raw) == 0); // refused, nothing published
+    CHECK(plain.lb->next_sequence() == 1);
+}
+
+TEST_CASE("the action slot: applied, unchanged, stale, and the LB's private copy", "[protocol][action]") {
+    Fixture f("action");
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED);
+    CHECK(f.lb->action() == nullptr);
+    for (int i = 0; i < 5; ++i) f.publish();
+
+    marllb_msg_in_t a;
+    fill_action(a, 3);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    REQUIRE(f.lb->action() != nullptr);
+    CHECK(std::memcmp(f.lb->action(), &a, sizeof a) == 0);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED);
+
+    fill_action(a, 3);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_STALE); // same observation answered twice
+    fill_action(a, 2);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_STALE); // older
+    CHECK(f.lb->action()->sequence_id == 3);
+
+    fill_action(a, 5);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    const auto v = f.agent->verdicts();
+    CHECK(v.applied_action_seq == 5);
+    CHECK(v.actions_applied == 2);
+    CHECK(v.actions_stale == 2);
+    CHECK(v.published_seq == 5);
+}
+
+TEST_CASE("an invalid action is refused by the agent API and rejected by the LB, the previous stays", "[protocol][action]") {
+    Fixture f("badaction");
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t good;
+    fill_action(good, 4);
+    REQUIRE(f.agent->write_action(good, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+
+    marllb_msg_in_t bad = good;
+    bad.sequence_id = 5;
+    bad.alias_table[2].alias = 40; // out of range for 16 servers
+    RejectReason why{};
+    CHECK(f.agent->write_action(bad, 1, &why) == Errc::rejected);
+    CHECK(why == MARLLB_ACTION_ALIAS_INDEX_RANGE);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED); // never written
+
+    f.raw_write_action(bad); // a hostile agent skips the checks
+    const auto r = f.lb->poll_action();
+    CHECK(r.status == MARLLB_POLL_REJECTED);
+    CHECK(r.reason == MARLLB_ACTION_ALIAS_INDEX_RANGE);
+    CHECK(f.lb->action()->sequence_id == 4);
+    CHECK(std::memcmp(f.lb->action(), &good, sizeof good) == 0);
+    const auto v = f.agent->verdicts();
+    CHECK(v.actions_rejected == 1);
+    CHECK(v.last_reject_reason == MARLLB_ACTION_ALIAS_INDEX_RANGE);
+    CHECK(v.last_rejected_seq == 5);
+    CHECK(f.lb->mapping().header()->rejects_by_reason[MARLLB_ACTION_ALIAS_INDEX_RANGE] == 1);
+}
+
+TEST_CASE("heartbeats: each side can tell whether its peer stamped recently", "[protocol][liveness]") {
+    Fixture f("heartbeat");
+    CHECK_FALSE(f.lb->agent_alive(1'000'000'000));
+    CHECK_FALSE(f.agent->lb_alive(1'000'000'000));
+    f.agent->heartbeat();
+    f.lb->heartbeat();
+    CHECK(f.lb->agent_alive(1'000'000'000));
+    CHECK(f.agent->lb_alive(1'000'000'000));
+    usleep(20'000);
+    CHECK_FALSE(f.lb->agent_alive(5'000'000)); // 20 ms old, 5 ms allowed
+    CHECK_FALSE(f.agent->lb_alive(5'000'000));
+}
+
+TEST_CASE("a restarted LB repairs a half-written slot and continues the sequence", "[protocol][recovery]") {
+    Fixture f("repair");
+    for (int i = 0; i < 5; ++i) f.publish();
+    f.slot_of(6).lock = 2 * 6 - 1; // died while writing 6 over slot of 2
+    f.restart_lb();
+    const auto &rep = f.lb->reopen_report();
+    CHECK(rep.repaired_slots == 1);
+    CHECK(rep.generation == 2);
+    CHECK(rep.next_seq == 6);
+    CHECK(f.slot_of(6).lock == 0);
+    CHECK(f.lb->mapping().header()->repaired_slots == 1);
+
+    Observation obs;
+    REQUIRE(f.agent->read_next(obs) == Errc::ok); // 1 wrapped, 2 destroyed by the half write
+    CHECK(obs.msg.sequence_id == 3);
+    CHECK(obs.lost == 2);
+    CHECK(f.publish() == 6);
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok);
+    CHECK(obs.msg.sequence_id == 6);
+    CHECK(obs.generation == 2);
+    CHECK(observation_intact(obs.msg));
+}
+
+TEST_CASE("a restarted LB publishes a slot its predecessor completed but did not publish", "[protocol][recovery]") {
+    Fixture f("republish");
+    for (int i = 0; i < 5; ++i) f.publish();
+    // Complete slot 6 by hand, leave published_seq at 5: killed between W2 and P1.
+    auto &s = f.slot_of(6);
+    fill_observation(s.msg, 6);
+    s.generation = 1;
+    s.lock = 12;
+    f.restart_lb();
+    CHECK(f.lb->reopen_report().republished == 1);
+    CHECK(f.lb->next_sequence() == 7);
+    Observation obs;
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok);
+    CHECK(obs.msg.sequence_id == 6);
+    CHECK(observation_intact(obs.msg));
+}
+
+TEST_CASE("a restarted LB re-adopts the action in force, and a restarted agent's actions apply", "[protocol][recovery][action]") {
+    Fixture f("readopt");
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 5);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+
+    f.restart_lb();
+    CHECK(f.lb->action() == nullptr);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    REQUIRE(f.lb->action() != nullptr);
+    CHECK(f.lb->action()->sequence_id == 5);
+    CHECK(f.lb->mapping().header()->actions_applied == 2);
+
+    // The agent restarts: its action echoes an observation id, not a counter of its own,
+    // so its first action after the restart is newer and applies (MARLLB's reset bug).
+    f.agent.reset();
+    auto again = AgentRegion::attach(f.name);
+    REQUIRE(again);
+    f.agent.emplace(std::move(*again));
+    CHECK(f.publish() == 6);
+    Observation obs;
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok);
+    fill_action(a, obs.msg.sequence_id);
+    REQUIRE(f.agent->write_action(a, obs.generation) == Errc::ok);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    CHECK(f.lb->action()->sequence_id == 6);
+    CHECK(f.lb->action_generation() == 2);
+}
+
+TEST_CASE("an agent that died mid-write leaves the previous action in force", "[protocol][recovery][action]") {
+    Fixture f("agentdeath");
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 4);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    // Simulate death between W0 and W2: lock odd, payload half new.
+    const int fd = ::open(f.lb->path().c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    std::uint64_t lock = 0;
+    REQUIRE(pread(fd, &lock, 8, MARLLB_ACTION_OFFSET) == 8);
+    lock += 1;
+    REQUIRE(pwrite(fd, &lock, 8, MARLLB_ACTION_OFFSET) == 8);
+    const std::uint64_t half = 5;
+    REQUIRE(pwrite(fd, &half, 8, MARLLB_ACTION_OFFSET + offsetof(marllb_action_section_t, msg)) == 8);
+    close(fd);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_BUSY);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED); // one load per burst from now on
+    CHECK(f.lb->action()->sequence_id == 4);
+    // A new agent writes over the odd lock: the next even value is new, so it applies.
+    f.agent.reset();
+    auto again = AgentRegion::attach(f.name);
+    REQUIRE(again);
+    f.agent.emplace(std::move(*again));
+    fill_action(a, 5);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    CHECK(f.lb->action()->sequence_id == 5);
+}

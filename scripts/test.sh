@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test through ctest (release build), and with --sanitizers
+# the same tests under ThreadSanitizer and AddressSanitizer+UBSan.
+#
+#   scripts/test.sh [--sanitizers] [-- CTEST_ARGS ...]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+presets=(release)
+ctest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitizers) presets+=(tsan asan); shift ;;
+    --) shift; ctest_args=("$@"); break ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+
+"$MARLLB_ROOT/scripts/setup.sh" "${presets[@]}"
+cd "$MARLLB_ROOT"
+status=0
+for p in "${presets[@]}"; do
+  say "ctest --preset $p"
+  ctest --preset "$p" "${ctest_args[@]}" || status=1
+done
+[ $status -eq 0 ] && say "all tests passed (${presets[*]})" || say "tests FAILED (see above)"
+exit $status
