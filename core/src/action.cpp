@@ -17,14 +17,20 @@ RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq) noexcept 
     if (a.sequence_id > newest_seq) return MARLLB_ACTION_SEQ_FROM_FUTURE;
     const std::uint32_t n = a.num_servers;
     if (n == 0 || n > MARLLB_MAX_AS) return MARLLB_ACTION_NUM_SERVERS;
-    double sum = 0;
+    // One branch-free pass over all 64 weights; reasons are then reported in a fixed order.
+    bool not_finite = false, negative = false, beyond_n = false;
+    double sums[4] = {0, 0, 0, 0}; // four chains: a single one is 64 dependent adds
     for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) {
         const float w = a.weights[i];
-        if (!std::isfinite(w)) return MARLLB_ACTION_WEIGHT_NOT_FINITE;
-        if (w < 0) return MARLLB_ACTION_WEIGHT_NEGATIVE;
-        if (i >= n && w != 0) return MARLLB_ACTION_WEIGHT_BEYOND_N;
-        sum += w;
+        not_finite |= !std::isfinite(w);
+        negative |= w < 0;
+        beyond_n |= i >= n && w != 0;
+        sums[i % 4] += double(w);
     }
+    if (not_finite) return MARLLB_ACTION_WEIGHT_NOT_FINITE;
+    if (negative) return MARLLB_ACTION_WEIGHT_NEGATIVE;
+    if (beyond_n) return MARLLB_ACTION_WEIGHT_BEYOND_N;
+    const double sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
     if (sum == 0) return MARLLB_ACTION_WEIGHTS_ALL_ZERO;
     double share[MARLLB_MAX_AS] = {};
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -34,15 +40,17 @@ RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq) noexcept 
         share[i] += p;
         share[a.alias_table[i].alias] += 1.0 - double(p);
     }
-    // The table must draw each server with its weight's share, and never a zero-weight one
-    // (an exact test: a zero-weight server must get no probability mass at all).
+    // The table must draw each server with its weight's share (share[i] / n against
+    // w[i] / sum, compared as share[i] against w[i] * n / sum), and never a zero-weight one:
+    // an exact test, a zero-weight server must get no probability mass at all.
+    const double scale = double(n) / sum;
+    const double tolerance = kAliasShareTolerance * n;
+    bool mismatch = false;
     for (std::uint32_t i = 0; i < n; ++i) {
-        const double want = double(a.weights[i]) / sum;
-        const double got = share[i] / n;
-        if (a.weights[i] == 0 ? got != 0 : std::fabs(got - want) > kAliasShareTolerance)
-            return MARLLB_ACTION_ALIAS_MISMATCH;
+        const double w = a.weights[i];
+        mismatch |= w == 0 ? share[i] != 0 : std::fabs(share[i] - w * scale) > tolerance;
     }
-    return MARLLB_ACTION_OK;
+    return mismatch ? MARLLB_ACTION_ALIAS_MISMATCH : MARLLB_ACTION_OK;
 }
 
 const char *describe(RejectReason reason) noexcept {

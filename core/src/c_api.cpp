@@ -115,6 +115,8 @@ int marllb_lb_agent_alive(const marllb_lb_t *lb, uint64_t timeout_ns) {
 
 uint64_t marllb_lb_generation(const marllb_lb_t *lb) { return lb->region.generation(); }
 
+const char *marllb_lb_notes(const marllb_lb_t *lb) { return lb->region.notes().c_str(); }
+
 int marllb_agent_attach(const char *name, const marllb_options_t *opts, marllb_agent_t **out) {
     if (!name || !out) return fail_null("marllb_agent_attach");
     Options o;

@@ -116,6 +116,19 @@ Expected<unsigned char *> map_for_role(int fd, std::size_t size, Role role, cons
     return base;
 }
 
+// Fills this process's page tables for the whole region (own sections writable), so the
+// first publish or poll takes no page fault. Best effort: kernels before 5.14 lack it.
+void populate_page_tables(unsigned char *base, std::size_t size, Role role) noexcept {
+    auto populate = [](unsigned char *p, std::size_t n, bool write) {
+        if (n) (void)madvise(p, n, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+    };
+    const bool lb = role == Role::lb;
+    populate(base, MARLLB_ACTION_OFFSET, lb);
+    populate(base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, !lb);
+    if (size > MARLLB_RESERVOIR_OFFSET)
+        populate(base + MARLLB_RESERVOIR_OFFSET, size - MARLLB_RESERVOIR_OFFSET, lb);
+}
+
 } // namespace
 
 std::uint64_t expected_region_size(std::uint32_t flags) noexcept {
@@ -134,7 +147,7 @@ Expected<std::string> region_path(std::string_view name, const Options &opts) {
 
 Mapping::Mapping(Mapping &&o) noexcept
     : fd(std::exchange(o.fd, -1)), base(std::exchange(o.base, nullptr)),
-      size(std::exchange(o.size, 0)), path(std::move(o.path)) {}
+      size(std::exchange(o.size, 0)), path(std::move(o.path)), notes(std::move(o.notes)) {}
 
 Mapping &Mapping::operator=(Mapping &&o) noexcept {
     if (this != &o) {
@@ -193,12 +206,10 @@ Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
             size = (size + hp - 1) / hp * hp;
             flags |= MARLLB_FLAG_HUGEPAGES;
         } else {
-            return fail(make_error(Errc::invalid,
-                                   "huge pages asked for, but %s is not a hugetlbfs mount: mount one "
-                                   "(mount -t hugetlbfs none /dev/hugepages, with pages reserved in "
-                                   "/proc/sys/vm/nr_hugepages) and pass it as dir, or drop "
-                                   "MARLLB_OPT_HUGEPAGES to use 4 KiB pages",
-                                   dir_of(opts)));
+            m.notes = std::string("huge pages asked for, but ") + dir_of(opts) +
+                      " is not a hugetlbfs mount: using 4 KiB pages. For huge pages mount one "
+                      "(mount -t hugetlbfs none /dev/hugepages, pages reserved in "
+                      "/proc/sys/vm/nr_hugepages) and pass it as the region's dir on both sides";
         }
     }
     if (ftruncate(m.fd, off_t(size)) != 0) return fail(errno_error("ftruncate", m.path, errno));
@@ -213,12 +224,11 @@ Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
             return fail(make_error(Errc::invalid, "cannot bind %s to NUMA node %d: %s", m.path.c_str(),
                                    opts.numa_node, problem.c_str()));
     }
-    // Allocate every page now: a full /dev/shm fails here with ENOSPC, not with SIGBUS at
-    // the first touch of a page in the packet path.
-    if (!(flags & MARLLB_FLAG_HUGEPAGES)) {
-        if (int rc = posix_fallocate(m.fd, 0, off_t(size)); rc != 0)
-            return fail(errno_error("pre-allocate", m.path, rc));
-    }
+    // Allocate every page now: a full /dev/shm (or huge page pool) fails here with ENOSPC,
+    // not with SIGBUS at the first touch of a page in the packet path.
+    if (int rc = posix_fallocate(m.fd, 0, off_t(size)); rc != 0)
+        return fail(errno_error("pre-allocate", m.path, rc));
+    populate_page_tables(m.base, m.size, Role::lb);
 
     auto *h = m.header();
     const int pid = int(getpid());
@@ -359,6 +369,7 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
     if (!base) return std::unexpected(base.error());
     m.base = *base;
     m.size = std::size_t(h.total_size);
+    populate_page_tables(m.base, m.size, role);
     if (load_acquire(&m.header()->magic) != MARLLB_MAGIC) // pairs with the creator's release
         return std::unexpected(make_error(Errc::bad_magic, "region %s changed while attaching", m.path.c_str()));
     return m;

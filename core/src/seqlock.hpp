@@ -51,6 +51,7 @@ inline void add_relaxed(std::uint64_t *p, std::uint64_t v) noexcept {
 inline void copy_from_shared(void *dst, const void *src, std::size_t bytes) noexcept {
     auto *d = static_cast<std::uint64_t *>(dst);
     const auto *s = static_cast<const std::uint64_t *>(src);
+#pragma GCC unroll 8
     for (std::size_t i = 0; i < bytes / 8; ++i) d[i] = __atomic_load_n(s + i, __ATOMIC_RELAXED);
 }
 
@@ -58,6 +59,7 @@ inline void copy_from_shared(void *dst, const void *src, std::size_t bytes) noex
 inline void copy_to_shared(void *dst, const void *src, std::size_t bytes) noexcept {
     auto *d = static_cast<std::uint64_t *>(dst);
     const auto *s = static_cast<const std::uint64_t *>(src);
+#pragma GCC unroll 8
     for (std::size_t i = 0; i < bytes / 8; ++i) __atomic_store_n(d + i, s[i], __ATOMIC_RELAXED);
 }
 

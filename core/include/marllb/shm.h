@@ -42,7 +42,8 @@ typedef enum marllb_status {
 /* ---- Options (forward compatible: always start from marllb_options_init) ------------ */
 
 #define MARLLB_OPT_RAW_RESERVOIRS 0x1u /* create: add the raw reservoir section */
-#define MARLLB_OPT_HUGEPAGES 0x2u      /* create: back with huge pages if `dir` is hugetlbfs */
+#define MARLLB_OPT_HUGEPAGES 0x2u      /* create: huge pages if `dir` is hugetlbfs, else 4 KiB
+                                          pages and a note (marllb_lb_notes) */
 #define MARLLB_OPT_GROUP_SHARED 0x4u   /* create: mode 0660 instead of 0600 */
 #define MARLLB_OPT_ALLOW_STALE 0x8u    /* attach: accept a region whose LB is gone */
 
@@ -122,6 +123,8 @@ void marllb_lb_heartbeat(marllb_lb_t *lb);
 /* 1 if the agent stamped its heartbeat within timeout_ns, else 0. */
 int marllb_lb_agent_alive(const marllb_lb_t *lb, uint64_t timeout_ns);
 uint64_t marllb_lb_generation(const marllb_lb_t *lb);
+/* "" or a sentence on what create did differently from what was asked (no huge pages). */
+const char *marllb_lb_notes(const marllb_lb_t *lb);
 
 /* ---- Agent side ------------------------------------------------------------------------- */
 
@@ -199,8 +202,10 @@ static inline uint32_t marllb_alias_sample(const marllb_alias_entry_t *table, ui
                                            uint64_t random_bits)
 {
     uint32_t i = (uint32_t)(((random_bits & 0xffffffffu) * (uint64_t)n) >> 32);
-    float u = (float)(random_bits >> 40) * (1.0f / 16777216.0f); /* 24 bits in [0, 1) */
-    return u < table[i].prob ? i : table[i].alias;
+    float u = (float)(uint32_t)(random_bits >> 40) * (1.0f / 16777216.0f); /* 24 bits in [0, 1) */
+    /* branch-free: the comparison is a coin flip, a branch on it would mispredict often */
+    uint32_t keep = 0u - (uint32_t)(u < table[i].prob);
+    return (i & keep) | (table[i].alias & ~keep);
 }
 
 /* A fast generator for marllb_alias_sample (wyrand); state is any 64-bit value. */

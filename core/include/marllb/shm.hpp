@@ -63,6 +63,7 @@ struct Mapping {
     unsigned char *base = nullptr;
     std::size_t size = 0;
     std::string path;
+    std::string notes; // what create chose differently from what was asked (e.g. no huge pages)
 
     Mapping() = default;
     Mapping(Mapping &&other) noexcept;
@@ -133,6 +134,8 @@ public:
     [[nodiscard]] const std::string &path() const noexcept { return map_.path; }
     [[nodiscard]] std::size_t size() const noexcept { return map_.size; }
     [[nodiscard]] const detail::Mapping &mapping() const noexcept { return map_; }
+    // Empty, or what create did differently from what was asked (e.g. no huge pages here).
+    [[nodiscard]] const std::string &notes() const noexcept { return map_.notes; }
 
 private:
     explicit LbRegion(detail::Mapping map) noexcept;
