@@ -1,0 +1,307 @@
+// marllb-soak: an LB process and an agent process on one region for a given time, each
+// SIGKILLed at random moments and restarted, every message and action checked. Ends with one
+// summary row (appended to --csv): messages, torn accepted (must be 0), sequence regressions
+// (must be 0), repairs, recoveries. Exit status 0 only if both invariants held.
+//
+// The children report cumulative counters for their current life on stdout, one line every
+// 100 ms and at once on any violation; the parent adds up each life's last line.
+#include "support/payload.hpp"
+
+#include <marllb/shm.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <poll.h>
+#include <spawn.h>
+#include <string>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+extern char **environ;
+
+using namespace marllb;
+using namespace marllb::shm;
+
+namespace {
+
+void pace(std::uint64_t us) {
+    if (us) usleep(useconds_t(us));
+}
+
+// ---- children -----------------------------------------------------------------------------
+
+int child_lb(const std::string &region, std::uint64_t publish_us) {
+    auto lb = LbRegion::open(region);
+    if (!lb) {
+        std::fprintf(stderr, "soak lb: %s\n", lb.error().message.c_str());
+        return 2;
+    }
+    const auto &rep = lb->reopen_report();
+    std::uint64_t published = 0, applied = 0, rejected = 0, busy = 0, torn = 0, regress = 0;
+    std::uint64_t last_applied = 0, last_report = 0;
+    MsgOut m;
+    auto report = [&] {
+        std::printf("lb %llu %llu %llu %llu %llu %llu %u %u %llu\n", (unsigned long long)published,
+                    (unsigned long long)applied, (unsigned long long)rejected, (unsigned long long)busy,
+                    (unsigned long long)torn, (unsigned long long)regress, rep.repaired_slots, rep.republished,
+                    (unsigned long long)lb->generation());
+        std::fflush(stdout);
+    };
+    report();
+    for (;;) {
+        test::fill_observation(m, lb->next_sequence());
+        lb->publish(m);
+        ++published;
+        lb->heartbeat();
+        const auto p = lb->poll_action();
+        if (p.status == MARLLB_POLL_REJECTED) ++rejected;
+        if (p.status == MARLLB_POLL_BUSY) ++busy;
+        if (p.status == MARLLB_POLL_APPLIED) {
+            ++applied;
+            const bool bad = !test::action_intact(*lb->action()), back = lb->action()->sequence_id < last_applied;
+            torn += bad;
+            regress += back;
+            last_applied = lb->action()->sequence_id;
+            if (bad || back) report();
+        }
+        if (const auto now = marllb_now_mono_ns(); now - last_report > 100'000'000) {
+            last_report = now;
+            report();
+        }
+        pace(publish_us);
+    }
+}
+
+int child_agent(const std::string &region, std::uint64_t read_us) {
+    Expected<AgentRegion> agent = std::unexpected(Error{Errc::no_region, ""});
+    const std::uint64_t give_up = marllb_now_mono_ns() + 10'000'000'000ull;
+    auto opts = default_options();
+    opts.flags |= MARLLB_OPT_ALLOW_STALE; // the LB may be down at this moment: wait it out
+    while (!(agent = AgentRegion::attach(region, opts)) && marllb_now_mono_ns() < give_up) usleep(1000);
+    if (!agent) {
+        std::fprintf(stderr, "soak agent: %s\n", agent.error().message.c_str());
+        return 2;
+    }
+    std::uint64_t reads = 0, accepted = 0, torn = 0, regress = 0, lost = 0, retries = 0, written = 0;
+    std::uint64_t last_report = 0, answered = 0;
+    Observation obs;
+    MsgIn action;
+    auto report = [&] {
+        std::printf("agent %llu %llu %llu %llu %llu %llu %llu\n", (unsigned long long)reads,
+                    (unsigned long long)accepted, (unsigned long long)torn, (unsigned long long)regress,
+                    (unsigned long long)lost, (unsigned long long)retries, (unsigned long long)written);
+        std::fflush(stdout);
+    };
+    report();
+    for (;;) {
+        const std::uint64_t before = agent->last_returned();
+        // First read of a life in newest mode: in-order reading starts from what the ring holds.
+        const bool in_order = before != 0 && reads % 2 == 1;
+        const Errc e = in_order ? agent->read_next(obs) : agent->read_newest(obs);
+        ++reads;
+        if (e == Errc::ok) {
+            ++accepted;
+            const bool bad = !test::observation_intact(obs.msg);
+            const bool back = in_order ? obs.msg.sequence_id <= before : obs.msg.sequence_id < before;
+            torn += bad;
+            regress += back;
+            lost += obs.lost;
+            retries += obs.retries;
+            if (bad || back) report();
+            if (obs.msg.sequence_id > answered) {
+                test::fill_action(action, obs.msg.sequence_id);
+                if (agent->write_action(action, obs.generation) == Errc::ok) ++written;
+                answered = obs.msg.sequence_id;
+            }
+        }
+        agent->heartbeat();
+        if (const auto now = marllb_now_mono_ns(); now - last_report > 100'000'000) {
+            last_report = now;
+            report();
+        }
+        pace(read_us);
+    }
+}
+
+// ---- the parent ---------------------------------------------------------------------------
+
+struct Life {
+    pid_t pid = -1;
+    int out = -1;
+    std::string buffer, last_line;
+};
+
+struct Totals {
+    std::uint64_t lb_kills = 0, agent_kills = 0, lb_starts = 0, agent_starts = 0;
+    std::uint64_t published = 0, applied = 0, rejected = 0, busy = 0, actions_torn = 0, action_regressions = 0;
+    std::uint64_t repaired = 0, republished = 0, generation = 0;
+    std::uint64_t reads = 0, accepted = 0, torn = 0, regressions = 0, lost = 0, retries = 0, written = 0;
+};
+
+Life spawn(const std::string &self, std::vector<std::string> args) {
+    int fds[2];
+    Life life;
+    if (pipe(fds) != 0) return life;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    args.insert(args.begin(), self);
+    std::vector<char *> argv;
+    for (auto &a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&life.pid, self.c_str(), &fa, nullptr, argv.data(), environ) != 0) life.pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    life.out = fds[0];
+    return life;
+}
+
+void drain(Life &life) {
+    char buf[4096];
+    for (;;) {
+        struct pollfd p{life.out, POLLIN, 0};
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))) return;
+        const ssize_t n = read(life.out, buf, sizeof buf);
+        if (n <= 0) return;
+        life.buffer.append(buf, std::size_t(n));
+        for (auto nl = life.buffer.find('\n'); nl != std::string::npos; nl = life.buffer.find('\n')) {
+            life.last_line = life.buffer.substr(0, nl);
+            life.buffer.erase(0, nl + 1);
+        }
+    }
+}
+
+void add_life(const Life &life, Totals &t) {
+    unsigned long long v[9] = {};
+    if (std::sscanf(life.last_line.c_str(), "lb %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                    &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9) {
+        t.published += v[0], t.applied += v[1], t.rejected += v[2], t.busy += v[3], t.actions_torn += v[4];
+        t.action_regressions += v[5], t.repaired += v[6], t.republished += v[7], t.generation = v[8];
+    } else if (std::sscanf(life.last_line.c_str(), "agent %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                           &v[3], &v[4], &v[5], &v[6]) == 7) {
+        t.reads += v[0], t.accepted += v[1], t.torn += v[2], t.regressions += v[3], t.lost += v[4];
+        t.retries += v[5], t.written += v[6];
+    }
+}
+
+void end_life(Life &life, Totals &t) {
+    if (life.pid > 0) {
+        kill(life.pid, SIGKILL);
+        int status;
+        waitpid(life.pid, &status, 0);
+    }
+    drain(life);
+    add_life(life, t);
+    if (life.out >= 0) close(life.out);
+    life = Life{};
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"marllb-soak: LB and agent processes with random SIGKILLs on both sides; one summary row"};
+    std::string role = "parent", region = "marllb_soak_" + std::to_string(getpid()), csv;
+    double seconds = 60, mean_kill_s = 1.0;
+    std::uint64_t publish_us = 100, read_us = 100;
+    app.add_option("--seconds", seconds, "how long to run")->capture_default_str()->check(CLI::Range(1.0, 7.0 * 86400));
+    app.add_option("--mean-kill-s", mean_kill_s, "mean time between kills (uniform in [0, 2x])")->capture_default_str()->check(CLI::Range(0.01, 3600.0));
+    app.add_option("--publish-us", publish_us, "LB pause between publishes (0 = full speed)")->capture_default_str();
+    app.add_option("--read-us", read_us, "agent pause between reads (0 = full speed)")->capture_default_str();
+    app.add_option("--csv", csv, "append the summary row to this CSV file");
+    app.add_option("--role", role, "internal: parent, lb or agent")->group("");
+    app.add_option("--region", region, "region name")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    if (role == "lb") return child_lb(region, publish_us);
+    if (role == "agent") return child_agent(region, read_us);
+
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    (void)unlink_region(region);
+    auto lb_args = std::vector<std::string>{"--role", "lb", "--region", region, "--publish-us", std::to_string(publish_us)};
+    auto agent_args = std::vector<std::string>{"--role", "agent", "--region", region, "--read-us", std::to_string(read_us)};
+    Totals t;
+    Life lb = spawn(self, lb_args), agent = spawn(self, agent_args);
+    t.lb_starts = t.agent_starts = 1;
+    std::uint64_t rng = std::uint64_t(getpid()) * 7919;
+    const std::uint64_t start = marllb_now_mono_ns(), end = start + std::uint64_t(seconds * 1e9);
+    std::uint64_t next_kill = start + marllb_rand64(&rng) % std::uint64_t(2 * mean_kill_s * 1e9);
+    std::uint64_t next_progress = start + 10'000'000'000ull;
+    while (marllb_now_mono_ns() < end) {
+        usleep(2000);
+        drain(lb);
+        drain(agent);
+        const std::uint64_t now = marllb_now_mono_ns();
+        if (now >= next_kill) {
+            if (marllb_rand64(&rng) % 2) {
+                end_life(lb, t);
+                ++t.lb_kills;
+                lb = spawn(self, lb_args);
+                ++t.lb_starts;
+            } else {
+                end_life(agent, t);
+                ++t.agent_kills;
+                agent = spawn(self, agent_args);
+                ++t.agent_starts;
+            }
+            next_kill = now + marllb_rand64(&rng) % std::uint64_t(2 * mean_kill_s * 1e9);
+        }
+        if (now >= next_progress) {
+            std::fprintf(stderr, "soak: %5.0f s  lb kills %llu  agent kills %llu\n", double(now - start) / 1e9,
+                         (unsigned long long)t.lb_kills, (unsigned long long)t.agent_kills);
+            next_progress += 10'000'000'000ull;
+        }
+    }
+    end_life(lb, t);
+    end_life(agent, t);
+    (void)unlink_region(region);
+
+    const bool ok = t.torn == 0 && t.regressions == 0 && t.actions_torn == 0 && t.action_regressions == 0 &&
+                    t.rejected == 0 && t.accepted > 0 && t.applied > 0;
+    std::printf("\nmarllb-soak: %.0f s, %llu LB kills, %llu agent kills\n", seconds, (unsigned long long)t.lb_kills,
+                (unsigned long long)t.agent_kills);
+    std::printf("  messages published     %llu\n  messages accepted      %llu (reads %llu; newest mode may return one again)\n", (unsigned long long)t.published,
+                (unsigned long long)t.accepted, (unsigned long long)t.reads);
+    std::printf("  torn accepted          %llu   (must be 0)\n  sequence regressions   %llu   (must be 0)\n",
+                (unsigned long long)t.torn, (unsigned long long)t.regressions);
+    std::printf("  lost to wrap           %llu\n  torn retries           %llu\n", (unsigned long long)t.lost,
+                (unsigned long long)t.retries);
+    std::printf("  slots repaired         %llu (republished %llu)\n  LB recoveries          %llu (final generation %llu)\n",
+                (unsigned long long)t.repaired, (unsigned long long)t.republished, (unsigned long long)(t.lb_starts - 1),
+                (unsigned long long)t.generation);
+    std::printf("  actions written        %llu, applied %llu, torn applied %llu, regressions %llu, rejected %llu\n",
+                (unsigned long long)t.written, (unsigned long long)t.applied, (unsigned long long)t.actions_torn,
+                (unsigned long long)t.action_regressions, (unsigned long long)t.rejected);
+    std::printf("  verdict                %s\n", ok ? "PASS" : "FAIL");
+    if (!csv.empty()) {
+        std::filesystem::path p(csv);
+        if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+        const bool fresh = !std::filesystem::exists(p);
+        std::ofstream out(p, std::ios::app);
+        if (fresh)
+            out << "date,git_commit,kernel,seconds,publish_us,read_us,lb_kills,agent_kills,published,reads,accepted,"
+                   "torn_accepted,sequence_regressions,lost,torn_retries,repaired_slots,republished,lb_recoveries,"
+                   "agent_recoveries,actions_written,actions_applied,actions_torn,action_regressions,actions_rejected,verdict\n";
+        struct utsname u{};
+        uname(&u);
+        char date[32];
+        const std::time_t now = std::time(nullptr);
+        std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+        const char *commit = std::getenv("MARLLB_GIT_COMMIT");
+        out << date << ',' << (commit ? commit : "unknown") << ',' << u.release << ',' << seconds << ',' << publish_us
+            << ',' << read_us << ',' << t.lb_kills << ',' << t.agent_kills << ',' << t.published << ',' << t.reads << ','
+            << t.accepted << ',' << t.torn << ',' << t.regressions << ',' << t.lost << ',' << t.retries << ','
+            << t.repaired << ',' << t.republished << ',' << t.lb_starts - 1 << ',' << t.agent_starts - 1 << ','
+            << t.written << ',' << t.applied << ',' << t.actions_torn << ',' << t.action_regressions << ','
+            << t.rejected << ',' << (ok ? "PASS" : "FAIL") << '\n';
+        std::printf("  row appended to %s\n", csv.c_str());
+    }
+    return ok ? 0 : 1;
+}
