@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test through ctest (release build), and with --sanitizers
-# the same tests under ThreadSanitizer and AddressSanitizer+UBSan.
+# Sets up, builds and runs every test through ctest (release build). --sanitizers adds the
+# same tests under ThreadSanitizer and AddressSanitizer+UBSan; --fuzz adds a short run of
+# each libFuzzer target (clang) on its seed corpus.
 #
-#   scripts/test.sh [--sanitizers] [-- CTEST_ARGS ...]
+#   scripts/test.sh [--sanitizers] [--fuzz] [-- CTEST_ARGS ...]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 presets=(release)
@@ -10,8 +11,9 @@ ctest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitizers) presets+=(tsan asan); shift ;;
+    --fuzz) presets+=(fuzz); shift ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done

@@ -74,7 +74,7 @@ struct AgentStats {
 };
 
 int run_agent(const std::string &region, double seconds, std::uint64_t read_us, const std::string &stats_out) {
-    Expected<AgentRegion> agent = std::unexpected(Error{Errc::no_region, ""});
+    Expected<AgentRegion> agent = unexpected(Error{Errc::no_region, ""});
     const std::uint64_t give_up = marllb_now_mono_ns() + 5'000'000'000ull;
     while (!(agent = AgentRegion::attach(region)) && marllb_now_mono_ns() < give_up &&
            (agent.error().code == Errc::no_region || agent.error().code == Errc::not_ready))

@@ -22,7 +22,7 @@ AgentRegion::AgentRegion(Mapping map) noexcept : map_(std::move(map)) {}
 
 Expected<AgentRegion> AgentRegion::attach(std::string_view name, const Options &opts) {
     auto m = open_mapping(name, opts, Role::agent);
-    if (!m) return std::unexpected(m.error());
+    if (!m) return unexpected(m.error());
     AgentRegion agent(std::move(*m));
     auto *a = agent.map_.action();
     __atomic_store_n(&a->agent_pid, int32_t(getpid()), __ATOMIC_RELAXED);

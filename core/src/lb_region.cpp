@@ -28,7 +28,7 @@ LbRegion::LbRegion(Mapping map) noexcept : map_(std::move(map)) {}
 
 Expected<LbRegion> LbRegion::create(std::string_view name, const Options &opts) {
     auto m = create_mapping(name, opts);
-    if (!m) return std::unexpected(m.error());
+    if (!m) return unexpected(m.error());
     LbRegion lb(std::move(*m));
     lb.report_.generation = 1;
     lb.report_.next_seq = 1;
@@ -37,7 +37,7 @@ Expected<LbRegion> LbRegion::create(std::string_view name, const Options &opts) 
 
 Expected<LbRegion> LbRegion::reopen(std::string_view name, const Options &opts) {
     auto m = open_mapping(name, opts, Role::lb);
-    if (!m) return std::unexpected(m.error());
+    if (!m) return unexpected(m.error());
     LbRegion lb(std::move(*m));
     lb.recover();
     return lb;

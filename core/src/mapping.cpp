@@ -97,7 +97,7 @@ std::string bind_to_node(void *addr, std::size_t len, int node) {
 // Maps the whole file read-only, then opens the role's own sections for writing.
 Expected<unsigned char *> map_for_role(int fd, std::size_t size, Role role, const std::string &path) {
     void *p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) return std::unexpected(errno_error("mmap", path, errno));
+    if (p == MAP_FAILED) return unexpected(errno_error("mmap", path, errno));
     auto *base = static_cast<unsigned char *>(p);
     int rc;
     if (role == Role::agent) {
@@ -111,7 +111,7 @@ Expected<unsigned char *> map_for_role(int fd, std::size_t size, Role role, cons
     if (rc != 0) {
         int err = errno;
         munmap(base, size);
-        return std::unexpected(errno_error("mprotect", path, err));
+        return unexpected(errno_error("mprotect", path, err));
     }
     return base;
 }
@@ -139,7 +139,7 @@ std::uint64_t expected_region_size(std::uint32_t flags) noexcept {
 Expected<std::string> region_path(std::string_view name, const Options &opts) {
     if (name.empty() || name.size() > 200 || name.find('/') != std::string_view::npos ||
         name == "." || name == "..")
-        return std::unexpected(make_error(
+        return unexpected(make_error(
             Errc::invalid, "bad region name '%.*s': use 1-200 characters without '/', e.g. marllb_lb0",
             int(name.size()), name.data()));
     return std::string(dir_of(opts)) + "/" + std::string(name);
@@ -170,7 +170,7 @@ marllb_reservoir_buffer_t *Mapping::reservoirs() const noexcept {
 
 Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
     auto path = region_path(name, opts);
-    if (!path) return std::unexpected(path.error());
+    if (!path) return unexpected(path.error());
     const mode_t mode = (opts.flags & MARLLB_OPT_GROUP_SHARED) ? 0660 : 0600;
 
     Mapping m;
@@ -178,20 +178,20 @@ Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
     m.fd = ::open(m.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (m.fd < 0) {
         if (errno == EEXIST)
-            return std::unexpected(make_error(
+            return unexpected(make_error(
                 Errc::exists,
                 "region %s already exists: a restarting LB reopens it (marllb_lb_open/reopen); "
                 "if no process uses it, remove it (marllb_unlink or rm %s)",
                 m.path.c_str(), m.path.c_str()));
         if (errno == ENOENT)
-            return std::unexpected(make_error(Errc::invalid, "cannot create %s: directory %s does not exist",
+            return unexpected(make_error(Errc::invalid, "cannot create %s: directory %s does not exist",
                                               m.path.c_str(), dir_of(opts)));
-        return std::unexpected(errno_error("create", m.path, errno));
+        return unexpected(errno_error("create", m.path, errno));
     }
     // From here on a failure must not leave a half-made file behind.
     auto fail = [&](Error e) -> Expected<Mapping> {
         ::unlink(m.path.c_str());
-        return std::unexpected(std::move(e));
+        return unexpected(std::move(e));
     };
     if (fchmod(m.fd, mode) != 0) return fail(errno_error("fchmod", m.path, errno)); // umask
     if (int rc = lock_byte(m.fd, kLbLockByte); rc != 0)
@@ -261,49 +261,49 @@ Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
 
 Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role role) {
     auto path = region_path(name, opts);
-    if (!path) return std::unexpected(path.error());
+    if (!path) return unexpected(path.error());
     Mapping m;
     m.path = *path;
     m.fd = ::open(m.path.c_str(), O_RDWR | O_CLOEXEC);
     if (m.fd < 0) {
         if (errno == ENOENT)
-            return std::unexpected(make_error(
+            return unexpected(make_error(
                 Errc::no_region,
                 "no region %s: start the LB first (it creates the region), or check the name",
                 m.path.c_str()));
-        return std::unexpected(errno_error("open", m.path, errno));
+        return unexpected(errno_error("open", m.path, errno));
     }
 
     // Validate from the file, before mapping anything: a short file cannot SIGBUS us.
     struct stat st{};
-    if (fstat(m.fd, &st) != 0) return std::unexpected(errno_error("fstat", m.path, errno));
+    if (fstat(m.fd, &st) != 0) return unexpected(errno_error("fstat", m.path, errno));
     marllb_region_header_t h{};
     if (st.st_size < off_t(sizeof h)) {
         if (st.st_size == 0 && byte_is_locked(m.fd, kLbLockByte))
-            return std::unexpected(make_error(Errc::not_ready, "region %s is being created; try again",
+            return unexpected(make_error(Errc::not_ready, "region %s is being created; try again",
                                               m.path.c_str()));
-        return std::unexpected(make_error(
+        return unexpected(make_error(
             Errc::bad_size,
             "region %s is %lld bytes, smaller than its %zu-byte header: truncated or not a marllb "
             "region; remove it (rm %s) and restart the LB",
             m.path.c_str(), (long long)st.st_size, sizeof h, m.path.c_str()));
     }
     if (pread(m.fd, &h, sizeof h, 0) != ssize_t(sizeof h))
-        return std::unexpected(errno_error("read header of", m.path, errno));
+        return unexpected(errno_error("read header of", m.path, errno));
     const bool lb_present = byte_is_locked(m.fd, kLbLockByte);
 
     if (h.magic == 0 && lb_present)
-        return std::unexpected(make_error(Errc::not_ready, "region %s is being created; try again",
+        return unexpected(make_error(Errc::not_ready, "region %s is being created; try again",
                                           m.path.c_str()));
     if (h.magic != MARLLB_MAGIC)
-        return std::unexpected(make_error(
+        return unexpected(make_error(
             Errc::bad_magic,
             "%s is not a marllb region (magic 0x%016llx, expected 0x%016llx)%s; check the name, "
             "or remove the file if it is yours",
             m.path.c_str(), (unsigned long long)h.magic, (unsigned long long)MARLLB_MAGIC,
             h.magic == 0 ? ": its creator died before finishing it" : ""));
     if (h.abi_version != MARLLB_ABI_VERSION)
-        return std::unexpected(make_error(
+        return unexpected(make_error(
             Errc::bad_version,
             "region %s speaks ABI version %u, this build speaks %u: build the LB and the agent from "
             "the same marllb-shm version, or remove the region and restart the LB",
@@ -321,7 +321,7 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
              : (h.reservoir_offset == 0 && h.reservoir_size == 0)) &&
         (h.flags & ~std::uint32_t(MARLLB_FLAG_RAW_RESERVOIRS | MARLLB_FLAG_HUGEPAGES)) == 0;
     if (!layout_ok)
-        return std::unexpected(make_error(
+        return unexpected(make_error(
             Errc::bad_layout,
             "region %s has ABI version %u but a section table this build does not know (sizes "
             "%u/%u/%u, offsets %llu/%llu/%llu, flags 0x%x); build both sides from the same source",
@@ -331,7 +331,7 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
     const std::uint64_t want = expected_region_size(h.flags); // huge pages round it up
     const bool size_ok = (h.flags & MARLLB_FLAG_HUGEPAGES) ? h.total_size >= want : h.total_size == want;
     if (std::uint64_t(st.st_size) != h.total_size || !size_ok)
-        return std::unexpected(make_error(
+        return unexpected(make_error(
             Errc::bad_size,
             "region %s is %lld bytes but its header says %llu (this build expects %llu): truncated "
             "or resized; remove it (rm %s) and restart the LB",
@@ -340,15 +340,15 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
 
     if (role == Role::lb) {
         if (int rc = lock_byte(m.fd, kLbLockByte); rc == EAGAIN)
-            return std::unexpected(make_error(
+            return unexpected(make_error(
                 Errc::busy,
                 "region %s is held by a live LB (pid %d): one LB per region; stop it first",
                 m.path.c_str(), h.lb_pid));
         else if (rc != 0)
-            return std::unexpected(errno_error("lock", m.path, rc));
+            return unexpected(errno_error("lock", m.path, rc));
     } else {
         if (!lb_present && !(opts.flags & MARLLB_OPT_ALLOW_STALE))
-            return std::unexpected(make_error(
+            return unexpected(make_error(
                 Errc::stale,
                 "region %s is stale: its LB (pid %d, generation %llu) is gone; start the LB (it "
                 "reopens the region), or remove the region (rm %s)",
@@ -357,21 +357,21 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
             marllb_action_section_t a{};
             int agent_pid = -1;
             if (pread(m.fd, &a, sizeof a, MARLLB_ACTION_OFFSET) == ssize_t(sizeof a)) agent_pid = a.agent_pid;
-            return std::unexpected(make_error(
+            return unexpected(make_error(
                 Errc::busy, "region %s already has a live agent (pid %d): one agent per region",
                 m.path.c_str(), agent_pid));
         } else if (rc != 0) {
-            return std::unexpected(errno_error("lock", m.path, rc));
+            return unexpected(errno_error("lock", m.path, rc));
         }
     }
 
     auto base = map_for_role(m.fd, std::size_t(h.total_size), role, m.path);
-    if (!base) return std::unexpected(base.error());
+    if (!base) return unexpected(base.error());
     m.base = *base;
     m.size = std::size_t(h.total_size);
     populate_page_tables(m.base, m.size, role);
     if (load_acquire(&m.header()->magic) != MARLLB_MAGIC) // pairs with the creator's release
-        return std::unexpected(make_error(Errc::bad_magic, "region %s changed while attaching", m.path.c_str()));
+        return unexpected(make_error(Errc::bad_magic, "region %s changed while attaching", m.path.c_str()));
     return m;
 }
 
@@ -385,11 +385,11 @@ Options default_options() noexcept {
 
 Expected<void> unlink_region(std::string_view name, const Options &opts) {
     auto path = detail::region_path(name, opts);
-    if (!path) return std::unexpected(path.error());
+    if (!path) return unexpected(path.error());
     if (::unlink(path->c_str()) != 0) {
         if (errno == ENOENT)
-            return std::unexpected(detail::make_error(Errc::no_region, "no region %s to remove", path->c_str()));
-        return std::unexpected(detail::make_error(Errc::permission, "cannot remove %s: %s", path->c_str(),
+            return unexpected(detail::make_error(Errc::no_region, "no region %s to remove", path->c_str()));
+        return unexpected(detail::make_error(Errc::permission, "cannot remove %s: %s", path->c_str(),
                                                   std::strerror(errno)));
     }
     return {};

@@ -81,7 +81,7 @@ int child_lb(const std::string &region, std::uint64_t publish_us) {
 }
 
 int child_agent(const std::string &region, std::uint64_t read_us) {
-    Expected<AgentRegion> agent = std::unexpected(Error{Errc::no_region, ""});
+    Expected<AgentRegion> agent = unexpected(Error{Errc::no_region, ""});
     const std::uint64_t give_up = marllb_now_mono_ns() + 10'000'000'000ull;
     auto opts = default_options();
     opts.flags |= MARLLB_OPT_ALLOW_STALE; // the LB may be down at this moment: wait it out

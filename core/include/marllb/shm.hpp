@@ -2,16 +2,32 @@
 //
 // Move-only RAII owners per role: LbRegion (the load balancer, sole writer of observations)
 // and AgentRegion (the agent, sole writer of actions). Fallible creation returns
-// std::expected<T, Error>; hot paths are noexcept and never block. No exceptions are thrown.
+// Expected<T> (std::expected<T, Error>); hot paths are noexcept and never block. No exceptions are thrown.
 // The types and the protocol are those of marllb/shm.h; the C API is a thin layer over this.
 #pragma once
 
 #include <marllb/shm.h>
 
 #include <cstdint>
-#include <expected>
 #include <string>
 #include <string_view>
+#include <version>
+
+#if defined(__cpp_lib_expected)
+#include <expected>
+namespace marllb::shm {
+template <class T, class E> using expected_type = std::expected<T, E>;
+using std::unexpected;
+} // namespace marllb::shm
+#else
+// clang 14 over libstdc++ 12 (the fuzzing build) has no std::expected: tl::expected (Debian
+// libexpected-dev) has the same interface for what this API uses.
+#include <tl/expected.hpp>
+namespace marllb::shm {
+template <class T, class E> using expected_type = tl::expected<T, E>;
+using tl::unexpected;
+} // namespace marllb::shm
+#endif
 
 namespace marllb::shm {
 
@@ -41,7 +57,7 @@ struct Error {
     std::string message; // what was wrong and what to do
 };
 
-template <class T> using Expected = std::expected<T, Error>;
+template <class T> using Expected = expected_type<T, Error>;
 
 using MsgOut = marllb_msg_out_t;
 using MsgIn = marllb_msg_in_t;
