@@ -147,6 +147,10 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     return Errc::ok;
 }
 
+std::uint64_t AgentRegion::published_sequence() const noexcept {
+    return load_acquire(&map_.ring()->published_seq); // P2
+}
+
 void AgentRegion::heartbeat() noexcept {
     store_relaxed(&map_.action()->agent_heartbeat_ns, marllb_now_mono_ns()); // no data behind it
 }

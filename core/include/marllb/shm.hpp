@@ -195,6 +195,8 @@ public:
     [[nodiscard]] bool lb_alive(std::uint64_t timeout_ns) const noexcept;
     [[nodiscard]] Verdicts verdicts() const noexcept;
 
+    // The newest published sequence id: one load, for polling before a read_newest.
+    [[nodiscard]] std::uint64_t published_sequence() const noexcept;
     [[nodiscard]] std::uint64_t last_returned() const noexcept { return last_returned_; }
     [[nodiscard]] std::uint64_t total_lost() const noexcept { return total_lost_; }
     [[nodiscard]] std::uint64_t total_retries() const noexcept { return total_retries_; }

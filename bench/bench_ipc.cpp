@@ -1,0 +1,646 @@
+// Cross-process latency: marllb-shm against the physical limit and against peers, in one run,
+// with the two processes pinned to two CPUs (the sender on --cpu-b, the receiver on --cpu-a).
+//
+// Every latency is one event's delay measured from its *scheduled* time (the sender waits for
+// t_k = t_0 + k * period, stamps t_k into the message, then sends), so a slow receiver is
+// charged for the queue it causes (no coordinated omission). The benchmark's time is the mean;
+// counters p50/p90/p99/p999/max (ns) give the distribution, `torn` counts received payloads
+// that fail their self-check (must be 0), `lost` counts events never received (must be 0).
+//
+//   BM_CacheLineOneWay           physical limit: one atomic bounced between the CPUs, RTT / 2
+//   BM_Memcpy/bytes:2848         physical limit: copying the payload once
+//   BM_ObsOneWay/marllb_shm      LB publishes, agent busy-polls published_seq and reads it
+//   BM_ObsOneWay/<peer>          the same 2,848 bytes through pipe, unix_socket, posix_mq,
+//                                mutex_shm (process-shared mutex + condvar), iceoryx
+//   BM_ActionOneWay/marllb_shm   agent writes an action, LB polls and applies it
+//   BM_FullLoop/marllb_shm       LB publishes, agent answers, LB applies: round trip
+#include <marllb/shm.hpp>
+
+#include <benchmark/benchmark.h>
+#include <hwloc.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <mqueue.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#ifdef MARLLB_BENCH_ICEORYX
+#include "iceoryx_posh/popo/publisher.hpp"
+#include "iceoryx_posh/popo/subscriber.hpp"
+#include "iceoryx_posh/runtime/posh_runtime.hpp"
+#endif
+
+using namespace marllb::shm;
+
+namespace {
+
+int g_cpu_receiver = 0;
+int g_cpu_sender = 1;
+constexpr std::uint64_t kPeriodNs = 50'000; // one event every 50 us
+constexpr std::int64_t kEvents = 2000;      // per repetition
+
+std::uint64_t now_ns() { return marllb_now_mono_ns(); }
+
+bool pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+void spin_until(std::uint64_t t) {
+    while (now_ns() < t) __builtin_ia32_pause();
+}
+
+// The payload: a msg_out_t whose words derive from the event index; the scheduled time
+// rides in active_as_bitmap (a benchmark convention, not the protocol's meaning).
+void fill(MsgOut &m, std::uint64_t k, std::uint64_t scheduled) {
+    m.sequence_id = k + 1;
+    m.timestamp_us = 1;
+    m.active_as_bitmap = scheduled;
+    for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) m.as_stats[i].n_flow_on = std::uint32_t((k + 1) * 64 + i);
+}
+bool intact(const MsgOut &m, std::uint64_t seq) {
+    for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i)
+        if (m.as_stats[i].n_flow_on != std::uint32_t(seq * 64 + i)) return false;
+    return true;
+}
+
+// Shared control block for the two processes (anonymous shared mapping, made before fork).
+struct Control {
+    std::atomic<std::uint64_t> start_ns{0}; // the sender's t_0, set by the receiver when ready
+    std::atomic<bool> sender_done{false};     // the sender sent its last event
+    std::atomic<std::uint64_t> ping{0};
+    std::atomic<std::uint64_t> pong{0};
+    alignas(64) std::atomic<std::uint64_t> line{0}; // the bounced cache line
+};
+
+Control *make_control() {
+    void *p = mmap(nullptr, sizeof(Control), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : new (p) Control;
+}
+
+// Runs `sender` in a child process pinned to the sender CPU; the child exits when done.
+template <class F> pid_t fork_sender(F &&sender) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        pin(g_cpu_sender);
+        sender();
+        _exit(0);
+    }
+    return pid;
+}
+
+void stop_child(pid_t pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+std::uint64_t wait_start(Control *c) {
+    std::uint64_t t0;
+    while ((t0 = c->start_ns.load(std::memory_order_acquire)) == 0) __builtin_ia32_pause();
+    return t0;
+}
+
+struct Tally {
+    std::vector<std::uint64_t> lat;
+    std::uint64_t torn = 0, lost = 0;
+    void report(benchmark::State &state) {
+        std::sort(lat.begin(), lat.end());
+        auto q = [&](double f) { return lat.empty() ? 0.0 : double(lat[std::min(lat.size() - 1, std::size_t(f * double(lat.size())))]); };
+        state.counters["p50_ns"] = q(0.5);
+        state.counters["p90_ns"] = q(0.9);
+        state.counters["p99_ns"] = q(0.99);
+        state.counters["p999_ns"] = q(0.999);
+        state.counters["max_ns"] = lat.empty() ? 0.0 : double(lat.back());
+        state.counters["torn"] = double(torn);
+        state.counters["lost"] = double(lost);
+    }
+};
+
+// One-way harness over any transport: `send(msg)` in the child, `recv(msg) -> bool` in the
+// parent (false: gave up, counted lost).
+template <class Send, class Recv> void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv) {
+    const pid_t child = fork_sender([&] {
+        MsgOut m{};
+        const std::uint64_t t0 = wait_start(c);
+        for (std::int64_t k = 0; k < kEvents; ++k) {
+            const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+            spin_until(t);
+            fill(m, std::uint64_t(k), t);
+            send(m);
+        }
+        c->sender_done.store(true, std::memory_order_release);
+    });
+    pin(g_cpu_receiver);
+    Tally tally;
+    MsgOut m{};
+    c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
+    std::uint64_t expect = 1;
+    for (auto _ : state) {
+        if (!recv(m)) {
+            ++tally.lost;
+            state.SetIterationTime(1e-9);
+            continue;
+        }
+        const std::uint64_t lat = now_ns() - m.active_as_bitmap;
+        if (m.sequence_id != expect) tally.lost += m.sequence_id > expect ? m.sequence_id - expect : 0;
+        expect = m.sequence_id + 1;
+        if (!intact(m, m.sequence_id)) ++tally.torn;
+        tally.lat.push_back(lat);
+        state.SetIterationTime(double(lat) * 1e-9);
+    }
+    stop_child(child);
+    tally.report(state);
+}
+
+// ---- the physical limits ------------------------------------------------------------------
+
+void BM_CacheLineOneWay(benchmark::State &state) {
+    Control *c = make_control();
+    if (!c) return state.SkipWithError("mmap failed");
+    const pid_t child = fork_sender([&] {
+        for (std::uint64_t v = 1;; v += 2) { // answers each odd value with the next even one
+            while (c->line.load(std::memory_order_acquire) != v) __builtin_ia32_pause();
+            c->line.store(v + 1, std::memory_order_release);
+        }
+    });
+    pin(g_cpu_receiver);
+    Tally tally;
+    std::uint64_t v = 1;
+    for (auto _ : state) {
+        const std::uint64_t t = now_ns();
+        c->line.store(v, std::memory_order_release);
+        while (c->line.load(std::memory_order_acquire) != v + 1) __builtin_ia32_pause();
+        const std::uint64_t one_way = (now_ns() - t) / 2;
+        tally.lat.push_back(one_way);
+        state.SetIterationTime(double(one_way) * 1e-9);
+        v += 2;
+    }
+    stop_child(child);
+    tally.report(state);
+    munmap(c, sizeof *c);
+}
+BENCHMARK(BM_CacheLineOneWay)->UseManualTime()->Iterations(20000);
+
+void BM_Memcpy(benchmark::State &state) {
+    const auto bytes = std::size_t(state.range(0));
+    alignas(64) static unsigned char src[4096], dst[4096];
+    std::memset(src, 1, sizeof src);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(src);
+        std::memcpy(dst, src, bytes);
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_Memcpy)->ArgName("bytes")->Arg(sizeof(MsgOut));
+
+// ---- marllb-shm ---------------------------------------------------------------------------
+
+std::string region_name(const char *tag) { return std::string("marllb_bench_") + tag + "_" + std::to_string(getpid()); }
+
+void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
+    Control *c = make_control();
+    const std::string name = region_name("obs");
+    (void)unlink_region(name);
+    auto lb = LbRegion::create(name);
+    if (!c || !lb) return state.SkipWithError("cannot create the region");
+    auto agent = AgentRegion::attach(name);
+    if (!agent) return state.SkipWithError(agent.error().message.c_str());
+    // In-order reads: every event is received unless the ring wrapped (then counted lost).
+    one_way(
+        state, c, [&](MsgOut &m) { lb->publish(m); },
+        [&](MsgOut &m) {
+            Observation obs;
+            for (;;) {
+                for (bool done = false; agent->published_sequence() == agent->last_returned(); __builtin_ia32_pause()) {
+                    if (done) return false; // checked once more after the sender finished
+                    done = c->sender_done.load(std::memory_order_acquire);
+                }
+                if (agent->read_next(obs) == Errc::ok) break;
+            }
+            m = obs.msg;
+            return true;
+        });
+    (void)unlink_region(name);
+    munmap(c, sizeof *c);
+}
+
+void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
+    Control *c = make_control();
+    const std::string name = region_name("act");
+    (void)unlink_region(name);
+    auto lbx = LbRegion::create(name);
+    if (!c || !lbx) return state.SkipWithError("cannot create the region");
+    MsgOut obs{};
+    for (std::int64_t k = 0; k <= kEvents; ++k) lbx->publish(obs); // actions may answer 1..kEvents
+    const pid_t child = fork_sender([&] {
+        auto agent = AgentRegion::attach(name);
+        if (!agent) _exit(2);
+        MsgIn a{};
+        a.num_servers = 64;
+        for (auto &w : a.weights) w = 1.0f;
+        marllb_alias_build(a.weights, 64, a.alias_table);
+        const std::uint64_t t0 = wait_start(c);
+        for (std::int64_t k = 0; k < kEvents; ++k) {
+            const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+            spin_until(t);
+            a.sequence_id = std::uint64_t(k) + 1;
+            a.timestamp_us = t; // scheduled time (benchmark convention)
+            (void)agent->write_action(a, 1);
+        }
+        c->sender_done.store(true, std::memory_order_release);
+    });
+    pin(g_cpu_receiver);
+    while (__atomic_load_n(&lbx->mapping().action()->agent_pid, __ATOMIC_RELAXED) == 0) __builtin_ia32_pause();
+    Tally tally;
+    c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
+    std::uint64_t expect = 1;
+    for (auto _ : state) {
+        // An action overwritten before the LB polled it is lost (counted); after the last
+        // event the remaining iterations end at once.
+        bool applied = false;
+        for (bool done = false; !applied; __builtin_ia32_pause()) {
+            done = c->sender_done.load(std::memory_order_acquire); // before the poll: no last write missed
+            applied = lbx->poll_action().status == MARLLB_POLL_APPLIED;
+            if (done) break;
+        }
+        if (!applied) {
+            ++tally.lost;
+            state.SetIterationTime(1e-9);
+            continue;
+        }
+        const MsgIn *a = lbx->action();
+        const std::uint64_t lat = now_ns() - a->timestamp_us;
+        if (a->sequence_id > expect) tally.lost += a->sequence_id - expect;
+        expect = a->sequence_id + 1;
+        tally.lat.push_back(lat);
+        state.SetIterationTime(double(lat) * 1e-9);
+    }
+    stop_child(child);
+    tally.report(state);
+    (void)unlink_region(name);
+    munmap(c, sizeof *c);
+}
+
+void BM_FullLoop_marllb_shm(benchmark::State &state) {
+    Control *c = make_control();
+    const std::string name = region_name("loop");
+    (void)unlink_region(name);
+    auto lbx = LbRegion::create(name);
+    if (!c || !lbx) return state.SkipWithError("cannot create the region");
+    const pid_t child = fork_sender([&] {
+        auto agent = AgentRegion::attach(name);
+        if (!agent) _exit(2);
+        MsgIn a{};
+        a.num_servers = 64;
+        for (auto &w : a.weights) w = 1.0f;
+        marllb_alias_build(a.weights, 64, a.alias_table);
+        Observation obs;
+        std::uint64_t seen = 0;
+        for (;;) { // answer every observation at once
+            while (agent->published_sequence() == seen) __builtin_ia32_pause();
+            if (agent->read_newest(obs) != Errc::ok || obs.msg.sequence_id <= seen) continue;
+            seen = obs.msg.sequence_id;
+            a.sequence_id = seen;
+            (void)agent->write_action(a, obs.generation);
+        }
+    });
+    pin(g_cpu_receiver);
+    while (__atomic_load_n(&lbx->mapping().action()->agent_pid, __ATOMIC_RELAXED) == 0) __builtin_ia32_pause();
+    Tally tally;
+    MsgOut m{};
+    const std::uint64_t t0 = now_ns() + 2'000'000;
+    std::int64_t k = 0;
+    for (auto _ : state) {
+        const std::uint64_t t = t0 + std::uint64_t(k++) * kPeriodNs;
+        spin_until(t);
+        fill(m, std::uint64_t(k), t);
+        const std::uint64_t seq = lbx->publish(m);
+        const std::uint64_t give_up = t + 100'000'000;
+        bool applied = false;
+        while (!applied && now_ns() < give_up) {
+            applied = lbx->poll_action().status == MARLLB_POLL_APPLIED && lbx->action()->sequence_id == seq;
+            if (!applied) __builtin_ia32_pause();
+        }
+        const std::uint64_t lat = now_ns() - t;
+        if (!applied) ++tally.lost;
+        tally.lat.push_back(lat);
+        state.SetIterationTime(double(lat) * 1e-9);
+    }
+    stop_child(child);
+    tally.report(state);
+    (void)unlink_region(name);
+    munmap(c, sizeof *c);
+}
+
+// ---- peers ------------------------------------------------------------------------------------
+
+bool read_full(int fd, void *buf, std::size_t n) {
+    auto *p = static_cast<char *>(buf);
+    while (n) {
+        const ssize_t r = read(fd, p, n);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) continue;
+            return false;
+        }
+        p += r;
+        n -= std::size_t(r);
+    }
+    return true;
+}
+void write_full(int fd, const void *buf, std::size_t n) {
+    auto *p = static_cast<const char *>(buf);
+    while (n) {
+        const ssize_t r = write(fd, p, n);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) continue;
+            return;
+        }
+        p += r;
+        n -= std::size_t(r);
+    }
+}
+
+void BM_ObsOneWay_pipe(benchmark::State &state) {
+    Control *c = make_control();
+    int fds[2];
+    if (!c || pipe(fds) != 0) return state.SkipWithError("pipe failed");
+    one_way(state, c, [&](MsgOut &m) { write_full(fds[1], &m, sizeof m); },
+            [&](MsgOut &m) { return read_full(fds[0], &m, sizeof m); });
+    close(fds[0]);
+    close(fds[1]);
+    munmap(c, sizeof *c);
+}
+
+void BM_ObsOneWay_unix_socket(benchmark::State &state) {
+    Control *c = make_control();
+    int sv[2];
+    if (!c || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0) return state.SkipWithError("socketpair failed");
+    one_way(state, c, [&](MsgOut &m) { (void)!send(sv[1], &m, sizeof m, 0); },
+            [&](MsgOut &m) { return recv(sv[0], &m, sizeof m, 0) == ssize_t(sizeof m); });
+    close(sv[0]);
+    close(sv[1]);
+    munmap(c, sizeof *c);
+}
+
+void BM_ObsOneWay_posix_mq(benchmark::State &state) {
+    Control *c = make_control();
+    const std::string name = "/" + region_name("mq");
+    mq_unlink(name.c_str());
+    struct mq_attr attr{};
+    attr.mq_maxmsg = 10;
+    attr.mq_msgsize = sizeof(MsgOut);
+    const mqd_t q = mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &attr);
+    if (!c || q == mqd_t(-1)) return state.SkipWithError((std::string("mq_open: ") + std::strerror(errno)).c_str());
+    one_way(state, c, [&](MsgOut &m) { (void)mq_send(q, reinterpret_cast<const char *>(&m), sizeof m, 0); },
+            [&](MsgOut &m) { return mq_receive(q, reinterpret_cast<char *>(&m), sizeof m, nullptr) == ssize_t(sizeof m); });
+    mq_close(q);
+    mq_unlink(name.c_str());
+    munmap(c, sizeof *c);
+}
+
+// The locking design: one buffer guarded by a process-shared mutex, a condvar for "new".
+struct LockedBox {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    std::uint64_t seq;
+    MsgOut msg;
+};
+
+void BM_ObsOneWay_mutex_shm(benchmark::State &state) {
+    Control *c = make_control();
+    void *p = mmap(nullptr, sizeof(LockedBox), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (!c || p == MAP_FAILED) return state.SkipWithError("mmap failed");
+    auto *box = static_cast<LockedBox *>(p);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(&box->mu, &ma);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+    pthread_cond_init(&box->cv, &ca);
+    box->seq = 0;
+    std::uint64_t seen = 0;
+    one_way(
+        state, c,
+        [&](MsgOut &m) {
+            pthread_mutex_lock(&box->mu);
+            box->msg = m;
+            ++box->seq;
+            pthread_cond_signal(&box->cv);
+            pthread_mutex_unlock(&box->mu);
+        },
+        [&](MsgOut &m) {
+            // One buffer: a message overwritten before it was read is lost (counted), so the
+            // last waits end on a timeout instead of a signal that never comes.
+            struct timespec deadline;
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += 1;
+            pthread_mutex_lock(&box->mu);
+            int rc = 0;
+            while (box->seq == seen && rc == 0 && !c->sender_done.load(std::memory_order_acquire))
+                rc = pthread_cond_timedwait(&box->cv, &box->mu, &deadline);
+            const bool got = box->seq != seen;
+            seen = box->seq;
+            m = box->msg;
+            pthread_mutex_unlock(&box->mu);
+            return got;
+        });
+    munmap(p, sizeof(LockedBox));
+    munmap(c, sizeof *c);
+}
+
+#ifdef MARLLB_BENCH_ICEORYX
+// iceoryx needs its daemon: the bench starts iox-roudi with a small config and stops it by
+// its pid. When it cannot start, the benchmark is skipped with the reason.
+pid_t g_roudi = -1;
+std::string g_roudi_problem;
+
+void start_roudi() {
+    const std::string cfg = "/tmp/marllb_bench_roudi_" + std::to_string(getpid()) + ".toml";
+    // Mempools in increasing chunk size (RouDi refuses other orders); 4 KiB chunks hold a
+    // msg_out_t. About 66 MB of /dev/shm instead of the default config's ~200 MB.
+    std::ofstream(cfg) << "[general]\nversion = 1\n\n[[segment]]\n\n[[segment.mempool]]\nsize = 128\ncount = 256\n\n"
+                          "[[segment.mempool]]\nsize = 4096\ncount = 64\n";
+    g_roudi = fork();
+    if (g_roudi == 0) {
+        execlp("iox-roudi", "iox-roudi", "-c", cfg.c_str(), "-l", "error", static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    usleep(500'000); // RouDi is ready after ~0.3 s
+    int status;
+    if (g_roudi < 0 || waitpid(g_roudi, &status, WNOHANG) != 0) {
+        g_roudi_problem = "iox-roudi did not start (installed? another RouDi running?)";
+        g_roudi = -1;
+    }
+}
+
+void stop_roudi() {
+    if (g_roudi <= 0) return;
+    kill(g_roudi, SIGTERM);
+    int status;
+    waitpid(g_roudi, &status, 0);
+    g_roudi = -1;
+}
+
+void BM_ObsOneWay_iceoryx(benchmark::State &state) {
+    if (g_roudi <= 0) return state.SkipWithError(("iceoryx unavailable: " + g_roudi_problem).c_str());
+    Control *c = make_control();
+    static bool runtime = false;
+    static int round = 0;
+    const std::string instance = "obs" + std::to_string(round++);
+    // The sender's runtime and publisher live in the child; the subscriber in this process.
+    const pid_t child = fork_sender([&] {
+        iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, ("marllb-bench-pub-" + std::to_string(getpid())).c_str()));
+        iox::popo::Publisher<MsgOut> pub({"marllb", "bench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, instance.c_str())});
+        const std::uint64_t t0 = wait_start(c);
+        MsgOut m{};
+        for (std::int64_t k = 0; k < kEvents; ++k) {
+            const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+            spin_until(t);
+            fill(m, std::uint64_t(k), t);
+            pub.loan().and_then([&](auto &sample) {
+                *sample = m;
+                sample.publish();
+            });
+        }
+        c->sender_done.store(true, std::memory_order_release);
+        usleep(200'000);
+    });
+    if (!runtime) {
+        iox::runtime::PoshRuntime::initRuntime("marllb-bench-sub");
+        runtime = true;
+    }
+    iox::popo::SubscriberOptions opts;
+    opts.queueCapacity = 16;
+    iox::popo::Subscriber<MsgOut> sub({"marllb", "bench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, instance.c_str())}, opts);
+    pin(g_cpu_receiver);
+    usleep(100'000); // let the publisher offer and the subscription connect
+    Tally tally;
+    c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
+    std::uint64_t expect = 1;
+    for (auto _ : state) {
+        MsgOut m{};
+        bool got = false;
+        const std::uint64_t give_up = now_ns() + 1'000'000'000;
+        bool last_chance = false;
+        while (!got && now_ns() < give_up && !last_chance) { // busy-poll, as the marllb-shm reader does
+            last_chance = c->sender_done.load(std::memory_order_acquire);
+            sub.take().and_then([&](auto &sample) {
+                m = *sample;
+                got = true;
+            });
+        }
+        if (!got) {
+            ++tally.lost;
+            state.SetIterationTime(1e-9);
+            continue;
+        }
+        const std::uint64_t lat = now_ns() - m.active_as_bitmap;
+        if (m.sequence_id > expect) tally.lost += m.sequence_id - expect;
+        expect = m.sequence_id + 1;
+        if (!intact(m, m.sequence_id)) ++tally.torn;
+        tally.lat.push_back(lat);
+        state.SetIterationTime(double(lat) * 1e-9);
+    }
+    stop_child(child);
+    tally.report(state);
+    munmap(c, sizeof *c);
+}
+#endif
+
+// ---- placement context ----------------------------------------------------------------------
+
+std::string relation(int a, int b) {
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0 || hwloc_topology_load(topo) != 0) return "unknown";
+    hwloc_obj_t pa = hwloc_get_pu_obj_by_os_index(topo, unsigned(a));
+    hwloc_obj_t pb = hwloc_get_pu_obj_by_os_index(topo, unsigned(b));
+    std::string r = "unknown";
+    if (pa && pb) {
+        auto shared = [&](hwloc_obj_type_t t) {
+            hwloc_obj_t x = hwloc_get_ancestor_obj_by_type(topo, t, pa);
+            return x && x == hwloc_get_ancestor_obj_by_type(topo, t, pb);
+        };
+        if (a == b) r = "same_pu";
+        else if (shared(HWLOC_OBJ_CORE)) r = "smt_siblings";
+        else if (shared(HWLOC_OBJ_PACKAGE) && hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE) <= 1) r = "same_package";
+        else if (shared(HWLOC_OBJ_PACKAGE)) r = "same_package";
+        else r = "cross_package";
+    }
+    hwloc_topology_destroy(topo);
+    return r;
+}
+
+std::string first_line_of(const char *path, const char *key) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(key, 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    // Our own flags first: --cpu-a=N (receiver) and --cpu-b=N (sender).
+    std::vector<char *> rest;
+    for (int i = 0; i < argc; ++i) {
+        if (std::strncmp(argv[i], "--cpu-a=", 8) == 0) g_cpu_receiver = std::atoi(argv[i] + 8);
+        else if (std::strncmp(argv[i], "--cpu-b=", 8) == 0) g_cpu_sender = std::atoi(argv[i] + 8);
+        else rest.push_back(argv[i]);
+    }
+    int rest_argc = int(rest.size());
+    benchmark::Initialize(&rest_argc, rest.data());
+    benchmark::AddCustomContext("cpu_model", first_line_of("/proc/cpuinfo", "model name"));
+    struct utsname u{};
+    uname(&u);
+    benchmark::AddCustomContext("kernel", u.release);
+    benchmark::AddCustomContext("cpus", std::to_string(g_cpu_receiver) + "," + std::to_string(g_cpu_sender));
+    benchmark::AddCustomContext("cpu_relation", relation(g_cpu_receiver, g_cpu_sender));
+    const char *commit = std::getenv("MARLLB_GIT_COMMIT");
+    benchmark::AddCustomContext("git_commit", commit ? commit : "unknown");
+    benchmark::AddCustomContext("period_ns", std::to_string(kPeriodNs));
+
+    auto reg = [](const char *name, void (*fn)(benchmark::State &)) {
+        benchmark::RegisterBenchmark(name, fn)->UseManualTime()->Iterations(kEvents);
+    };
+    reg("BM_ObsOneWay/marllb_shm", BM_ObsOneWay_marllb_shm);
+    reg("BM_ObsOneWay/pipe", BM_ObsOneWay_pipe);
+    reg("BM_ObsOneWay/unix_socket", BM_ObsOneWay_unix_socket);
+    reg("BM_ObsOneWay/posix_mq", BM_ObsOneWay_posix_mq);
+    reg("BM_ObsOneWay/mutex_shm", BM_ObsOneWay_mutex_shm);
+#ifdef MARLLB_BENCH_ICEORYX
+    start_roudi();
+    benchmark::AddCustomContext("iceoryx", g_roudi > 0 ? "roudi started" : g_roudi_problem);
+    reg("BM_ObsOneWay/iceoryx", BM_ObsOneWay_iceoryx);
+#else
+    benchmark::AddCustomContext("iceoryx", "not built (iceoryx_posh not found at configure time)");
+#endif
+    reg("BM_ActionOneWay/marllb_shm", BM_ActionOneWay_marllb_shm);
+    reg("BM_FullLoop/marllb_shm", BM_FullLoop_marllb_shm);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+#ifdef MARLLB_BENCH_ICEORYX
+    stop_roudi();
+#endif
+    return 0;
+}

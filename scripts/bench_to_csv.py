@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Converts Google Benchmark JSON (run with --benchmark_repetitions=N) to the project's
+benchmark CSV: one row per (benchmark, metric), the median of the N repetitions with its
+spread, and the run's context on every row.
+
+Schema (docs/benchmarks.md): run_id, date, git_commit, cpu_model, kernel, cpus,
+cpu_relation, binary, benchmark, metric, unit, repetitions, median, min, max, stddev, cv
+
+Metrics: time_ns (real time per iteration; manual time for latency benchmarks), cpu_ns, and
+every user counter (p50_ns, p99_ns, torn, lost, per_draw, ...).
+
+    bench_to_csv.py OUT.csv IN.json [IN.json ...]
+"""
+import csv
+import json
+import os
+import statistics
+import sys
+
+FIELDS = ["run_id", "date", "git_commit", "cpu_model", "kernel", "cpus", "cpu_relation",
+          "binary", "benchmark", "metric", "unit", "repetitions", "median", "min", "max",
+          "stddev", "cv"]
+TIME_SCALE = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+SKIP_KEYS = {"name", "family_index", "per_family_instance_index", "run_name", "run_type",
+             "repetitions", "repetition_index", "threads", "iterations", "real_time",
+             "cpu_time", "time_unit", "aggregate_name", "aggregate_unit", "label",
+             "error_occurred", "error_message", "bytes_per_second", "items_per_second"}
+
+
+def base_name(run_name):
+    """'BM_X/iterations:2000/manual_time' -> 'BM_X': the name a reader knows it by."""
+    parts = [p for p in run_name.split("/") if not p.startswith("iterations:")
+             and p not in ("manual_time", "real_time")]
+    return "/".join(parts)
+
+
+def load(path):
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            sys.exit(f"bench_to_csv: {path} is not Google Benchmark JSON ({e}); "
+                     "run the benchmark with --benchmark_format=json or --benchmark_out")
+
+
+def rows_for(doc, path):
+    ctx = doc.get("context", {})
+    samples = {}  # (benchmark, metric) -> [values], unit
+    errors = []
+    for b in doc.get("benchmarks", []):
+        if b.get("run_type") == "aggregate":
+            continue
+        name = base_name(b.get("run_name", b["name"]))
+        if b.get("error_occurred"):
+            errors.append((name, b.get("error_message", "")))
+            continue
+        scale = TIME_SCALE.get(b.get("time_unit", "ns"), 1.0)
+        metrics = {"time_ns": (b["real_time"] * scale, "ns"), "cpu_ns": (b["cpu_time"] * scale, "ns")}
+        for k, v in b.items():
+            if k not in SKIP_KEYS and isinstance(v, (int, float)):
+                unit = "ns" if k.endswith("_ns") else ("s" if k == "per_draw" else "count")
+                metrics[k] = (float(v), unit)
+        for metric, (value, unit) in metrics.items():
+            samples.setdefault((name, metric), ([], unit))[0].append(value)
+    common = {
+        "run_id": ctx.get("date", "") + "@" + ctx.get("git_commit", "unknown"),
+        "date": ctx.get("date", ""),
+        "git_commit": ctx.get("git_commit", "unknown"),
+        "cpu_model": ctx.get("cpu_model", ""),
+        "kernel": ctx.get("kernel", ""),
+        "cpus": ctx.get("cpus", ""),
+        "cpu_relation": ctx.get("cpu_relation", ""),
+        "binary": os.path.basename(ctx.get("executable", path)),
+    }
+    rows = []
+    for (name, metric), (values, unit) in samples.items():
+        med = statistics.median(values)
+        sd = statistics.pstdev(values) if len(values) > 1 else 0.0
+        rows.append(dict(common, benchmark=name, metric=metric, unit=unit, repetitions=len(values),
+                         median=f"{med:.6g}", min=f"{min(values):.6g}", max=f"{max(values):.6g}",
+                         stddev=f"{sd:.4g}", cv=f"{(sd / med if med else 0.0):.4f}"))
+    for name, message in errors:  # a benchmark that could not run says why, in its row
+        rows.append(dict(common, benchmark=name, metric="unavailable", unit=message, repetitions=0,
+                         median="", min="", max="", stddev="", cv=""))
+    return rows
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__)
+    out, inputs = argv[1], argv[2:]
+    rows = [r for p in inputs for r in rows_for(load(p), p)]
+    if not rows:
+        sys.exit("bench_to_csv: no benchmark results in " + ", ".join(inputs))
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"bench_to_csv: {len(rows)} rows -> {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,33 @@
+"""bench_to_csv on a frozen Google Benchmark JSON: medians over repetitions, counters as
+metrics, manual-time names shortened, a skipped benchmark kept as an 'unavailable' row."""
+import csv
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(os.path.dirname(HERE), "bench_to_csv.py")
+
+
+def test_converts_repetitions_to_medians(tmp_path):
+    out = tmp_path / "out.csv"
+    r = subprocess.run([sys.executable, SCRIPT, str(out), os.path.join(HERE, "fixtures", "bench_ipc_sample.json")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = {(x["benchmark"], x["metric"]): x for x in csv.DictReader(open(out))}
+    p50 = rows[("BM_ObsOneWay/marllb_shm", "p50_ns")]
+    assert float(p50["median"]) == 300.0  # median of 290, 300, 500
+    assert p50["repetitions"] == "3"
+    assert float(p50["max"]) == 500.0
+    assert rows[("BM_ObsOneWay/marllb_shm", "time_ns")]["unit"] == "ns"
+    assert p50["git_commit"] == "abc123"
+    assert p50["cpu_relation"] == "same_package"
+    assert rows[("BM_ObsOneWay/iceoryx", "unavailable")]["unit"].startswith("iceoryx unavailable")
+
+
+def test_rejects_what_is_not_json(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text("not json")
+    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "o.csv"), str(bad)], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "is not Google Benchmark JSON" in r.stderr
