@@ -2,6 +2,10 @@
 // bytes: the ratio to that memcpy is the figure to compare across machines and runs.
 //
 //   BM_Memcpy/bytes:N              the physical floor for copying N bytes
+//   BM_AtomicWordCopy/bytes:N      the floor for a copy that is correct under the C++ memory
+//                                  model: N/8 relaxed 8-byte atomic stores (no vector moves)
+//   BM_LoadAcquire                 one acquire load of a cached word and a compare
+//   BM_Rand64                      the generator alias draws use
 //   BM_PublishObservation          LB: one observation into the ring (2,848 bytes)
 //   BM_ReadNewestObservation       agent: copy of the newest observation
 //   BM_WriteAction                 agent: one validated action (792 bytes)
@@ -74,6 +78,34 @@ void BM_Memcpy(benchmark::State &state) {
     state.SetBytesProcessed(std::int64_t(state.iterations() * bytes));
 }
 BENCHMARK(BM_Memcpy)->ArgName("bytes")->Arg(sizeof(MsgOut))->Arg(sizeof(MsgIn));
+
+// The same instruction mix as the protocol's copies, so its ratio to them stays put when the
+// host changes what vector moves cost (the gate's baseline for copies).
+void BM_AtomicWordCopy(benchmark::State &state) {
+    const auto bytes = std::size_t(state.range(0));
+    alignas(64) static std::uint64_t src[1024], dst[1024];
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(src);
+#pragma GCC unroll 8
+        for (std::size_t i = 0; i < bytes / 8; ++i) __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * bytes));
+}
+BENCHMARK(BM_AtomicWordCopy)->ArgName("bytes")->Arg(sizeof(MsgOut))->Arg(sizeof(MsgIn));
+
+void BM_LoadAcquire(benchmark::State &state) {
+    static std::uint64_t word = 7;
+    std::uint64_t seen = 7;
+    for (auto _ : state) benchmark::DoNotOptimize(__atomic_load_n(&word, __ATOMIC_ACQUIRE) == seen);
+}
+BENCHMARK(BM_LoadAcquire);
+
+void BM_Rand64(benchmark::State &state) {
+    std::uint64_t rng = 42;
+    for (auto _ : state) benchmark::DoNotOptimize(marllb_rand64(&rng));
+}
+BENCHMARK(BM_Rand64);
 
 void BM_PublishObservation(benchmark::State &state) {
     Pair p;

@@ -50,7 +50,7 @@ namespace {
 
 int g_cpu_receiver = 0;
 int g_cpu_sender = 1;
-constexpr std::uint64_t kPeriodNs = 50'000; // one event every 50 us
+constexpr std::uint64_t kPeriodNs = 200'000; // one event every 200 us: the seed's 5,000 updates/s
 constexpr std::int64_t kEvents = 2000;      // per repetition
 
 std::uint64_t now_ns() { return marllb_now_mono_ns(); }
@@ -142,8 +142,9 @@ template <class Send, class Recv> void one_way(benchmark::State &state, Control 
         const std::uint64_t t0 = wait_start(c);
         for (std::int64_t k = 0; k < kEvents; ++k) {
             const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+            fill(m, std::uint64_t(k), 0); // prepared before its time: only sending is timed
             spin_until(t);
-            fill(m, std::uint64_t(k), t);
+            m.active_as_bitmap = t;
             send(m);
         }
         c->sender_done.store(true, std::memory_order_release);
@@ -263,6 +264,7 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
             spin_until(t);
             a.sequence_id = std::uint64_t(k) + 1;
             a.timestamp_us = t; // scheduled time (benchmark convention)
+            for (auto &w : a.weights) w = float(1 + a.sequence_id % 7); // equal: the same alias table
             (void)agent->write_action(a, 1);
         }
         c->sender_done.store(true, std::memory_order_release);
@@ -288,6 +290,11 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
         }
         const MsgIn *a = lbx->action();
         const std::uint64_t lat = now_ns() - a->timestamp_us;
+        for (const float w : a->weights)
+            if (w != float(1 + a->sequence_id % 7)) {
+                ++tally.torn;
+                break;
+            }
         if (a->sequence_id > expect) tally.lost += a->sequence_id - expect;
         expect = a->sequence_id + 1;
         tally.lat.push_back(lat);
@@ -329,9 +336,10 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
     const std::uint64_t t0 = now_ns() + 2'000'000;
     std::int64_t k = 0;
     for (auto _ : state) {
-        const std::uint64_t t = t0 + std::uint64_t(k++) * kPeriodNs;
+        const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+        fill(m, std::uint64_t(k++), 0);
         spin_until(t);
-        fill(m, std::uint64_t(k), t);
+        m.active_as_bitmap = t;
         const std::uint64_t seq = lbx->publish(m);
         const std::uint64_t give_up = t + 100'000'000;
         bool applied = false;
@@ -481,7 +489,10 @@ void start_roudi() {
     std::ofstream(cfg) << "[general]\nversion = 1\n\n[[segment]]\n\n[[segment.mempool]]\nsize = 128\ncount = 256\n\n"
                           "[[segment.mempool]]\nsize = 4096\ncount = 64\n";
     g_roudi = fork();
-    if (g_roudi == 0) {
+    if (g_roudi == 0) { // quiet: the benchmark's own output may be JSON on stdout
+        const int devnull = ::open("/dev/null", O_WRONLY);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
         execlp("iox-roudi", "iox-roudi", "-c", cfg.c_str(), "-l", "error", static_cast<char *>(nullptr));
         _exit(127);
     }
@@ -501,22 +512,67 @@ void stop_roudi() {
     g_roudi = -1;
 }
 
+// Both iceoryx ends run in child processes, so this process never registers with RouDi
+// (RouDi terminates its registered processes when it stops). The receiver child records each
+// latency in shared memory; this process then reports them as the iterations' times.
+struct IceoryxResults {
+    std::atomic<std::uint64_t> received{0};
+    std::uint64_t torn = 0, lost = 0;
+    std::uint64_t lat[kEvents];
+};
+
 void BM_ObsOneWay_iceoryx(benchmark::State &state) {
     if (g_roudi <= 0) return state.SkipWithError(("iceoryx unavailable: " + g_roudi_problem).c_str());
     Control *c = make_control();
-    static bool runtime = false;
+    void *mem = mmap(nullptr, sizeof(IceoryxResults), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (!c || mem == MAP_FAILED) return state.SkipWithError("mmap failed");
+    auto *res = new (mem) IceoryxResults;
     static int round = 0;
     const std::string instance = "obs" + std::to_string(round++);
-    // The sender's runtime and publisher live in the child; the subscriber in this process.
-    const pid_t child = fork_sender([&] {
-        iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, ("marllb-bench-pub-" + std::to_string(getpid())).c_str()));
-        iox::popo::Publisher<MsgOut> pub({"marllb", "bench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, instance.c_str())});
+    const iox::capro::ServiceDescription service{"marllb", "bench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, instance.c_str())};
+    auto runtime = [](const char *role) {
+        const std::string name = std::string("marllb-bench-") + role + "-" + std::to_string(getpid());
+        iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str()));
+    };
+    const pid_t receiver = fork();
+    if (receiver == 0) {
+        pin(g_cpu_receiver);
+        runtime("sub");
+        iox::popo::SubscriberOptions opts;
+        opts.queueCapacity = 16;
+        iox::popo::Subscriber<MsgOut> sub(service, opts);
+        usleep(100'000); // let the subscription connect
+        c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
+        std::uint64_t expect = 1;
+        for (std::int64_t k = 0; k < kEvents; ++k) {
+            MsgOut m{};
+            bool got = false, last_chance = false;
+            while (!got && !last_chance) { // busy-poll, as the marllb-shm reader does
+                last_chance = c->sender_done.load(std::memory_order_acquire);
+                sub.take().and_then([&](auto &sample) {
+                    m = *sample;
+                    got = true;
+                });
+            }
+            if (!got) break;
+            res->lat[res->received.load(std::memory_order_relaxed)] = now_ns() - m.active_as_bitmap;
+            if (m.sequence_id > expect) res->lost += m.sequence_id - expect;
+            expect = m.sequence_id + 1;
+            if (!intact(m, m.sequence_id)) ++res->torn;
+            res->received.fetch_add(1, std::memory_order_release);
+        }
+        _exit(0);
+    }
+    const pid_t sender = fork_sender([&] {
+        runtime("pub");
+        iox::popo::Publisher<MsgOut> pub(service);
         const std::uint64_t t0 = wait_start(c);
         MsgOut m{};
         for (std::int64_t k = 0; k < kEvents; ++k) {
             const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+            fill(m, std::uint64_t(k), 0);
             spin_until(t);
-            fill(m, std::uint64_t(k), t);
+            m.active_as_bitmap = t;
             pub.loan().and_then([&](auto &sample) {
                 *sample = m;
                 sample.publish();
@@ -525,44 +581,22 @@ void BM_ObsOneWay_iceoryx(benchmark::State &state) {
         c->sender_done.store(true, std::memory_order_release);
         usleep(200'000);
     });
-    if (!runtime) {
-        iox::runtime::PoshRuntime::initRuntime("marllb-bench-sub");
-        runtime = true;
-    }
-    iox::popo::SubscriberOptions opts;
-    opts.queueCapacity = 16;
-    iox::popo::Subscriber<MsgOut> sub({"marllb", "bench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, instance.c_str())}, opts);
-    pin(g_cpu_receiver);
-    usleep(100'000); // let the publisher offer and the subscription connect
+    int status;
+    waitpid(receiver, &status, 0);
+    stop_child(sender);
     Tally tally;
-    c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
-    std::uint64_t expect = 1;
+    const std::uint64_t n = res->received.load(std::memory_order_acquire);
+    tally.torn = res->torn;
+    tally.lost = res->lost + (std::uint64_t(kEvents) - n);
+    std::uint64_t i = 0;
     for (auto _ : state) {
-        MsgOut m{};
-        bool got = false;
-        const std::uint64_t give_up = now_ns() + 1'000'000'000;
-        bool last_chance = false;
-        while (!got && now_ns() < give_up && !last_chance) { // busy-poll, as the marllb-shm reader does
-            last_chance = c->sender_done.load(std::memory_order_acquire);
-            sub.take().and_then([&](auto &sample) {
-                m = *sample;
-                got = true;
-            });
-        }
-        if (!got) {
-            ++tally.lost;
-            state.SetIterationTime(1e-9);
-            continue;
-        }
-        const std::uint64_t lat = now_ns() - m.active_as_bitmap;
-        if (m.sequence_id > expect) tally.lost += m.sequence_id - expect;
-        expect = m.sequence_id + 1;
-        if (!intact(m, m.sequence_id)) ++tally.torn;
-        tally.lat.push_back(lat);
-        state.SetIterationTime(double(lat) * 1e-9);
+        const std::uint64_t lat = i < n ? res->lat[i] : 0;
+        if (i < n) tally.lat.push_back(lat);
+        state.SetIterationTime(i < n ? double(lat) * 1e-9 : 1e-9);
+        ++i;
     }
-    stop_child(child);
     tally.report(state);
+    munmap(mem, sizeof(IceoryxResults));
     munmap(c, sizeof *c);
 }
 #endif

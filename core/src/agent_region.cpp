@@ -37,6 +37,7 @@ bool AgentRegion::try_read_slot(std::uint64_t seq, Observation &out) const noexc
     const auto &slot = map_.ring()->slots[(seq - 1) % MARLLB_RING_SLOTS];
     std::uint64_t meta[2];
     const bool ok = read_consistent(&slot.lock, 2 * seq, [&] {
+        prefetch_lines(&slot.msg, sizeof(MsgOut));
         copy_from_shared(meta, &slot.publish_mono_ns, sizeof meta);
         copy_from_shared(&out.msg, &slot.msg, sizeof(MsgOut));
     });

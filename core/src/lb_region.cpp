@@ -119,6 +119,9 @@ std::uint64_t LbRegion::publish(MsgOut &msg, const ReservoirData *raw) noexcept 
     write_begin(&slot.lock, 2 * seq - 1);
     copy_to_shared(&slot.publish_mono_ns, &meta, kSlotMetaBytes);
     copy_to_shared(&slot.msg, &msg, sizeof(MsgOut));
+#ifdef MARLLB_TEST_SLOW_WRITER // a deliberately slower writer, to show the benchmark gate fails
+    copy_to_shared(&slot.msg, &msg, sizeof(MsgOut));
+#endif
     write_end(&slot.lock, 2 * seq);
     // P1: release, pairs with the reader's acquire of published_seq (P2): a reader that sees
     // seq here sees the slot's lock at 2*seq or later. Relaxed would let it see seq while

@@ -47,6 +47,13 @@ inline void add_relaxed(std::uint64_t *p, std::uint64_t v) noexcept {
     store_relaxed(p, load_relaxed(p) + v);
 }
 
+// Asks for every cache line of [p, p + bytes) at once, so the misses of a cross-core copy
+// overlap instead of arriving one by one as the copy loop reaches them.
+inline void prefetch_lines(const void *p, std::size_t bytes) noexcept {
+    const auto *c = static_cast<const char *>(p);
+    for (std::size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
+}
+
 // Copies `bytes` (a multiple of 8) out of shared memory with relaxed 8-byte loads.
 inline void copy_from_shared(void *dst, const void *src, std::size_t bytes) noexcept {
     auto *d = static_cast<std::uint64_t *>(dst);

@@ -43,9 +43,9 @@ def test_a_slower_machine_with_the_same_ratios_passes():
 def test_a_writer_twice_as_slow_fails_and_is_named(capsys):
     assert run("regressed_writer") == 1
     out = capsys.readouterr().out
-    assert "GATE FAILED: publish_vs_memcpy" in out
-    assert verdicts("regressed_writer")["publish_vs_memcpy"] == "FAIL"
-    assert verdicts("regressed_writer")["read_newest_vs_memcpy"] == "PASS"
+    assert "GATE FAILED: publish_vs_word_copy" in out
+    assert verdicts("regressed_writer")["publish_vs_word_copy"] == "FAIL"
+    assert verdicts("regressed_writer")["read_newest_vs_word_copy"] == "PASS"
 
 
 def test_one_torn_message_fails_the_exact_rule():
@@ -80,4 +80,4 @@ def test_command_line_exit_codes():
     bad = subprocess.run([sys.executable, script, os.path.join(FIX, "baseline.csv"),
                           os.path.join(FIX, "regressed_writer.csv")], capture_output=True, text=True)
     assert bad.returncode == 1
-    assert "publish_vs_memcpy" in bad.stdout
+    assert "publish_vs_word_copy" in bad.stdout
