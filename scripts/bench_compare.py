@@ -61,6 +61,8 @@ def load_gate(path):
         for key in ("numerator", "denominator", "max_growth"):
             if key not in rule:
                 raise GateError(f"gate file {path}: [ratio.{name}] lacks '{key}'")
+        if rule.get("statistic", "median") not in ("median", "min"):
+            raise GateError(f"gate file {path}: [ratio.{name}] statistic must be 'median' or 'min'")
     for name, rule in gate.get("exact", {}).items():
         if "metric" not in rule or "equals" not in rule:
             raise GateError(f"gate file {path}: [exact.{name}] needs 'metric' and 'equals'")
@@ -88,8 +90,9 @@ def judge(base, cand, gate):
     results = []
     for name, rule in gate.get("ratio", {}).items():
         num, den = rule["numerator"], rule["denominator"]
-        b = (value(base, num), value(base, den))
-        c = (value(cand, num), value(cand, den))
+        stat = rule.get("statistic", "median")  # or "min": the fastest repetition
+        b = (value(base, num, stat), value(base, den, stat))
+        c = (value(cand, num, stat), value(cand, den, stat))
         if None in b:
             results.append((name, None, None, None, "SKIP", f"not in the baseline: {num} or {den}"))
             continue
@@ -101,7 +104,7 @@ def judge(base, cand, gate):
         br, cr = b[0] / b[1], c[0] / c[1]
         growth = cr / br if br else float("inf")
         verdict = "FAIL" if growth > rule["max_growth"] else "PASS"
-        detail = f"{num} / {den}; allowed growth {rule['max_growth']}x"
+        detail = f"{num} / {den} ({stat}s); allowed growth {rule['max_growth']}x"
         results.append((name, br, cr, growth, verdict, detail))
     for name, rule in gate.get("exact", {}).items():
         key, want = rule["metric"], float(rule["equals"])

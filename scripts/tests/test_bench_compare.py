@@ -81,3 +81,14 @@ def test_command_line_exit_codes():
                           os.path.join(FIX, "regressed_writer.csv")], capture_output=True, text=True)
     assert bad.returncode == 1
     assert "publish_vs_word_copy" in bad.stdout
+
+
+def test_min_statistic_reads_the_fastest_repetition(tmp_path):
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[ratio.p]\nnumerator = "bench_core:BM_PublishObservation:time_ns"\n'
+                    'denominator = "bench_core:BM_Memcpy/bytes:2848:time_ns"\nmax_growth = 1.5\nstatistic = "min"\n')
+    base = bench_compare.load_csv(os.path.join(FIX, "baseline.csv"))
+    (name, b, c, growth, verdict, detail), = bench_compare.judge(base, base, bench_compare.load_gate(str(gate)))
+    row = lambda bm: base["bench_core:" + bm + ":time_ns"]
+    assert b == float(row("BM_PublishObservation")["min"]) / float(row("BM_Memcpy/bytes:2848")["min"])
+    assert verdict == "PASS" and "(mins)" in detail
