@@ -214,6 +214,15 @@ BENCHMARK(BM_Memcpy)->ArgName("bytes")->Arg(sizeof(MsgOut));
 
 // ---- marllb-shm ---------------------------------------------------------------------------
 
+// An action over 64 servers of equal weight (its alias table is the same for any weight).
+MsgIn uniform_action() {
+    MsgIn a{};
+    a.num_servers = 64;
+    for (auto &w : a.weights) w = 1.0f;
+    marllb_alias_build(a.weights, 64, a.alias_table);
+    return a;
+}
+
 std::string region_name(const char *tag) { return std::string("marllb_bench_") + tag + "_" + std::to_string(getpid()); }
 
 void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
@@ -254,10 +263,7 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
     const pid_t child = fork_sender([&] {
         auto agent = AgentRegion::attach(name);
         if (!agent) _exit(2);
-        MsgIn a{};
-        a.num_servers = 64;
-        for (auto &w : a.weights) w = 1.0f;
-        marllb_alias_build(a.weights, 64, a.alias_table);
+        MsgIn a = uniform_action();
         const std::uint64_t t0 = wait_start(c);
         for (std::int64_t k = 0; k < kEvents; ++k) {
             const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
@@ -315,10 +321,7 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
     const pid_t child = fork_sender([&] {
         auto agent = AgentRegion::attach(name);
         if (!agent) _exit(2);
-        MsgIn a{};
-        a.num_servers = 64;
-        for (auto &w : a.weights) w = 1.0f;
-        marllb_alias_build(a.weights, 64, a.alias_table);
+        MsgIn a = uniform_action();
         Observation obs;
         std::uint64_t seen = 0;
         for (;;) { // answer every observation at once
