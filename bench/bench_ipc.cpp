@@ -225,13 +225,29 @@ MsgIn uniform_action() {
 
 std::string region_name(const char *tag) { return std::string("marllb_bench_") + tag + "_" + std::to_string(getpid()); }
 
-void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
+// One benchmark's region and control block, released on every exit path (skips included).
+struct BenchRegion {
     Control *c = make_control();
-    const std::string name = region_name("obs");
-    (void)unlink_region(name);
-    auto lb = LbRegion::create(name);
-    if (!c || !lb) return state.SkipWithError("cannot create the region");
-    auto agent = AgentRegion::attach(name);
+    std::string name;
+    Expected<LbRegion> lb;
+    explicit BenchRegion(const char *tag) : name(region_name(tag)), lb(fresh(name)) {}
+    static Expected<LbRegion> fresh(const std::string &n) {
+        (void)unlink_region(n); // left by an interrupted run
+        return LbRegion::create(n);
+    }
+    ~BenchRegion() {
+        (void)unlink_region(name);
+        if (c) munmap(c, sizeof *c);
+    }
+    [[nodiscard]] bool ok() const { return c && lb; }
+};
+
+void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
+    BenchRegion r("obs");
+    if (!r.ok()) return state.SkipWithError("cannot create the region");
+    Control *c = r.c;
+    auto &lb = r.lb;
+    auto agent = AgentRegion::attach(r.name);
     if (!agent) return state.SkipWithError(agent.error().message.c_str());
     // In-order reads: every event is received unless the ring wrapped (then counted lost).
     one_way(
@@ -248,16 +264,14 @@ void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
             m = obs.msg;
             return true;
         });
-    (void)unlink_region(name);
-    munmap(c, sizeof *c);
 }
 
 void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
-    Control *c = make_control();
-    const std::string name = region_name("act");
-    (void)unlink_region(name);
-    auto lbx = LbRegion::create(name);
-    if (!c || !lbx) return state.SkipWithError("cannot create the region");
+    BenchRegion r("act");
+    if (!r.ok()) return state.SkipWithError("cannot create the region");
+    Control *c = r.c;
+    const std::string &name = r.name;
+    auto &lbx = r.lb;
     MsgOut obs{};
     for (std::int64_t k = 0; k <= kEvents; ++k) lbx->publish(obs); // actions may answer 1..kEvents
     const pid_t child = fork_sender([&] {
@@ -308,16 +322,13 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
     }
     stop_child(child);
     tally.report(state);
-    (void)unlink_region(name);
-    munmap(c, sizeof *c);
 }
 
 void BM_FullLoop_marllb_shm(benchmark::State &state) {
-    Control *c = make_control();
-    const std::string name = region_name("loop");
-    (void)unlink_region(name);
-    auto lbx = LbRegion::create(name);
-    if (!c || !lbx) return state.SkipWithError("cannot create the region");
+    BenchRegion r("loop");
+    if (!r.ok()) return state.SkipWithError("cannot create the region");
+    const std::string &name = r.name;
+    auto &lbx = r.lb;
     const pid_t child = fork_sender([&] {
         auto agent = AgentRegion::attach(name);
         if (!agent) _exit(2);
@@ -357,8 +368,6 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
     }
     stop_child(child);
     tally.report(state);
-    (void)unlink_region(name);
-    munmap(c, sizeof *c);
 }
 
 // ---- peers ------------------------------------------------------------------------------------
