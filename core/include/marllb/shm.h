@@ -194,7 +194,8 @@ int marllb_unlink(const char *name, const marllb_options_t *opts);
 marllb_action_reject_t marllb_action_validate(const marllb_msg_in_t *action, uint64_t newest_seq);
 
 /* Vose's alias method: O(n) build from n weights (finite, >= 0, not all 0; 1 <= n <= 64).
- * Zero weights are never drawn. Returns 0 or MARLLB_E_INVAL. */
+ * Zero weights are never drawn. table holds MARLLB_MAX_AS entries: entries n..63 are zeroed,
+ * as msg_in_t.alias_table expects. Returns 0 or MARLLB_E_INVAL. */
 int marllb_alias_build(const float *weights, uint32_t n, marllb_alias_entry_t *table);
 
 /* O(1) draw from a table built for n entries, using 64 random bits. */

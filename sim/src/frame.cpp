@@ -1,0 +1,100 @@
+#include "frame.hpp"
+
+#include <cstring>
+
+namespace marllb::sim {
+namespace {
+
+std::uint16_t rd16(const std::uint8_t *p) noexcept { return std::uint16_t(p[0] << 8 | p[1]); }
+std::uint32_t rd32(const std::uint8_t *p) noexcept {
+    return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
+}
+void wr16(std::uint8_t *p, std::uint16_t v) noexcept { p[0] = std::uint8_t(v >> 8); p[1] = std::uint8_t(v); }
+void wr32(std::uint8_t *p, std::uint32_t v) noexcept {
+    p[0] = std::uint8_t(v >> 24); p[1] = std::uint8_t(v >> 16); p[2] = std::uint8_t(v >> 8); p[3] = std::uint8_t(v);
+}
+
+std::uint16_t ipv4_checksum(const std::uint8_t *h) noexcept {
+    std::uint32_t sum = 0;
+    for (std::size_t i = 0; i < kIpv4Len; i += 2) sum += rd16(h + i);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return std::uint16_t(~sum);
+}
+
+constexpr std::uint8_t kServerMacPrefix[5] = {0x02, 0x00, 0x00, 0x00, 0x01};
+constexpr std::uint8_t kClientMac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+constexpr std::uint8_t kLbMac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0xfe};
+
+} // namespace
+
+std::string_view describe(Drop d) noexcept {
+    switch (d) {
+    case Drop::none: return "none";
+    case Drop::truncated: return "truncated";
+    case Drop::not_ipv4: return "not_ipv4";
+    case Drop::bad_ipv4: return "bad_ipv4";
+    case Drop::fragment: return "fragment";
+    case Drop::not_tcp: return "not_tcp";
+    case Drop::bad_tcp: return "bad_tcp";
+    case Drop::unknown_flow: return "unknown_flow";
+    case Drop::table_full: return "table_full";
+    case Drop::no_server: return "no_server";
+    case Drop::count_: break;
+    }
+    return "?";
+}
+
+Parsed parse_frame(const std::uint8_t *p, std::size_t len) noexcept {
+    Parsed r;
+    if (len < kEthLen + kIpv4Len) { r.drop = len >= kEthLen && rd16(p + 12) != 0x0800 ? Drop::not_ipv4 : Drop::truncated; return r; }
+    if (rd16(p + 12) != 0x0800) { r.drop = Drop::not_ipv4; return r; }
+    const std::uint8_t *ip = p + kEthLen;
+    const std::size_t ihl = std::size_t(ip[0] & 0x0f) * 4;
+    const std::size_t total = rd16(ip + 2);
+    if ((ip[0] >> 4) != 4 || ihl < kIpv4Len || total < ihl || kEthLen + total > len) { r.drop = Drop::bad_ipv4; return r; }
+    if ((rd16(ip + 6) & 0x3fff) != 0) { r.drop = Drop::fragment; return r; } // MF or offset
+    if (ip[9] != 6) { r.drop = Drop::not_tcp; return r; }
+    if (total < ihl + kTcpLen) { r.drop = Drop::truncated; return r; }
+    const std::uint8_t *tcp = ip + ihl;
+    const std::size_t doff = std::size_t(tcp[12] >> 4) * 4;
+    if (doff < kTcpLen || ihl + doff > total) { r.drop = Drop::bad_tcp; return r; }
+    r.key = {rd32(ip + 12), rd32(ip + 16), rd16(tcp), rd16(tcp + 2)};
+    r.tcp_flags = tcp[13];
+    return r;
+}
+
+std::size_t build_frame(std::uint8_t *out, const FlowKey &key, std::uint8_t flags, std::uint32_t seq) noexcept {
+    std::memset(out, 0, kFrameLen);
+    std::memcpy(out, kLbMac, 6);
+    std::memcpy(out + 6, kClientMac, 6);
+    wr16(out + 12, 0x0800);
+    std::uint8_t *ip = out + kEthLen;
+    ip[0] = 0x45;
+    wr16(ip + 2, std::uint16_t(kIpv4Len + kTcpLen));
+    wr16(ip + 6, 0x4000); // DF
+    ip[8] = 64;
+    ip[9] = 6;
+    wr32(ip + 12, key.src_ip);
+    wr32(ip + 16, key.dst_ip);
+    wr16(ip + 10, ipv4_checksum(ip));
+    std::uint8_t *tcp = ip + kIpv4Len;
+    wr16(tcp, key.src_port);
+    wr16(tcp + 2, key.dst_port);
+    wr32(tcp + 4, seq);
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    wr16(tcp + 14, 65535);
+    return kFrameLen;
+}
+
+void set_server_mac(std::uint8_t *frame, unsigned server) noexcept {
+    std::memcpy(frame + kDstMacOffset, kServerMacPrefix, 5);
+    frame[kDstMacOffset + 5] = std::uint8_t(server);
+}
+
+int server_from_mac(const std::uint8_t *frame, std::size_t len) noexcept {
+    if (len < 6 || std::memcmp(frame, kServerMacPrefix, 5) != 0) return -1;
+    return frame[5];
+}
+
+} // namespace marllb::sim

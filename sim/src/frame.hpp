@@ -1,0 +1,66 @@
+// Ethernet/IPv4/TCP frames as the simulated LB sees them: building (the traffic generator)
+// and parsing (the LB). Plain bytes, no DPDK types, so the parser can be tested and fuzzed
+// on its own; the DPDK driver hands it rte_pktmbuf_mtod() pointers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace marllb::sim {
+
+inline constexpr std::uint8_t kTcpFin = 0x01;
+inline constexpr std::uint8_t kTcpSyn = 0x02;
+inline constexpr std::uint8_t kTcpRst = 0x04;
+inline constexpr std::uint8_t kTcpPsh = 0x08;
+inline constexpr std::uint8_t kTcpAck = 0x10;
+
+inline constexpr std::size_t kEthLen = 14, kIpv4Len = 20, kTcpLen = 20;
+inline constexpr std::size_t kFrameLen = 60; // 64-byte packet on the wire with its FCS
+inline constexpr std::size_t kDstMacOffset = 0;
+
+// The 5-tuple minus the protocol (always TCP here), in host byte order.
+struct FlowKey {
+    std::uint32_t src_ip = 0, dst_ip = 0;
+    std::uint16_t src_port = 0, dst_port = 0;
+    friend bool operator==(const FlowKey &, const FlowKey &) = default;
+};
+
+enum class Drop : std::uint8_t {
+    none = 0,
+    truncated,     // shorter than the headers it announces
+    not_ipv4,      // EtherType is not IPv4 (0x0800)
+    bad_ipv4,      // version != 4, IHL < 5, or total length outside the frame
+    fragment,      // a non-first fragment or MF set: no TCP header to read
+    not_tcp,       // IPv4 protocol is not TCP
+    bad_tcp,       // TCP data offset < 5 or beyond the frame
+    unknown_flow,  // not a SYN, and the flow table has no entry for it
+    table_full,    // a SYN whose bucket is full of live flows
+    no_server,     // no active server to pick
+    count_
+};
+inline constexpr std::size_t kDropReasons = std::size_t(Drop::count_);
+[[nodiscard]] std::string_view describe(Drop d) noexcept;
+
+struct Parsed {
+    FlowKey key;
+    std::uint8_t tcp_flags = 0;
+    Drop drop = Drop::none; // parse errors only: truncated .. bad_tcp
+};
+
+// Parses a frame; never reads outside [data, data + len). Any side.
+[[nodiscard]] Parsed parse_frame(const std::uint8_t *data, std::size_t len) noexcept;
+
+// Writes a kFrameLen-byte client->VIP frame with valid IPv4 checksum. Returns kFrameLen.
+std::size_t build_frame(std::uint8_t *out, const FlowKey &key, std::uint8_t tcp_flags,
+                        std::uint32_t tcp_seq) noexcept;
+
+// The LB forwards a packet to server s by rewriting its destination MAC to 02:00:00:00:01:s
+// (the data plane of a direct-server-return balancer); the world reads s back from it.
+void set_server_mac(std::uint8_t *frame, unsigned server) noexcept;
+[[nodiscard]] int server_from_mac(const std::uint8_t *frame, std::size_t len) noexcept; // -1 if none
+
+inline constexpr std::uint32_t kVip = 0xC0000201u; // 192.0.2.1, the service address
+inline constexpr std::uint16_t kVipPort = 80;
+
+} // namespace marllb::sim

@@ -1,0 +1,103 @@
+// The simulated load balancer: the stand-in for MARLLB's VPP plugin. Per packet it parses the
+// headers, runs MARLLB's per-flow state machine and picks a server for each new flow by the
+// policy; at publish time it turns its reservoirs into an observation (msg_out_t) and the raw
+// reservoirs; it applies the agent's actions. One instance per simulated LB, owned by the LB
+// lcore alone (no field here is shared across threads).
+#pragma once
+
+#include "features.hpp"
+#include "flow_table.hpp"
+#include "frame.hpp"
+
+#include <marllb/shm.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace marllb::sim {
+
+enum class Policy : std::uint8_t {
+    ecmp,        // hash of the 5-tuple over the active servers
+    wcmp,        // alias sampling over the static weights (capacities)
+    lsq,         // argmin n_flow_on
+    sed,         // argmin (n_flow_on + 1) / capacity
+    agent_sed,   // the agent's weights through SED (what MARLLB's RL agents drive)
+    agent_alias, // the agent's alias table
+};
+[[nodiscard]] std::string_view describe(Policy p) noexcept;
+// "ecmp", "wcmp", "lsq", "sed", "agent" (= agent-sed), "agent-sed", "agent-alias".
+[[nodiscard]] bool parse_policy(std::string_view s, Policy &out) noexcept;
+
+// What the LB does with the agent's weights when the agent's heartbeat stops.
+enum class Fallback : std::uint8_t { keep_last, static_weights };
+
+struct LbConfig {
+    std::vector<double> capacities;  // one per server (cores); static weights
+    Policy policy = Policy::sed;
+    Fallback fallback = Fallback::keep_last;
+    unsigned buckets_log2 = 16;      // 65,536 buckets x 4 entries
+    std::uint64_t flow_timeout_ns = 40'000'000'000ull;
+    ReservoirMode reservoir_mode = ReservoirMode::random_replacement;
+    FeatureOptions features;
+    std::uint64_t seed = 1;
+};
+
+struct LbCounters {
+    std::uint64_t packets = 0, forwarded = 0, flows = 0, flows_ended = 0, flows_expired = 0;
+    std::array<std::uint64_t, kDropReasons> drops{};
+    std::uint64_t actions_applied = 0, fallbacks = 0;
+    [[nodiscard]] std::uint64_t dropped() const noexcept {
+        std::uint64_t s = 0;
+        for (auto d : drops) s += d;
+        return s;
+    }
+};
+
+class LoadBalancer {
+public:
+    explicit LoadBalancer(LbConfig cfg);
+
+    // Handles one frame seen at now_ns. Returns the server it goes to (the destination MAC is
+    // rewritten to that server's) or -1 when dropped (the reason is counted).
+    int process(std::uint8_t *frame, std::size_t len, std::uint64_t now_ns) noexcept;
+
+    // The observation at now_ns: n_flow_on and the ten features per server; sequence_id is
+    // left to publish. raw, if given, receives the reservoirs the features came from.
+    void observe(std::uint64_t now_ns, shm::MsgOut &msg, shm::ReservoirData *raw) noexcept;
+
+    // An action the region accepted (validated, newer): its weights (and alias table) take effect.
+    void apply_action(const shm::MsgIn &action) noexcept;
+    // The agent stopped answering: fall back as configured. Idempotent until the next action.
+    void agent_lost() noexcept;
+
+    [[nodiscard]] std::uint32_t n_flow_on(unsigned s) const noexcept { return n_on_[s]; }
+    [[nodiscard]] unsigned num_servers() const noexcept { return n_; }
+    [[nodiscard]] const LbCounters &counters() const noexcept { return c_; }
+    [[nodiscard]] const Reservoir &fct(unsigned s) const noexcept { return fct_[s]; }
+    [[nodiscard]] const Reservoir &duration(unsigned s) const noexcept { return dur_[s]; }
+    [[nodiscard]] const LbConfig &config() const noexcept { return cfg_; }
+    [[nodiscard]] bool using_fallback() const noexcept { return in_fallback_; }
+    [[nodiscard]] const std::vector<float> &weights() const noexcept { return weights_; }
+
+private:
+    int pick(const FlowKey &key, std::uint64_t hash) noexcept;
+    void end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept;
+    void set_weights(const float *w, const marllb_alias_entry_t *alias) noexcept;
+
+    LbConfig cfg_;
+    unsigned n_ = 0;
+    FlowTable table_;
+    std::uint64_t rng_;
+    std::vector<std::uint32_t> n_on_;
+    std::vector<Reservoir> fct_, dur_;
+    std::vector<float> weights_;             // the weights in force (static or the agent's)
+    std::vector<marllb_alias_entry_t> alias_; // alias table over weights_ (64 entries, as the ABI)
+    std::vector<float> static_weights_;
+    bool in_fallback_ = false;
+    LbCounters c_;
+};
+
+} // namespace marllb::sim

@@ -1,0 +1,76 @@
+#include "trace.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace marllb::sim {
+namespace {
+
+shm::Error bad(std::string_view name, std::size_t line, const std::string &what) {
+    return {shm::Errc::invalid,
+            std::string(name) + ":" + std::to_string(line) + ": " + what +
+                " (expected '<seconds>\\t/dummy.php/?n=<iterations>', e.g. '0.115\\t/dummy.php/?n=5478122')"};
+}
+
+std::string shown(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, 60)) out += (c >= 32 && c < 127) ? c : '?';
+    return "'" + out + (s.size() > 60 ? "...'" : "'");
+}
+
+} // namespace
+
+shm::Expected<std::vector<TraceEntry>> parse_trace(std::string_view text, std::string_view name) {
+    std::vector<TraceEntry> out;
+    std::size_t line_no = 0;
+    double last = 0;
+    bool header_seen = false;
+    while (!text.empty()) {
+        const std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        ++line_no;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty()) continue;
+        if (!header_seen) {
+            header_seen = true;
+            if (line == "time\tquery") continue;
+            return shm::unexpected(bad(name, line_no, "the first line must be the header 'time\\tquery', got " + shown(line)));
+        }
+        const std::size_t tab = line.find('\t');
+        if (tab == std::string_view::npos)
+            return shm::unexpected(bad(name, line_no, "no tab between time and query in " + shown(line)));
+        const std::string_view t = line.substr(0, tab), q = line.substr(tab + 1);
+        TraceEntry e;
+        auto [tp, tec] = std::from_chars(t.data(), t.data() + t.size(), e.time_s);
+        if (tec != std::errc{} || tp != t.data() + t.size() || !std::isfinite(e.time_s) || e.time_s < 0)
+            return shm::unexpected(bad(name, line_no, "time " + shown(t) + " is not a finite number of seconds >= 0"));
+        if (e.time_s < last)
+            return shm::unexpected(bad(name, line_no, "time " + shown(t) + " goes back (previous line: " + std::to_string(last) + ")"));
+        constexpr std::string_view prefix = "/dummy.php/?n=";
+        if (!q.starts_with(prefix))
+            return shm::unexpected(bad(name, line_no, "query " + shown(q) + " does not start with '/dummy.php/?n='"));
+        const std::string_view n = q.substr(prefix.size());
+        auto [np, nec] = std::from_chars(n.data(), n.data() + n.size(), e.n);
+        if (nec != std::errc{} || np != n.data() + n.size() || n.empty() || e.n == 0)
+            return shm::unexpected(bad(name, line_no, "n=" + shown(n) + " is not a whole number of iterations > 0"));
+        last = e.time_s;
+        out.push_back(e);
+    }
+    if (out.empty()) return shm::unexpected(bad(name, line_no, "the trace has no requests"));
+    return out;
+}
+
+shm::Expected<std::vector<TraceEntry>> load_trace(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return shm::unexpected(shm::Error{shm::Errc::system,
+                                          "cannot read trace file '" + path + "': check the path (MARLLB traces: data/marllb-traces/*.csv)"});
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse_trace(ss.str(), path);
+}
+
+} // namespace marllb::sim

@@ -1,0 +1,124 @@
+// The five features per metric against a plain reference (sort, sums, pow per sample) on
+// random samples with known timestamps; the cached path (features recomputed only when a
+// sample arrived) must give what a fresh computation gives.
+#include "features.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+using namespace marllb::sim;
+
+namespace {
+struct Sample { double v; std::uint64_t t; };
+
+double ref_p90(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const double pos = 0.9 * double(v.size() - 1);
+    const std::size_t lo = std::size_t(pos);
+    return lo + 1 < v.size() ? v[lo] + (pos - double(lo)) * (v[lo + 1] - v[lo]) : v[lo];
+}
+
+Features reference(const std::vector<Sample> &s, std::uint64_t now, const FeatureOptions &o) {
+    const double n = double(s.size());
+    double sum = 0, sum_w = 0, sum_wv = 0;
+    std::vector<double> vals, decayed;
+    for (auto &x : s) {
+        const double w = std::pow(o.gamma, (double(now) - double(x.t)) / 1e9);
+        sum += x.v;
+        sum_w += w;
+        sum_wv += w * x.v;
+        vals.push_back(x.v);
+        decayed.push_back(w * x.v);
+    }
+    const double mean = sum / n;
+    double ss = 0;
+    for (auto &x : s) ss += (x.v - mean) * (x.v - mean);
+    double mean_d = sum_wv / n, p90_d = ref_p90(decayed);
+    if (o.normalise_decay) { mean_d /= sum_w / n; p90_d /= sum_w / n; }
+    return {float(mean), float(ref_p90(vals)), float(std::sqrt(ss / n)), float(mean_d), float(p90_d)};
+}
+
+void check_same(const Features &got, const Features &want) {
+    for (unsigned i = 0; i < MARLLB_NUM_FEATURES; ++i) {
+        INFO("feature " << i);
+        CHECK(got[i] == Approx(want[i]).epsilon(2e-6).margin(1e-12));
+    }
+}
+} // namespace
+
+TEST_CASE("features equal the reference on random samples, both decay variants", "[features]") {
+    std::mt19937_64 rng(42);
+    std::exponential_distribution<double> value(20.0);
+    for (bool norm : {false, true}) {
+        for (unsigned n : {1u, 2u, 7u, 128u}) {
+            FeatureOptions opt{0.9, norm};
+            Reservoir r;
+            std::vector<Sample> s;
+            std::uint64_t t = 5'000'000'000ull;
+            for (unsigned i = 0; i < n; ++i) {
+                t += rng() % 50'000'000ull;
+                s.push_back({double(float(value(rng))), t});
+                r.add(float(s.back().v), t, ReservoirMode::random_replacement, rng());
+            }
+            const std::uint64_t now = t + 1'500'000'000ull;
+            INFO("n " << n << " normalised " << norm);
+            check_same(r.features(now, opt), reference(s, now, opt));
+            // Cached: a later publish time with no new sample still decays exactly.
+            check_same(r.features(now + 3'000'000'000ull, opt), reference(s, now + 3'000'000'000ull, opt));
+        }
+    }
+}
+
+TEST_CASE("decay with known timestamps: one sample one second old weighs gamma", "[features]") {
+    Reservoir r;
+    r.add(2.0f, 10'000'000'000ull, ReservoirMode::random_replacement, 0);
+    const Features f = r.features(11'000'000'000ull, {});
+    CHECK(f[0] == 2.0f);
+    CHECK(f[2] == 0.0f);
+    CHECK(f[3] == Approx(1.8));
+    CHECK(f[4] == Approx(1.8));
+    const Features g = r.features(13'000'000'000ull, FeatureOptions{0.9, true});
+    CHECK(g[3] == Approx(2.0)); // normalised: equal values decay to themselves
+}
+
+TEST_CASE("a full reservoir replaces samples and the features follow the samples it holds", "[features]") {
+    std::mt19937_64 rng(7);
+    for (auto mode : {ReservoirMode::random_replacement, ReservoirMode::algorithm_r}) {
+        Reservoir r;
+        std::uint64_t t = 1'000'000'000ull;
+        for (unsigned i = 0; i < 1000; ++i) {
+            r.add(float(i % 97) * 0.01f, t += 1'000'000, mode, rng());
+            if (i % 100 == 0) (void)r.features(t, {}); // interleaved publishes exercise the cache
+        }
+        REQUIRE(r.count() == Reservoir::kCap);
+        CHECK(r.seen() == 1000);
+        std::vector<Sample> held;
+        for (unsigned i = 0; i < Reservoir::kCap; ++i) held.push_back({r.raw().values[i], r.raw().timestamps[i]});
+        const std::uint64_t now = t + 100'000'000;
+        check_same(r.features(now, {}), reference(held, now, {}));
+    }
+}
+
+TEST_CASE("Algorithm R keeps early and late samples alike; random replacement favours recent", "[features]") {
+    // After 10 x 128 samples, Algorithm R holds each with probability 1/10: about 1/10 of the
+    // reservoir comes from the first tenth. Random replacement keeps almost none of them.
+    std::mt19937_64 rng(3);
+    Reservoir ar, rr;
+    const unsigned total = 1280;
+    for (unsigned i = 0; i < total; ++i) {
+        ar.add(float(i), i + 1, ReservoirMode::algorithm_r, rng());
+        rr.add(float(i), i + 1, ReservoirMode::random_replacement, rng());
+    }
+    auto early = [&](const Reservoir &r) {
+        unsigned k = 0;
+        for (unsigned i = 0; i < Reservoir::kCap; ++i) k += r.raw().values[i] < float(total / 10);
+        return k;
+    };
+    CHECK(early(ar) >= 4);
+    CHECK(early(ar) <= 25);
+    CHECK(early(rr) <= 2);
+}

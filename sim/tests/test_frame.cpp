@@ -1,0 +1,75 @@
+// Frames: what the generator builds the parser reads back; every malformed frame class is
+// named by its drop reason, and the parser never reads past the frame (ASan build).
+#include "frame.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <vector>
+
+using namespace marllb::sim;
+
+namespace {
+std::vector<std::uint8_t> good_frame(std::uint8_t flags = kTcpSyn) {
+    std::vector<std::uint8_t> f(kFrameLen);
+    build_frame(f.data(), FlowKey{0x0A000001, kVip, 40000, kVipPort}, flags, 7);
+    return f;
+}
+Drop parse_copy(const std::vector<std::uint8_t> &f, std::size_t len) {
+    std::vector<std::uint8_t> exact(f.begin(), f.begin() + std::ptrdiff_t(len)); // ASan sees the true end
+    return parse_frame(exact.data(), exact.size()).drop;
+}
+} // namespace
+
+TEST_CASE("a built frame parses back to its 5-tuple and flags", "[frame]") {
+    auto f = good_frame(kTcpPsh | kTcpAck);
+    const Parsed p = parse_frame(f.data(), f.size());
+    REQUIRE(p.drop == Drop::none);
+    CHECK(p.key == FlowKey{0x0A000001, kVip, 40000, kVipPort});
+    CHECK(p.tcp_flags == (kTcpPsh | kTcpAck));
+}
+
+TEST_CASE("every truncation of a frame is dropped as truncated or bad, never read past", "[frame][bad-input]") {
+    const auto f = good_frame();
+    for (std::size_t len = 0; len < kEthLen + kIpv4Len + kTcpLen; ++len) {
+        INFO("length " << len);
+        CHECK(parse_copy(f, len) != Drop::none);
+    }
+    CHECK(parse_copy(f, kEthLen + kIpv4Len + kTcpLen) == Drop::none);
+}
+
+TEST_CASE("non-IPv4, non-TCP, fragments and bad header lengths get their own reasons", "[frame][bad-input]") {
+    auto f = good_frame();
+    auto arp = f;
+    arp[12] = 0x08, arp[13] = 0x06;
+    CHECK(parse_copy(arp, arp.size()) == Drop::not_ipv4);
+    auto udp = f;
+    udp[kEthLen + 9] = 17;
+    CHECK(parse_copy(udp, udp.size()) == Drop::not_tcp);
+    auto frag = f;
+    frag[kEthLen + 6] = 0x20; // MF
+    CHECK(parse_copy(frag, frag.size()) == Drop::fragment);
+    auto v6 = f;
+    v6[kEthLen] = 0x65;
+    CHECK(parse_copy(v6, v6.size()) == Drop::bad_ipv4);
+    auto ihl = f;
+    ihl[kEthLen] = 0x44;
+    CHECK(parse_copy(ihl, ihl.size()) == Drop::bad_ipv4);
+    auto total = f;
+    total[kEthLen + 2] = 0x01; // 256 + 40 bytes announced in a 60-byte frame
+    CHECK(parse_copy(total, total.size()) == Drop::bad_ipv4);
+    auto doff = f;
+    doff[kEthLen + kIpv4Len + 12] = 0x40; // 16-byte TCP header
+    CHECK(parse_copy(doff, doff.size()) == Drop::bad_tcp);
+    auto doff_long = f;
+    doff_long[kEthLen + kIpv4Len + 12] = 0xF0; // 60-byte TCP header past the IP total length
+    CHECK(parse_copy(doff_long, doff_long.size()) == Drop::bad_tcp);
+}
+
+TEST_CASE("the server index written into the destination MAC reads back", "[frame]") {
+    auto f = good_frame();
+    CHECK(server_from_mac(f.data(), f.size()) == -1);
+    set_server_mac(f.data(), 63);
+    CHECK(server_from_mac(f.data(), f.size()) == 63);
+    CHECK(parse_frame(f.data(), f.size()).drop == Drop::none);
+}

@@ -1,0 +1,142 @@
+// MARLLB's per-flow state machine in the LB, one flag transition per test (DESIGN.md,
+// "The simulated world"): SYN creates, the first pure ACK counts the flow on, later ACKs add
+// flow-duration samples, RST|ACK adds an FCT sample, counts it off and evicts it.
+#include "lb.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace marllb::sim;
+
+namespace {
+constexpr std::uint64_t kMs = 1'000'000, kT0 = 1'000 * kMs;
+
+struct Fixture {
+    LoadBalancer lb{LbConfig{.capacities = {1, 1}, .policy = Policy::sed, .buckets_log2 = 4}};
+    FlowKey key{0x0A000001, kVip, 40000, kVipPort};
+    int send(std::uint8_t flags, std::uint64_t t, FlowKey k) {
+        std::uint8_t f[kFrameLen];
+        build_frame(f, k, flags, 1);
+        return lb.process(f, sizeof f, t);
+    }
+    int send(std::uint8_t flags, std::uint64_t t) { return send(flags, t, key); }
+    std::uint32_t on_total() const { return lb.n_flow_on(0) + lb.n_flow_on(1); }
+    std::uint64_t drops(Drop d) const { return lb.counters().drops[std::size_t(d)]; }
+};
+} // namespace
+
+TEST_CASE("SYN: creates the flow and picks a server, not yet counted on", "[state]") {
+    Fixture x;
+    const int s = x.send(kTcpSyn, kT0);
+    CHECK(s >= 0);
+    CHECK(x.lb.counters().flows == 1);
+    CHECK(x.on_total() == 0);
+}
+
+TEST_CASE("non-SYN of an unknown flow: dropped and counted", "[state][bad-input]") {
+    Fixture x;
+    CHECK(x.send(kTcpAck, kT0) == -1);
+    CHECK(x.send(kTcpRst | kTcpAck, kT0) == -1);
+    CHECK(x.drops(Drop::unknown_flow) == 2);
+}
+
+TEST_CASE("first pure ACK: n_flow_on += 1 on the flow's server", "[state]") {
+    Fixture x;
+    const int s = x.send(kTcpSyn, kT0);
+    CHECK(x.send(kTcpAck, kT0 + 1 * kMs) == s);
+    CHECK(x.lb.n_flow_on(unsigned(s)) == 1);
+    CHECK(x.lb.duration(unsigned(s)).count() == 0); // the handshake ACK is not a sample
+}
+
+TEST_CASE("PSH|ACK before the handshake ACK: forwarded, no state change", "[state]") {
+    Fixture x;
+    const int s = x.send(kTcpSyn, kT0);
+    CHECK(x.send(kTcpPsh | kTcpAck, kT0 + 1 * kMs) == s);
+    CHECK(x.on_total() == 0);
+}
+
+TEST_CASE("later ACKs: a flow-duration sample of now - SYN time each", "[state]") {
+    Fixture x;
+    const int s = x.send(kTcpSyn, kT0);
+    x.send(kTcpAck, kT0 + 1 * kMs);
+    x.send(kTcpPsh | kTcpAck, kT0 + 1 * kMs);
+    x.send(kTcpAck, kT0 + 30 * kMs);
+    const Reservoir &r = x.lb.duration(unsigned(s));
+    REQUIRE(r.count() == 2);
+    CHECK(r.raw().values[0] == Approx(0.001));
+    CHECK(r.raw().values[1] == Approx(0.030));
+    CHECK(r.raw().timestamps[1] == kT0 + 30 * kMs);
+    CHECK(x.lb.n_flow_on(unsigned(s)) == 1);
+}
+
+TEST_CASE("RST|ACK: an FCT sample, the flow counted off and evicted", "[state]") {
+    Fixture x;
+    const int s = x.send(kTcpSyn, kT0);
+    x.send(kTcpAck, kT0 + 1 * kMs);
+    CHECK(x.send(kTcpRst | kTcpAck, kT0 + 50 * kMs) == s);
+    const Reservoir &fct = x.lb.fct(unsigned(s));
+    REQUIRE(fct.count() == 1);
+    CHECK(fct.raw().values[0] == Approx(0.050));
+    CHECK(x.on_total() == 0);
+    CHECK(x.send(kTcpAck, kT0 + 51 * kMs) == -1); // evicted: now unknown
+    CHECK(x.drops(Drop::unknown_flow) == 1);
+}
+
+TEST_CASE("RST of a flow never counted on: FCT sample, n_flow_on does not underflow", "[state]") {
+    Fixture x;
+    const int s = x.send(kTcpSyn, kT0);
+    x.send(kTcpRst | kTcpAck, kT0 + 5 * kMs);
+    CHECK(x.lb.fct(unsigned(s)).count() == 1);
+    CHECK(x.on_total() == 0);
+}
+
+TEST_CASE("a retransmitted SYN keeps the server its flow was given", "[state]") {
+    Fixture x;
+    const int s = x.send(kTcpSyn, kT0);
+    // Load the other server's side so a fresh pick could differ, then retransmit.
+    for (std::uint16_t p = 1; p <= 3; ++p) {
+        FlowKey k = x.key;
+        k.src_port = std::uint16_t(50000 + p);
+        x.send(kTcpSyn, kT0, k);
+        x.send(kTcpAck, kT0, k);
+    }
+    CHECK(x.send(kTcpSyn, kT0 + 1000 * kMs) == s);
+    CHECK(x.lb.counters().flows == 4);
+}
+
+TEST_CASE("40 s idle: the flow expires, is counted off, and its packets become unknown", "[state]") {
+    Fixture x;
+    const int s = x.send(kTcpSyn, kT0);
+    x.send(kTcpAck, kT0 + 1 * kMs);
+    REQUIRE(x.lb.n_flow_on(unsigned(s)) == 1);
+    CHECK(x.send(kTcpAck, kT0 + 1 * kMs + 40'001 * kMs) == -1);
+    CHECK(x.lb.n_flow_on(unsigned(s)) == 0);
+    CHECK(x.lb.counters().flows_expired == 1);
+}
+
+TEST_CASE("a bucket of four live flows drops the fifth SYN as table_full", "[state][bad-input]") {
+    LoadBalancer lb{LbConfig{.capacities = {1}, .buckets_log2 = 0}}; // one bucket: four entries
+    std::uint8_t f[kFrameLen];
+    for (std::uint16_t p = 0; p < 5; ++p) {
+        build_frame(f, FlowKey{0x0A000001, kVip, std::uint16_t(1000 + p), kVipPort}, kTcpSyn, 1);
+        const int s = lb.process(f, sizeof f, kT0);
+        CHECK((p < 4 ? s == 0 : s == -1));
+    }
+    CHECK(lb.counters().drops[std::size_t(Drop::table_full)] == 1);
+    // Once one flow ends, its entry is reused.
+    build_frame(f, FlowKey{0x0A000001, kVip, 1000, kVipPort}, kTcpRst | kTcpAck, 1);
+    lb.process(f, sizeof f, kT0 + kMs);
+    build_frame(f, FlowKey{0x0A000001, kVip, 1004, kVipPort}, kTcpSyn, 1);
+    CHECK(lb.process(f, sizeof f, kT0 + 2 * kMs) == 0);
+}
+
+TEST_CASE("malformed and non-TCP frames are counted by reason, never forwarded", "[state][bad-input]") {
+    Fixture x;
+    std::uint8_t f[kFrameLen];
+    build_frame(f, x.key, kTcpSyn, 1);
+    f[kEthLen + 9] = 17; // UDP
+    CHECK(x.lb.process(f, sizeof f, kT0) == -1);
+    CHECK(x.lb.process(f, 10, kT0) == -1);
+    CHECK(x.drops(Drop::not_tcp) == 1);
+    CHECK(x.drops(Drop::truncated) == 1);
+    CHECK(x.lb.counters().flows == 0);
+}
