@@ -2,8 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace marllb::sim {
+
+namespace {
+constexpr std::uint64_t kEpochSpanNs = 30'000'000'000ull;   // gamma^-30 = 23.6 at 0.9: sums stay well scaled
+constexpr std::uint64_t kEpochLimitNs = 600'000'000'000ull; // gamma^-600 ~ 1e27: renewed here whatever it costs
+constexpr unsigned kRecomputeEvery = 4096;                 // bounds the rounding drift of the running sums
+
+// How many of the largest values the p90 of n values reads: ranks floor(0.9 (n-1)) and the one above.
+unsigned p90_needs(unsigned n) noexcept { return n - unsigned(0.9 * double(n - 1)); }
+} // namespace
 
 double p90_inplace(double *v, unsigned n) noexcept {
     if (n == 0) return 0;
@@ -17,65 +27,172 @@ double p90_inplace(double *v, unsigned n) noexcept {
     return a + frac * (b - a);
 }
 
-void Reservoir::refresh(const FeatureOptions &opt, std::uint64_t now_ns) noexcept {
-    // A new epoch when gamma changed or the oldest factor would leave double's range
-    // (gamma^-t overflows after ~6,700 s at 0.9): every factor is recomputed.
-    const bool rebase = !have_epoch_ || gamma_ != opt.gamma || now_ns - epoch_ns_ > 600'000'000'000ull;
-    if (rebase) {
-        have_epoch_ = true;
-        gamma_ = opt.gamma;
-        epoch_ns_ = now_ns;
-        changed_[0] = changed_[1] = ~std::uint64_t(0);
-    }
-    const double log_gamma = std::log(gamma_);
-    for (unsigned w = 0; w < 2; ++w)
-        for (std::uint64_t bits = changed_[w]; bits; bits &= bits - 1) {
-            const unsigned i = w * 64 + unsigned(__builtin_ctzll(bits));
-            if (i >= count_) break;
-            const double age_s = (double(epoch_ns_) - double(raw_.timestamps[i])) * 1e-9;
-            g_[i] = std::exp(log_gamma * age_s);
-        }
-    changed_[0] = changed_[1] = 0;
+// ---- TopSet --------------------------------------------------------------------------------
 
+int TopSet::offer(double x, std::uint8_t slot, bool complete) noexcept {
+    if (!complete && (n_ == 0 || x <= v_[n_ - 1])) return -1;
+    int pushed_out = -1;
+    if (n_ == kMax) {
+        if (x <= v_[n_ - 1]) return int(slot); // full and x is the smallest: x itself stays out
+        pushed_out = slot_[--n_];
+        mark(std::uint8_t(pushed_out), false);
+    }
+    // Position: after every value >= x (binary search), then one block move.
+    unsigned lo = 0, hi = n_;
+    while (lo < hi) {
+        const unsigned mid = (lo + hi) / 2;
+        if (v_[mid] >= x) lo = mid + 1;
+        else hi = mid;
+    }
+    const unsigned i = lo;
+    std::memmove(v_ + i + 1, v_ + i, (n_ - i) * sizeof v_[0]);
+    std::memmove(slot_ + i + 1, slot_ + i, (n_ - i) * sizeof slot_[0]);
+    ++n_;
+    v_[i] = x;
+    slot_[i] = slot;
+    mark(slot, true);
+    return pushed_out;
+}
+
+bool TopSet::remove(std::uint8_t slot) noexcept {
+    if (!holds(slot)) return false;
+    mark(slot, false);
+    for (unsigned i = 0; i < n_; ++i)
+        if (slot_[i] == slot) {
+            std::memmove(v_ + i, v_ + i + 1, (n_ - i - 1) * sizeof v_[0]);
+            std::memmove(slot_ + i, slot_ + i + 1, (n_ - i - 1) * sizeof slot_[0]);
+            --n_;
+            return true;
+        }
+    return false;
+}
+
+void TopSet::rebuild(const double *v, unsigned n) noexcept {
+    // The kMax largest by one selection, then sorted descending.
+    unsigned idx[Reservoir::kCap];
+    for (unsigned i = 0; i < n; ++i) idx[i] = i;
+    const unsigned k = std::min(n, kMax);
+    auto larger = [&](unsigned a, unsigned b) { return v[a] > v[b]; };
+    if (k < n) std::nth_element(idx, idx + k, idx + n, larger);
+    std::sort(idx, idx + k, larger);
+    clear();
+    n_ = k;
+    for (unsigned i = 0; i < k; ++i) {
+        v_[i] = v[idx[i]];
+        slot_[i] = std::uint8_t(idx[i]);
+        mark(slot_[i], true);
+    }
+}
+
+// ---- Reservoir -------------------------------------------------------------------------------
+
+void Reservoir::resum() noexcept {
+    sum_v_ = sum_v2_ = sum_u_ = sum_g_ = 0;
+    for (unsigned i = 0; i < count_; ++i) {
+        const double v = raw_->values[i];
+        sum_v_ += v;
+        sum_v2_ += v * v;
+        sum_u_ += u_[i];
+        sum_g_ += g_[i];
+    }
+    since_recompute_ = 0;
+}
+
+void Reservoir::recompute() noexcept {
+    resum();
+    double v[kCap];
+    for (unsigned i = 0; i < count_; ++i) v[i] = raw_->values[i];
+    top_v_.rebuild(v, count_);
+    top_u_.rebuild(u_, count_);
+    stale_tops_ = false;
+    ++rebuilds_;
+}
+
+void Reservoir::new_epoch(std::uint64_t epoch_ns, const FeatureOptions &opt) noexcept {
+    have_epoch_ = true;
+    epoch_ns_ = epoch_ns;
+    ln_gamma_ = std::log(opt.gamma);
+    for (unsigned i = 0; i < count_; ++i) {
+        g_[i] = std::exp(ln_gamma_ * (double(epoch_ns_) - double(raw_->timestamps[i])) * 1e-9);
+        u_[i] = double(raw_->values[i]) * g_[i];
+    }
+    recompute();
+}
+
+void Reservoir::add(float value, std::uint64_t t_ns, ReservoirMode mode, std::uint64_t rnd, const FeatureOptions &opt) noexcept {
+    if (!have_epoch_) new_epoch(t_ns, opt);
+    ++seen_;
+    unsigned slot;
+    if (count_ < kCap) slot = count_++;
+    else {
+        if (mode == ReservoirMode::random_replacement) slot = unsigned(rnd % kCap);
+        else {
+            const std::uint64_t j = rnd % seen_;
+            if (j >= kCap) return;
+            slot = unsigned(j);
+        }
+        // The sample leaving: out of the sums and the top sets.
+        const double old = raw_->values[slot];
+        sum_v_ -= old;
+        sum_v2_ -= old * old;
+        sum_u_ -= u_[slot];
+        sum_g_ -= g_[slot];
+        top_v_.remove(std::uint8_t(slot));
+        top_u_.remove(std::uint8_t(slot));
+        ++since_recompute_;
+    }
+    const double v = value;
+    const double g = std::exp(ln_gamma_ * (double(epoch_ns_) - double(t_ns)) * 1e-9);
+    raw_->values[slot] = value;
+    raw_->timestamps[slot] = t_ns;
+    g_[slot] = g;
+    u_[slot] = v * g;
+    sum_v_ += v;
+    sum_v2_ += v * v;
+    sum_u_ += u_[slot];
+    sum_g_ += g;
+    // While the reservoir fits in a top set, the sets hold every value (complete).
+    const bool complete = count_ <= TopSet::kMax && !stale_tops_;
+    top_v_.offer(v, std::uint8_t(slot), complete);
+    top_u_.offer(u_[slot], std::uint8_t(slot), complete);
+    const unsigned need = p90_needs(count_);
+    if (top_v_.size() < need || top_u_.size() < need) stale_tops_ = true;
+}
+
+bool Reservoir::renew_epoch_if_old(std::uint64_t now_ns, const FeatureOptions &opt) noexcept {
+    if (!have_epoch_ || now_ns <= epoch_ns_ + kEpochSpanNs) return false;
+    new_epoch(now_ns, opt);
+    return true;
+}
+
+double Reservoir::p90_from(const TopSet &top) const noexcept {
     const unsigned n = count_;
-    double tmp[kCap];
-    double sum = 0, sum_u = 0, sum_g = 0;
-    for (unsigned i = 0; i < n; ++i) {
-        sum += raw_.values[i];
-        sum_g += g_[i];
-    }
-    mean_ = n ? sum / n : 0;
-    double ss = 0;
-    for (unsigned i = 0; i < n; ++i) {
-        const double d = raw_.values[i] - mean_;
-        ss += d * d;
-        tmp[i] = raw_.values[i];
-    }
-    std_ = n ? std::sqrt(ss / n) : 0;
-    p90_ = p90_inplace(tmp, n);
-    for (unsigned i = 0; i < n; ++i) {
-        tmp[i] = raw_.values[i] * g_[i];
-        sum_u += tmp[i];
-    }
-    p90_u_ = p90_inplace(tmp, n);
-    sum_u_ = sum_u;
-    sum_g_ = sum_g;
+    const double pos = 0.9 * double(n - 1);
+    const unsigned lo = unsigned(pos);
+    const double frac = pos - double(lo);
+    const double a = top.at(n - 1 - lo); // ascending rank lo = descending index n-1-lo
+    if (lo + 1 >= n || frac == 0) return a;
+    return a + frac * (top.at(n - 2 - lo) - a);
 }
 
 Features Reservoir::features(std::uint64_t now_ns, const FeatureOptions &opt) noexcept {
     if (count_ == 0) return {};
-    if (changed_[0] | changed_[1] || !have_epoch_ || gamma_ != opt.gamma || now_ns - epoch_ns_ > 600'000'000'000ull)
-        refresh(opt, now_ns);
-    // w_i = gamma^(now - t_i) = gamma^(now - E) * g_i; a sample stamped after now has w > 1.
-    const double f = std::exp(std::log(gamma_) * (double(now_ns) - double(epoch_ns_)) * 1e-9);
-    double mean_decay = f * sum_u_ / count_;
-    double p90_decay = f * p90_u_;
+    if (std::log(opt.gamma) != ln_gamma_ || now_ns > epoch_ns_ + kEpochLimitNs) new_epoch(now_ns, opt);
+    else if (stale_tops_) recompute();
+    else if (since_recompute_ >= kRecomputeEvery) resum();
+    const double n = count_;
+    const double mean = sum_v_ / n;
+    const double var = std::max(0.0, sum_v2_ / n - mean * mean);
+    // w_i = gamma^(now - t_i) = f * g_i; a sample stamped after now has w > 1.
+    const double f = std::exp(ln_gamma_ * (double(now_ns) - double(epoch_ns_)) * 1e-9);
+    double mean_decay = f * sum_u_ / n;
+    double p90_decay = f * p90_from(top_u_);
     if (opt.normalise_decay && sum_g_ > 0) {
-        const double mean_w = f * sum_g_ / count_;
+        const double mean_w = f * sum_g_ / n;
         mean_decay /= mean_w;
         p90_decay /= mean_w;
     }
-    return {float(mean_), float(p90_), float(std_), float(mean_decay), float(p90_decay)};
+    return {float(mean), float(p90_from(top_v_)), float(std::sqrt(var)), float(mean_decay), float(p90_decay)};
 }
 
 } // namespace marllb::sim

@@ -6,9 +6,14 @@
 // decayed p90 = p90 of {w_i v_i} (not normalised). With normalisation on, both are divided by
 // the mean weight sum(w_i) / n, so a reservoir of equal values decays to that value.
 //
-// Cost: w_i = gamma^(now - E) * gamma^(E - t_i) for a fixed epoch E, so the per-sample factor
-// gamma^(E - t_i) is computed once per sample and the per-publish work for a reservoir that
-// gained no sample since the last publish is a few multiplications.
+// Cost (docs/design/features.md): a publish must stay O(1) per reservoir, so the work moves
+// to the sample. w_i = gamma^(now - E) * g_i with g_i = gamma^(E - t_i) for a per-reservoir
+// epoch E: g_i and u_i = v_i g_i are fixed per sample, so the order of {w_i v_i} is the order
+// of {u_i}. Each add keeps running sums (v, v^2, u, g) and the largest values of v and of u
+// in two small sorted "top" sets, enough for the p90's two order statistics. A publish reads
+// them; only a top set that lost too many members by eviction is rebuilt (a selection over
+// 128 values), and a reservoir takes a new epoch when its own is 30 s old (one
+// reservoir per publish, so the cost is spread).
 #pragma once
 
 #include <marllb/shm_layout.h>
@@ -28,46 +33,80 @@ struct FeatureOptions {
 // The five features of one metric, in the ABI's order (MARLLB_FCT_MEAN .. _P90_DECAY).
 using Features = std::array<float, MARLLB_NUM_FEATURES>;
 
+// The k largest of a set of values, sorted descending, each with the slot it came from.
+// Invariant: every value of the set not held here is <= the smallest held (see add/remove).
+class TopSet {
+public:
+    static constexpr unsigned kMax = 24;
+    void clear() noexcept { n_ = 0; member_[0] = member_[1] = 0; }
+    [[nodiscard]] unsigned size() const noexcept { return n_; }
+    [[nodiscard]] double at(unsigned i) const noexcept { return v_[i]; } // i-th largest
+    // x joins if it is larger than the smallest held or the set holds every value (complete).
+    // Returns the slot pushed out when the set was full (or -1).
+    int offer(double x, std::uint8_t slot, bool complete) noexcept;
+    // Removes the value of `slot` if held; returns whether it was.
+    bool remove(std::uint8_t slot) noexcept;
+    // Replaces the contents with the largest `k` of v[0..n).
+    void rebuild(const double *v, unsigned n) noexcept;
+    [[nodiscard]] bool holds(std::uint8_t slot) const noexcept { return member_[slot >> 6] >> (slot & 63) & 1; }
+
+private:
+    void mark(std::uint8_t slot, bool in) noexcept {
+        const std::uint64_t bit = std::uint64_t(1) << (slot & 63);
+        member_[slot >> 6] = in ? member_[slot >> 6] | bit : member_[slot >> 6] & ~bit;
+    }
+    double v_[kMax];
+    std::uint8_t slot_[kMax];
+    unsigned n_ = 0;
+    std::uint64_t member_[2] = {0, 0}; // slots held, so a miss costs no scan
+};
+
 class Reservoir {
 public:
     static constexpr unsigned kCap = MARLLB_RESERVOIR_CAPACITY;
 
-    // Adds a sample (value in seconds, taken at t_ns). rnd: a fresh random number.
-    void add(float value, std::uint64_t t_ns, ReservoirMode mode, std::uint64_t rnd) noexcept {
-        ++seen_;
-        unsigned slot;
-        if (count_ < kCap) slot = count_++;
-        else if (mode == ReservoirMode::random_replacement) slot = unsigned(rnd % kCap);
-        else {
-            const std::uint64_t j = rnd % seen_;
-            if (j >= kCap) return;
-            slot = unsigned(j);
-        }
-        raw_.values[slot] = value;
-        raw_.timestamps[slot] = t_ns;
-        changed_[slot >> 6] |= std::uint64_t(1) << (slot & 63);
-    }
+    // storage: where the raw samples live (the LB keeps all of its reservoirs in one
+    // marllb_reservoir_data_t, so a publish copies them into the region in one pass);
+    // nullptr = inside this object.
+    explicit Reservoir(marllb_reservoir_raw_t *storage = nullptr) noexcept : raw_(storage ? storage : &own_) {}
+    Reservoir(const Reservoir &) = delete;
+    Reservoir &operator=(const Reservoir &) = delete;
 
-    // Features at now_ns. Any number of calls; recomputes only what changed.
+    // Adds a sample (value in seconds, taken at t_ns). rnd: a fresh random number.
+    void add(float value, std::uint64_t t_ns, ReservoirMode mode, std::uint64_t rnd, const FeatureOptions &opt) noexcept;
+
+    // Features at now_ns (now_ns >= every sample's time for the decay to be < 1).
     [[nodiscard]] Features features(std::uint64_t now_ns, const FeatureOptions &opt) noexcept;
+
+    // Takes a new decay epoch (128 exponentials and a rebuild, ~2 us) if the current one is
+    // older than 30 s; the LB calls it for one reservoir per publish, so the cost is spread.
+    bool renew_epoch_if_old(std::uint64_t now_ns, const FeatureOptions &opt) noexcept;
 
     [[nodiscard]] unsigned count() const noexcept { return count_; }
     [[nodiscard]] std::uint64_t seen() const noexcept { return seen_; }
-    [[nodiscard]] const marllb_reservoir_raw_t &raw() const noexcept { return raw_; }
+    [[nodiscard]] const marllb_reservoir_raw_t &raw() const noexcept { return *raw_; }
+    [[nodiscard]] std::uint64_t rebuilds() const noexcept { return rebuilds_; }
 
 private:
-    void refresh(const FeatureOptions &opt, std::uint64_t now_ns) noexcept;
+    void new_epoch(std::uint64_t epoch_ns, const FeatureOptions &opt) noexcept;
+    void recompute() noexcept; // sums and both top sets from scratch
+    void resum() noexcept;     // the running sums from scratch (bounds their rounding drift)
+    [[nodiscard]] double p90_from(const TopSet &top) const noexcept;
 
-    marllb_reservoir_raw_t raw_{};  // exactly the ABI's raw layout: copied into the region as is
+    marllb_reservoir_raw_t own_{};
+    marllb_reservoir_raw_t *raw_;  // exactly the ABI's raw layout: copied into the region as is
     unsigned count_ = 0;
     std::uint64_t seen_ = 0;
-    std::uint64_t changed_[2] = {0, 0}; // slots added since the cached figures were computed
-    bool have_epoch_ = false;
     std::uint64_t epoch_ns_ = 0;
-    double gamma_ = 0;
-    double g_[kCap]{}; // gamma^(epoch - t_i)
-    // Cached over the current samples:
-    double mean_ = 0, std_ = 0, p90_ = 0, sum_u_ = 0, sum_g_ = 0, p90_u_ = 0;
+    double ln_gamma_ = 0;
+    bool have_epoch_ = false;
+    bool stale_tops_ = false;      // a top set fell below what the p90 needs
+    unsigned since_recompute_ = 0; // replacements since the sums were exact
+    double g_[kCap]{};             // gamma^(E - t_i)
+    double u_[kCap]{};             // v_i * g_[i]
+    double sum_v_ = 0, sum_v2_ = 0, sum_u_ = 0, sum_g_ = 0;
+    TopSet top_v_, top_u_;
+    std::uint64_t rebuilds_ = 0;
 };
 
 // p90 by linear interpolation between order statistics (numpy's default); v is reordered.

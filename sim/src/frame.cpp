@@ -5,20 +5,19 @@
 namespace marllb::sim {
 namespace {
 
-std::uint16_t rd16(const std::uint8_t *p) noexcept { return std::uint16_t(p[0] << 8 | p[1]); }
+std::uint16_t rd16(const std::uint8_t *p) noexcept {
+    std::uint16_t v;
+    std::memcpy(&v, p, 2);
+    return __builtin_bswap16(v);
+}
 std::uint32_t rd32(const std::uint8_t *p) noexcept {
-    return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
 }
 void wr16(std::uint8_t *p, std::uint16_t v) noexcept { p[0] = std::uint8_t(v >> 8); p[1] = std::uint8_t(v); }
 void wr32(std::uint8_t *p, std::uint32_t v) noexcept {
     p[0] = std::uint8_t(v >> 24); p[1] = std::uint8_t(v >> 16); p[2] = std::uint8_t(v >> 8); p[3] = std::uint8_t(v);
-}
-
-std::uint16_t ipv4_checksum(const std::uint8_t *h) noexcept {
-    std::uint32_t sum = 0;
-    for (std::size_t i = 0; i < kIpv4Len; i += 2) sum += rd16(h + i);
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return std::uint16_t(~sum);
 }
 
 constexpr std::uint8_t kServerMacPrefix[5] = {0x02, 0x00, 0x00, 0x00, 0x01};
@@ -63,27 +62,46 @@ Parsed parse_frame(const std::uint8_t *p, std::size_t len) noexcept {
     return r;
 }
 
+namespace {
+// Every client frame is this template with its 5-tuple, sequence number and flags patched in;
+// the IPv4 checksum is the template's partial sum plus the source and destination words.
+struct Template {
+    std::uint8_t bytes[kFrameLen] = {};
+    std::uint32_t partial_sum = 0; // header words except addresses and checksum
+    Template() {
+        std::memcpy(bytes, kLbMac, 6);
+        std::memcpy(bytes + 6, kClientMac, 6);
+        wr16(bytes + 12, 0x0800);
+        std::uint8_t *ip = bytes + kEthLen;
+        ip[0] = 0x45;
+        wr16(ip + 2, std::uint16_t(kIpv4Len + kTcpLen));
+        wr16(ip + 6, 0x4000); // DF
+        ip[8] = 64;
+        ip[9] = 6;
+        for (std::size_t i = 0; i < 12; i += 2) partial_sum += rd16(ip + i);
+        std::uint8_t *tcp = ip + kIpv4Len;
+        tcp[12] = 5 << 4;
+        wr16(tcp + 14, 65535);
+    }
+};
+const Template kTemplate;
+} // namespace
+
 std::size_t build_frame(std::uint8_t *out, const FlowKey &key, std::uint8_t flags, std::uint32_t seq) noexcept {
-    std::memset(out, 0, kFrameLen);
-    std::memcpy(out, kLbMac, 6);
-    std::memcpy(out + 6, kClientMac, 6);
-    wr16(out + 12, 0x0800);
+    std::memcpy(out, kTemplate.bytes, kFrameLen);
     std::uint8_t *ip = out + kEthLen;
-    ip[0] = 0x45;
-    wr16(ip + 2, std::uint16_t(kIpv4Len + kTcpLen));
-    wr16(ip + 6, 0x4000); // DF
-    ip[8] = 64;
-    ip[9] = 6;
     wr32(ip + 12, key.src_ip);
     wr32(ip + 16, key.dst_ip);
-    wr16(ip + 10, ipv4_checksum(ip));
+    std::uint32_t sum = kTemplate.partial_sum + (key.src_ip >> 16) + (key.src_ip & 0xffff) + (key.dst_ip >> 16) +
+                        (key.dst_ip & 0xffff);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    wr16(ip + 10, std::uint16_t(~sum));
     std::uint8_t *tcp = ip + kIpv4Len;
     wr16(tcp, key.src_port);
     wr16(tcp + 2, key.dst_port);
     wr32(tcp + 4, seq);
-    tcp[12] = 5 << 4;
     tcp[13] = flags;
-    wr16(tcp + 14, 65535);
     return kFrameLen;
 }
 

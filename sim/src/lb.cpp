@@ -30,12 +30,16 @@ bool parse_policy(std::string_view s, Policy &out) noexcept {
 
 LoadBalancer::LoadBalancer(LbConfig cfg)
     : cfg_(std::move(cfg)), n_(unsigned(cfg_.capacities.size())),
-      table_(cfg_.buckets_log2, cfg_.flow_timeout_ns), rng_(cfg_.seed), n_on_(n_), fct_(n_), dur_(n_),
-      weights_(n_), alias_(MARLLB_MAX_AS) {
+      table_(cfg_.buckets_log2, cfg_.flow_timeout_ns), rng_(cfg_.seed), n_on_(n_),
+      raw_(std::make_unique<shm::ReservoirData>()), weights_(n_), alias_(MARLLB_MAX_AS) {
     if (n_ == 0 || n_ > MARLLB_MAX_AS)
         throw std::invalid_argument("the LB needs between 1 and 64 servers, got " + std::to_string(n_));
     for (double c : cfg_.capacities)
         if (!(c > 0)) throw std::invalid_argument("server capacities must be > 0 cores");
+    for (unsigned s = 0; s < n_; ++s) {
+        fct_.push_back(std::make_unique<Reservoir>(&raw_->fct[s]));
+        dur_.push_back(std::make_unique<Reservoir>(&raw_->flow_duration[s]));
+    }
     static_weights_.assign(cfg_.capacities.begin(), cfg_.capacities.end());
     set_weights(static_weights_.data(), nullptr);
 }
@@ -88,7 +92,7 @@ int LoadBalancer::pick(const FlowKey &key, std::uint64_t hash) noexcept {
 
 void LoadBalancer::end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept {
     if (with_sample)
-        fct_[e.server].add(float(double(now_ns - e.syn_ns) * 1e-9), now_ns, cfg_.reservoir_mode, marllb_rand64(&rng_));
+        fct_[e.server]->add(float(double(now_ns - e.syn_ns) * 1e-9), now_ns, cfg_.reservoir_mode, marllb_rand64(&rng_), cfg_.features);
     if (e.state == FlowState::on) --n_on_[e.server];
     e.state = FlowState::free;
 }
@@ -100,7 +104,36 @@ int LoadBalancer::process(std::uint8_t *frame, std::size_t len, std::uint64_t no
         ++c_.drops[std::size_t(p.drop)];
         return -1;
     }
-    const std::uint64_t h = flow_hash(p.key);
+    return handle(frame, p, flow_hash(p.key), now);
+}
+
+void LoadBalancer::process_burst(std::uint8_t *const *frames, const std::uint16_t *lens, unsigned n, std::uint64_t now,
+                                 const std::uint64_t *times, int *server) noexcept {
+    constexpr unsigned kMaxBurst = 64;
+    Parsed p[kMaxBurst];
+    std::uint64_t h[kMaxBurst];
+    n = n > kMaxBurst ? kMaxBurst : n;
+    for (unsigned i = 0; i < n; ++i) {
+        p[i] = parse_frame(frames[i], lens[i]);
+        h[i] = flow_hash(p[i].key);
+        if (p[i].drop == Drop::none) {
+            FlowBucket &b = table_.bucket(h[i]);
+            __builtin_prefetch(&b.e[0]);
+            __builtin_prefetch(&b.e[2]);
+        }
+    }
+    c_.packets += n;
+    for (unsigned i = 0; i < n; ++i) {
+        if (p[i].drop != Drop::none) {
+            ++c_.drops[std::size_t(p[i].drop)];
+            server[i] = -1;
+            continue;
+        }
+        server[i] = handle(frames[i], p[i], h[i], times ? times[i] : now);
+    }
+}
+
+int LoadBalancer::handle(std::uint8_t *frame, const Parsed &p, std::uint64_t h, std::uint64_t now) noexcept {
     FlowBucket &b = table_.bucket(h);
     FlowEntry *e = table_.find(b, p.key);
     if (e && table_.expired(*e, now)) { // idle past the timeout: gone, counted off without a sample
@@ -153,7 +186,7 @@ int LoadBalancer::process(std::uint8_t *frame, std::size_t len, std::uint64_t no
                 ++n_on_[s];
             }
         } else { // later ACKs: a flow-duration sample
-            dur_[s].add(float(double(now - e->syn_ns) * 1e-9), now, cfg_.reservoir_mode, marllb_rand64(&rng_));
+            dur_[s]->add(float(double(now - e->syn_ns) * 1e-9), now, cfg_.reservoir_mode, marllb_rand64(&rng_), cfg_.features);
         }
     }
     set_server_mac(frame, s);
@@ -161,22 +194,24 @@ int LoadBalancer::process(std::uint8_t *frame, std::size_t len, std::uint64_t no
     return int(s);
 }
 
-void LoadBalancer::observe(std::uint64_t now, shm::MsgOut &m, shm::ReservoirData *raw) noexcept {
+void LoadBalancer::observe(std::uint64_t now, shm::MsgOut &m) noexcept {
     m.timestamp_us = 0;
     m.num_active_as = n_;
     m.active_as_bitmap = n_ == 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << n_) - 1;
     for (unsigned s = 0; s < n_; ++s) {
         m.as_stats[s].n_flow_on = n_on_[s];
-        const Features a = fct_[s].features(now, cfg_.features);
-        const Features d = dur_[s].features(now, cfg_.features);
+        const Features a = fct_[s]->features(now, cfg_.features);
+        const Features d = dur_[s]->features(now, cfg_.features);
         std::copy(a.begin(), a.end(), m.as_stats[s].reservoir_features + MARLLB_FCT_MEAN);
         std::copy(d.begin(), d.end(), m.as_stats[s].reservoir_features + MARLLB_DURATION_MEAN);
-        if (raw) {
-            raw->fct[s] = fct_[s].raw();
-            raw->flow_duration[s] = dur_[s].raw();
-        }
     }
     for (unsigned s = n_; s < MARLLB_MAX_AS; ++s) m.as_stats[s] = {};
+    // At most one reservoir takes a new decay epoch per publish (see features.hpp).
+    for (unsigned k = 0; k < 2 * n_; ++k) {
+        const unsigned i = renew_next_++ % (2 * n_);
+        Reservoir &r = i < n_ ? *fct_[i] : *dur_[i - n_];
+        if (r.renew_epoch_if_old(now, cfg_.features)) break;
+    }
 }
 
 } // namespace marllb::sim

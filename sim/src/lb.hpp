@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,10 +64,16 @@ public:
     // Handles one frame seen at now_ns. Returns the server it goes to (the destination MAC is
     // rewritten to that server's) or -1 when dropped (the reason is counted).
     int process(std::uint8_t *frame, std::size_t len, std::uint64_t now_ns) noexcept;
+    // The same for a burst of up to 64 frames seen at now_ns (or at times[i] if times is not
+    // null): headers are parsed and flow buckets prefetched for the whole burst first, so the
+    // table's cache misses overlap. server[i] receives what process() would return.
+    void process_burst(std::uint8_t *const *frames, const std::uint16_t *lens, unsigned n, std::uint64_t now_ns,
+                       const std::uint64_t *times, int *server) noexcept;
 
     // The observation at now_ns: n_flow_on and the ten features per server; sequence_id is
-    // left to publish. raw, if given, receives the reservoirs the features came from.
-    void observe(std::uint64_t now_ns, shm::MsgOut &msg, shm::ReservoirData *raw) noexcept;
+    // left to publish. The raw reservoirs the features came from are raw_reservoirs().
+    void observe(std::uint64_t now_ns, shm::MsgOut &msg) noexcept;
+    [[nodiscard]] const shm::ReservoirData &raw_reservoirs() const noexcept { return *raw_; }
 
     // An action the region accepted (validated, newer): its weights (and alias table) take effect.
     void apply_action(const shm::MsgIn &action) noexcept;
@@ -76,14 +83,15 @@ public:
     [[nodiscard]] std::uint32_t n_flow_on(unsigned s) const noexcept { return n_on_[s]; }
     [[nodiscard]] unsigned num_servers() const noexcept { return n_; }
     [[nodiscard]] const LbCounters &counters() const noexcept { return c_; }
-    [[nodiscard]] const Reservoir &fct(unsigned s) const noexcept { return fct_[s]; }
-    [[nodiscard]] const Reservoir &duration(unsigned s) const noexcept { return dur_[s]; }
+    [[nodiscard]] const Reservoir &fct(unsigned s) const noexcept { return *fct_[s]; }
+    [[nodiscard]] const Reservoir &duration(unsigned s) const noexcept { return *dur_[s]; }
     [[nodiscard]] const LbConfig &config() const noexcept { return cfg_; }
     [[nodiscard]] bool using_fallback() const noexcept { return in_fallback_; }
     [[nodiscard]] const std::vector<float> &weights() const noexcept { return weights_; }
 
 private:
     int pick(const FlowKey &key, std::uint64_t hash) noexcept;
+    int handle(std::uint8_t *frame, const Parsed &p, std::uint64_t hash, std::uint64_t now) noexcept;
     void end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept;
     void set_weights(const float *w, const marllb_alias_entry_t *alias) noexcept;
 
@@ -92,11 +100,13 @@ private:
     FlowTable table_;
     std::uint64_t rng_;
     std::vector<std::uint32_t> n_on_;
-    std::vector<Reservoir> fct_, dur_;
+    std::unique_ptr<shm::ReservoirData> raw_; // all samples, in the ABI's layout
+    std::vector<std::unique_ptr<Reservoir>> fct_, dur_;
     std::vector<float> weights_;             // the weights in force (static or the agent's)
     std::vector<marllb_alias_entry_t> alias_; // alias table over weights_ (64 entries, as the ABI)
     std::vector<float> static_weights_;
     bool in_fallback_ = false;
+    unsigned renew_next_ = 0; // round robin over the reservoirs for epoch renewal
     LbCounters c_;
 };
 

@@ -62,7 +62,7 @@ TEST_CASE("features equal the reference on random samples, both decay variants",
             for (unsigned i = 0; i < n; ++i) {
                 t += rng() % 50'000'000ull;
                 s.push_back({double(float(value(rng))), t});
-                r.add(float(s.back().v), t, ReservoirMode::random_replacement, rng());
+                r.add(float(s.back().v), t, ReservoirMode::random_replacement, rng(), opt);
             }
             const std::uint64_t now = t + 1'500'000'000ull;
             INFO("n " << n << " normalised " << norm);
@@ -75,7 +75,7 @@ TEST_CASE("features equal the reference on random samples, both decay variants",
 
 TEST_CASE("decay with known timestamps: one sample one second old weighs gamma", "[features]") {
     Reservoir r;
-    r.add(2.0f, 10'000'000'000ull, ReservoirMode::random_replacement, 0);
+    r.add(2.0f, 10'000'000'000ull, ReservoirMode::random_replacement, 0, {});
     const Features f = r.features(11'000'000'000ull, {});
     CHECK(f[0] == 2.0f);
     CHECK(f[2] == 0.0f);
@@ -91,7 +91,7 @@ TEST_CASE("a full reservoir replaces samples and the features follow the samples
         Reservoir r;
         std::uint64_t t = 1'000'000'000ull;
         for (unsigned i = 0; i < 1000; ++i) {
-            r.add(float(i % 97) * 0.01f, t += 1'000'000, mode, rng());
+            r.add(float(i % 97) * 0.01f, t += 1'000'000, mode, rng(), {});
             if (i % 100 == 0) (void)r.features(t, {}); // interleaved publishes exercise the cache
         }
         REQUIRE(r.count() == Reservoir::kCap);
@@ -110,8 +110,8 @@ TEST_CASE("Algorithm R keeps early and late samples alike; random replacement fa
     Reservoir ar, rr;
     const unsigned total = 1280;
     for (unsigned i = 0; i < total; ++i) {
-        ar.add(float(i), i + 1, ReservoirMode::algorithm_r, rng());
-        rr.add(float(i), i + 1, ReservoirMode::random_replacement, rng());
+        ar.add(float(i), i + 1, ReservoirMode::algorithm_r, rng(), {});
+        rr.add(float(i), i + 1, ReservoirMode::random_replacement, rng(), {});
     }
     auto early = [&](const Reservoir &r) {
         unsigned k = 0;
@@ -121,4 +121,30 @@ TEST_CASE("Algorithm R keeps early and late samples alike; random replacement fa
     CHECK(early(ar) >= 4);
     CHECK(early(ar) <= 25);
     CHECK(early(rr) <= 2);
+}
+
+TEST_CASE("running sums and top sets match a from-scratch reference through 10^5 replacements", "[features]") {
+    // Random values (some tied), random publish moments, epochs renewed as the LB does: the
+    // incremental path must agree with the reference over whatever the reservoir holds.
+    std::mt19937_64 rng(99);
+    std::uniform_int_distribution<int> coarse(1, 40);
+    std::exponential_distribution<double> fine(10.0);
+    for (auto mode : {ReservoirMode::random_replacement, ReservoirMode::algorithm_r}) {
+        for (bool norm : {false, true}) {
+            const FeatureOptions opt{0.9, norm};
+            Reservoir r;
+            std::uint64_t t = 1'000'000'000ull;
+            for (unsigned i = 0; i < 25'000; ++i) {
+                const float v = (i % 3 == 0) ? float(coarse(rng)) * 0.005f : float(fine(rng));
+                r.add(v, t += rng() % 20'000'000ull, mode, rng(), opt);
+                if (rng() % 53 == 0) {
+                    (void)r.renew_epoch_if_old(t, opt);
+                    std::vector<Sample> held;
+                    for (unsigned k = 0; k < r.count(); ++k) held.push_back({r.raw().values[k], r.raw().timestamps[k]});
+                    INFO("add " << i << " mode " << int(mode) << " normalised " << norm);
+                    check_same(r.features(t + 1'000'000, opt), reference(held, t + 1'000'000, opt));
+                }
+            }
+        }
+    }
 }

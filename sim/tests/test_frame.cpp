@@ -29,6 +29,17 @@ TEST_CASE("a built frame parses back to its 5-tuple and flags", "[frame]") {
     CHECK(p.tcp_flags == (kTcpPsh | kTcpAck));
 }
 
+TEST_CASE("built frames carry a valid IPv4 header checksum", "[frame]") {
+    for (std::uint32_t src : {0x0A000001u, 0x0AFFFFFFu, 0x0A123456u}) {
+        std::uint8_t f[kFrameLen];
+        build_frame(f, FlowKey{src, kVip, 1234, kVipPort}, kTcpAck, 99);
+        std::uint32_t sum = 0;
+        for (std::size_t i = 0; i < kIpv4Len; i += 2) sum += std::uint32_t(f[kEthLen + i] << 8 | f[kEthLen + i + 1]);
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        CHECK(sum == 0xffff); // the one's-complement sum over a valid header, checksum included
+    }
+}
+
 TEST_CASE("every truncation of a frame is dropped as truncated or bad, never read past", "[frame][bad-input]") {
     const auto f = good_frame();
     for (std::size_t len = 0; len < kEthLen + kIpv4Len + kTcpLen; ++len) {

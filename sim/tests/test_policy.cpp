@@ -24,7 +24,7 @@ Outcome run_policy(Policy p) {
     LockstepRun run{world, lb, 200'000'000, [&](std::uint64_t now) {
         if (now % 10'000'000'000ull != 0) return; // sample the LB's view every 10 s
         marllb_msg_out_t m{};
-        lb.observe(now, m, nullptr);
+        lb.observe(now, m);
         std::vector<double> d;
         for (unsigned s = 0; s < caps.size(); ++s) d.push_back(m.as_stats[s].reservoir_features[MARLLB_DURATION_MEAN_DECAY]);
         duration_decay.push_back(jain_index(d));

@@ -1,0 +1,122 @@
+// The simulated LB's own costs on its lcore: one packet through parse + flow table + state
+// machine, one reservoir sample, and one publish (features over 64 servers x 2 metrics x 128
+// samples, then the copy into the region). The publish target is <= 20 us at a 200 us cadence.
+#include "lb.hpp"
+
+#include <marllb/shm.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <unistd.h>
+
+using namespace marllb;
+using namespace marllb::sim;
+
+namespace {
+
+constexpr std::uint64_t kT0 = 10'000'000'000ull;
+
+LbConfig config(unsigned servers) {
+    LbConfig c;
+    c.capacities.assign(servers, 1.0);
+    c.policy = Policy::sed;
+    return c;
+}
+
+// Opens `flows` flows (SYN + handshake ACK) so later ACKs hit live entries in state ON.
+std::vector<std::array<std::uint8_t, kFrameLen>> open_flows(LoadBalancer &lb, unsigned flows) {
+    std::vector<std::array<std::uint8_t, kFrameLen>> acks(flows);
+    for (unsigned i = 0; i < flows; ++i) {
+        const FlowKey k{0x0A000000u | i, kVip, 2000, kVipPort};
+        std::uint8_t f[kFrameLen];
+        build_frame(f, k, kTcpSyn, 0);
+        lb.process(f, kFrameLen, kT0);
+        build_frame(f, k, kTcpAck, 1);
+        lb.process(f, kFrameLen, kT0);
+        build_frame(acks[i].data(), k, kTcpAck, 2);
+    }
+    return acks;
+}
+
+// A data-plane packet: an ACK of a live flow (parse, lookup, duration sample, forward).
+void BM_LbAckPacket(benchmark::State &state) {
+    LoadBalancer lb(config(64));
+    auto acks = open_flows(lb, unsigned(state.range(0)));
+    std::size_t i = 0;
+    std::uint64_t t = kT0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(lb.process(acks[i].data(), kFrameLen, ++t));
+        i = i + 1 == acks.size() ? 0 : i + 1;
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_LbAckPacket)->ArgName("flows")->Arg(1024)->Arg(65536);
+
+// A new flow: SYN through SED over 64 servers, then its RST (FCT sample, eviction).
+void BM_LbSynRst(benchmark::State &state) {
+    LoadBalancer lb(config(64));
+    std::uint8_t syn[kFrameLen], rst[kFrameLen];
+    std::uint32_t i = 0;
+    std::uint64_t t = kT0;
+    for (auto _ : state) {
+        const FlowKey k{0x0A000000u | (i++ & 0xffff), kVip, 3000, kVipPort};
+        build_frame(syn, k, kTcpSyn, 0);
+        build_frame(rst, k, kTcpRst | kTcpAck, 1);
+        benchmark::DoNotOptimize(lb.process(syn, kFrameLen, ++t));
+        benchmark::DoNotOptimize(lb.process(rst, kFrameLen, ++t));
+    }
+    state.SetItemsProcessed(2 * state.iterations());
+}
+BENCHMARK(BM_LbSynRst);
+
+// One publish at `changed` new samples per reservoir since the last one: features of 64
+// servers x 2 metrics (and, with raw:1, the raw reservoirs) copied into a region. The
+// samples are added outside the timed part (they are the data path's cost, measured above).
+void BM_ObservePublish(benchmark::State &state) {
+    const unsigned changed = unsigned(state.range(0));
+    const bool raw = state.range(1) != 0;
+    const std::string name = "marllb_bench_sim_" + std::to_string(getpid());
+    shm::Options o = shm::default_options();
+    if (raw) o.flags |= MARLLB_OPT_RAW_RESERVOIRS;
+    auto region = shm::LbRegion::create(name, o);
+    if (!region) {
+        state.SkipWithError(region.error().message.c_str());
+        return;
+    }
+    LoadBalancer lb(config(64));
+    // Fill every reservoir through the data path: 64 x 160 flows that open, send an ACK (a
+    // duration sample) and close (an FCT sample), spread over the servers by SED; then
+    // 64 x 64 flows that stay open and whose ACKs are the new samples below.
+    std::uint64_t t = kT0;
+    for (unsigned i = 0; i < 64 * 160; ++i) {
+        const FlowKey k{0x0B000000u | i, kVip, 2000, kVipPort};
+        std::uint8_t f[kFrameLen];
+        for (std::uint8_t flags : {kTcpSyn, kTcpAck, kTcpAck, std::uint8_t(kTcpRst | kTcpAck)}) {
+            build_frame(f, k, flags, 0);
+            lb.process(f, kFrameLen, t += 1000);
+        }
+    }
+    std::vector<std::array<std::uint8_t, kFrameLen>> acks = open_flows(lb, 64 * 64);
+    shm::MsgOut msg{};
+    std::uint64_t rng = 1;
+    std::size_t next = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        // `changed` new duration samples on every server (each ACK lands on its flow's server).
+        for (unsigned c = 0; c < changed * 64 * 2 && changed; ++c) {
+            lb.process(acks[next].data(), kFrameLen, t += 1000);
+            next = next + 1 == acks.size() ? 0 : next + 1;
+        }
+        (void)marllb_rand64(&rng);
+        state.ResumeTiming();
+        lb.observe(t, msg);
+        region->publish(msg, raw ? &lb.raw_reservoirs() : nullptr);
+    }
+    (void)shm::unlink_region(name);
+}
+BENCHMARK(BM_ObservePublish)->ArgNames({"changed", "raw"})->Args({0, 0})->Args({4, 0})->Args({128, 0})->Args({128, 1})
+    ->Unit(benchmark::kMicrosecond);
+
+} // namespace
+
+BENCHMARK_MAIN();
