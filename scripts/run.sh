@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The main job: sets up and builds, then runs the core demo (an LB process and an agent
-# process exchanging observations and actions through a region), prints its summary and
-# appends a row to results/demo/demo.csv.
+# The main job: sets up and builds, then runs the full pipeline on the embedded default (DPDK
+# net_ring vdevs, no hugepages, no NIC): marllb-sim (world and LB on two lcores) and one agent
+# per LB, ~20 s with a progress line each second, then a summary, a row in
+# results/pipeline/pipeline.csv and a plot in results/pipeline/<run>/pipeline.png.
 #
-#   scripts/run.sh [marllb-demo options]     e.g. scripts/run.sh --seconds 10 --publish-us 200000 --read-us 250000
+#   scripts/run.sh [pipeline options]    e.g. scripts/run.sh --agent python --duration 30
+#                                             scripts/run.sh --kill-agent-at 8 --restart-agent-at 12
+#   scripts/run.sh --help                 all options (policy, traffic, servers, LBs, faults)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$MARLLB_ROOT/scripts/setup.sh" release >&2
 export MARLLB_GIT_COMMIT="$(git_commit)"
-exec "$MARLLB_ROOT/build/release/core/examples/marllb-demo" --csv "$MARLLB_ROOT/results/demo/demo.csv" "$@"
+exec /usr/bin/python3 "$MARLLB_ROOT/scripts/pipeline.py" "$@"

@@ -169,7 +169,7 @@ void publish_all(Run &r, std::uint64_t now) {
     std::vector<double> d;
     for (unsigned s = 0; s < m.num_active_as; ++s) d.push_back(m.as_stats[s].reservoir_features[MARLLB_DURATION_MEAN_DECAY]);
     r.stats.jain_duration.store(jain_index(d), std::memory_order_relaxed);
-    r.stats.published.fetch_add(1, std::memory_order_relaxed);
+    r.stats.published.store(r.stats.published.load(std::memory_order_relaxed) + r.lbs.size(), std::memory_order_relaxed);
     r.stats.last_obs_seq.store(m.sequence_id, std::memory_order_relaxed);
 }
 
@@ -406,6 +406,7 @@ struct Progress {
     std::uint64_t last_wall = 0, last_packets = 0;
     std::size_t last_fct = 0;
     void header() {
+        last_wall = mono_ns(); // the first line comes after one second
         if (!r.cfg.quiet)
             std::printf("%8s %8s %8s %9s %9s %7s %7s %10s\n", "time_s", "Mpps", "flows", "obs_seq", "action", "jain_u",
                         "jain_d", "fct_p90_ms");
@@ -414,7 +415,7 @@ struct Progress {
     void tick(World &w, std::uint64_t sim_now, bool force = false) {
         const std::uint64_t wall = mono_ns();
         if (!force && wall < last_wall + kSec) return;
-        const double dt = last_wall ? double(wall - last_wall) * 1e-9 : 1.0;
+        const double dt = double(wall - last_wall) * 1e-9;
         const std::uint64_t pk = r.stats.packets.load(std::memory_order_relaxed);
         const double mpps = double(pk - last_packets) / dt / 1e6;
         last_wall = wall;
@@ -674,7 +675,7 @@ int main(int argc, char **argv) {
             const std::string name = cfg.region_prefix + std::to_string(i);
             auto reg = shm::LbRegion::open(name, o);
             if (!reg) fail("region '" + name + "': " + reg.error().message);
-            if (reg->generation() > 1 && !cfg.quiet)
+            if (reg->generation() > 1) // a restarted LB: worth saying even with --quiet
                 std::printf("region %s reopened (generation %llu)\n", name.c_str(), (unsigned long long)reg->generation());
             inst.raw = cfg.raw_reservoirs && reg->mapping().reservoirs() != nullptr;
             inst.region.emplace(std::move(*reg));

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""The full pipeline: marllb-sim (world and LB on two DPDK lcores) with one agent per LB.
+
+Starts marllb-sim (progress line each second), waits for each LB's region, starts an agent per
+region (the C++ marllb-agent or the Python agent), optionally kills and restarts agent 0 to show
+the LB's fallback and recovery, then stops everything by pid and leaves:
+
+  results/pipeline/pipeline.csv        one row per run (marllb-sim's schema)
+  results/pipeline/agents.csv          one row per agent process
+  results/pipeline/<run>/timeseries.csv, agent logs, pipeline.png (fairness and FCT over time)
+
+--check verifies what a run must show: observations at the cadence, actions applied and none
+rejected, no sequence regression or inconsistent observation at any agent, and, with a kill,
+the fallback within the heartbeat timeout and actions applied again after the restart.
+"""
+import argparse
+import csv
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=float, default=20, help="seconds of traffic (default 20)")
+    p.add_argument("--policy", default="agent", help="LB policy: agent (the agent's weights through SED), agent-alias, ecmp, wcmp, lsq, sed")
+    p.add_argument("--agent", choices=["cpp", "python", "none"], default="cpp", help="which agent answers the LB")
+    p.add_argument("--agent-policy", default="least-loaded", help="marllb-agent policy: static, least-loaded, fct-inverse, reservoir")
+    p.add_argument("--servers", default="marllb7", help="capacities or a preset (marllb7, marllb6, marllb24)")
+    p.add_argument("--load", type=float, default=0.85, help="Poisson load as a fraction of capacity")
+    p.add_argument("--rate", type=float, default=0, help="Poisson flows/s (overrides --load)")
+    p.add_argument("--trace", help="replay a MARLLB trace (sim/traces/*.csv) instead of Poisson arrivals")
+    p.add_argument("--time-scale", type=float, default=1.0)
+    p.add_argument("--lbs", type=int, default=1, help="LB instances, each with its own region and agent")
+    p.add_argument("--publish-us", type=float, default=200000)
+    p.add_argument("--interval-ms", type=float, default=250, help="agent decision cadence")
+    p.add_argument("--fallback", choices=["keep", "static"], default="keep")
+    p.add_argument("--agent-timeout-ms", type=float, default=1000)
+    p.add_argument("--kill-agent-at", type=float, help="SIGKILL agent 0 at this second")
+    p.add_argument("--restart-agent-at", type=float, help="start agent 0 again at this second")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default=os.path.join(ROOT, "results", "pipeline"))
+    p.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
+    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--check", action="store_true", help="exit non-zero unless the run shows what it must")
+    return p.parse_args()
+
+
+def read_rows(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def main():
+    a = parse()
+    sim = os.path.join(a.build, "sim", "apps", "marllb-sim")
+    agent_bin = os.path.join(a.build, "sim", "apps", "marllb-agent")
+    py_agent = os.path.join(ROOT, "core", "python", "examples", "python_agent.py")
+    for b in (sim, agent_bin):
+        if not os.access(b, os.X_OK):
+            sys.exit(f"pipeline: {b} is missing: build first (scripts/setup.sh release)")
+    run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
+    run_dir = os.path.join(a.out, run_id)
+    os.makedirs(run_dir, exist_ok=True)
+    prefix = f"marllb_pipe{os.getpid()}_lb"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.join(a.build, "core", "python") + os.pathsep + env.get("PYTHONPATH", "")
+
+    sim_cmd = [sim, "--duration", str(a.duration), "--policy", a.policy, "--servers", a.servers,
+               "--load", str(a.load), "--rate", str(a.rate), "--lbs", str(a.lbs), "--region-prefix", prefix,
+               "--publish-us", str(a.publish_us), "--fallback", a.fallback, "--agent-timeout-ms", str(a.agent_timeout_ms),
+               "--seed", str(a.seed), "--timeseries", os.path.join(run_dir, "timeseries.csv"),
+               "--csv", os.path.join(a.out, "pipeline.csv")]
+    if a.agent_policy == "reservoir":
+        sim_cmd.append("--raw-reservoirs")
+    if a.trace:
+        sim_cmd += ["--trace", a.trace, "--time-scale", str(a.time_scale)]
+
+    def start_agent(i, incarnation):
+        region = f"{prefix}{i}"
+        log = os.path.join(run_dir, f"agent{i}-{incarnation}.csv")
+        if a.agent == "python":
+            cmd = [sys.executable, py_agent, "--region", region, "--interval-ms", str(a.interval_ms), "--log", log]
+        else:
+            cmd = [agent_bin, "--region", region, "--policy", a.agent_policy, "--servers", a.servers,
+                   "--interval-ms", str(a.interval_ms), "--log", log, "--csv", os.path.join(a.out, "agents.csv"), "--quiet"]
+        return subprocess.Popen(cmd, env=env)
+
+    print(f"pipeline {run_id}: marllb-sim + {a.lbs} {a.agent} agent(s), policy {a.policy}, {a.duration:g} s", flush=True)
+    t0 = time.monotonic()
+    sim_proc = subprocess.Popen(sim_cmd, env=env)
+    agents = {}
+    events = []
+    try:
+        if a.agent != "none":
+            deadline = time.monotonic() + 30
+            for i in range(a.lbs):  # each agent once its region exists (an agent can also wait by itself)
+                while not os.path.exists(f"/dev/shm/{prefix}{i}") and time.monotonic() < deadline and sim_proc.poll() is None:
+                    time.sleep(0.01)
+                agents[i] = start_agent(i, 0)
+        killed = restarted = False
+        while sim_proc.poll() is None:
+            t = time.monotonic() - t0
+            if a.kill_agent_at is not None and not killed and t >= a.kill_agent_at and 0 in agents:
+                agents[0].send_signal(signal.SIGKILL)
+                agents[0].wait()
+                events.append(("agent 0 killed", t))
+                killed = True
+            if a.restart_agent_at is not None and killed and not restarted and t >= a.restart_agent_at:
+                agents[0] = start_agent(0, 1)
+                events.append(("agent 0 restarted", t))
+                restarted = True
+            time.sleep(0.02)
+    finally:
+        if sim_proc.poll() is None:
+            sim_proc.terminate()
+            sim_proc.wait()
+        agent_rc = {}
+        for i, p in agents.items():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            try:
+                agent_rc[i] = p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                agent_rc[i] = p.wait()
+    with open(os.path.join(run_dir, "events.csv"), "w") as f:
+        f.write("event,elapsed_s\n" + "".join(f"{e},{t:.3f}\n" for e, t in events))
+
+    rows = read_rows(os.path.join(a.out, "pipeline.csv"))
+    row = rows[-1] if rows else {}
+    print(f"\n{'pipeline summary':<34}{run_id}")
+    for k, label in (("observations", "observations published"), ("actions_applied", "actions applied"),
+                     ("actions_rejected", "actions rejected"), ("fallbacks", "agent-death fallbacks"),
+                     ("flows_completed", "flows completed"), ("fct_p50_s", "FCT p50 (s)"), ("fct_p90_s", "FCT p90 (s)"),
+                     ("fct_p99_s", "FCT p99 (s)"), ("jain_util", "Jain (utilisation)"),
+                     ("jain_duration", "Jain (duration decayed mean)"), ("publish_cost_p50_us", "publish cost p50 (us)")):
+        print(f"  {label:<32}{row.get(k, '?')}")
+    for e, t in events:
+        print(f"  {e:<32}at {t:.1f} s")
+    print(f"  results: {a.out}/pipeline.csv, {run_dir}/")
+
+    if not a.no_plot:
+        plot = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "pipeline_plot.py"), run_dir],
+                              capture_output=True, text=True)
+        print(plot.stdout.strip() or plot.stderr.strip())
+
+    status = 0 if sim_proc.returncode == 0 else 1
+    if sim_proc.returncode != 0:
+        print(f"pipeline: marllb-sim exited with {sim_proc.returncode}", file=sys.stderr)
+    if a.check:
+        status |= check(a, row, run_dir, events, agent_rc)
+    return status
+
+
+def check(a, row, run_dir, events, agent_rc):
+    problems = []
+    expected = a.duration * 1e6 / a.publish_us * a.lbs
+    if not row:
+        return print("check: no result row", file=sys.stderr) or 1
+    if abs(int(row["observations"]) - expected) > 2 * a.lbs:
+        problems.append(f"observations {row['observations']}, expected {expected:.0f} at the cadence")
+    if a.agent != "none":
+        if int(row["actions_applied"]) == 0:
+            problems.append("no action applied")
+        if int(row["actions_rejected"]) != 0:
+            problems.append(f"{row['actions_rejected']} actions rejected")
+        for i, rc in agent_rc.items():
+            if rc not in (0, -signal.SIGKILL):
+                problems.append(f"agent {i} exited with {rc} (sequence regression or inconsistent observation)")
+    if a.kill_agent_at is not None:
+        series = read_rows(os.path.join(run_dir, "timeseries.csv"))
+        killed = next(t for e, t in events if "killed" in e)
+        fell_back = [float(r["elapsed_s"]) for r in series if int(r["fallbacks"]) > 0]
+        limit = killed + 2 * a.agent_timeout_ms / 1e3 + a.publish_us / 1e6 + 1.0  # + one progress line
+        if not fell_back or fell_back[0] > limit:
+            problems.append(f"no fallback by {limit:.1f} s after the kill at {killed:.1f} s")
+        if a.restart_agent_at is not None:
+            restarted = next(t for e, t in events if "restarted" in e)
+            before = [int(r["action_seq"]) for r in series if float(r["elapsed_s"]) <= restarted]
+            after = [int(r["action_seq"]) for r in series if float(r["elapsed_s"]) >= restarted + 2]
+            if not after or not before or max(after) <= max(before):
+                problems.append("no action applied after the agent restarted")
+    for p in problems:
+        print(f"check: {p}", file=sys.stderr)
+    if not problems:
+        print("check: cadence, actions, no regressions" + (", fallback and recovery" if a.kill_agent_at is not None else "") + ": ok")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
