@@ -93,6 +93,8 @@ int marllb_lb_open(const char *name, const marllb_options_t *opts, marllb_lb_t *
 
 void marllb_lb_close(marllb_lb_t *lb) { delete lb; }
 
+void marllb_lb_prefetch_next(const marllb_lb_t *lb) { lb->region.prefetch_next_slot(); }
+
 uint64_t marllb_lb_publish(marllb_lb_t *lb, marllb_msg_out_t *msg, const marllb_reservoir_data_t *raw) {
     const uint64_t seq = lb->region.publish(*msg, raw);
     if (seq == 0) t_last_error = "raw reservoirs given, but the region was created without them (MARLLB_OPT_RAW_RESERVOIRS)";

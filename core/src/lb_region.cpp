@@ -100,6 +100,11 @@ void LbRegion::recover() noexcept {
     report_.repaired_slots = repaired;
 }
 
+void LbRegion::prefetch_next_slot() const noexcept {
+    // Only a hint: no store, so it changes nothing a reader can see.
+    prefetch_lines_for_write(&map_.ring()->slots[(next_seq_ - 1) % MARLLB_RING_SLOTS], sizeof(marllb_obs_slot_t));
+}
+
 std::uint64_t LbRegion::publish(MsgOut &msg, const ReservoirData *raw) noexcept {
     const std::uint64_t seq = next_seq_;
     if (raw) {

@@ -36,6 +36,7 @@ int main(void) {
     obs.active_as_bitmap = 0xf;
     obs.as_stats[2].n_flow_on = 17;
     obs.as_stats[2].reservoir_features[MARLLB_FCT_P90] = 0.25f;
+    marllb_lb_prefetch_next(lb); /* a hint: changes nothing a reader sees */
     CHECK(marllb_lb_publish(lb, &obs, NULL) == 1);
     marllb_lb_heartbeat(lb);
 

@@ -104,6 +104,11 @@ void marllb_lb_close(marllb_lb_t *lb);
 uint64_t marllb_lb_publish(marllb_lb_t *lb, marllb_msg_out_t *msg,
                            const marllb_reservoir_data_t *raw);
 
+/* Optional hint: fetch the next ring slot's cache lines for writing, so a publish shortly
+ * after (e.g. one burst before a scheduled publish) does not wait for each line. No effect on
+ * what readers see. */
+void marllb_lb_prefetch_next(const marllb_lb_t *lb);
+
 typedef enum marllb_poll {
     MARLLB_POLL_UNCHANGED = 0, /* nothing new: cost one cache-line load */
     MARLLB_POLL_APPLIED = 1,   /* a new valid action is now in force */

@@ -131,6 +131,10 @@ public:
     // Publishes `msg` as the next observation; sets msg.sequence_id (and timestamp_us if 0).
     std::uint64_t publish(MsgOut &msg, const ReservoirData *raw = nullptr) noexcept;
 
+    // Optional, LB side: fetches the next slot's cache lines for writing, so a publish that
+    // follows shortly (e.g. called one burst before a scheduled publish) finds them owned.
+    void prefetch_next_slot() const noexcept;
+
     // Checks the action slot. One cache-line load when nothing changed.
     [[nodiscard]] PollResult poll_action() noexcept;
 

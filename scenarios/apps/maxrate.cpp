@@ -1,0 +1,112 @@
+// marllb-scenario-maxrate: both sides as fast as they go for --seconds: publishes and reads
+// per second, torn-read retries, fallbacks, publish -> read latency; newest mode and in-order
+// mode (exact loss). Two busy processes: run it alone on the machine.
+#include "scenario.hpp"
+
+#include "../../core/tests/support/payload.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <unistd.h>
+
+using namespace marllb;
+using namespace marllb::scenarios;
+
+namespace {
+constexpr std::size_t kMax = 1 << 20;
+struct Shared {
+    std::atomic<int> go{0}, done{0};
+    std::uint64_t read = 0, lost = 0, torn = 0, retries = 0, fallbacks = 0, last = 0, regressions = 0, skipped = 0;
+    std::uint64_t t_first = 0, t_last = 0;
+    std::size_t n = 0;
+    double latency[kMax];
+};
+} // namespace
+
+int main(int argc, char **argv) {
+    Common c;
+    double seconds = 5;
+    CLI::App app{"marllb-scenario-maxrate: throughput, retries and latency with both sides running flat out",
+                 "marllb-scenario-maxrate"};
+    add_common_options(app, c);
+    app.add_option("--seconds", seconds, "seconds per mode")->check(CLI::PositiveNumber);
+    if (int rc = parse(app, argc, argv); rc >= 0) return rc;
+    Setting s = prepare(c);
+    if (!s.error.empty()) {
+        std::fprintf(stderr, "marllb-scenario-maxrate: %s\n", s.error.c_str());
+        return 2;
+    }
+    if (!s.placement.available)
+        return write_rows(c, s, {Row{.scenario = "maxrate", .regime = "all", .metric = "all", .status = "unavailable", .note = s.placement.why}});
+    std::vector<Row> rows;
+    bool failed = false;
+    for (const bool in_order : {false, true}) {
+        const std::string name = "marllb_scn_max_" + std::to_string(getpid());
+        auto lb = shm::LbRegion::create(name);
+        if (!lb) {
+            std::fprintf(stderr, "marllb-scenario-maxrate: %s\n", lb.error().message.c_str());
+            return 2;
+        }
+        auto *sh = shared_block<Shared>();
+        const pid_t agent = fork_agent(s, [&] {
+            auto a = shm::AgentRegion::attach(name);
+            if (!a) return 3;
+            shm::Observation o;
+            sh->go.store(1, std::memory_order_release);
+            auto take = [&] {
+                const shm::Errc rc = in_order ? a->read_next(o) : a->read_newest(o);
+                if (rc != shm::Errc::ok || (!in_order && o.msg.sequence_id == sh->last)) return false;
+                const std::uint64_t t = now_ns();
+                if (!sh->t_first) sh->t_first = t;
+                sh->t_last = t;
+                if (o.msg.sequence_id <= sh->last) ++sh->regressions;
+                sh->last = o.msg.sequence_id;
+                ++sh->read;
+                sh->lost += o.lost;
+                sh->skipped += o.skipped;
+                sh->retries += o.retries;
+                sh->fallbacks += o.fallback;
+                sh->torn += !test::observation_intact(o.msg);
+                if (sh->n < kMax) sh->latency[sh->n++] = double(t - o.publish_mono_ns);
+                return true;
+            };
+            while (!sh->done.load(std::memory_order_acquire)) take();
+            while (in_order && take()) {
+            }
+            return 0;
+        });
+        while (!sh->go.load(std::memory_order_acquire)) {
+        }
+        marllb_msg_out_t msg;
+        const std::uint64_t t0 = now_ns(), end = t0 + std::uint64_t(seconds * 1e9);
+        std::uint64_t t = t0;
+        while (t < end) {
+            test::fill_observation(msg, lb->next_sequence());
+            lb->publish(msg);
+            t = now_ns();
+        }
+        sh->done.store(1, std::memory_order_release);
+        const int arc = wait_child(agent);
+        const std::uint64_t published = lb->next_sequence() - 1;
+        const double wall = double(t - t0) * 1e-9;
+        Row row{.scenario = "maxrate", .regime = in_order ? "in-order" : "newest", .metric = "publish_to_read"};
+        row.s = stats(std::vector<double>(sh->latency, sh->latency + sh->n));
+        row.published = published, row.read = sh->read, row.lost = sh->lost, row.skipped = sh->skipped;
+        row.torn_accepted = sh->torn, row.retries = sh->retries, row.fallbacks = sh->fallbacks;
+        row.expected = double(published) / wall; // the writer's rate, for scale
+        char note[160];
+        std::snprintf(note, sizeof note, "%.2f M publishes/s, %.2f M reads/s%s", double(published) / wall / 1e6,
+                      double(sh->read) / wall / 1e6, in_order ? "; read+lost+pending == published" : "");
+        row.note = note;
+        const bool exact = !in_order || sh->read + sh->lost + (published - sh->last) == published;
+        if (sh->torn || sh->regressions || arc != 0 || !exact) {
+            row.status = "FAIL";
+            failed = true;
+        }
+        rows.push_back(row);
+        lb = shm::Expected<shm::LbRegion>(shm::unexpected(shm::Error{}));
+        (void)shm::unlink_region(name);
+    }
+    const int rc = write_rows(c, s, rows);
+    return failed ? 1 : rc;
+}

@@ -1,0 +1,275 @@
+#include "scenario.hpp"
+
+#include "result_row.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace marllb::scenarios {
+
+void add_common_options(CLI::App &app, Common &c) {
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("--placement", c.placement, "auto, same-package, smt, cross-numa or unpinned (from hwloc)");
+    app.add_option("--mem-bind", c.mem_bind, "region memory: none, writer (LB's node), reader (agent's node), interleave");
+    app.add_option("--config", c.config, "a TOML file of options (keys are the long option names without --)");
+    app.add_option("--out", c.out_dir, "directory of the result CSVs (<out>/<scenario>.csv)");
+    app.add_option("--profile", c.profile, "a label written into each row (quick, full, custom)");
+    app.add_option("--name", c.name, "scenario name in the rows and the CSV file (e.g. placement)");
+    app.add_flag("--quiet", c.quiet, "no progress lines");
+}
+
+std::string apply_toml(CLI::App &app, std::string_view text, std::string_view name, std::vector<std::string> &args) {
+    toml::table tbl;
+    try {
+        tbl = toml::parse(text, name);
+    } catch (const toml::parse_error &e) {
+        const auto &b = e.source().begin;
+        return std::string(name) + ":" + std::to_string(b.line) + ":" + std::to_string(b.column) + ": " +
+               std::string(e.description()) + " (a scenario file is TOML: key = value, one per line)";
+    }
+    for (auto &&[key, node] : tbl) {
+        const std::string k(key.str());
+        const auto line = node.source().begin.line;
+        auto where = [&] { return std::string(name) + ":" + std::to_string(line) + ": "; };
+        if (k == "config") return where() + "'config' cannot name another file";
+        CLI::Option *opt = app.get_option_no_throw("--" + k);
+        if (!opt) {
+            std::string known;
+            for (const CLI::Option *o : app.get_options())
+                if (!o->get_lnames().empty() && o->get_lnames()[0] != "help" && o->get_lnames()[0] != "config")
+                    known += (known.empty() ? "" : ", ") + o->get_lnames()[0];
+            return where() + "unknown key '" + k + "' (known: " + known + ")";
+        }
+        std::string value;
+        if (auto s = node.value<std::string>()) value = *s;
+        else if (auto b = node.value_exact<bool>()) value = *b ? "true" : "false";
+        else if (auto i = node.value_exact<std::int64_t>()) value = std::to_string(*i);
+        else if (auto d = node.value_exact<double>()) {
+            std::ostringstream ss;
+            ss << *d;
+            value = ss.str();
+        } else return where() + "key '" + k + "' must be a string, number or boolean";
+        args.push_back("--" + k + "=" + value);
+    }
+    return {};
+}
+
+int parse(CLI::App &app, int argc, char **argv) {
+    std::vector<std::string> args;
+    std::string config;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc) config = argv[i + 1];
+        else if (a.rfind("--config=", 0) == 0) config = a.substr(9);
+    }
+    if (!config.empty()) {
+        std::ifstream in(config);
+        if (!in) {
+            std::fprintf(stderr, "%s: cannot read scenario file '%s'\n", app.get_name().c_str(), config.c_str());
+            return 2;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        if (std::string err = apply_toml(app, ss.str(), config, args); !err.empty()) {
+            std::fprintf(stderr, "%s: %s\n", app.get_name().c_str(), err.c_str());
+            return 2;
+        }
+    }
+    for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+    std::reverse(args.begin(), args.end()); // CLI11 parses a vector from its back
+    try {
+        app.parse(args);
+    } catch (const CLI::ParseError &e) {
+        return app.exit(e);
+    }
+    return -1;
+}
+
+Stats stats(std::vector<double> v) {
+    Stats s;
+    s.count = v.size();
+    if (v.empty()) return s;
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) { return v[std::min(v.size() - 1, std::size_t(q * double(v.size())))]; };
+    s.p50 = at(0.5), s.p90 = at(0.9), s.p99 = at(0.99), s.p999 = at(0.999), s.max = v.back();
+    return s;
+}
+
+void *map_shared(std::size_t bytes) {
+    void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        std::perror("mmap");
+        std::exit(2);
+    }
+    return p;
+}
+
+void sleep_until_ns(std::uint64_t t) {
+    struct timespec ts{time_t(t / 1'000'000'000u), long(t % 1'000'000'000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    }
+}
+
+void thrash_caches() {
+    static std::vector<std::uint64_t> buf(64u << 20 >> 3); // 64 MiB: twice a 32 MiB L3
+    static std::uint64_t k = 0;
+    ++k;
+    for (std::size_t i = 0; i < buf.size(); i += 8) buf[i] += k;
+}
+
+namespace {
+struct alignas(64) PingPong {
+    std::atomic<std::uint64_t> ping{0};
+    alignas(64) std::atomic<std::uint64_t> pong{0};
+};
+
+Baselines measure(const Setting &s) {
+    Baselines b;
+    // Cache line: the child answers each ping; one-way = round trip / 2.
+    auto *pp = new (map_shared(sizeof(PingPong))) PingPong();
+    const pid_t child = fork_agent(s, [pp] {
+        for (std::uint64_t i = 1; i <= 20000; ++i) {
+            while (pp->ping.load(std::memory_order_acquire) != i) {
+            }
+            pp->pong.store(i, std::memory_order_release);
+        }
+        return 0;
+    });
+    std::vector<double> rtt;
+    for (std::uint64_t i = 1; i <= 20000; ++i) {
+        const std::uint64_t t0 = now_ns();
+        pp->ping.store(i, std::memory_order_release);
+        while (pp->pong.load(std::memory_order_acquire) != i) {
+        }
+        if (i > 1000) rtt.push_back(double(now_ns() - t0) / 2);
+    }
+    wait_child(child);
+    munmap(pp, sizeof(PingPong));
+    b.cacheline_one_way_ns = stats(rtt).p50;
+    // memcpy of one observation, hot.
+    std::vector<unsigned char> src(sizeof(marllb_msg_out_t), 1), dst(sizeof(marllb_msg_out_t));
+    std::vector<double> t;
+    for (int r = 0; r < 200; ++r) {
+        const std::uint64_t t0 = now_ns();
+        for (int i = 0; i < 100; ++i) {
+            std::memcpy(dst.data(), src.data(), src.size());
+            asm volatile("" ::"r"(dst.data()) : "memory");
+        }
+        t.push_back(double(now_ns() - t0) / 100);
+    }
+    b.memcpy_ns = stats(t).p50;
+    return b;
+}
+} // namespace
+
+Setting prepare(const Common &c, bool measure_baselines) {
+    Setting s;
+    std::string err;
+    s.topo = Topology::machine(&err);
+    if (!s.topo) {
+        s.error = err;
+        return s;
+    }
+    if (!parse_mem_bind(c.mem_bind, s.mem_bind)) {
+        s.error = "unknown --mem-bind '" + c.mem_bind + "': use none, writer, reader or interleave";
+        return s;
+    }
+    if (c.placement == "auto") {
+        const auto classes = s.topo->available_classes();
+        s.placement = classes.empty() ? s.topo->plan(PlacementClass::unpinned) : s.topo->plan(classes.front());
+        for (auto pc : classes)
+            if (pc == PlacementClass::same_package) s.placement = s.topo->plan(pc);
+    } else {
+        PlacementClass pc;
+        if (!parse_placement(c.placement, pc)) {
+            s.error = "unknown --placement '" + c.placement + "': use auto, same-package, smt, cross-numa or unpinned";
+            return s;
+        }
+        s.placement = s.topo->plan(pc);
+        if (!s.placement.available) return s; // the caller writes an "unavailable" row
+    }
+    if (s.placement.lb_cpu >= 0 && !s.topo->bind_process(s.placement.lb_cpu, &err)) {
+        s.error = err;
+        return s;
+    }
+    if (measure_baselines) s.base = measure(s);
+    return s;
+}
+
+pid_t fork_agent(const Setting &s, const std::function<int()> &fn) {
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        std::perror("fork");
+        std::exit(2);
+    }
+    if (pid == 0) {
+        if (s.placement.agent_cpu >= 0) {
+            std::string err;
+            if (!s.topo->bind_process(s.placement.agent_cpu, &err)) std::fprintf(stderr, "%s\n", err.c_str());
+        }
+        _exit(fn());
+    }
+    return pid;
+}
+
+int wait_child(pid_t pid) {
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows_in) {
+    int rc = 0;
+    std::vector<Row> rows = rows_in;
+    if (!c.name.empty())
+        for (Row &r : rows) r.scenario = c.name;
+    {
+        std::printf("\n%-10s %-14s %-26s %7s %9s %9s %9s %9s %9s %8s %6s %6s %s\n", "scenario", "regime", "metric", "count",
+                    "p50", "p90", "p99", "p99.9", "max", "expected", "lost", "torn", "status");
+        for (const Row &r : rows)
+            std::printf("%-10s %-14s %-26s %7zu %9.1f %9.1f %9.1f %9.1f %9.1f %8.4g %6llu %6llu %s%s%s\n", r.scenario.c_str(),
+                        r.regime.c_str(), (r.metric + " (" + r.unit + ")").c_str(), r.s.count, r.s.p50, r.s.p90, r.s.p99,
+                        r.s.p999, r.s.max, r.expected, (unsigned long long)r.lost, (unsigned long long)r.torn_accepted,
+                        r.status.c_str(), r.note.empty() ? "" : ": ", r.note.c_str());
+        std::printf("placement %s, memory %s; baselines: cache line one way %.1f ns, memcpy 2,848 B %.1f ns\n",
+                    s.placement.label().c_str(), std::string(describe(s.mem_bind)).c_str(), s.base.cacheline_one_way_ns,
+                    s.base.memcpy_ns);
+    }
+    for (const Row &r : rows) {
+        sim::ResultRow row;
+        row.add("scenario", r.scenario).add("profile", c.profile).add("placement", std::string(describe(s.placement.cls)))
+            .add("placement_available", std::string(s.placement.available ? "yes" : "no"))
+            .add("lb_cpu", s.placement.lb_cpu).add("agent_cpu", s.placement.agent_cpu)
+            .add("mem_bind", std::string(describe(s.mem_bind))).add("regime", r.regime).add("cadence_us", r.cadence_us)
+            .add("read_us", r.read_us).add("metric", r.metric).add("unit", r.unit).add("count", std::uint64_t(r.s.count))
+            .add("p50", r.s.p50).add("p90", r.s.p90).add("p99", r.s.p99).add("p999", r.s.p999).add("max", r.s.max)
+            .add("published", r.published).add("read", r.read).add("skipped", r.skipped).add("lost", r.lost)
+            .add("torn_accepted", r.torn_accepted).add("retries", r.retries).add("fallbacks", r.fallbacks)
+            .add("expected", r.expected).add("baseline_cacheline_ns", s.base.cacheline_one_way_ns)
+            .add("baseline_memcpy_ns", s.base.memcpy_ns)
+            .add("p50_to_cacheline", s.base.cacheline_one_way_ns > 0 && r.unit == "ns" ? r.s.p50 / s.base.cacheline_one_way_ns : 0.0)
+            .add("p99_to_cacheline", s.base.cacheline_one_way_ns > 0 && r.unit == "ns" ? r.s.p99 / s.base.cacheline_one_way_ns : 0.0)
+            .add("status", r.status).add("note", r.note);
+        if (auto ok = row.append_to(c.out_dir + "/" + r.scenario + ".csv"); !ok) {
+            std::fprintf(stderr, "%s\n", ok.error().message.c_str());
+            return 2;
+        }
+        if (r.status == "FAIL") rc = 1;
+    }
+    return rc;
+}
+
+} // namespace marllb::scenarios

@@ -1,0 +1,88 @@
+// What every scenario binary shares: the common options (placement, memory binding, TOML
+// file, output), the placement and pinning of the two sides, the in-run physical baselines,
+// latency statistics, and the one result-row schema (docs/scenarios.md).
+#pragma once
+
+#include "placement.hpp"
+
+#include <marllb/shm.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace marllb::scenarios {
+
+struct Common {
+    std::string placement = "auto"; // auto: same-package, else smt, else cross-numa, else unpinned
+    std::string mem_bind = "none";
+    std::string config;             // TOML file; command-line options override its keys
+    std::string out_dir = "results/scenarios";
+    std::string profile = "custom";
+    std::string name;               // rows' scenario name and CSV file (default: the binary's)
+    bool quiet = false;
+};
+
+// Registers the common options; every option takes its last value (file first, then command line).
+void add_common_options(CLI::App &app, Common &c);
+// Parses the command line over the TOML file named by --config. Returns -1 to go on, or the
+// exit code (help printed, or an error that says what was wrong in which file and line).
+int parse(CLI::App &app, int argc, char **argv);
+// The same for a TOML document in memory (the scenario-file fuzzer and the tests use it).
+// Returns an empty string on success, else the error message.
+std::string apply_toml(CLI::App &app, std::string_view text, std::string_view name, std::vector<std::string> &args);
+
+// ---- latency statistics
+struct Stats {
+    std::size_t count = 0;
+    double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+};
+[[nodiscard]] Stats stats(std::vector<double> v);
+
+// ---- in-run baselines between the two chosen CPUs
+struct Baselines {
+    double cacheline_one_way_ns = 0; // p50 of half a cache-line ping-pong round trip
+    double memcpy_ns = 0;            // median memcpy of one msg_out_t (2,848 B), hot
+};
+
+// ---- the run's setting: topology, placement, binding
+struct Setting {
+    std::optional<Topology> topo;
+    Placement placement;
+    MemBind mem_bind = MemBind::none;
+    Baselines base;
+    std::string error; // set when the asked placement is unavailable or invalid
+};
+// Resolves the placement, pins this process to the LB CPU, measures the baselines.
+Setting prepare(const Common &c, bool measure_baselines = true);
+// Forks a child pinned to the agent CPU that runs fn and exits with its return value.
+pid_t fork_agent(const Setting &s, const std::function<int()> &fn);
+int wait_child(pid_t pid); // exit code, or 128 + signal
+
+// Anonymous shared memory for the parent and its forked children (results, flags).
+void *map_shared(std::size_t bytes);
+template <class T> T *shared_block() { return new (map_shared(sizeof(T))) T(); }
+
+// Thrashes the caches (a walk over 2x the last-level cache): the cold regime a busy data
+// plane leaves between two publishes 200 ms apart.
+void thrash_caches();
+
+void sleep_until_ns(std::uint64_t mono_ns);
+[[nodiscard]] inline std::uint64_t now_ns() { return marllb_now_mono_ns(); }
+
+// ---- result rows (one schema for all scenarios)
+struct Row {
+    std::string scenario, regime, metric, unit = "ns", status = "ok", note;
+    double cadence_us = 0, read_us = 0, expected = 0;
+    Stats s;
+    std::uint64_t published = 0, read = 0, skipped = 0, lost = 0, torn_accepted = 0, retries = 0, fallbacks = 0;
+};
+// Appends rows to <out_dir>/<scenario>.csv and prints them as a table.
+int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows);
+
+} // namespace marllb::scenarios

@@ -1,0 +1,82 @@
+// Scenario files (TOML): their keys become options that the command line can override; a
+// broken file is refused with the file, the line and what was wrong.
+#include "scenario.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace marllb::scenarios;
+
+namespace {
+struct Fixture {
+    Common c;
+    double seconds = 1;
+    std::string regime = "both";
+    bool prefetch = false;
+    CLI::App app{"test", "test"};
+    Fixture() {
+        add_common_options(app, c);
+        app.add_option("--seconds", seconds)->check(CLI::PositiveNumber);
+        app.add_option("--regime", regime)->check(CLI::IsMember({"reactive", "periodic", "both"}));
+        app.add_flag("--prefetch", prefetch);
+    }
+    std::string load(std::string_view toml, std::vector<std::string> extra = {}) {
+        std::vector<std::string> args;
+        std::string err = apply_toml(app, toml, "s.toml", args);
+        if (!err.empty()) return err;
+        args.insert(args.end(), extra.begin(), extra.end());
+        std::reverse(args.begin(), args.end());
+        try {
+            app.parse(args);
+        } catch (const CLI::Error &e) {
+            return std::string("cli: ") + e.what();
+        }
+        return {};
+    }
+};
+} // namespace
+
+TEST_CASE("a scenario file sets options; the command line overrides it", "[scenario-file]") {
+    Fixture f;
+    REQUIRE(f.load("seconds = 12\nregime = \"reactive\"\nprefetch = true\nplacement = \"smt\"\n", {"--seconds=3"}) == "");
+    CHECK(f.seconds == 3);
+    CHECK(f.regime == "reactive");
+    CHECK(f.prefetch);
+    CHECK(f.c.placement == "smt");
+}
+
+TEST_CASE("TOML syntax errors name file, line and column", "[scenario-file][bad-input]") {
+    Fixture f;
+    const std::string err = f.load("seconds = 12\nregime = \"reactive\n");
+    CHECK_THAT(err, Catch::StartsWith("s.toml:2:"));
+}
+
+TEST_CASE("an unknown key names itself, its line and the known keys", "[scenario-file][bad-input]") {
+    Fixture f;
+    const std::string err = f.load("seconds = 1\nsecond = 2\n");
+    CHECK_THAT(err, Catch::StartsWith("s.toml:2:") && Catch::Contains("unknown key 'second'") && Catch::Contains("seconds"));
+}
+
+TEST_CASE("tables, arrays and a nested config are refused", "[scenario-file][bad-input]") {
+    Fixture f;
+    CHECK_THAT(f.load("seconds = [1, 2]\n"), Catch::Contains("must be a string, number or boolean"));
+    CHECK_THAT(f.load("[cadence]\nseconds = 1\n"), Catch::Contains("unknown key 'cadence'"));
+    CHECK_THAT(f.load("config = \"other.toml\"\n"), Catch::Contains("cannot name another file"));
+}
+
+TEST_CASE("a value the option refuses is reported by the option", "[scenario-file][bad-input]") {
+    Fixture f;
+    CHECK_THAT(f.load("seconds = -4\n"), Catch::StartsWith("cli: ") && Catch::Contains("seconds"));
+    Fixture g;
+    CHECK_THAT(g.load("regime = \"sideways\"\n"), Catch::StartsWith("cli: ") && Catch::Contains("sideways"));
+}
+
+TEST_CASE("percentiles: the order statistics a row reports", "[scenario-file]") {
+    std::vector<double> v;
+    for (int i = 1; i <= 1000; ++i) v.push_back(i);
+    const Stats s = stats(v);
+    CHECK(s.count == 1000);
+    CHECK(s.p50 == 501);
+    CHECK(s.p99 == 991);
+    CHECK(s.max == 1000);
+    CHECK(stats({}).count == 0);
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs the scenario suite and draws its figures.
+#
+#   scripts/scenarios.sh [--profile quick|full] [--out DIR]
+#
+# quick (CI-sized, a few minutes): short runs of every scenario; full (~15 min): the runs
+# whose rows and figures are committed in results/scenarios. Each binary exits non-zero when
+# an exact invariant fails (a torn observation accepted, loss accounting off, a recovery that
+# never happens); this script fails if any did. Rows go to <out>/<scenario>.csv, figures to
+# <out>/*.png (scripts/scenarios_plot.py).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+profile=quick
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) profile="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+case "$profile" in quick|full) ;; *) die "--profile must be quick or full" ;; esac
+[ -n "$out" ] || out="$MARLLB_ROOT/results/scenarios"
+[ "$profile" = quick ] && [ "$out" = "$MARLLB_ROOT/results/scenarios" ] && out="$MARLLB_ROOT/build/scenarios-quick"
+
+"$MARLLB_ROOT/scripts/setup.sh" release >&2
+export MARLLB_GIT_COMMIT="$(git_commit)"
+bin="$MARLLB_ROOT/build/release/scenarios"
+mkdir -p "$out"
+common=(--out "$out" --profile "$profile" --quiet)
+status=0
+run() { say "$*"; "$@" || { say "FAILED: $*"; status=1; }; }
+
+if [ "$profile" = quick ]; then
+  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 4
+  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 4 --regime reactive --prefetch
+  run "$bin/marllb-scenario-wrap" "${common[@]}" --seconds 1 --ratios 1,2,4,8
+  run "$bin/marllb-scenario-maxrate" "${common[@]}" --seconds 1
+  run "$bin/marllb-scenario-crash" "${common[@]}" --lb-kills 30 --agent-kills 5 --publish-ms 20 --heartbeat-ms 20 --read-ms 50
+  run "$bin/marllb-scenario-scale" "${common[@]}" --regions 1,4,16,64 --seconds 1
+  place_seconds=2; pipe_seconds=8
+else
+  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 120
+  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 120 --regime reactive --prefetch
+  run "$bin/marllb-scenario-wrap" "${common[@]}" --seconds 10 --ratios 1,1.5,2,3,4,6,8,16
+  run "$bin/marllb-scenario-maxrate" "${common[@]}" --seconds 10
+  run "$bin/marllb-scenario-crash" "${common[@]}" --lb-kills 1000 --agent-kills 50
+  run "$bin/marllb-scenario-scale" "${common[@]}" --regions 1,2,4,8,16,32,64 --seconds 5
+  place_seconds=30; pipe_seconds=20
+fi
+# Placement: every class x memory binding (a class this machine lacks gives an "unavailable" row).
+for cls in smt same-package cross-numa; do
+  for mb in writer reader interleave; do
+    run "$bin/marllb-scenario-cadence" "${common[@]}" --name placement --regime reactive --seconds "$place_seconds" \
+        --placement "$cls" --mem-bind "$mb"
+  done
+done
+# The full simulated system as a scenario (its rows use marllb-sim's schema).
+run /usr/bin/python3 "$MARLLB_ROOT/scripts/pipeline.py" --duration "$pipe_seconds" --kill-agent-at 3 --restart-agent-at 5 \
+    --check --out "$out/pipeline" --no-plot
+run /usr/bin/python3 "$MARLLB_ROOT/scripts/scenarios_plot.py" "$out"
+[ $status -eq 0 ] && say "scenarios ($profile): all invariants held; rows and figures in $out" || say "scenarios ($profile): FAILED (see above)"
+exit $status
