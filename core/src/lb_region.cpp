@@ -101,8 +101,10 @@ void LbRegion::recover() noexcept {
 }
 
 void LbRegion::prefetch_next_slot() const noexcept {
-    // Only a hint: no store, so it changes nothing a reader can see.
+    // Only hints: no store, so nothing a reader can see changes. The lines publish() writes:
+    // the slot and the ring's published_seq line.
     prefetch_lines_for_write(&map_.ring()->slots[(next_seq_ - 1) % MARLLB_RING_SLOTS], sizeof(marllb_obs_slot_t));
+    prefetch_lines_for_write(&map_.ring()->published_seq, 64);
 }
 
 std::uint64_t LbRegion::publish(MsgOut &msg, const ReservoirData *raw) noexcept {

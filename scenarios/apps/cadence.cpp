@@ -105,7 +105,6 @@ int main(int argc, char **argv) {
                     const std::uint64_t tr = now_ns();
                     sh->visible[sh->n] = double(tv - o.publish_mono_ns);
                     sh->read[sh->n] = double(tr - tv);
-                    sh->torn += !test::observation_intact(o.msg);
                     sh->retries += o.retries;
                     shm::MsgIn act{};
                     act.sequence_id = o.msg.sequence_id;
@@ -115,6 +114,7 @@ int main(int argc, char **argv) {
                     const std::uint64_t w0 = now_ns();
                     (void)a->write_action(act, o.generation);
                     sh->action_write[sh->n] = double(now_ns() - w0);
+                    sh->torn += !test::observation_intact(o.msg); // after answering: not on the measured path
                     ++sh->n;
                 }
             } else {
