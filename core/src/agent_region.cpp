@@ -98,7 +98,8 @@ Errc AgentRegion::read_next(Observation &out) noexcept {
             last_returned_ = next;
             total_lost_ += lost;
             total_retries_ += attempt;
-            out.lost = lost;
+            out.lost = lost + pending_lost_; // what earlier calls counted but could not report
+            pending_lost_ = 0;
             out.skipped = 0;
             out.retries = attempt;
             out.fallback = 0;
@@ -113,6 +114,7 @@ Errc AgentRegion::read_next(Observation &out) noexcept {
     // Nothing new (or bounded work used up): keep the accounting exact for the next call.
     last_returned_ = next - 1;
     total_lost_ += lost;
+    pending_lost_ += lost; // reported with the next message returned
     total_retries_ += attempt;
     return Errc::again;
 }

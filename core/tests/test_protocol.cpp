@@ -265,6 +265,27 @@ TEST_CASE("heartbeats: each side can tell whether its peer stamped recently", "[
     CHECK_FALSE(f.agent->lb_alive(5'000'000));
 }
 
+TEST_CASE("losses counted by a read_next that found nothing are reported with the next message", "[protocol][wrap]") {
+    Fixture f("pending_lost");
+    for (int i = 0; i < 8; ++i) f.publish(); // the ring holds 5..8
+    std::uint64_t saved[4];
+    for (std::uint64_t seq = 5; seq <= 8; ++seq) {
+        saved[seq - 5] = f.slot_of(seq).lock;
+        f.slot_of(seq).lock = 2 * seq - 1; // every slot mid-write: nothing can be returned
+    }
+    Observation obs;
+    CHECK(f.agent->read_next(obs) == Errc::again);
+    CHECK(f.agent->total_lost() == 8); // 1..4 wrapped, 5..8 being overwritten
+    CHECK(f.agent->pending_lost() == 8);
+    for (std::uint64_t seq = 5; seq <= 8; ++seq) f.slot_of(seq).lock = saved[seq - 5];
+    CHECK(f.publish() == 9);
+    REQUIRE(f.agent->read_next(obs) == Errc::ok);
+    CHECK(obs.msg.sequence_id == 9);
+    CHECK(obs.lost == 8); // the sum of out.lost stays equal to total_lost()
+    CHECK(f.agent->pending_lost() == 0);
+    CHECK(f.agent->total_lost() == 8);
+}
+
 TEST_CASE("a restarted LB repairs a half-written slot and continues the sequence", "[protocol][recovery]") {
     Fixture f("repair");
     for (int i = 0; i < 5; ++i) f.publish();

@@ -4,7 +4,7 @@
 // (staggered), and total throughput with both sides flat out.
 #include "scenario.hpp"
 
-#include "../../core/tests/support/payload.hpp"
+#include "payload.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -91,7 +91,7 @@ int main(int argc, char **argv) {
                         const std::uint64_t t = now_ns();
                         last[i] = o.msg.sequence_id;
                         ++sh->read;
-                        sh->torn += !test::observation_intact(o.msg);
+                        sh->torn += !intact_fast(o.msg);
                         if (sh->n < kMax) sh->latency[sh->n++] = double(t - o.publish_mono_ns);
                     }
                 return 0;
@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
             std::uint64_t published = 0;
             if (flat_out) {
                 for (unsigned i = 0; now_ns() < end; i = i + 1 == k ? 0 : i + 1) {
-                    test::fill_observation(msg, lbs[i].next_sequence());
+                    fill_fast(msg, lbs[i].next_sequence());
                     lbs[i].publish(msg);
                     ++published;
                 }
@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
                     const std::uint64_t t = t0 + j * (period / k);
                     if (t >= end) break;
                     auto &lb = lbs[j % k];
-                    test::fill_observation(msg, lb.next_sequence());
+                    fill_fast(msg, lb.next_sequence());
                     sleep_until_ns(t);
                     lb.publish(msg);
                     ++published;

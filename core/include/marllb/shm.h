@@ -140,7 +140,8 @@ typedef struct marllb_observation {
     uint64_t publish_mono_ns; /* when the LB began publishing it (CLOCK_MONOTONIC) */
     uint32_t generation;      /* generation of the LB that published it */
     uint32_t retries;         /* torn reads retried inside this call */
-    uint64_t lost;            /* read_next: messages lost to wrap just before this one */
+    uint64_t lost;            /* read_next: messages lost to wrap since the previous one returned
+                                 (including those counted by calls that returned E_AGAIN) */
     uint64_t skipped;         /* read_newest: messages published since the last one returned */
     uint32_t fallback;        /* 1 if the newest slot was busy and an older one was returned */
     uint32_t reserved;

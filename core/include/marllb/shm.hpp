@@ -186,7 +186,10 @@ public:
 
     // Newest complete observation, never older than one returned before. Errc::again if none.
     [[nodiscard]] Errc read_newest(Observation &out) noexcept;
-    // Next observation in order; out.lost counts messages overwritten before being read.
+    // Next observation in order; out.lost counts the messages overwritten before being read
+    // since the previous one returned (including those counted by calls that returned
+    // Errc::again), so the sum of out.lost over returned messages plus pending_lost() is
+    // total_lost(), exactly.
     [[nodiscard]] Errc read_next(Observation &out) noexcept;
     // Raw reservoirs published with observation `seq`.
     [[nodiscard]] Errc read_reservoirs(std::uint64_t seq, ReservoirData &out) noexcept;
@@ -203,6 +206,9 @@ public:
     [[nodiscard]] std::uint64_t published_sequence() const noexcept;
     [[nodiscard]] std::uint64_t last_returned() const noexcept { return last_returned_; }
     [[nodiscard]] std::uint64_t total_lost() const noexcept { return total_lost_; }
+    // Lost messages counted by read_next calls that returned Errc::again, not yet reported in
+    // an out.lost (they will be, with the next message returned).
+    [[nodiscard]] std::uint64_t pending_lost() const noexcept { return pending_lost_; }
     [[nodiscard]] std::uint64_t total_retries() const noexcept { return total_retries_; }
     [[nodiscard]] std::uint64_t total_fallbacks() const noexcept { return total_fallbacks_; }
     [[nodiscard]] bool has_reservoirs() const noexcept { return map_.reservoirs() != nullptr; }
@@ -216,6 +222,7 @@ private:
     detail::Mapping map_;
     std::uint64_t last_returned_ = 0; // newest sequence id returned to the caller
     std::uint64_t total_lost_ = 0;
+    std::uint64_t pending_lost_ = 0; // lost counted by read_next calls that returned again
     std::uint64_t total_retries_ = 0;
     std::uint64_t total_fallbacks_ = 0;
 };

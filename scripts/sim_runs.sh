@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The reported runs of the simulated world and LB (docs/sim.md): rows appended to
+# results/sim/<name>.csv.
+#
+#   scripts/sim_runs.sh [--out DIR]
+#
+#   flood.csv     LB throughput on 64-byte frames against the bare rx->tx handoff of the same run:
+#                 7 servers (publish every 200 ms), 64 servers at 200 ms and at 200 us (the
+#                 publish cost of 64 servers x 2 metrics x 128 samples), and 200 us with raw
+#                 reservoirs
+#   policies.csv  ECMP, WCMP, LSQ, SED on MARLLB's [1,1,1,1,2,2,2] at 85 % load, lockstep, 300 s
+#   trace.csv     replay of the MARLLB trace at 350 flows/s, lockstep, 120 s, SED
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+out="$MARLLB_ROOT/results/sim"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+"$MARLLB_ROOT/scripts/setup.sh" release >&2
+export MARLLB_GIT_COMMIT="$(git_commit)"
+sim="$MARLLB_ROOT/build/release/sim/apps/marllb-sim"
+s64=$(printf '1,%.0s' $(seq 64)); s64=${s64%,}
+mkdir -p "$out"
+set -x
+"$sim" --flood --flood-seconds 5 --csv "$out/flood.csv"
+"$sim" --flood --flood-seconds 5 --servers "$s64" --csv "$out/flood.csv"
+"$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --csv "$out/flood.csv"
+"$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --raw-reservoirs --csv "$out/flood.csv"
+for p in ecmp wcmp lsq sed; do
+  "$sim" --lockstep --duration 300 --policy "$p" --servers marllb7 --load 0.85 --quiet --no-region --csv "$out/policies.csv"
+done
+"$sim" --lockstep --duration 120 --trace "$MARLLB_ROOT/sim/traces/poisson_for_loop_rate_350.csv" --quiet --no-region \
+  --csv "$out/trace.csv"
