@@ -57,16 +57,9 @@ int main(int argc, char **argv) {
     app.add_flag("--prefetch", prefetch, "the LB prefetches the next slot for writing 100 us before each publish");
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
 
-    Setting s = prepare(c);
-    if (!s.error.empty()) {
-        std::fprintf(stderr, "marllb-scenario-cadence: %s\n", s.error.c_str());
-        return 2;
-    }
     const std::string tag = cache + (prefetch ? "-prefetch" : "");
-    if (!s.placement.available) {
-        Row r{.scenario = "cadence", .regime = tag, .metric = "all", .status = "unavailable", .note = s.placement.why};
-        return write_rows(c, s, {r});
-    }
+    Setting s;
+    if (int rc = begin(c, s, "cadence", tag); rc >= 0) return rc;
     const std::string name = "marllb_scn_cadence_" + std::to_string(getpid());
     auto lb = shm::LbRegion::create(name);
     if (!lb) {

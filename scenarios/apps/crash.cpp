@@ -44,13 +44,8 @@ int main(int argc, char **argv) {
     app.add_option("--read-ms", read_ms, "agent decision interval")->check(CLI::Range(1.0, 10000.0));
     app.add_option("--seed", seed, "random kill moments");
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
-    Setting s = prepare(c);
-    if (!s.error.empty()) {
-        std::fprintf(stderr, "marllb-scenario-crash: %s\n", s.error.c_str());
-        return 2;
-    }
-    if (!s.placement.available)
-        return write_rows(c, s, {Row{.scenario = "crash", .regime = "all", .metric = "all", .status = "unavailable", .note = s.placement.why}});
+    Setting s;
+    if (int rc = begin(c, s, "crash"); rc >= 0) return rc;
     std::mt19937_64 rng(seed);
     std::vector<Row> rows;
     bool failed = false;

@@ -32,13 +32,8 @@ int main(int argc, char **argv) {
     add_common_options(app, c);
     app.add_option("--seconds", seconds, "seconds per mode")->check(CLI::PositiveNumber);
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
-    Setting s = prepare(c);
-    if (!s.error.empty()) {
-        std::fprintf(stderr, "marllb-scenario-maxrate: %s\n", s.error.c_str());
-        return 2;
-    }
-    if (!s.placement.available)
-        return write_rows(c, s, {Row{.scenario = "maxrate", .regime = "all", .metric = "all", .status = "unavailable", .note = s.placement.why}});
+    Setting s;
+    if (int rc = begin(c, s, "maxrate"); rc >= 0) return rc;
     std::vector<Row> rows;
     bool failed = false;
     for (const bool in_order : {false, true}) {

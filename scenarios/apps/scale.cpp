@@ -51,13 +51,8 @@ int main(int argc, char **argv) {
             ks.push_back(k);
         }
     }
-    Setting s = prepare(c);
-    if (!s.error.empty()) {
-        std::fprintf(stderr, "marllb-scenario-scale: %s\n", s.error.c_str());
-        return 2;
-    }
-    if (!s.placement.available)
-        return write_rows(c, s, {Row{.scenario = "scale", .regime = "all", .metric = "all", .status = "unavailable", .note = s.placement.why}});
+    Setting s;
+    if (int rc = begin(c, s, "scale"); rc >= 0) return rc;
     std::vector<Row> rows;
     bool failed = false;
     for (unsigned k : ks) {

@@ -84,13 +84,8 @@ int main(int argc, char **argv) {
             }
         }
     }
-    Setting s = prepare(c);
-    if (!s.error.empty()) {
-        std::fprintf(stderr, "marllb-scenario-wrap: %s\n", s.error.c_str());
-        return 2;
-    }
-    if (!s.placement.available)
-        return write_rows(c, s, {Row{.scenario = "wrap", .regime = "all", .metric = "all", .status = "unavailable", .note = s.placement.why}});
+    Setting s;
+    if (int rc = begin(c, s, "wrap"); rc >= 0) return rc;
 
     std::vector<Row> rows;
     struct Run { std::string regime; double w_us, r_us; bool busy; };

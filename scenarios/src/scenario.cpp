@@ -207,6 +207,18 @@ Setting prepare(const Common &c, bool measure_baselines) {
     return s;
 }
 
+int begin(const Common &c, Setting &s, const std::string &scenario, const std::string &regime) {
+    s = prepare(c);
+    if (!s.error.empty()) {
+        std::fprintf(stderr, "marllb-scenario-%s: %s\n", scenario.c_str(), s.error.c_str());
+        return 2;
+    }
+    if (s.placement.available) return -1;
+    Row r;
+    r.scenario = scenario, r.regime = regime, r.metric = "all", r.status = "unavailable", r.note = s.placement.why;
+    return write_rows(c, s, {r});
+}
+
 pid_t fork_agent(const Setting &s, const std::function<int()> &fn) {
     std::fflush(nullptr);
     const pid_t pid = fork();

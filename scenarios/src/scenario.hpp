@@ -60,6 +60,10 @@ struct Setting {
 };
 // Resolves the placement, pins this process to the LB CPU, measures the baselines.
 Setting prepare(const Common &c, bool measure_baselines = true);
+// prepare(), then what every scenario does when it cannot run: print the error (exit 2), or
+// write the one "unavailable" row for a placement the machine lacks. Returns -1 to go on,
+// else the exit code.
+int begin(const Common &c, Setting &s, const std::string &scenario, const std::string &regime = "all");
 // Forks a child pinned to the agent CPU that runs fn and exits with its return value.
 pid_t fork_agent(const Setting &s, const std::function<int()> &fn);
 int wait_child(pid_t pid); // exit code, or 128 + signal
