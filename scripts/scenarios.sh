@@ -33,13 +33,13 @@ status=0
 run() { say "$*"; "$@" || { say "FAILED: $*"; status=1; }; }
 
 if [ "$profile" = quick ]; then
-  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 4
-  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 4 --regime reactive --prefetch
-  run "$bin/marllb-scenario-wrap" "${common[@]}" --seconds 1 --ratios 1,2,4,8
-  run "$bin/marllb-scenario-maxrate" "${common[@]}" --seconds 1
-  run "$bin/marllb-scenario-crash" "${common[@]}" --lb-kills 30 --agent-kills 5 --publish-ms 20 --heartbeat-ms 20 --read-ms 50
-  run "$bin/marllb-scenario-scale" "${common[@]}" --regions 1,4,16,64 --seconds 1
-  place_seconds=2; pipe_seconds=8
+  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 2
+  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 2 --regime reactive --prefetch
+  run "$bin/marllb-scenario-wrap" "${common[@]}" --seconds 0.5 --ratios 1,2,4,8
+  run "$bin/marllb-scenario-maxrate" "${common[@]}" --seconds 0.5
+  run "$bin/marllb-scenario-crash" "${common[@]}" --lb-kills 20 --agent-kills 3 --publish-ms 20 --heartbeat-ms 20 --read-ms 50
+  run "$bin/marllb-scenario-scale" "${common[@]}" --regions 1,8,64 --seconds 0.5
+  place_seconds=1; pipe_seconds=6; kill_at=2; restart_at=3.5
 else
   run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 120
   run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 120 --regime reactive --prefetch
@@ -47,7 +47,7 @@ else
   run "$bin/marllb-scenario-maxrate" "${common[@]}" --seconds 10
   run "$bin/marllb-scenario-crash" "${common[@]}" --lb-kills 1000 --agent-kills 50
   run "$bin/marllb-scenario-scale" "${common[@]}" --regions 1,2,4,8,16,32,64 --seconds 5
-  place_seconds=30; pipe_seconds=20
+  place_seconds=30; pipe_seconds=20; kill_at=3; restart_at=5
 fi
 # Placement: every class x memory binding (a class this machine lacks gives an "unavailable" row).
 for cls in smt same-package cross-numa; do
@@ -57,7 +57,7 @@ for cls in smt same-package cross-numa; do
   done
 done
 # The full simulated system as a scenario (its rows use marllb-sim's schema).
-run /usr/bin/python3 "$MARLLB_ROOT/scripts/pipeline.py" --duration "$pipe_seconds" --kill-agent-at 3 --restart-agent-at 5 \
+run /usr/bin/python3 "$MARLLB_ROOT/scripts/pipeline.py" --duration "$pipe_seconds" --kill-agent-at "$kill_at" --restart-agent-at "$restart_at" \
     --check --out "$out/pipeline" --no-plot
 run /usr/bin/python3 "$MARLLB_ROOT/scripts/scenarios_plot.py" "$out"
 [ $status -eq 0 ] && say "scenarios ($profile): all invariants held; rows and figures in $out" || say "scenarios ($profile): FAILED (see above)"
