@@ -98,7 +98,6 @@ void BM_ObservePublish(benchmark::State &state) {
     }
     std::vector<std::array<std::uint8_t, kFrameLen>> acks = open_flows(lb, 64 * 64);
     shm::MsgOut msg{};
-    std::uint64_t rng = 1;
     std::size_t next = 0;
     for (auto _ : state) {
         state.PauseTiming();
@@ -107,7 +106,6 @@ void BM_ObservePublish(benchmark::State &state) {
             lb.process(acks[next].data(), kFrameLen, t += 1000);
             next = next + 1 == acks.size() ? 0 : next + 1;
         }
-        (void)marllb_rand64(&rng);
         state.ResumeTiming();
         lb.observe(t, msg);
         region->publish(msg, raw ? &lb.raw_reservoirs() : nullptr);

@@ -149,13 +149,6 @@ std::uint64_t &ts_of(Run &r, rte_mbuf *m) { return *RTE_MBUF_DYNFIELD(m, r.ts_of
 
 // ---- LB lcore ------------------------------------------------------------------------------
 
-unsigned dispatch(const Run &r, const std::uint8_t *frame, std::size_t len) {
-    if (r.lbs.size() == 1) return 0;
-    // The upstream router's ECMP: each LB instance gets the flows of its hash share.
-    const Parsed p = parse_frame(frame, len);
-    return p.drop != Drop::none ? 0 : unsigned((flow_hash(p.key) & 0xffff) % r.lbs.size());
-}
-
 void publish_all(Run &r, std::uint64_t now) {
     for (auto &inst : r.lbs) {
         const std::uint64_t t0 = mono_ns();
@@ -213,9 +206,13 @@ void process_burst(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now, bool 
         if (lockstep) t[i] = ts_of(r, pkts[i]);
     }
     if (r.lbs.size() == 1) r.lbs[0].lb->process_burst(data, len, n, now, lockstep ? t : nullptr, server);
-    else
-        for (unsigned i = 0; i < n; ++i)
-            server[i] = r.lbs[dispatch(r, data[i], len[i])].lb->process(data[i], len[i], lockstep ? t[i] : now);
+    else // the upstream router's ECMP: each LB instance gets the flows of its hash share
+        for (unsigned i = 0; i < n; ++i) {
+            const Parsed p = parse_frame(data[i], len[i]);
+            const std::uint64_t h = flow_hash(p.key);
+            const unsigned which = p.drop != Drop::none ? 0 : unsigned((h & 0xffff) % r.lbs.size());
+            server[i] = r.lbs[which].lb->process_parsed(data[i], p, h, lockstep ? t[i] : now);
+        }
     for (unsigned i = 0; i < n; ++i) {
         if (server[i] >= 0) fwd[nf++] = pkts[i];
         else drop[nd++] = pkts[i];
@@ -323,7 +320,6 @@ int lb_lcore_lockstep(Run &r) {
         const std::uint64_t t = r.sync.world_time.load(std::memory_order_relaxed);
         if (t >= next_publish) {
             publish_all(r, next_publish);
-            const std::uint64_t want = r.lbs[0].msg.sequence_id;
             next_publish += interval;
             if (wait_agent) {
                 const std::uint64_t give_up = mono_ns() + std::uint64_t(r.cfg.lockstep_wait_ms * 1e6);
@@ -342,7 +338,6 @@ int lb_lcore_lockstep(Run &r) {
                         next_check = mono_ns() + 10'000'000;
                     }
                 }
-                (void)want;
             }
         }
         done = step;

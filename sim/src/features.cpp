@@ -111,6 +111,7 @@ void Reservoir::recompute() noexcept {
 void Reservoir::new_epoch(std::uint64_t epoch_ns, const FeatureOptions &opt) noexcept {
     have_epoch_ = true;
     epoch_ns_ = epoch_ns;
+    gamma_ = opt.gamma;
     ln_gamma_ = std::log(opt.gamma);
     for (unsigned i = 0; i < count_; ++i) {
         g_[i] = std::exp(ln_gamma_ * (double(epoch_ns_) - double(raw_->timestamps[i])) * 1e-9);
@@ -177,7 +178,7 @@ double Reservoir::p90_from(const TopSet &top) const noexcept {
 
 Features Reservoir::features(std::uint64_t now_ns, const FeatureOptions &opt) noexcept {
     if (count_ == 0) return {};
-    if (std::log(opt.gamma) != ln_gamma_ || now_ns > epoch_ns_ + kEpochLimitNs) new_epoch(now_ns, opt);
+    if (opt.gamma != gamma_ || now_ns > epoch_ns_ + kEpochLimitNs) new_epoch(now_ns, opt);
     else if (stale_tops_) recompute();
     else if (since_recompute_ >= kRecomputeEvery) resum();
     const double n = count_;

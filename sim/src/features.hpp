@@ -98,7 +98,7 @@ private:
     unsigned count_ = 0;
     std::uint64_t seen_ = 0;
     std::uint64_t epoch_ns_ = 0;
-    double ln_gamma_ = 0;
+    double gamma_ = 0, ln_gamma_ = 0; // the epoch's gamma and its log
     bool have_epoch_ = false;
     bool stale_tops_ = false;      // a top set fell below what the p90 needs
     unsigned since_recompute_ = 0; // replacements since the sums were exact

@@ -63,7 +63,7 @@ void LoadBalancer::agent_lost() noexcept {
     if (cfg_.fallback == Fallback::static_weights) set_weights(static_weights_.data(), nullptr);
 }
 
-int LoadBalancer::pick(const FlowKey &key, std::uint64_t hash) noexcept {
+int LoadBalancer::pick(std::uint64_t hash) noexcept {
     switch (cfg_.policy) {
     case Policy::ecmp: return int((hash >> 32) % n_);
     case Policy::wcmp:
@@ -86,7 +86,6 @@ int LoadBalancer::pick(const FlowKey &key, std::uint64_t hash) noexcept {
         return best;
     }
     }
-    (void)key;
     return -1;
 }
 
@@ -98,13 +97,17 @@ void LoadBalancer::end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample
 }
 
 int LoadBalancer::process(std::uint8_t *frame, std::size_t len, std::uint64_t now) noexcept {
-    ++c_.packets;
     const Parsed p = parse_frame(frame, len);
+    return process_parsed(frame, p, flow_hash(p.key), now);
+}
+
+int LoadBalancer::process_parsed(std::uint8_t *frame, const Parsed &p, std::uint64_t hash, std::uint64_t now) noexcept {
+    ++c_.packets;
     if (p.drop != Drop::none) {
         ++c_.drops[std::size_t(p.drop)];
         return -1;
     }
-    return handle(frame, p, flow_hash(p.key), now);
+    return handle(frame, p, hash, now);
 }
 
 void LoadBalancer::process_burst(std::uint8_t *const *frames, const std::uint16_t *lens, unsigned n, std::uint64_t now,
@@ -159,7 +162,7 @@ int LoadBalancer::handle(std::uint8_t *frame, const Parsed &p, std::uint64_t h, 
             ++c_.drops[std::size_t(Drop::table_full)];
             return -1;
         }
-        const int s = pick(p.key, h);
+        const int s = pick(h);
         if (s < 0) {
             ++c_.drops[std::size_t(Drop::no_server)];
             return -1;

@@ -64,6 +64,9 @@ public:
     // Handles one frame seen at now_ns. Returns the server it goes to (the destination MAC is
     // rewritten to that server's) or -1 when dropped (the reason is counted).
     int process(std::uint8_t *frame, std::size_t len, std::uint64_t now_ns) noexcept;
+    // The same for a frame its caller already parsed (p = parse_frame(frame), hash =
+    // flow_hash(p.key)), e.g. to choose among several LBs first: nothing is parsed twice.
+    int process_parsed(std::uint8_t *frame, const Parsed &p, std::uint64_t hash, std::uint64_t now_ns) noexcept;
     // The same for a burst of up to 64 frames seen at now_ns (or at times[i] if times is not
     // null): headers are parsed and flow buckets prefetched for the whole burst first, so the
     // table's cache misses overlap. server[i] receives what process() would return.
@@ -90,7 +93,7 @@ public:
     [[nodiscard]] const std::vector<float> &weights() const noexcept { return weights_; }
 
 private:
-    int pick(const FlowKey &key, std::uint64_t hash) noexcept;
+    int pick(std::uint64_t hash) noexcept;
     int handle(std::uint8_t *frame, const Parsed &p, std::uint64_t hash, std::uint64_t now) noexcept;
     void end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept;
     void set_weights(const float *w, const marllb_alias_entry_t *alias) noexcept;
