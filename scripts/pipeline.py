@@ -93,6 +93,7 @@ def main():
                    "--interval-ms", str(a.interval_ms), "--log", log, "--csv", os.path.join(a.out, "agents.csv"), "--quiet"]
         return subprocess.Popen(cmd, env=env)
 
+    rows_before = len(read_rows(os.path.join(a.out, "pipeline.csv")))
     print(f"pipeline {run_id}: marllb-sim + {a.lbs} {a.agent} agent(s), policy {a.policy}, {a.duration:g} s", flush=True)
     t0 = time.monotonic()
     sim_proc = subprocess.Popen(sim_cmd, env=env)
@@ -134,8 +135,9 @@ def main():
     with open(os.path.join(run_dir, "events.csv"), "w") as f:
         f.write("event,elapsed_s\n" + "".join(f"{e},{t:.3f}\n" for e, t in events))
 
+    # Only a row this run appended is this run's: an older row must never stand in for it.
     rows = read_rows(os.path.join(a.out, "pipeline.csv"))
-    row = rows[-1] if rows else {}
+    row = rows[-1] if len(rows) > rows_before else {}
     print(f"\n{'pipeline summary':<34}{run_id}")
     for k, label in (("observations", "observations published"), ("actions_applied", "actions applied"),
                      ("actions_rejected", "actions rejected"), ("fallbacks", "agent-death fallbacks"),
@@ -152,10 +154,20 @@ def main():
                               capture_output=True, text=True)
         print(plot.stdout.strip() or plot.stderr.strip())
 
-    status = 0 if sim_proc.returncode == 0 else 1
+    problems = []
     if sim_proc.returncode != 0:
-        print(f"pipeline: marllb-sim exited with {sim_proc.returncode}", file=sys.stderr)
-    if a.check:
+        problems.append(f"marllb-sim exited with {sim_proc.returncode}")
+    if not row:
+        problems.append(f"marllb-sim wrote no result row to {a.out}/pipeline.csv")
+    for i, rc in agent_rc.items():  # SIGKILL only when this script killed it
+        if rc != 0 and not (rc == -signal.SIGKILL and i == 0 and a.kill_agent_at is not None):
+            problems.append(f"agent {i} exited with {rc} (sequence regression, inconsistent observation or error)")
+    if not a.no_plot and plot.returncode != 0:
+        problems.append(f"the plot failed (exit {plot.returncode})")
+    for p in problems:
+        print(f"pipeline: {p}", file=sys.stderr)
+    status = 1 if problems else 0
+    if a.check and row:
         status |= check(a, row, run_dir, events, agent_rc)
     return status
 
@@ -172,9 +184,6 @@ def check(a, row, run_dir, events, agent_rc):
             problems.append("no action applied")
         if int(row["actions_rejected"]) != 0:
             problems.append(f"{row['actions_rejected']} actions rejected")
-        for i, rc in agent_rc.items():
-            if rc not in (0, -signal.SIGKILL):
-                problems.append(f"agent {i} exited with {rc} (sequence regression or inconsistent observation)")
     if a.kill_agent_at is not None:
         series = read_rows(os.path.join(run_dir, "timeseries.csv"))
         killed = next(t for e, t in events if "killed" in e)

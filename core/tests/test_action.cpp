@@ -1,6 +1,7 @@
 // Action validation: each invalid field is rejected with its own reason; a randomized test
 // corrupts valid actions and checks that nothing an LB could misuse gets through.
 #include "support/payload.hpp"
+#include "support/process.hpp"
 
 #include <marllb/shm.hpp>
 
@@ -9,6 +10,9 @@
 #include <cmath>
 #include <limits>
 #include <random>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 using namespace marllb::shm;
 using marllb::test::fill_action;
@@ -96,4 +100,68 @@ TEST_CASE("randomized: corrupted actions never pass with an unsafe field", "[act
         }
     }
     CHECK(rejected > 100000); // most single-bit corruptions of weights or table are caught
+}
+
+// What the data plane does with an applied action: draw servers from its alias table. An
+// agent's zero-weight servers must never be drawn, whether its table came from the builder or
+// was written by hand to smuggle one in (which the LB must reject, keeping the previous one).
+TEST_CASE("a zero-weight server is never drawn by the LB after an action is applied", "[action][lb]") {
+    const auto name = marllb::test::unique_region("zero_weight");
+    auto lbx = LbRegion::create(name);
+    REQUIRE(lbx);
+    LbRegion &lb = *lbx;
+    marllb_msg_out_t m{};
+    (void)lb.publish(m);
+    (void)lb.publish(m);
+    auto agent = AgentRegion::attach(name);
+    REQUIRE(agent);
+
+    marllb_msg_in_t a{};
+    a.sequence_id = 1;
+    a.num_servers = 7;
+    const float w[7] = {0, 2, 0, 1, 0, 0, 4};
+    std::copy(w, w + 7, a.weights);
+    REQUIRE(marllb_alias_build(a.weights, 7, a.alias_table) == MARLLB_OK);
+    REQUIRE(agent->write_action(a, 1) == Errc::ok);
+    REQUIRE(lb.poll_action().status == MARLLB_POLL_APPLIED);
+
+    auto draws_only_weighted = [&lb, &w] {
+        const marllb_msg_in_t *in_force = lb.action();
+        REQUIRE(in_force);
+        std::uint64_t rng = 12345, counts[7] = {};
+        for (int k = 0; k < 1'000'000; ++k)
+            ++counts[marllb_alias_sample(in_force->alias_table, in_force->num_servers, marllb_rand64(&rng))];
+        for (int s = 0; s < 7; ++s) {
+            INFO("server " << s << " weight " << w[s] << " drawn " << counts[s] << " times");
+            if (w[s] == 0) CHECK(counts[s] == 0);
+            else CHECK(counts[s] > 0);
+        }
+    };
+    draws_only_weighted();
+
+    // A hand-made table that keeps zero-weight server 2 with probability 1 and sends server 1's
+    // share there: the LB refuses it and server 2 is still never drawn.
+    marllb_msg_in_t smuggled = a;
+    smuggled.sequence_id = 2;
+    smuggled.alias_table[1] = {0.0f, 2};
+    smuggled.alias_table[2] = {1.0f, 2};
+    CHECK(validate_action(smuggled, 2) == MARLLB_ACTION_ALIAS_MISMATCH);
+    // The API would refuse to write it; a hostile agent writes the slot's bytes itself
+    // (seqlock odd, payload, seqlock even and newer), so the LB's own check must catch it.
+    const int fd = ::open(("/dev/shm/" + name).c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    std::uint64_t lock = 0;
+    REQUIRE(pread(fd, &lock, 8, MARLLB_ACTION_OFFSET) == 8);
+    const std::uint64_t odd = lock + 1, even = lock + 2;
+    REQUIRE(pwrite(fd, &odd, 8, MARLLB_ACTION_OFFSET) == 8);
+    REQUIRE(pwrite(fd, &smuggled, sizeof smuggled, MARLLB_ACTION_OFFSET + offsetof(marllb_action_section_t, msg)) ==
+            ssize_t(sizeof smuggled));
+    REQUIRE(pwrite(fd, &even, 8, MARLLB_ACTION_OFFSET) == 8);
+    close(fd);
+    const PollResult r = lb.poll_action();
+    CHECK(r.status == MARLLB_POLL_REJECTED);
+    CHECK(r.reason == MARLLB_ACTION_ALIAS_MISMATCH);
+    CHECK(lb.action()->sequence_id == 1);
+    draws_only_weighted();
+    (void)unlink_region(name);
 }
