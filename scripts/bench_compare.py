@@ -2,10 +2,16 @@
 """The benchmark regression gate: a baseline CSV against a candidate CSV (both from
 scripts/bench_to_csv.py), judged by the rules in a gate file (bench/gate.toml).
 
-Prints a table (metric, baseline, candidate, ratio, verdict) and exits 1 if any rule fails,
-2 on unusable input. Ratios compare an operation with an in-run baseline of the same run, so
-a slower or faster machine moves both and the gate does not; exact rules check counters that
-must hold (torn, lost) in every repetition.
+Prints a table (metric, baseline, candidate, ratio, p, verdict) and exits 1 if any rule
+fails, 2 on unusable input. Ratios compare an operation with an in-run baseline of the same
+run, so a slower or faster machine moves both and the gate does not; exact rules check
+counters that must hold (torn, lost) in every repetition.
+
+A ratio rule fails only when both hold: the ratio grew by more than its max_growth (the
+effect is large enough to matter), and a one-sided Mann-Whitney U test over the repetitions'
+ratios says the candidate's are larger than the baseline's at level alpha (the growth is not
+one unlucky repetition). The test needs per-repetition values (the CSV's `values` column); a
+CSV without them is judged on the growth alone.
 
     bench_compare.py BASELINE.csv CANDIDATE.csv [--gate bench/gate.toml]
                      [--gbench BASELINE.json CANDIDATE.json]
@@ -15,6 +21,7 @@ raw JSON, for a closer look; it does not change the verdict.
 """
 import argparse
 import csv
+import math
 import os
 import subprocess
 import sys
@@ -61,12 +68,72 @@ def load_gate(path):
         for key in ("numerator", "denominator", "max_growth"):
             if key not in rule:
                 raise GateError(f"gate file {path}: [ratio.{name}] lacks '{key}'")
+        if not 0 < float(rule.get("alpha", 0.01)) < 1:
+            raise GateError(f"gate file {path}: [ratio.{name}] alpha must be between 0 and 1")
         if rule.get("statistic", "median") not in ("median", "min"):
             raise GateError(f"gate file {path}: [ratio.{name}] statistic must be 'median' or 'min'")
     for name, rule in gate.get("exact", {}).items():
         if "metric" not in rule or "equals" not in rule:
             raise GateError(f"gate file {path}: [exact.{name}] needs 'metric' and 'equals'")
     return gate
+
+
+def mann_whitney_greater(cand, base):
+    """One-sided p-value that `cand` tends to be larger than `base` (Mann-Whitney U).
+
+    Exact (the null distribution of U by recursion) when there are no ties; the normal
+    approximation with tie and continuity corrections otherwise."""
+    m, n = len(cand), len(base)
+    u = sum(1.0 if c > b else 0.5 if c == b else 0.0 for c in cand for b in base)
+    pooled = sorted(cand + base)
+    if len(set(pooled)) == len(pooled):
+        # counts[k] = number of orderings of m + n values whose U equals k, built up one value
+        # at a time: f(m, n) = f(m - 1, n) shifted by n, plus f(m, n - 1).
+        table = {(0, j): [1] for j in range(n + 1)}
+        for i in range(1, m + 1):
+            table[(i, 0)] = [1]
+            for j in range(1, n + 1):
+                a, b = table[(i - 1, j)], table[(i, j - 1)]
+                size = i * j + 1
+                f = [0] * size
+                for k, c in enumerate(a):
+                    f[k + j] += c
+                for k, c in enumerate(b):
+                    f[k] += c
+                table[(i, j)] = f
+        dist = table[(m, n)]
+        return sum(dist[int(u):]) / sum(dist)
+    ranks, i = {}, 0
+    while i < len(pooled):
+        j = i
+        while j < len(pooled) and pooled[j] == pooled[i]:
+            j += 1
+        ranks[pooled[i]] = (i + j + 1) / 2
+        i = j
+    ties = sum(t ** 3 - t for t in (pooled.count(v) for v in set(pooled)))
+    var = m * n / 12 * ((m + n + 1) - ties / ((m + n) * (m + n - 1)))
+    if var <= 0:
+        return 1.0
+    z = (u - m * n / 2 - 0.5) / math.sqrt(var)
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def repetitions(table, key):
+    """Every repetition's value, in run order, or None when the CSV has no `values`."""
+    row = table.get(key)
+    if row is None or not row.get("values"):
+        return None
+    try:
+        return [float(v) for v in row["values"].split()]
+    except ValueError:
+        return None
+
+
+def rep_ratios(table, num, den):
+    n, d = repetitions(table, num), repetitions(table, den)
+    if not n or not d or len(n) != len(d) or min(d) <= 0:
+        return None
+    return [a / b for a, b in zip(n, d)]
 
 
 def value(table, key, column="median"):
@@ -86,34 +153,42 @@ def unavailable(table, key):
 
 
 def judge(base, cand, gate):
-    """[(name, baseline, candidate, ratio, verdict, detail)], verdicts PASS/FAIL/SKIP."""
+    """[(name, baseline, candidate, growth, p, verdict, detail)], verdicts PASS/FAIL/SKIP."""
     results = []
     for name, rule in gate.get("ratio", {}).items():
         num, den = rule["numerator"], rule["denominator"]
         stat = rule.get("statistic", "median")  # or "min": the fastest repetition
+        alpha = float(rule.get("alpha", 0.01))
         b = (value(base, num, stat), value(base, den, stat))
         c = (value(cand, num, stat), value(cand, den, stat))
         if None in b:
-            results.append((name, None, None, None, "SKIP", f"not in the baseline: {num} or {den}"))
+            results.append((name, None, None, None, None, "SKIP", f"not in the baseline: {num} or {den}"))
             continue
         if None in c:
             why = unavailable(cand, num) or unavailable(cand, den)
-            results.append((name, b[0] / b[1], None, None, "FAIL",
+            results.append((name, b[0] / b[1], None, None, None, "FAIL",
                             f"unavailable in the candidate: {why}" if why else f"missing in the candidate: {num} or {den}"))
             continue
         br, cr = b[0] / b[1], c[0] / c[1]
         growth = cr / br if br else float("inf")
-        verdict = "FAIL" if growth > rule["max_growth"] else "PASS"
+        base_reps, cand_reps = rep_ratios(base, num, den), rep_ratios(cand, num, den)
+        p = mann_whitney_greater(cand_reps, base_reps) if base_reps and cand_reps else None
+        grew = growth > rule["max_growth"]
+        verdict = "FAIL" if grew and (p is None or p < alpha) else "PASS"
         detail = f"{num} / {den} ({stat}s); allowed growth {rule['max_growth']}x"
-        results.append((name, br, cr, growth, verdict, detail))
+        if p is not None:
+            detail += f", U test p = {p:.2g} (fails below {alpha:g})"
+            if grew and p >= alpha:
+                detail += ": grew, but not consistently over the repetitions"
+        results.append((name, br, cr, growth, p, verdict, detail))
     for name, rule in gate.get("exact", {}).items():
         key, want = rule["metric"], float(rule["equals"])
         bv, cv = value(base, key, "max"), value(cand, key, "max")
         if cv is None:
-            results.append((name, bv, None, None, "FAIL", f"missing in the candidate: {key}"))
+            results.append((name, bv, None, None, None, "FAIL", f"missing in the candidate: {key}"))
             continue
         verdict = "PASS" if cv == want else "FAIL"
-        results.append((name, bv, cv, None, verdict, f"{key} must be {want:g} in every repetition"))
+        results.append((name, bv, cv, None, None, verdict, f"{key} must be {want:g} in every repetition"))
     return results
 
 
@@ -125,10 +200,11 @@ def fmt(x):
 
 def print_table(results, out=sys.stdout):
     w = max([len(r[0]) for r in results] + [6])
-    print(f"{'metric':<{w}}  {'baseline':>9}  {'candidate':>9}  {'ratio':>6}  verdict", file=out)
-    for name, b, c, growth, verdict, detail in results:
-        line = f"{name:<{w}}  {fmt(b):>9}  {fmt(c):>9}  {fmt(growth):>6}  {verdict}"
-        if verdict != "PASS":
+    print(f"{'metric':<{w}}  {'baseline':>9}  {'candidate':>9}  {'growth':>6}  {'p':>7}  verdict", file=out)
+    for name, b, c, growth, p, verdict, detail in results:
+        ps = "-" if p is None else f"{p:.2g}"
+        line = f"{name:<{w}}  {fmt(b):>9}  {fmt(c):>9}  {fmt(growth):>6}  {ps:>7}  {verdict}"
+        if verdict != "PASS" or "not consistently" in detail:
             line += f"  ({detail})"
         print(line, file=out)
 
@@ -139,15 +215,23 @@ def main(argv=None):
     p.add_argument("candidate")
     p.add_argument("--gate", default=os.path.join(ROOT, "bench", "gate.toml"))
     p.add_argument("--gbench", nargs=2, metavar=("BASELINE_JSON", "CANDIDATE_JSON"))
+    p.add_argument("--rules", help="judge only these rules (comma-separated names), e.g. when the "
+                   "candidate ran only the benchmarks they read")
     args = p.parse_args(argv)
     try:
         gate = load_gate(args.gate)
+        if args.rules:
+            keep = set(args.rules.split(","))
+            unknown = keep - set(gate.get("ratio", {})) - set(gate.get("exact", {}))
+            if unknown:
+                raise GateError(f"--rules names rules the gate file does not have: {', '.join(sorted(unknown))}")
+            gate = {kind: {n: r for n, r in rules.items() if n in keep} for kind, rules in gate.items()}
         results = judge(load_csv(args.baseline), load_csv(args.candidate), gate)
     except GateError as e:
         print(f"bench_compare: {e}", file=sys.stderr)
         return 2
     print_table(results)
-    failed = [r[0] for r in results if r[4] == "FAIL"]
+    failed = [r[0] for r in results if r[5] == "FAIL"]
     if args.gbench:
         if os.path.exists(GBENCH_COMPARE):
             subprocess.run([sys.executable, GBENCH_COMPARE, "benchmarks", *args.gbench], check=False)

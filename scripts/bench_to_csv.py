@@ -4,7 +4,9 @@ benchmark CSV: one row per (benchmark, metric), the median of the N repetitions 
 spread, and the run's context on every row.
 
 Schema (docs/benchmarks.md): run_id, date, git_commit, cpu_model, kernel, cpus,
-cpu_relation, binary, benchmark, metric, unit, repetitions, median, min, max, stddev, cv
+cpu_relation, binary, benchmark, metric, unit, repetitions, median, min, max, stddev, cv,
+values (every repetition's value, space-separated, in the order they ran: the gate's
+statistical test uses them)
 
 Metrics: time_ns (real time per iteration; manual time for latency benchmarks), cpu_ns, and
 every user counter (p50_ns, p99_ns, torn, lost, per_draw, ...).
@@ -19,7 +21,7 @@ import sys
 
 FIELDS = ["run_id", "date", "git_commit", "cpu_model", "kernel", "cpus", "cpu_relation",
           "binary", "benchmark", "metric", "unit", "repetitions", "median", "min", "max",
-          "stddev", "cv"]
+          "stddev", "cv", "values"]
 TIME_SCALE = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 SKIP_KEYS = {"name", "family_index", "per_family_instance_index", "run_name", "run_type",
              "repetitions", "repetition_index", "threads", "iterations", "real_time",
@@ -78,10 +80,11 @@ def rows_for(doc, path):
         sd = statistics.pstdev(values) if len(values) > 1 else 0.0
         rows.append(dict(common, benchmark=name, metric=metric, unit=unit, repetitions=len(values),
                          median=f"{med:.6g}", min=f"{min(values):.6g}", max=f"{max(values):.6g}",
-                         stddev=f"{sd:.4g}", cv=f"{(sd / med if med else 0.0):.4f}"))
+                         stddev=f"{sd:.4g}", cv=f"{(sd / med if med else 0.0):.4f}",
+                         values=" ".join(f"{v:.6g}" for v in values)))
     for name, message in errors:  # a benchmark that could not run says why, in its row
         rows.append(dict(common, benchmark=name, metric="unavailable", unit=message, repetitions=0,
-                         median="", min="", max="", stddev="", cv=""))
+                         median="", min="", max="", stddev="", cv="", values=""))
     return rows
 
 

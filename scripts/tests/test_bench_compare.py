@@ -23,7 +23,7 @@ def verdicts(candidate):
     gate = bench_compare.load_gate(GATE)
     base = bench_compare.load_csv(os.path.join(FIX, "baseline.csv"))
     cand = bench_compare.load_csv(os.path.join(FIX, candidate + ".csv"))
-    return {r[0]: r[4] for r in bench_compare.judge(base, cand, gate)}
+    return {r[0]: r[5] for r in bench_compare.judge(base, cand, gate)}
 
 
 def test_baseline_against_itself_passes():
@@ -88,7 +88,67 @@ def test_min_statistic_reads_the_fastest_repetition(tmp_path):
     gate.write_text('[ratio.p]\nnumerator = "bench_core:BM_PublishObservation:time_ns"\n'
                     'denominator = "bench_core:BM_Memcpy/bytes:2848:time_ns"\nmax_growth = 1.5\nstatistic = "min"\n')
     base = bench_compare.load_csv(os.path.join(FIX, "baseline.csv"))
-    (name, b, c, growth, verdict, detail), = bench_compare.judge(base, base, bench_compare.load_gate(str(gate)))
+    (name, b, c, growth, p, verdict, detail), = bench_compare.judge(base, base, bench_compare.load_gate(str(gate)))
     row = lambda bm: base["bench_core:" + bm + ":time_ns"]
     assert b == float(row("BM_PublishObservation")["min"]) / float(row("BM_Memcpy/bytes:2848")["min"])
     assert verdict == "PASS" and "(mins)" in detail
+
+
+# The statistical rule: per-repetition ratios (the `values` column) and a one-sided U test.
+def write_csv(path, reps):
+    """A bench CSV with rows bench_core:BM_Op and BM_Base whose repetitions are `reps`."""
+    fields = ["binary", "benchmark", "metric", "median", "min", "max", "values"]
+    with open(path, "w") as f:
+        f.write(",".join(fields) + "\n")
+        for bm, values in reps.items():
+            med = sorted(values)[len(values) // 2]
+            f.write(f"bench_core,{bm},time_ns,{med},{min(values)},{max(values)},{' '.join(map(str, values))}\n")
+    return str(path)
+
+
+STAT_GATE = '[ratio.op]\nnumerator = "bench_core:BM_Op:time_ns"\ndenominator = "bench_core:BM_Base:time_ns"\nmax_growth = 1.3\n'
+BASE_REPS = [100, 101, 102, 103, 104, 105, 106, 107, 108]
+
+
+def judge_reps(tmp_path, cand_op):
+    gate = tmp_path / "gate.toml"
+    gate.write_text(STAT_GATE)
+    base = write_csv(tmp_path / "b.csv", {"BM_Op": BASE_REPS, "BM_Base": [10] * 9})
+    cand = write_csv(tmp_path / "c.csv", {"BM_Op": cand_op, "BM_Base": [10] * 9})
+    (row,) = bench_compare.judge(bench_compare.load_csv(base), bench_compare.load_csv(cand),
+                                 bench_compare.load_gate(str(gate)))
+    return row
+
+
+def test_exact_u_test_p_value_on_a_hand_computed_case():
+    # 3 against 3, every candidate above every baseline value: 1 ordering of C(6,3) = 20.
+    assert bench_compare.mann_whitney_greater([4, 5, 6], [1, 2, 3]) == 1 / 20
+    # U = 8 of 9: the orderings with U >= 8 are 2 of 20.
+    assert bench_compare.mann_whitney_greater([2.5, 5, 6], [1, 2, 3]) == 2 / 20
+    assert bench_compare.mann_whitney_greater([1, 2, 3], [4, 5, 6]) == 1.0
+
+
+def test_a_consistent_growth_in_every_repetition_fails(tmp_path):
+    name, b, c, growth, p, verdict, detail = judge_reps(tmp_path, [1.5 * v for v in BASE_REPS])
+    assert growth > 1.3 and p < 0.01 and verdict == "FAIL"
+
+
+def test_a_growth_carried_by_some_repetitions_only_passes_and_says_so(tmp_path):
+    # The median moved by 1.9x, but four repetitions sit where the baseline's do: not a
+    # consistent shift, and the gate says it grew without failing.
+    name, b, c, growth, p, verdict, detail = judge_reps(tmp_path, [99, 100, 101, 103, 190, 200, 210, 220, 230])
+    assert growth > 1.3 and p >= 0.01 and verdict == "PASS"
+    assert "not consistently" in detail
+
+
+def test_a_small_consistent_growth_below_the_margin_passes(tmp_path):
+    name, b, c, growth, p, verdict, detail = judge_reps(tmp_path, [1.2 * v for v in BASE_REPS])
+    assert p < 0.01 and growth < 1.3 and verdict == "PASS"
+
+
+def test_rules_option_judges_only_the_named_rules(capsys):
+    assert bench_compare.main([os.path.join(FIX, "baseline.csv"), os.path.join(FIX, "regressed_writer.csv"),
+                               "--gate", GATE, "--rules", "read_newest_vs_word_copy"]) == 0
+    assert bench_compare.main([os.path.join(FIX, "baseline.csv"), os.path.join(FIX, "baseline.csv"),
+                               "--gate", GATE, "--rules", "no_such_rule"]) == 2
+    assert "no_such_rule" in capsys.readouterr().err
