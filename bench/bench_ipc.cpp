@@ -9,6 +9,8 @@
 //
 //   BM_CacheLineOneWay           physical limit: one atomic bounced between the CPUs, RTT / 2
 //   BM_Memcpy/bytes:2848         physical limit: copying the payload once
+//   BM_CopyFloorOneWay           the floor at the cadence: 2,848 bytes written by the sender,
+//                                a one-line flag, the receiver copies them out
 //   BM_ObsOneWay/marllb_shm      LB publishes, agent busy-polls published_seq and reads it
 //   BM_ObsOneWay/<peer>          the same 2,848 bytes through pipe, unix_socket, posix_mq,
 //                                mutex_shm (process-shared mutex + condvar), iceoryx
@@ -211,6 +213,44 @@ void BM_Memcpy(benchmark::State &state) {
     }
 }
 BENCHMARK(BM_Memcpy)->ArgName("bytes")->Arg(sizeof(MsgOut));
+
+// The floor for moving an observation between the CPUs at the cadence: the sender writes the
+// same 2,848 bytes into a shared buffer with plain stores and raises a one-line flag (release);
+// the receiver busy-polls the flag (acquire) and copies the bytes out. Same schedule, same cold
+// caches, same bytes as BM_ObsOneWay/marllb_shm, without the protocol: what any correct
+// transport must pay, and the in-run baseline its ratios are gated on.
+struct FloorBox {
+    alignas(64) std::atomic<std::uint64_t> seq{0};
+    alignas(64) MsgOut msg;
+};
+
+void BM_CopyFloorOneWay(benchmark::State &state) {
+    Control *c = make_control();
+    void *mem = mmap(nullptr, sizeof(FloorBox), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (!c || mem == MAP_FAILED) return state.SkipWithError("mmap failed");
+    auto *box = new (mem) FloorBox;
+    std::uint64_t seen = 0;
+    one_way(
+        state, c,
+        [&](MsgOut &m) {
+            std::memcpy(&box->msg, &m, sizeof m);       // plain stores: no reader is copying now
+            box->seq.store(m.sequence_id, std::memory_order_release); // pairs with the acquire below
+        },
+        [&](MsgOut &m) {
+            std::uint64_t s;
+            for (bool done = false; (s = box->seq.load(std::memory_order_acquire)) == seen; __builtin_ia32_pause()) {
+                if (done) return false;
+                done = c->sender_done.load(std::memory_order_acquire);
+            }
+            // The sender writes the next message only 200 us later: the copy is complete
+            // long before then (the lost/torn counters would show otherwise).
+            std::memcpy(&m, &box->msg, sizeof m);
+            seen = s;
+            return true;
+        });
+    munmap(mem, sizeof(FloorBox));
+    munmap(c, sizeof *c);
+}
 
 // ---- marllb-shm ---------------------------------------------------------------------------
 
@@ -669,6 +709,7 @@ int main(int argc, char **argv) {
     auto reg = [](const char *name, void (*fn)(benchmark::State &)) {
         benchmark::RegisterBenchmark(name, fn)->UseManualTime()->Iterations(kEvents);
     };
+    reg("BM_CopyFloorOneWay", BM_CopyFloorOneWay);
     reg("BM_ObsOneWay/marllb_shm", BM_ObsOneWay_marllb_shm);
     reg("BM_ObsOneWay/pipe", BM_ObsOneWay_pipe);
     reg("BM_ObsOneWay/unix_socket", BM_ObsOneWay_unix_socket);
