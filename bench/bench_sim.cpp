@@ -7,6 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <unistd.h>
 
 using namespace marllb;
@@ -114,6 +115,42 @@ void BM_ObservePublish(benchmark::State &state) {
 }
 BENCHMARK(BM_ObservePublish)->ArgNames({"changed", "raw"})->Args({0, 0})->Args({4, 0})->Args({128, 0})->Args({128, 1})
     ->Unit(benchmark::kMicrosecond);
+
+// The floor of a per-packet flow-table LB, the in-run baseline the gate compares
+// BM_LbAckPacket with: per frame, load the addresses and ports from the frame, hash them, and
+// read-modify-write one 64-byte bucket of a table of one bucket per live flow. No parsing, no
+// state machine, no sampling: the memory traffic any flow-table LB pays at this table size.
+// The next frame is chosen only once the bucket has been read, so misses do not overlap
+// across packets: one packet at a time, as BM_LbAckPacket processes them.
+void BM_TableTouch(benchmark::State &state) {
+    const auto flows = unsigned(state.range(0));
+    std::vector<std::array<std::uint8_t, kFrameLen>> frames(flows);
+    for (unsigned i = 0; i < flows; ++i)
+        build_frame(frames[i].data(), FlowKey{0x0A000000u | i, kVip, 2000, kVipPort}, kTcpAck, 2);
+    struct alignas(64) Bucket {
+        std::uint64_t word[8];
+    };
+    unsigned size = 1;
+    while (size < flows) size *= 2;
+    std::vector<Bucket> table(size);
+    std::size_t i = 0;
+    for (auto _ : state) {
+        const std::uint8_t *f = frames[i].data() + kEthLen;
+        std::uint64_t a, b;
+        std::memcpy(&a, f + 12, 8); // source and destination address
+        std::memcpy(&b, f + kIpv4Len, 4); // ports
+        std::uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+        h ^= h >> 29;
+        Bucket &bk = table[h & (size - 1)];
+        bk.word[0] += 1;
+        bk.word[1] = h;
+        benchmark::DoNotOptimize(bk);
+        i += 1 + std::size_t(bk.word[0] >> 63); // a counter never reaches 2^63: always 1, after the load
+        if (i >= frames.size()) i = 0;
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TableTouch)->ArgName("flows")->Arg(1024)->Arg(65536);
 
 } // namespace
 

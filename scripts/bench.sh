@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite (bench_core: hot operations beside memcpy; bench_ipc: cross-process
-# latency beside the cache-line limit and the peers), 9 repetitions each, and writes
-# OUT_DIR/{bench_core,bench_ipc}.json and OUT_DIR/bench.csv (scripts/bench_to_csv.py).
+# Runs the benchmark suite, 9 repetitions each: bench_core (hot operations beside memcpy and
+# an atomic word copy), bench_ipc (cross-process latency beside the cache-line limit, the
+# copy floor and the peers; repetitions of all transports interleaved at random, so a change
+# of the host's state during the run hits each transport alike) and bench_sim (the LB's
+# per-packet cost beside a flow-table touch of the same size). Writes OUT_DIR/bench_*.json
+# and OUT_DIR/bench.csv (scripts/bench_to_csv.py).
 #
-#   scripts/bench.sh [--out DIR] [--cpus A,B] [--build DIR]
-#     --out     default results/bench/latest
-#     --build   a build tree other than build/release (e.g. a test build)
-#     --cpus    receiver and sender CPUs for bench_ipc (default 0,1)
+#   scripts/bench.sh [--out DIR] [--cpus A,B] [--build DIR] [--suites core,ipc,sim]
+#                    [--core-filter RE] [--ipc-filter RE] [--sim-filter RE]
+#     --out       default results/bench/latest
+#     --build     a build tree other than build/release (e.g. a test build)
+#     --cpus      receiver and sender CPUs for bench_ipc (default 0,1)
+#     --suites    which binaries to run (default all three)
+#     --*-filter  a Google Benchmark filter for that binary (default: what the gate reads
+#                 from bench_sim, everything from the others)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out="$MARLLB_ROOT/results/bench/latest"
 min_time=0.1 # one profile for baselines and the gate alike: ratios move with it
 cpus=0,1
 build="$MARLLB_ROOT/build/release"
+suites=core,ipc,sim
+core_filter=. ipc_filter=. sim_filter='BM_LbAckPacket|BM_TableTouch'
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --cpus) cpus="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --suites) suites="$2"; shift 2 ;;
+    --core-filter) core_filter="$2"; shift 2 ;;
+    --ipc-filter) ipc_filter="$2"; shift 2 ;;
+    --sim-filter) sim_filter="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -26,13 +39,28 @@ done
 export MARLLB_GIT_COMMIT="$(git_commit)"
 mkdir -p "$out"
 bin="$build/bench"
-[ -x "$bin/bench_core" ] && [ -x "$bin/bench_ipc" ] || die "no benchmarks in $bin: build them first"
-reps=(--benchmark_repetitions=9 --benchmark_format=console)
-say "bench_core (hot operations, min time ${min_time} s, 9 repetitions)"
-"$bin/bench_core" "${reps[@]}" --benchmark_min_time="$min_time" --benchmark_display_aggregates_only=true \
-  --benchmark_out="$out/bench_core.json" --benchmark_out_format=json \
-  --benchmark_context=git_commit="$MARLLB_GIT_COMMIT" >&2
-say "bench_ipc (cross-process latency on CPUs $cpus, 9 repetitions)"
-"$bin/bench_ipc" --cpu-a="${cpus%,*}" --cpu-b="${cpus#*,}" "${reps[@]}" --benchmark_display_aggregates_only=true \
-  --benchmark_counters_tabular=true --benchmark_out="$out/bench_ipc.json" --benchmark_out_format=json >&2
-/usr/bin/python3 "$MARLLB_ROOT/scripts/bench_to_csv.py" "$out/bench.csv" "$out/bench_core.json" "$out/bench_ipc.json"
+reps=(--benchmark_repetitions=9 --benchmark_format=console --benchmark_display_aggregates_only=true)
+commit=(--benchmark_context=git_commit="$MARLLB_GIT_COMMIT") # bench_ipc adds its own context
+jsons=()
+for suite in ${suites//,/ }; do
+  [ -x "$bin/bench_$suite" ] || die "no bench_$suite in $bin: build it first (cmake --build --preset release)"
+  json="$out/bench_$suite.json"
+  case "$suite" in
+    core)
+      say "bench_core (hot operations, min time ${min_time} s, 9 repetitions)"
+      "$bin/bench_core" "${reps[@]}" "${commit[@]}" --benchmark_min_time="$min_time" --benchmark_filter="$core_filter" \
+        --benchmark_out="$json" --benchmark_out_format=json >&2 ;;
+    ipc)
+      say "bench_ipc (cross-process latency on CPUs $cpus, 9 repetitions, interleaved)"
+      "$bin/bench_ipc" --cpu-a="${cpus%,*}" --cpu-b="${cpus#*,}" "${reps[@]}" --benchmark_filter="$ipc_filter" \
+        --benchmark_enable_random_interleaving=true --benchmark_counters_tabular=true \
+        --benchmark_out="$json" --benchmark_out_format=json >&2 ;;
+    sim)
+      say "bench_sim (the LB's per-packet cost, min time ${min_time} s, 9 repetitions)"
+      "$bin/bench_sim" "${reps[@]}" "${commit[@]}" --benchmark_min_time="$min_time" --benchmark_filter="$sim_filter" \
+        --benchmark_out="$json" --benchmark_out_format=json >&2 ;;
+    *) die "unknown suite '$suite' (core, ipc, sim)" ;;
+  esac
+  jsons+=("$json")
+done
+/usr/bin/python3 "$MARLLB_ROOT/scripts/bench_to_csv.py" "$out/bench.csv" "${jsons[@]}"

@@ -215,6 +215,9 @@ def main(argv=None):
     p.add_argument("candidate")
     p.add_argument("--gate", default=os.path.join(ROOT, "bench", "gate.toml"))
     p.add_argument("--gbench", nargs=2, metavar=("BASELINE_JSON", "CANDIDATE_JSON"))
+    p.add_argument("--csv", help="append one row per rule (label, rule, baseline, candidate, growth, p, "
+                   "verdict) to this CSV, e.g. for a series of gate runs")
+    p.add_argument("--label", default="", help="the label column of --csv rows")
     p.add_argument("--rules", help="judge only these rules (comma-separated names), e.g. when the "
                    "candidate ran only the benchmarks they read")
     args = p.parse_args(argv)
@@ -231,6 +234,15 @@ def main(argv=None):
         print(f"bench_compare: {e}", file=sys.stderr)
         return 2
     print_table(results)
+    if args.csv:
+        new = not os.path.exists(args.csv) or os.path.getsize(args.csv) == 0
+        with open(args.csv, "a", newline="") as f:
+            w = csv.writer(f)
+            if new:
+                w.writerow(["label", "rule", "baseline", "candidate", "growth", "p", "verdict"])
+            for name, b, c, growth, pv, verdict, _ in results:
+                w.writerow([args.label, name, "" if b is None else f"{b:.6g}", "" if c is None else f"{c:.6g}",
+                            "" if growth is None else f"{growth:.4f}", "" if pv is None else f"{pv:.3g}", verdict])
     failed = [r[0] for r in results if r[5] == "FAIL"]
     if args.gbench:
         if os.path.exists(GBENCH_COMPARE):

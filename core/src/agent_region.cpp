@@ -4,6 +4,7 @@
 // Ownership: this process holds the region's agent lock, so it is the only writer of the
 // action section; it maps the header, the ring and the reservoirs read-only.
 #include "internal.hpp"
+#include "plant.hpp"
 #include "seqlock.hpp"
 
 #include <unistd.h>
@@ -83,6 +84,7 @@ Errc AgentRegion::read_newest(Observation &out) noexcept {
 }
 
 Errc AgentRegion::read_next(Observation &out) noexcept {
+    [[maybe_unused]] const std::uint64_t plant_began = plant::begin();
     const auto *ring = map_.ring();
     std::uint64_t next = last_returned_ + 1;
     std::uint64_t lost = 0;
@@ -103,6 +105,7 @@ Errc AgentRegion::read_next(Observation &out) noexcept {
             out.skipped = 0;
             out.retries = attempt;
             out.fallback = 0;
+            plant::read(plant_began);
             return Errc::ok;
         }
         // next <= p was complete when p was published; failing now means its slot is being

@@ -3,6 +3,7 @@
 // Ownership: this process holds the region's LB lock, so it is the only writer of the header,
 // the ring and the reservoirs; it maps the action section read-only.
 #include "internal.hpp"
+#include "plant.hpp"
 #include "seqlock.hpp"
 
 #include <ctime>
@@ -108,6 +109,7 @@ void LbRegion::prefetch_next_slot() const noexcept {
 }
 
 std::uint64_t LbRegion::publish(MsgOut &msg, const ReservoirData *raw) noexcept {
+    [[maybe_unused]] const std::uint64_t plant_began = plant::begin();
     const std::uint64_t seq = next_seq_;
     if (raw) {
         auto *res = map_.reservoirs();
@@ -127,17 +129,13 @@ std::uint64_t LbRegion::publish(MsgOut &msg, const ReservoirData *raw) noexcept 
     copy_to_shared(&slot.publish_mono_ns, &meta, kSlotMetaBytes);
     copy_to_shared(&slot.msg, &msg, sizeof(MsgOut));
     write_end(&slot.lock, 2 * seq);
+    plant::publish(plant_began);
     // P1: release, pairs with the reader's acquire of published_seq (P2): a reader that sees
     // seq here sees the slot's lock at 2*seq or later. Relaxed would let it see seq while
     // the lock still reads an older value, and it would report a message as lost.
     store_release(&map_.ring()->published_seq, seq);
     next_seq_ = seq + 1;
     ++counters_.published;
-#ifdef MARLLB_TEST_SLOW_WRITER // test build only: a writer twice as slow, to show the gate fails
-    for (const std::uint64_t spent = marllb_now_mono_ns() - meta.publish_mono_ns;
-         marllb_now_mono_ns() - meta.publish_mono_ns < 2 * spent;) {
-    }
-#endif
     return seq;
 }
 

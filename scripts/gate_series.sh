@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Checks the benchmark gate itself: runs it RUNS times on unchanged code (every run must
+# pass: no false alarm), or on a test build with a planted slowdown (every run must fail on
+# the rule that watches it). One row per rule and run goes to OUT/series.csv
+# (scripts/bench_compare.py --csv); the last line says how many runs gave the expected
+# verdict. Exit 0 only if all did.
+#
+#   scripts/gate_series.sh [--runs N] [--plant NAME] [--out DIR] [--baseline FILE]
+#     --plant   none (default: the whole suite, every rule), publish_1.5x (hot publish),
+#               read_1.5x (one-way p50), read_tail (one-way p99), lb_1.5x (the LB's per-packet
+#               cost). A plant runs only the benchmarks its rule reads, and judges that rule.
+#     --out     default results/bench/gate-series
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+runs=10 plant=none out="$MARLLB_ROOT/results/bench/gate-series"
+baseline="$MARLLB_ROOT/results/bench/baseline.csv"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --plant) plant="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --baseline) baseline="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+[ -f "$baseline" ] || die "no baseline $baseline"
+build="$MARLLB_ROOT/build/release" bench_args=() rules=""
+case "$plant" in
+  none) ;;
+  publish_1.5x) bench_args=(--suites core --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848'); rules=publish_vs_word_copy ;;
+  read_1.5x) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm'); rules=obs_one_way_p50_vs_floor ;;
+  read_tail) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm'); rules=obs_one_way_p99_vs_floor ;;
+  lb_1.5x) bench_args=(--suites sim); rules=lb_ack_vs_table_touch ;;
+  *) die "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, lb_1.5x)" ;;
+esac
+if [ "$plant" != none ]; then
+  build="$MARLLB_ROOT/build/plant-$plant"
+  say "building the test build with plant $plant in $build"
+  cmake --preset release -B "$build" -DMARLLB_TEST_PLANT="$plant" >/dev/null || die "configure failed for plant $plant"
+  cmake --build "$build" --target bench_core bench_ipc bench_sim >/dev/null || die "build failed for plant $plant"
+  bench_args+=(--build "$build")
+else
+  "$MARLLB_ROOT/scripts/setup.sh" release >&2
+fi
+mkdir -p "$out"
+expected=0
+for k in $(seq 1 "$runs"); do
+  run_dir="$(mktemp -d)"
+  "$MARLLB_ROOT/scripts/bench.sh" --out "$run_dir" "${bench_args[@]}"
+  rc=0
+  /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$baseline" "$run_dir/bench.csv" \
+    --csv "$out/series.csv" --label "$plant#$k@$(git_commit)" ${rules:+--rules "$rules"} || rc=$?
+  rm -rf "$run_dir"
+  [ $rc -le 1 ] || die "the gate could not judge run $k (exit $rc)"
+  if [ "$plant" = none ]; then [ $rc -eq 0 ] && expected=$((expected + 1))
+  else [ $rc -eq 1 ] && expected=$((expected + 1)); fi
+  say "run $k of $runs: gate exit $rc"
+done
+want=$([ "$plant" = none ] && echo "passed" || echo "caught the plant")
+say "plant $plant: $expected of $runs runs $want"
+[ "$expected" -eq "$runs" ]
