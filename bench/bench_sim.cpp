@@ -21,6 +21,7 @@ LbConfig config(unsigned servers) {
     LbConfig c;
     c.capacities.assign(servers, 1.0);
     c.policy = Policy::sed;
+    c.buckets_log2 = 16; // every benchmarked flow keeps its entry (MARLLB's 2^10 would leave most untracked)
     return c;
 }
 

@@ -2,20 +2,24 @@
 # The reported runs of the simulated world and LB (docs/sim.md): rows appended to
 # results/sim/<name>.csv.
 #
-#   scripts/sim_runs.sh [--out DIR]
+#   scripts/sim_runs.sh [--out DIR] [--only flood|policies|trace]
 #
 #   flood.csv     LB throughput on 64-byte frames against the bare rx->tx handoff of the same run:
 #                 7 servers (publish every 200 ms, three runs: the spread is the host's), 64 servers at 200 ms and at 200 us (the
 #                 publish cost of 64 servers x 2 metrics x 128 samples), and 200 us with raw
 #                 reservoirs
-#   policies.csv  ECMP, WCMP, LSQ, SED on MARLLB's [1,1,1,1,2,2,2] at 85 % load, lockstep, 300 s
-#   trace.csv     replay of the MARLLB trace at 350 flows/s, lockstep, 120 s, SED
+#   policies.csv  ECMP, WCMP, LSQ, SED on MARLLB's [1,1,1,1,2,2,2] at 85 % load, lockstep, 300 s,
+#                 under each LB model (--lb-model marllb, the default, and clean)
+#   trace.csv     replay of the MARLLB trace at 350 flows/s, lockstep, 120 s, SED, each LB model
+# Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out="$MARLLB_ROOT/results/sim"
+only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --only) only="$2"; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -24,13 +28,25 @@ export MARLLB_GIT_COMMIT="$(git_commit)"
 sim="$MARLLB_ROOT/build/release/sim/apps/marllb-sim"
 s64=$(printf '1,%.0s' $(seq 64)); s64=${s64%,}
 mkdir -p "$out"
+case "$only" in ""|flood|policies|trace) ;; *) die "--only takes flood, policies or trace, not '$only'" ;; esac
 set -x
-for run in 1 2 3; do "$sim" --flood --flood-seconds 5 --csv "$out/flood.csv"; done
-"$sim" --flood --flood-seconds 5 --servers "$s64" --csv "$out/flood.csv"
-"$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --csv "$out/flood.csv"
-"$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --raw-reservoirs --csv "$out/flood.csv"
-for p in ecmp wcmp lsq sed; do
-  "$sim" --lockstep --duration 300 --policy "$p" --servers marllb7 --load 0.85 --quiet --no-region --csv "$out/policies.csv"
-done
-"$sim" --lockstep --duration 120 --trace "$MARLLB_ROOT/sim/traces/poisson_for_loop_rate_350.csv" --quiet --no-region \
-  --csv "$out/trace.csv"
+if [ -z "$only" ] || [ "$only" = flood ]; then
+  for run in 1 2 3; do "$sim" --flood --flood-seconds 5 --csv "$out/flood.csv"; done
+  "$sim" --flood --flood-seconds 5 --servers "$s64" --csv "$out/flood.csv"
+  "$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --csv "$out/flood.csv"
+  "$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --raw-reservoirs --csv "$out/flood.csv"
+fi
+if [ -z "$only" ] || [ "$only" = policies ]; then
+  for m in marllb clean; do
+    for p in ecmp wcmp lsq sed; do
+      "$sim" --lockstep --duration 300 --lb-model "$m" --policy "$p" --servers marllb7 --load 0.85 --quiet --no-region \
+        --csv "$out/policies.csv"
+    done
+  done
+fi
+if [ -z "$only" ] || [ "$only" = trace ]; then
+  for m in marllb clean; do
+    "$sim" --lockstep --duration 120 --lb-model "$m" --trace "$MARLLB_ROOT/sim/traces/poisson_for_loop_rate_350.csv" \
+      --quiet --no-region --csv "$out/trace.csv"
+  done
+fi

@@ -72,7 +72,9 @@ struct Config {
     double agent_timeout_ms = 1000;
     std::string reservoir = "random";
     bool normalise_decay = false;
-    unsigned buckets_log2 = 16;
+    std::string lb_model = "marllb";
+    unsigned buckets_log2 = 0; // 0: the model's
+    bool acks_from_request = false;
     unsigned lbs = 1;
     // region
     std::string region_prefix = "marllb_lb";
@@ -130,6 +132,7 @@ struct Run {
     Config cfg;
     std::vector<double> caps;
     Policy policy = Policy::sed;
+    LbModel model = LbModel::marllb;
     Sync sync;
     LbStats stats;
     std::vector<LbInstance> lbs;
@@ -242,11 +245,21 @@ int lb_lcore_realtime(Run &r) {
         const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
         const std::uint64_t now = mono_ns();
         if (n) process_burst(r, pkts, n, now, false);
-        poll_actions(r);
-        if (now >= next_publish) {
-            publish_all(r, now);
-            next_publish += interval;
-            if (next_publish <= now) next_publish = now + interval; // fell behind: no burst of publishes
+        if (r.model == LbModel::marllb) {
+            // MARLLB publishes on the first packet at least one interval after the last publish
+            // (so publishes drift later) and reads the agent's action only then (node.c:509-517).
+            if (n && now >= next_publish) {
+                publish_all(r, now);
+                poll_actions(r);
+                next_publish = now + interval;
+            }
+        } else {
+            poll_actions(r);
+            if (now >= next_publish) {
+                publish_all(r, now);
+                next_publish += interval;
+                if (next_publish <= now) next_publish = now + interval; // fell behind: no burst of publishes
+            }
         }
         if (now >= next_check) {
             check_agents(r);
@@ -301,6 +314,8 @@ int lb_lcore_flood(Run &r) {
 // Lockstep LB: handles every frame at the time stamped on it; when the world announces a step
 // (L2), drains what the world sent, publishes if the step reached a publish boundary, waits
 // for the agents' answers, then acknowledges the step (L3).
+void wait_for_answers(Run &r, std::uint64_t &next_check);
+
 int lb_lcore_lockstep(Run &r) {
     const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
     std::uint64_t next_publish = r.start_ns + interval, done = 0, next_check = 0;
@@ -310,7 +325,7 @@ int lb_lcore_lockstep(Run &r) {
         const std::uint64_t step = r.sync.world_step.load(std::memory_order_acquire); // L2
         unsigned n;
         while ((n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst)) > 0) process_burst(r, pkts, n, 0, true);
-        poll_actions(r);
+        if (r.model == LbModel::clean) poll_actions(r);
         const std::uint64_t wall = mono_ns();
         if (wall >= next_check) {
             check_agents(r);
@@ -318,32 +333,45 @@ int lb_lcore_lockstep(Run &r) {
         }
         if (step == done) continue;
         const std::uint64_t t = r.sync.world_time.load(std::memory_order_relaxed);
-        if (t >= next_publish) {
+        if (r.model == LbModel::marllb && t >= next_publish) {
+            // MARLLB (node.c:509-517): a publish at the first packet (here: step) at least one
+            // interval after the last, then the action slot is read: it holds the answer to the
+            // previous observation (the agent had an interval for it), so wait for that answer
+            // first. Actions take effect one interval after the observation they answer.
+            if (wait_agent && r.stats.published.load(std::memory_order_relaxed) > 0) wait_for_answers(r, next_check);
+            publish_all(r, t);
+            poll_actions(r);
+            next_publish = t + interval;
+        } else if (r.model == LbModel::clean && t >= next_publish) {
             publish_all(r, next_publish);
             next_publish += interval;
-            if (wait_agent) {
-                const std::uint64_t give_up = mono_ns() + std::uint64_t(r.cfg.lockstep_wait_ms * 1e6);
-                for (;;) {
-                    poll_actions(r);
-                    bool answered = true;
-                    for (auto &inst : r.lbs)
-                        answered &= inst.region && inst.region->action() && inst.region->action()->sequence_id >= inst.msg.sequence_id;
-                    if (answered) break;
-                    if (mono_ns() > give_up || r.sync.stop.load(std::memory_order_relaxed)) {
-                        ++r.lockstep_agent_timeouts;
-                        break;
-                    }
-                    if (mono_ns() >= next_check) {
-                        check_agents(r);
-                        next_check = mono_ns() + 10'000'000;
-                    }
-                }
-            }
+            if (wait_agent) wait_for_answers(r, next_check);
         }
         done = step;
         r.sync.lb_step.store(step, std::memory_order_release); // L3
     }
     return 0;
+}
+
+// Lockstep: polls (and so applies) actions until every LB's agent answered its last
+// observation, or the wait runs out.
+void wait_for_answers(Run &r, std::uint64_t &next_check) {
+    const std::uint64_t give_up = mono_ns() + std::uint64_t(r.cfg.lockstep_wait_ms * 1e6);
+    for (;;) {
+        poll_actions(r);
+        bool answered = true;
+        for (auto &inst : r.lbs)
+            answered &= inst.region && inst.region->action() && inst.region->action()->sequence_id >= inst.msg.sequence_id;
+        if (answered) return;
+        if (mono_ns() > give_up || r.sync.stop.load(std::memory_order_relaxed)) {
+            ++r.lockstep_agent_timeouts;
+            return;
+        }
+        if (mono_ns() >= next_check) {
+            check_agents(r);
+            next_check = mono_ns() + 10'000'000;
+        }
+    }
 }
 
 int lb_lcore_main(void *arg) {
@@ -447,6 +475,7 @@ WorldConfig world_config(const Run &r, std::vector<TraceEntry> trace) {
     wc.time_scale = r.cfg.time_scale;
     wc.seconds_per_iteration = r.cfg.ns_per_iteration * 1e-9;
     wc.ack_interval_ns = std::uint64_t(r.cfg.ack_interval_ms * 1e6);
+    wc.acks_from_request = r.cfg.acks_from_request;
     wc.start_ns = r.start_ns;
     wc.arrivals_until_ns = r.start_ns + std::uint64_t(r.cfg.duration_s * 1e9);
     wc.seed = r.cfg.seed;
@@ -593,7 +622,12 @@ int main(int argc, char **argv) {
     app.add_option("--agent-timeout-ms", cfg.agent_timeout_ms, "agent heartbeat timeout before the fallback")->check(CLI::PositiveNumber);
     app.add_option("--reservoir", cfg.reservoir, "sample replacement: random (MARLLB) or algorithm-r")->check(CLI::IsMember({"random", "algorithm-r"}));
     app.add_flag("--normalise-decay", cfg.normalise_decay, "divide the decayed features by the mean decay weight");
-    app.add_option("--buckets-log2", cfg.buckets_log2, "flow table: 2^N buckets of 4 entries")->check(CLI::Range(4u, 24u));
+    app.add_option("--lb-model", cfg.lb_model, "marllb (MARLLB's plugin, quirks included) or clean (docs/sim.md)")
+        ->check(CLI::IsMember({"marllb", "clean"}));
+    app.add_option("--buckets-log2", cfg.buckets_log2, "flow table: 2^N buckets of 4 entries (default: marllb 10, clean 16)")
+        ->check(CLI::Range(4u, 24u));
+    app.add_flag("--acks-from-request", cfg.acks_from_request,
+                 "clients ACK from their request on, even while it waits in a server's backlog (default: from when a worker takes it)");
     app.add_option("--lbs", cfg.lbs, "LB instances on the LB lcore, each with its own region <prefix>N")->check(CLI::Range(1u, 64u));
     app.add_option("--region-prefix", cfg.region_prefix, "region names are <prefix>0, <prefix>1, ...");
     app.add_flag("--no-region", cfg.no_region, "run without publishing (no shared memory)");
@@ -618,6 +652,7 @@ int main(int argc, char **argv) {
     auto caps = parse_server_set(cfg.servers);
     if (!caps) fail(caps.error().message);
     r.caps = *caps;
+    if (!parse_lb_model(cfg.lb_model, r.model)) fail("unknown --lb-model '" + cfg.lb_model + "': use marllb or clean");
     if (!parse_policy(cfg.policy, r.policy))
         fail("unknown --policy '" + cfg.policy + "': use ecmp, wcmp, lsq, sed, agent, agent-sed or agent-alias");
     std::vector<TraceEntry> trace;
@@ -657,6 +692,7 @@ int main(int argc, char **argv) {
     lc.capacities = r.caps;
     lc.policy = r.policy;
     lc.fallback = cfg.fallback == "static" ? Fallback::static_weights : Fallback::keep_last;
+    lc.model = r.model;
     lc.buckets_log2 = cfg.buckets_log2;
     lc.reservoir_mode = cfg.reservoir == "algorithm-r" ? ReservoirMode::algorithm_r : ReservoirMode::random_replacement;
     lc.features.normalise_decay = cfg.normalise_decay;
@@ -711,6 +747,8 @@ int main(int argc, char **argv) {
         const auto &c = inst.lb->counters();
         total.packets += c.packets, total.forwarded += c.forwarded, total.flows += c.flows;
         total.flows_ended += c.flows_ended, total.flows_expired += c.flows_expired;
+        total.untracked += c.untracked, total.untracked_syns += c.untracked_syns, total.guessed_fcts += c.guessed_fcts;
+        total.negative_on += c.negative_on;
         total.actions_applied += c.actions_applied, total.fallbacks += c.fallbacks;
         for (std::size_t d = 0; d < kDropReasons; ++d) total.drops[d] += c.drops[d];
     }
@@ -736,6 +774,10 @@ int main(int argc, char **argv) {
                     "LB lcore rx polls", 100 * r.bare_empty_polls, r.bare_burst, 100 * r.full_empty_polls, r.full_burst);
     std::printf("  %-28s %llu new, %llu ended by RST, %llu expired\n", "flows at the LB", (unsigned long long)total.flows,
                 (unsigned long long)total.flows_ended, (unsigned long long)total.flows_expired);
+    std::printf("  %-28s %s: %llu untracked packets (%llu SYNs), %llu guessed FCTs, %llu n_flow_on < 0\n", "LB model",
+                std::string(describe(r.model)).c_str(), (unsigned long long)total.untracked,
+                (unsigned long long)total.untracked_syns, (unsigned long long)total.guessed_fcts,
+                (unsigned long long)total.negative_on);
     std::printf("  %-28s %llu", "drops", (unsigned long long)total.dropped());
     for (std::size_t d = 1; d < kDropReasons; ++d)
         if (total.drops[d]) std::printf(", %s %llu", std::string(describe(Drop(d))).c_str(), (unsigned long long)total.drops[d]);
@@ -759,7 +801,8 @@ int main(int argc, char **argv) {
 
     if (!cfg.csv.empty()) {
         ResultRow row;
-        row.add("mode", mode).add("policy", std::string(describe(r.policy))).add("servers", cfg.servers)
+        row.add("mode", mode).add("lb_model", std::string(describe(r.model))).add("policy", std::string(describe(r.policy)))
+            .add("servers", cfg.servers)
             .add("traffic", cfg.flood ? "flood" : cfg.trace.empty() ? "poisson" : std::filesystem::path(cfg.trace).filename().string())
             .add("rate_per_s", world ? world_config(r, {}).rate : 0.0).add("time_scale", cfg.time_scale)
             .add("lbs", std::uint64_t(cfg.lbs)).add("publish_us", cfg.publish_us).add("duration_s", sim_s).add("wall_s", wall_s)
@@ -767,6 +810,8 @@ int main(int argc, char **argv) {
             .add("ratio_to_bare", r.bare_mpps > 0 ? r.full_mpps / r.bare_mpps : 0.0).add("flows", total.flows)
             .add("drops", total.dropped());
         for (std::size_t d = 1; d < kDropReasons; ++d) row.add("drop_" + std::string(describe(Drop(d))), total.drops[d]);
+        row.add("untracked", total.untracked).add("untracked_syns", total.untracked_syns)
+            .add("guessed_fcts", total.guessed_fcts).add("negative_on", total.negative_on);
         row.add("observations", r.stats.published.load()).add("actions_applied", total.actions_applied)
             .add("actions_rejected", r.stats.rejected.load()).add("fallbacks", total.fallbacks)
             .add("flows_completed", world ? world->counters().flows_completed : 0).add("resets", world ? world->counters().resets : 0)

@@ -68,7 +68,17 @@ public:
     // storage: where the raw samples live (the LB keeps all of its reservoirs in one
     // marllb_reservoir_data_t, so a publish copies them into the region in one pass);
     // nullptr = inside this object.
-    explicit Reservoir(marllb_reservoir_raw_t *storage = nullptr) noexcept : raw_(storage ? storage : &own_) {}
+    // zero_slots: MARLLB's layout (lbhash.h:108, shm_proxy.py:531-539): 128 slots that start
+    // as zeros, every sample written to a random slot from the first one, and the features
+    // read over all 128, zeros included. Otherwise slots fill in order and only filled ones count.
+    explicit Reservoir(marllb_reservoir_raw_t *storage = nullptr, bool zero_slots = false) noexcept
+        : raw_(storage ? storage : &own_) {
+        if (zero_slots) {
+            *raw_ = {};
+            count_ = kCap;
+            stale_tops_ = true;
+        }
+    }
     Reservoir(const Reservoir &) = delete;
     Reservoir &operator=(const Reservoir &) = delete;
 

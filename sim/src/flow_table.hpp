@@ -1,6 +1,6 @@
 // The LB's flow table: 4-entry buckets (one pair of cache lines each), a per-entry idle
-// timeout (40 s as MARLLB), no chaining: a SYN whose bucket holds four live flows is dropped.
-// Owned by the LB lcore alone; nothing here is shared.
+// timeout (40 s as MARLLB), no chaining: a SYN whose bucket holds four live flows gets no entry
+// (the LB forwards it untracked). Owned by the LB lcore alone; nothing here is shared.
 #pragma once
 
 #include "frame.hpp"
@@ -10,13 +10,17 @@
 
 namespace marllb::sim {
 
-enum class FlowState : std::uint8_t { free = 0, syn = 1, on = 2 };
+// free: never used. clean model: syn (not yet counted on), on. marllb model: live (valid until
+// its deadline) or dead (evicted by RST|ACK: its flags, server and SYN time stay for the slot's
+// next owner to read, as MARLLB's bucket keeps them, lbhash.h:182).
+enum class FlowState : std::uint8_t { free = 0, syn = 1, on = 2, live = 3, dead = 4 };
 
 struct FlowEntry {
-    FlowKey key;                 // 12 bytes
+    FlowKey key;                 // 12 bytes; marllb: {32-bit hash, VIP, 0, 0}
     FlowState state = FlowState::free;
     std::uint8_t server = 0;
-    std::uint16_t reserved = 0;
+    std::uint8_t tcp_flags = 0;  // marllb: the flags MARLLB's bucket keeps (its state)
+    std::uint8_t reserved = 0;
     std::uint64_t syn_ns = 0;    // when the SYN was seen: FCT and duration are measured from it
     std::uint64_t last_ns = 0;   // last packet, for the idle timeout
 };

@@ -35,9 +35,6 @@ std::string_view describe(Drop d) noexcept {
     case Drop::fragment: return "fragment";
     case Drop::not_tcp: return "not_tcp";
     case Drop::bad_tcp: return "bad_tcp";
-    case Drop::unknown_flow: return "unknown_flow";
-    case Drop::table_full: return "table_full";
-    case Drop::no_server: return "no_server";
     case Drop::count_: break;
     }
     return "?";

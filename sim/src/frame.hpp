@@ -34,10 +34,7 @@ enum class Drop : std::uint8_t {
     fragment,      // a non-first fragment or MF set: no TCP header to read
     not_tcp,       // IPv4 protocol is not TCP
     bad_tcp,       // TCP data offset < 5 or beyond the frame
-    unknown_flow,  // not a SYN, and the flow table has no entry for it
-    table_full,    // a SYN whose bucket is full of live flows
-    no_server,     // no active server to pick
-    count_
+    count_         // (a well-formed TCP frame is never dropped: without an entry it goes by the hash)
 };
 inline constexpr std::size_t kDropReasons = std::size_t(Drop::count_);
 [[nodiscard]] std::string_view describe(Drop d) noexcept;

@@ -17,6 +17,15 @@ std::string_view describe(Policy p) noexcept {
     return "?";
 }
 
+std::string_view describe(LbModel m) noexcept { return m == LbModel::marllb ? "marllb" : "clean"; }
+
+bool parse_lb_model(std::string_view s, LbModel &out) noexcept {
+    if (s == "marllb") out = LbModel::marllb;
+    else if (s == "clean") out = LbModel::clean;
+    else return false;
+    return true;
+}
+
 bool parse_policy(std::string_view s, Policy &out) noexcept {
     if (s == "ecmp") out = Policy::ecmp;
     else if (s == "wcmp") out = Policy::wcmp;
@@ -30,18 +39,55 @@ bool parse_policy(std::string_view s, Policy &out) noexcept {
 
 LoadBalancer::LoadBalancer(LbConfig cfg)
     : cfg_(std::move(cfg)), n_(unsigned(cfg_.capacities.size())),
-      table_(cfg_.buckets_log2, cfg_.flow_timeout_ns), rng_(cfg_.seed), n_on_(n_),
+      table_(cfg_.buckets_log2 ? cfg_.buckets_log2 : cfg_.model == LbModel::marllb ? kMarllbBucketsLog2 : kCleanBucketsLog2,
+             cfg_.flow_timeout_ns),
+      rng_(cfg_.seed), n_on_(n_),
       raw_(std::make_unique<shm::ReservoirData>()), weights_(n_), alias_(MARLLB_MAX_AS) {
     if (n_ == 0 || n_ > MARLLB_MAX_AS)
         throw std::invalid_argument("the LB needs between 1 and 64 servers, got " + std::to_string(n_));
     for (double c : cfg_.capacities)
         if (!(c > 0)) throw std::invalid_argument("server capacities must be > 0 cores");
+    if (cfg_.model == LbModel::marllb && cfg_.flow_timeout_ns % 1'000'000'000ull)
+        throw std::invalid_argument("the marllb model keeps MARLLB's whole-second flow timeout");
+    const bool zero_slots = cfg_.model == LbModel::marllb;
     for (unsigned s = 0; s < n_; ++s) {
-        fct_.push_back(std::make_unique<Reservoir>(&raw_->fct[s]));
-        dur_.push_back(std::make_unique<Reservoir>(&raw_->flow_duration[s]));
+        fct_.push_back(std::make_unique<Reservoir>(&raw_->fct[s], zero_slots));
+        dur_.push_back(std::make_unique<Reservoir>(&raw_->flow_duration[s], zero_slots));
     }
     static_weights_.assign(cfg_.capacities.begin(), cfg_.capacities.end());
     set_weights(static_weights_.data(), nullptr);
+    build_maglev();
+}
+
+// MARLLB's new-flow table (lb.c:382-474): servers in address order, each with an offset and an
+// odd skip from a hash of its address, take turns claiming the next free entry of their
+// permutation until all 64 are taken. 64 entries over n servers: the first 64 mod n servers in
+// that order get one entry more (7 servers: 10 entries against 9). The seed hash is the
+// project's own (MARLLB's is VPP's xxhash of the address): the counts are the same, which
+// entries a server holds is not.
+void LoadBalancer::build_maglev() {
+    struct Perm { unsigned last, skip; };
+    std::array<Perm, MARLLB_MAX_AS> perm{};
+    for (unsigned s = 0; s < n_; ++s) {
+        std::uint64_t seed = 0x0A000101ull + s; // server s at 10.0.1.(s + 1), as MARLLB's testbed
+        seed = (seed ^ (seed >> 31)) * 0x9E3779B97F4A7C15ull;
+        seed = (seed ^ (seed >> 29)) * 0xBF58476D1CE4E5B9ull;
+        seed ^= seed >> 32;
+        perm[s] = {unsigned(seed >> 32) & (kMaglevLen - 1), (unsigned(seed) | 1) & (kMaglevLen - 1)};
+    }
+    std::array<bool, kMaglevLen> taken{};
+    unsigned done = 0;
+    while (done < kMaglevLen)
+        for (unsigned s = 0; s < n_ && done < kMaglevLen; ++s) {
+            unsigned slot;
+            do { // an odd skip over 2^6 entries visits every one: this ends
+                slot = perm[s].last;
+                perm[s].last = (perm[s].last + perm[s].skip) & (kMaglevLen - 1);
+            } while (taken[slot]);
+            taken[slot] = true;
+            maglev_[slot] = std::uint8_t(s);
+            ++done;
+        }
 }
 
 void LoadBalancer::set_weights(const float *w, const marllb_alias_entry_t *alias) noexcept {
@@ -63,35 +109,46 @@ void LoadBalancer::agent_lost() noexcept {
     if (cfg_.fallback == Fallback::static_weights) set_weights(static_weights_.data(), nullptr);
 }
 
-int LoadBalancer::pick(std::uint64_t hash) noexcept {
+unsigned LoadBalancer::pick(std::uint64_t hash) noexcept {
+    // SED and LSQ start from the hashed server and move only to a strictly lower score
+    // (node.c:393-431), so ties keep the hash's spread instead of piling onto server 0.
+    const unsigned start = hashed_server(hash);
     switch (cfg_.policy) {
-    case Policy::ecmp: return int((hash >> 32) % n_);
+    case Policy::ecmp: return start;
     case Policy::wcmp:
-    case Policy::agent_alias: return int(marllb_alias_sample(alias_.data(), n_, marllb_rand64(&rng_)));
+    case Policy::agent_alias: return marllb_alias_sample(alias_.data(), n_, marllb_rand64(&rng_));
     case Policy::lsq: {
-        unsigned best = 0;
-        for (unsigned s = 1; s < n_; ++s)
+        unsigned best = start;
+        for (unsigned s = 0; s < n_; ++s)
             if (n_on_[s] < n_on_[best]) best = s;
-        return int(best);
+        return best;
     }
     case Policy::sed:
     case Policy::agent_sed: {
-        // argmin (n + 1) / w, compared as (n_a + 1) * w_b < (n_b + 1) * w_a; w = 0 never wins.
         const float *w = cfg_.policy == Policy::sed ? static_weights_.data() : weights_.data();
-        int best = -1;
+        unsigned best = start;
+        if (cfg_.model == LbModel::marllb) { // (n + 1) / (1e-9 + w) in f32: a zero weight scores 1e9 (n + 1)
+            float best_score = float(n_on_[start] + 1) / (1e-9f + w[start]);
+            for (unsigned s = 0; s < n_; ++s) {
+                const float score = float(n_on_[s] + 1) / (1e-9f + w[s]);
+                if (score < best_score) best = s, best_score = score;
+            }
+            return best;
+        }
+        // clean: (n_a + 1) w_b < (n_b + 1) w_a without a division; a zero weight never wins
+        // unless every weight is zero (then the hashed server).
         for (unsigned s = 0; s < n_; ++s) {
             if (!(w[s] > 0)) continue;
-            if (best < 0 || float(n_on_[s] + 1) * w[best] < float(n_on_[best] + 1) * w[s]) best = int(s);
+            if (!(w[best] > 0) || float(n_on_[s] + 1) * w[best] < float(n_on_[best] + 1) * w[s]) best = s;
         }
         return best;
     }
     }
-    return -1;
+    return start;
 }
 
 void LoadBalancer::end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept {
-    if (with_sample)
-        fct_[e.server]->add(float(double(now_ns - e.syn_ns) * 1e-9), now_ns, cfg_.reservoir_mode, marllb_rand64(&rng_), cfg_.features);
+    if (with_sample) add_sample(*fct_[e.server], double(now_ns - e.syn_ns) * 1e-9, now_ns);
     if (e.state == FlowState::on) --n_on_[e.server];
     e.state = FlowState::free;
 }
@@ -137,6 +194,7 @@ void LoadBalancer::process_burst(std::uint8_t *const *frames, const std::uint16_
 }
 
 int LoadBalancer::handle(std::uint8_t *frame, const Parsed &p, std::uint64_t h, std::uint64_t now) noexcept {
+    if (cfg_.model == LbModel::marllb) return handle_marllb(frame, p, h, now);
     FlowBucket &b = table_.bucket(h);
     FlowEntry *e = table_.find(b, p.key);
     if (e && table_.expired(*e, now)) { // idle past the timeout: gone, counted off without a sample
@@ -149,52 +207,118 @@ int LoadBalancer::handle(std::uint8_t *frame, const Parsed &p, std::uint64_t h, 
     if (syn) {
         if (e && e->state == FlowState::syn) { // a retransmitted SYN keeps its server
             e->last_ns = now;
-            set_server_mac(frame, e->server);
-            ++c_.forwarded;
-            return e->server;
+            return forward(frame, e->server);
         }
-        if (e) end_flow(*e, now, false); // the tuple is reused by a new connection
+        if (e) end_flow(*e, now, false); // an ACKed tuple reused by a new connection
         else if ((e = table_.claim(b, now)) != nullptr && e->state != FlowState::free) {
             end_flow(*e, now, false);
             ++c_.flows_expired;
         }
-        if (!e) {
-            ++c_.drops[std::size_t(Drop::table_full)];
-            return -1;
+        if (!e) { // the bucket holds four live flows: forwarded untracked, by the hash
+            ++c_.untracked, ++c_.untracked_syns;
+            return forward(frame, hashed_server(h));
         }
-        const int s = pick(h);
-        if (s < 0) {
-            ++c_.drops[std::size_t(Drop::no_server)];
-            return -1;
-        }
-        *e = FlowEntry{p.key, FlowState::syn, std::uint8_t(s), 0, now, now};
+        const unsigned s = pick(h);
+        *e = FlowEntry{p.key, FlowState::syn, std::uint8_t(s), 0, 0, now, now};
         ++c_.flows;
-        set_server_mac(frame, unsigned(s));
-        ++c_.forwarded;
-        return s;
+        return forward(frame, s);
     }
     if (!e) {
-        ++c_.drops[std::size_t(Drop::unknown_flow)];
-        return -1;
+        ++c_.untracked;
+        return forward(frame, hashed_server(h));
     }
     e->last_ns = now;
     const unsigned s = e->server;
-    if (f & (kTcpRst | kTcpFin)) { // MARLLB's clients close with RST|ACK: FCT sample, flow off
+    if (f & (kTcpRst | kTcpFin)) { // any reset or FIN ends the connection: FCT sample, flow off
         end_flow(*e, now, true);
         ++c_.flows_ended;
-    } else if (f & kTcpAck) {
+    } else if (f == kTcpAck) { // pure ACKs only: the request (PSH|ACK) is not a sample
         if (e->state == FlowState::syn) {
-            if (!(f & kTcpPsh)) { // the first pure ACK: the flow is on
-                e->state = FlowState::on;
-                ++n_on_[s];
-            }
-        } else { // later ACKs: a flow-duration sample
-            dur_[s]->add(float(double(now - e->syn_ns) * 1e-9), now, cfg_.reservoir_mode, marllb_rand64(&rng_), cfg_.features);
+            e->state = FlowState::on;
+            ++n_on_[s];
+        } else {
+            add_sample(*dur_[s], double(now - e->syn_ns) * 1e-9, now);
         }
     }
-    set_server_mac(frame, s);
-    ++c_.forwarded;
-    return int(s);
+    return forward(frame, s);
+}
+
+// MARLLB's per-packet path: lb_hash_get (lbhash.h:288-361) with bucket_stat_update_get
+// (lbhash.h:87-172) for a live entry, node.c:384-489 with lb_hash_put and
+// bucket_stat_update_put (lbhash.h:175-250, 371-386) for a SYN that finds a free or expired
+// slot, node.c:490-497 for everything else (forwarded untracked by the Maglev table).
+int LoadBalancer::handle_marllb(std::uint8_t *frame, const Parsed &p, std::uint64_t h, std::uint64_t now) noexcept {
+    const std::uint32_t h32 = std::uint32_t(h);
+    const FlowKey key{h32, p.key.dst_ip, 0, 0}; // MARLLB matches the 32-bit hash and the VIP only
+    // Timeouts in whole seconds: an entry is valid while now_s < deadline_s (lbhash.h:303,
+    // lb.c:96); each packet of the flow sets deadline_s = now_s + 40 (lbhash.h:334).
+    const std::uint64_t now_s = now / 1'000'000'000ull, timeout_s = table_.timeout_ns() / 1'000'000'000ull;
+    const std::uint8_t f = p.tcp_flags;
+    FlowBucket &b = table_.bucket(h32);
+    FlowEntry *found = nullptr, *avail = nullptr;
+    for (auto &x : b.e) {
+        const bool valid = x.state == FlowState::live && now_s < x.last_ns;
+        if (!valid) {
+            if (!avail) avail = &x;
+        } else if (!found && x.key == key) found = &x;
+    }
+    if (found) {
+        FlowEntry &e = *found;
+        e.last_ns = now_s + timeout_s;
+        const unsigned s = e.server;
+        if (f & kTcpAck) {
+            if (f != kTcpAck) {
+                if (f & kTcpRst) { // RST|ACK: FCT sample, flow off, entry evicted (lbhash.h:116-124)
+                    add_sample(*fct_[s], double(now - e.syn_ns) * 1e-9, now);
+                    if (--n_on_[s] < 0) ++c_.negative_on;
+                    e.state = FlowState::dead;
+                    ++c_.flows_ended;
+                } // any other flags with ACK (PSH|ACK, FIN|ACK): only stored (lbhash.h:165)
+            } else if (e.tcp_flags & kTcpAck) { // a pure ACK after an ACKed state: duration sample
+                add_sample(*dur_[s], double(now - e.syn_ns) * 1e-9, now);
+            } else { // the first pure ACK: the flow is on (lbhash.h:138-145)
+                ++n_on_[s];
+            }
+            e.tcp_flags = f;
+        } else if (f == kTcpSyn) { // counted as a retransmission: server, SYN time, state kept
+            ++c_.repeated_syns;
+        } else if (f == kTcpRst) { // a bare RST: counted, nothing else (lbhash.h:152-155)
+            ++c_.bare_rsts;
+        }
+        return forward(frame, s);
+    }
+    if (!(f & kTcpSyn) || !avail) { // unknown non-SYN, or a SYN in a full bucket (lbhash.h:312)
+        ++c_.untracked;
+        c_.untracked_syns += (f & kTcpSyn) != 0;
+        return forward(frame, hashed_server(h32));
+    }
+    const unsigned s = pick(h32);
+    FlowEntry &e = *avail;
+    bool fresh = true;
+    // The slot's last flow ended without RST|ACK (it expired): wrap it up with a guessed FCT on
+    // its server, n_flow_on left as it was (lbhash.h:182-218). If it was this hash on this same
+    // server, MARLLB returns early: the old flags and SYN time stay for the new flow.
+    if (e.state != FlowState::free && e.tcp_flags != 0 && e.tcp_flags != (kTcpRst | kTcpAck)) {
+        if (e.key.src_ip == h32 && e.server == s) fresh = false;
+        else {
+            const double guess = double(now - e.syn_ns) * 1e-9 - double(timeout_s);
+            add_sample(*fct_[e.server], guess, now);
+            ++c_.guessed_fcts;
+        }
+        ++c_.flows_expired;
+    }
+    if (fresh) {
+        if (f == kTcpSyn) { // register_new_flow: a new flow starts here
+            e.syn_ns = now;
+            e.tcp_flags = f;
+        } // SYN with other flags: no new flow and no state (lbhash.h:230-237)
+    }
+    e.key = key;
+    e.server = std::uint8_t(s);
+    e.state = FlowState::live;
+    e.last_ns = now_s + timeout_s; // deadline, whole seconds
+    ++c_.flows;
+    return forward(frame, s);
 }
 
 void LoadBalancer::observe(std::uint64_t now, shm::MsgOut &m) noexcept {
@@ -202,7 +326,7 @@ void LoadBalancer::observe(std::uint64_t now, shm::MsgOut &m) noexcept {
     m.num_active_as = n_;
     m.active_as_bitmap = n_ == 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << n_) - 1;
     for (unsigned s = 0; s < n_; ++s) {
-        m.as_stats[s].n_flow_on = n_on_[s];
+        m.as_stats[s].n_flow_on = n_flow_on(s);
         const Features a = fct_[s]->features(now, cfg_.features);
         const Features d = dur_[s]->features(now, cfg_.features);
         std::copy(a.begin(), a.end(), m.as_stats[s].reservoir_features + MARLLB_FCT_MEAN);

@@ -1,8 +1,10 @@
 // The simulated load balancer: the stand-in for MARLLB's VPP plugin. Per packet it parses the
-// headers, runs MARLLB's per-flow state machine and picks a server for each new flow by the
-// policy; at publish time it turns its reservoirs into an observation (msg_out_t) and the raw
-// reservoirs; it applies the agent's actions. One instance per simulated LB, owned by the LB
-// lcore alone (no field here is shared across threads).
+// headers, runs a per-flow state machine and picks a server for each new flow by the policy;
+// at publish time it turns its reservoirs into an observation (msg_out_t) and the raw
+// reservoirs; it applies the agent's actions. Two models of the per-flow part (LbModel):
+// MARLLB's plugin as it is, quirks included, and a clean variant; docs/sim.md has the table of
+// every behaviour in which they differ, with MARLLB's file and line. One instance per simulated
+// LB, owned by the LB lcore alone (no field here is shared across threads).
 #pragma once
 
 #include "features.hpp"
@@ -32,6 +34,22 @@ enum class Policy : std::uint8_t {
 // "ecmp", "wcmp", "lsq", "sed", "agent" (= agent-sed), "agent-sed", "agent-alias".
 [[nodiscard]] bool parse_policy(std::string_view s, Policy &out) noexcept;
 
+// The per-flow model (docs/sim.md, "LB models"):
+//  marllb: MARLLB's plugin: flows keyed by a 32-bit hash and the VIP; 2^10 buckets; new and
+//          untracked flows start from a 64-entry Maglev table; SED/LSQ keep the hashed server
+//          unless another scores strictly lower, SED as (n+1)/(1e-9+w) in f32; only RST|ACK ends
+//          a flow; an expired entry is wrapped up with a guessed FCT when its slot is reused
+//          (n_flow_on not decremented); a SYN on a live entry changes nothing; reservoirs are
+//          written at random slots from the first sample and read as 128 slots, zeros included.
+//  clean:  the 5-tuple as key; 2^16 buckets; ECMP and the start of SED/LSQ by a uniform hash;
+//          zero weights never win; RST, RST|ACK or FIN end a flow; expiry counts the flow off
+//          without a sample; a SYN on an ACKed entry is a new connection; reservoirs fill in order.
+enum class LbModel : std::uint8_t { marllb, clean };
+[[nodiscard]] std::string_view describe(LbModel m) noexcept;
+[[nodiscard]] bool parse_lb_model(std::string_view s, LbModel &out) noexcept;
+// MARLLB's flow-table size (lb.h:46) and Maglev table length (its testbed's "new_len 64").
+inline constexpr unsigned kMarllbBucketsLog2 = 10, kCleanBucketsLog2 = 16, kMaglevLen = 64;
+
 // What the LB does with the agent's weights when the agent's heartbeat stops.
 enum class Fallback : std::uint8_t { keep_last, static_weights };
 
@@ -39,7 +57,8 @@ struct LbConfig {
     std::vector<double> capacities;  // one per server (cores); static weights
     Policy policy = Policy::sed;
     Fallback fallback = Fallback::keep_last;
-    unsigned buckets_log2 = 16;      // 65,536 buckets x 4 entries
+    LbModel model = LbModel::marllb;
+    unsigned buckets_log2 = 0;       // 2^N buckets x 4 entries; 0 = the model's (10 MARLLB, 16 clean)
     std::uint64_t flow_timeout_ns = 40'000'000'000ull;
     ReservoirMode reservoir_mode = ReservoirMode::random_replacement;
     FeatureOptions features;
@@ -48,6 +67,11 @@ struct LbConfig {
 
 struct LbCounters {
     std::uint64_t packets = 0, forwarded = 0, flows = 0, flows_ended = 0, flows_expired = 0;
+    // Forwarded by the hash without an entry: non-SYNs of unknown flows, SYNs of a full bucket.
+    std::uint64_t untracked = 0, untracked_syns = 0;
+    // marllb: SYNs and bare RSTs on live entries (counted, no state change), guessed FCTs of
+    // wrapped-up expired entries, RST|ACKs that took n_flow_on below zero.
+    std::uint64_t repeated_syns = 0, bare_rsts = 0, guessed_fcts = 0, negative_on = 0;
     std::array<std::uint64_t, kDropReasons> drops{};
     std::uint64_t actions_applied = 0, fallbacks = 0;
     [[nodiscard]] std::uint64_t dropped() const noexcept {
@@ -83,8 +107,14 @@ public:
     // The agent stopped answering: fall back as configured. Idempotent until the next action.
     void agent_lost() noexcept;
 
-    [[nodiscard]] std::uint32_t n_flow_on(unsigned s) const noexcept { return n_on_[s]; }
+    // As published: MARLLB's counter is an int32 that its quirks can take below zero; the ABI's
+    // field is unsigned, so a negative count is published as 0 (counters().negative_on).
+    [[nodiscard]] std::uint32_t n_flow_on(unsigned s) const noexcept { return n_on_[s] > 0 ? std::uint32_t(n_on_[s]) : 0; }
+    [[nodiscard]] std::int32_t n_flow_on_raw(unsigned s) const noexcept { return n_on_[s]; }
+    // The server of entry i of the 64-entry Maglev table (marllb model).
+    [[nodiscard]] unsigned maglev_entry(unsigned i) const noexcept { return maglev_[i % kMaglevLen]; }
     [[nodiscard]] unsigned num_servers() const noexcept { return n_; }
+    [[nodiscard]] std::size_t table_capacity() const noexcept { return table_.capacity(); }
     [[nodiscard]] const LbCounters &counters() const noexcept { return c_; }
     [[nodiscard]] const Reservoir &fct(unsigned s) const noexcept { return *fct_[s]; }
     [[nodiscard]] const Reservoir &duration(unsigned s) const noexcept { return *dur_[s]; }
@@ -93,16 +123,30 @@ public:
     [[nodiscard]] const std::vector<float> &weights() const noexcept { return weights_; }
 
 private:
-    int pick(std::uint64_t hash) noexcept;
+    [[nodiscard]] unsigned hashed_server(std::uint64_t hash) const noexcept {
+        return cfg_.model == LbModel::marllb ? maglev_[hash & (kMaglevLen - 1)] : unsigned((hash >> 32) % n_);
+    }
+    unsigned pick(std::uint64_t hash) noexcept;
     int handle(std::uint8_t *frame, const Parsed &p, std::uint64_t hash, std::uint64_t now) noexcept;
+    int handle_marllb(std::uint8_t *frame, const Parsed &p, std::uint64_t hash, std::uint64_t now) noexcept;
+    int forward(std::uint8_t *frame, unsigned s) noexcept {
+        set_server_mac(frame, s);
+        ++c_.forwarded;
+        return int(s);
+    }
+    void add_sample(Reservoir &r, double value_s, std::uint64_t now) noexcept {
+        r.add(float(value_s), now, cfg_.reservoir_mode, marllb_rand64(&rng_), cfg_.features);
+    }
     void end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept;
+    void build_maglev();
     void set_weights(const float *w, const marllb_alias_entry_t *alias) noexcept;
 
     LbConfig cfg_;
     unsigned n_ = 0;
     FlowTable table_;
     std::uint64_t rng_;
-    std::vector<std::uint32_t> n_on_;
+    std::vector<std::int32_t> n_on_;         // int32 as MARLLB's as_stat_t.n_flow_on
+    std::array<std::uint8_t, kMaglevLen> maglev_{};
     std::unique_ptr<shm::ReservoirData> raw_; // all samples, in the ABI's layout
     std::vector<std::unique_ptr<Reservoir>> fct_, dur_;
     std::vector<float> weights_;             // the weights in force (static or the agent's)

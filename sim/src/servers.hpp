@@ -26,12 +26,17 @@ public:
         ++admitted_;
         return true;
     }
-    // The admitted connection's request arrives at now: work in core-seconds.
-    void request(std::uint32_t flow, double work_s, std::uint64_t now) {
+    // The admitted connection's request arrives at now: work in core-seconds. Returns whether
+    // a worker took it at once (false: it waits in the backlog).
+    bool request(std::uint32_t flow, double work_s, std::uint64_t now) {
         advance(now);
-        if (active_.size() < kMaxWorkers) active_.push({v_ + work_s, flow});
-        else backlog_.push_back({flow, work_s});
         ++epoch_;
+        if (active_.size() < kMaxWorkers) {
+            active_.push({v_ + work_s, flow});
+            return true;
+        }
+        backlog_.push_back({flow, work_s});
+        return false;
     }
     // When the next job completes if nothing else arrives, or UINT64_MAX.
     [[nodiscard]] std::uint64_t next_completion() const noexcept {
@@ -39,16 +44,20 @@ public:
         const double dt = (active_.top().finish_v - v_) / rate();
         return last_ns_ + std::uint64_t(dt > 0 ? dt * 1e9 + 0.5 : 0);
     }
-    // Completes the job due at now (call at next_completion()); returns its flow.
-    std::uint32_t complete(std::uint64_t now) {
+    // Completes the job due at now (call at next_completion()); returns its flow, and in
+    // *started the flow a worker took from the backlog in its place (or UINT32_MAX).
+    std::uint32_t complete(std::uint64_t now, std::uint32_t *started = nullptr) {
         advance(now);
         const std::uint32_t flow = active_.top().flow;
         active_.pop();
         --admitted_;
+        std::uint32_t next = UINT32_MAX;
         if (!backlog_.empty()) {
-            active_.push({v_ + backlog_.front().work_s, backlog_.front().flow});
+            next = backlog_.front().flow;
+            active_.push({v_ + backlog_.front().work_s, next});
             backlog_.pop_front();
         }
+        if (started) *started = next;
         ++epoch_;
         return flow;
     }

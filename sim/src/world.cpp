@@ -93,7 +93,10 @@ void World::run_until(std::uint64_t now, const std::function<void(const Packet &
         case Ev::completion: {
             PsServer &s = servers_[ev.id];
             if (ev.tag != s.epoch()) break; // superseded by a later arrival or completion
-            const std::uint32_t slot = s.complete(ev.t);
+            std::uint32_t started = UINT32_MAX;
+            const std::uint32_t slot = s.complete(ev.t, &started);
+            if (started != UINT32_MAX && !cfg_.acks_from_request) // the response starts streaming now
+                push(ev.t + cfg_.ack_interval_ns, Ev::ack, started, flows_[started].gen);
             Flow &f = flows_[slot];
             fct_.push_back(float(double(ev.t - f.syn_ns) * 1e-9));
             ++c_.flows_completed;
@@ -136,9 +139,9 @@ void World::on_forwarded(const std::uint8_t *frame, std::size_t len, std::uint64
         push(now, Ev::handshake, slot, f.gen);
     } else if ((p.tcp_flags & kTcpPsh) && !f.requested && f.server == s) {
         f.requested = true;
-        server.request(slot, f.work_s, now);
+        const bool serving = server.request(slot, f.work_s, now);
         schedule_completion(std::uint32_t(s));
-        push(now + cfg_.ack_interval_ns, Ev::ack, slot, f.gen);
+        if (serving || cfg_.acks_from_request) push(now + cfg_.ack_interval_ns, Ev::ack, slot, f.gen);
     }
 }
 

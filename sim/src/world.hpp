@@ -29,6 +29,9 @@ struct WorldConfig {
     double time_scale = 1.0;
     double seconds_per_iteration = 6.5e-9;
     std::uint64_t ack_interval_ns = 10'000'000; // client ACKs while the response streams
+    // false: ACKs start when a worker takes the request (before that the server sends nothing
+    // to acknowledge); true: from the request on, even while it waits in the backlog.
+    bool acks_from_request = false;
     std::uint64_t syn_timeout_ns = 1'000'000'000; // a SYN the LB dropped: the client gives up
     std::uint64_t arrivals_until_ns = UINT64_MAX; // no new flow after this
     std::uint64_t start_ns = 0;
