@@ -1,7 +1,7 @@
 // Action validation: each invalid field is rejected with its own reason; a randomized test
 // corrupts valid actions and checks that nothing an LB could misuse gets through.
-#include "support/payload.hpp"
 
+#include <marllb/measure/payload.hpp>
 #include <marllb/shm.hpp>
 
 #include <catch2/catch.hpp>
@@ -11,7 +11,7 @@
 #include <random>
 
 using namespace marllb::shm;
-using marllb::test::fill_action;
+using marllb::measure::fill_action;
 
 namespace {
 marllb_msg_in_t valid(std::uint64_t seq = 7, std::uint32_t n = 8) {
