@@ -30,8 +30,7 @@ bin="$build/bench"
 reps=(--benchmark_repetitions=9 --benchmark_format=console)
 say "bench_core (hot operations, min time ${min_time} s, 9 repetitions)"
 "$bin/bench_core" "${reps[@]}" --benchmark_min_time="$min_time" --benchmark_display_aggregates_only=true \
-  --benchmark_out="$out/bench_core.json" --benchmark_out_format=json \
-  --benchmark_context=git_commit="$MARLLB_GIT_COMMIT" >&2
+  --benchmark_out="$out/bench_core.json" --benchmark_out_format=json >&2
 say "bench_ipc (cross-process latency on CPUs $cpus, 9 repetitions)"
 "$bin/bench_ipc" --cpu-a="${cpus%,*}" --cpu-b="${cpus#*,}" "${reps[@]}" --benchmark_display_aggregates_only=true \
   --benchmark_counters_tabular=true --benchmark_out="$out/bench_ipc.json" --benchmark_out_format=json >&2

@@ -70,3 +70,13 @@ TEST_CASE("reservoirs: intact for their sequence, torn for another", "[payload]"
     r.flow_duration[63].values[127] += 1;
     CHECK_FALSE(reservoirs_intact(r, 3));
 }
+
+TEST_CASE("action with a caller's timestamp: still checked everywhere else", "[payload]") {
+    marllb_msg_in_t a;
+    fill_action(a, 9, 64);
+    a.timestamp_us = 987654321; // a benchmark's scheduled send time
+    CHECK(action_intact_but_timestamp(a));
+    CHECK_FALSE(action_intact(a));
+    a.weights[10] += 1;
+    CHECK_FALSE(action_intact_but_timestamp(a));
+}

@@ -84,6 +84,13 @@ inline bool action_intact(const marllb_msg_in_t &a) {
     return std::memcmp(&want, &a, sizeof a) == 0;
 }
 
+// The same check with timestamp_us left free: a benchmark carries its scheduled send time there.
+inline bool action_intact_but_timestamp(const marllb_msg_in_t &a) {
+    marllb_msg_in_t t = a;
+    t.timestamp_us = mix64(a.sequence_id); // what fill_action puts there
+    return action_intact(t);
+}
+
 // ---- the fast observation
 inline constexpr std::size_t kStatWords = sizeof(marllb_msg_out_t::as_stats) / 4;
 
