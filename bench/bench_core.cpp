@@ -15,6 +15,8 @@
 //   BM_AliasBuild/servers:N        Vose's method over N weights
 //   BM_AliasSample/servers:N       one O(1) draw, random bits included
 //   BM_AliasSampleBurst/servers:N  draws over a burst of 256 packets; per_draw
+#include "host_context.hpp"
+
 #include <marllb/shm.hpp>
 
 #include <benchmark/benchmark.h>
@@ -215,4 +217,4 @@ BENCHMARK(BM_AliasSampleBurst)->ArgName("servers")->Arg(64);
 
 } // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char **argv) { return marllb::bench::unpinned_main(argc, argv); }

@@ -1,11 +1,15 @@
 // Cross-process latency: marllb-shm against the physical limit and against peers, in one run,
 // with the two processes pinned to two CPUs (the sender on --cpu-b, the receiver on --cpu-a).
+// A CPU this process may not run on is refused before anything runs, and a pin that fails
+// during a benchmark skips it with the reason: a row never claims CPUs it did not run on.
 //
 // Every latency is one event's delay measured from its *scheduled* time (the sender waits for
 // t_k = t_0 + k * period, stamps t_k into the message, then sends), so a slow receiver is
 // charged for the queue it causes (no coordinated omission). The benchmark's time is the mean;
-// counters p50/p90/p99/p999/max (ns) give the distribution, `torn` counts received payloads
-// that fail their self-check (must be 0), `lost` counts events never received (must be 0).
+// counters p50/p90/p99/p999/max (ns) give the distribution (percentiles by linear
+// interpolation, marllb/measure/percentile.hpp), `torn` counts received payloads that fail
+// their self-check (marllb/measure/payload.hpp; must be 0), `lost` counts events never
+// received (must be 0).
 //
 //   BM_CacheLineOneWay           physical limit: one atomic bounced between the CPUs, RTT / 2
 //   BM_Memcpy/bytes:2848         physical limit: copying the payload once
@@ -16,8 +20,13 @@
 //                                mutex_shm (process-shared mutex + condvar), iceoryx
 //   BM_ActionOneWay/marllb_shm   agent writes an action, LB polls and applies it
 //   BM_FullLoop/marllb_shm       LB publishes, agent answers, LB applies: round trip
+#include "host_context.hpp"
+
+#include <marllb/measure/payload.hpp>
+#include <marllb/measure/percentile.hpp>
 #include <marllb/shm.hpp>
 
+#include <CLI/CLI.hpp>
 #include <benchmark/benchmark.h>
 #include <hwloc.h>
 
@@ -35,7 +44,6 @@
 #include <string>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -57,30 +65,28 @@ constexpr std::int64_t kEvents = 2000;      // per repetition
 
 std::uint64_t now_ns() { return marllb_now_mono_ns(); }
 
-bool pin(int cpu) {
+// Pins the calling process to one CPU: 0 when done, else the errno of sched_setaffinity.
+int pin_errno(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof set, &set) == 0;
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : errno;
+}
+// The same: "" when done, else why not.
+std::string pin(int cpu) {
+    const int e = pin_errno(cpu);
+    return e ? "cannot pin to CPU " + std::to_string(cpu) + ": " + std::strerror(e) : std::string();
 }
 
 void spin_until(std::uint64_t t) {
     while (now_ns() < t) __builtin_ia32_pause();
 }
 
-// The payload: a msg_out_t whose words derive from the event index; the scheduled time
-// rides in active_as_bitmap (a benchmark convention, not the protocol's meaning).
-void fill(MsgOut &m, std::uint64_t k, std::uint64_t scheduled) {
-    m.sequence_id = k + 1;
-    m.timestamp_us = 1;
-    m.active_as_bitmap = scheduled;
-    for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) m.as_stats[i].n_flow_on = std::uint32_t((k + 1) * 64 + i);
-}
-bool intact(const MsgOut &m, std::uint64_t seq) {
-    for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i)
-        if (m.as_stats[i].n_flow_on != std::uint32_t(seq * 64 + i)) return false;
-    return true;
-}
+// The payload: the fast self-checking observation of event k (sequence id k + 1); the
+// scheduled time rides in active_as_bitmap, which the check leaves free (a benchmark
+// convention, not the protocol's meaning).
+void fill(MsgOut &m, std::uint64_t k) { marllb::measure::fill_fast(m, k + 1); }
+bool intact(const MsgOut &m) { return marllb::measure::intact_fast(m); }
 
 // Shared control block for the two processes (anonymous shared mapping, made before fork).
 struct Control {
@@ -88,6 +94,9 @@ struct Control {
     std::atomic<bool> sender_done{false};     // the sender sent its last event
     std::atomic<std::uint64_t> ping{0};
     std::atomic<std::uint64_t> pong{0};
+    // The forked child's pin, written once by the child (release) and read by the parent
+    // (acquire) before either starts measuring: 1 pinned, -errno failed (the child then exits).
+    std::atomic<int> child_pinned{0};
     alignas(64) std::atomic<std::uint64_t> line{0}; // the bounced cache line
 };
 
@@ -96,15 +105,32 @@ Control *make_control() {
     return p == MAP_FAILED ? nullptr : new (p) Control;
 }
 
-// Runs `sender` in a child process pinned to the sender CPU; the child exits when done.
-template <class F> pid_t fork_sender(F &&sender) {
+// Runs `fn` in a child process pinned to `cpu`; the child exits when done. Returns its pid
+// once it is pinned, or -1 (child reaped) when it could not be pinned or fork failed.
+template <class F> pid_t fork_pinned(Control *c, int cpu, F &&fn) {
+    c->child_pinned.store(0, std::memory_order_relaxed);
     const pid_t pid = fork();
     if (pid == 0) {
-        pin(g_cpu_sender);
-        sender();
+        const int e = pin_errno(cpu);
+        c->child_pinned.store(e ? -e : 1, std::memory_order_release);
+        if (e) _exit(3);
+        fn();
         _exit(0);
     }
-    return pid;
+    if (pid < 0) return -1;
+    int v, status;
+    while ((v = c->child_pinned.load(std::memory_order_acquire)) == 0)
+        if (waitpid(pid, &status, WNOHANG) == pid) return -1; // died before saying
+    if (v > 0) return pid;
+    waitpid(pid, &status, 0);
+    return -1;
+}
+template <class F> pid_t fork_sender(Control *c, F &&sender) { return fork_pinned(c, g_cpu_sender, sender); }
+
+std::string cannot_pin_child(const Control *c, int cpu) {
+    const int v = c->child_pinned.load(std::memory_order_relaxed); // the child is gone: nothing races
+    return "cannot pin the child process to CPU " + std::to_string(cpu) + ": " +
+           (v < 0 ? std::strerror(-v) : "it exited before it was pinned") + " (see --help: --cpu-a, --cpu-b)";
 }
 
 void stop_child(pid_t pid) {
@@ -124,13 +150,12 @@ struct Tally {
     std::vector<std::uint64_t> lat;
     std::uint64_t torn = 0, lost = 0;
     void report(benchmark::State &state) {
-        std::sort(lat.begin(), lat.end());
-        auto q = [&](double f) { return lat.empty() ? 0.0 : double(lat[std::min(lat.size() - 1, std::size_t(f * double(lat.size())))]); };
-        state.counters["p50_ns"] = q(0.5);
-        state.counters["p90_ns"] = q(0.9);
-        state.counters["p99_ns"] = q(0.99);
-        state.counters["p999_ns"] = q(0.999);
-        state.counters["max_ns"] = lat.empty() ? 0.0 : double(lat.back());
+        const marllb::measure::Summary s = marllb::measure::summarize(lat);
+        state.counters["p50_ns"] = s.p50;
+        state.counters["p90_ns"] = s.p90;
+        state.counters["p99_ns"] = s.p99;
+        state.counters["p999_ns"] = s.p999;
+        state.counters["max_ns"] = s.max;
         state.counters["torn"] = double(torn);
         state.counters["lost"] = double(lost);
     }
@@ -139,37 +164,35 @@ struct Tally {
 // One-way harness over any transport: `send(msg)` in the child, `recv(msg) -> bool` in the
 // parent (false: gave up, counted lost).
 template <class Send, class Recv> void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv) {
-    const pid_t child = fork_sender([&] {
+    if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
+    const pid_t child = fork_sender(c, [&] {
         MsgOut m{};
         const std::uint64_t t0 = wait_start(c);
         for (std::int64_t k = 0; k < kEvents; ++k) {
             const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
-            fill(m, std::uint64_t(k), 0); // prepared before its time: only sending is timed
+            fill(m, std::uint64_t(k)); // prepared before its time: only sending is timed
             spin_until(t);
             m.active_as_bitmap = t;
             send(m);
         }
         c->sender_done.store(true, std::memory_order_release);
     });
-    pin(g_cpu_receiver);
+    if (child < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
     Tally tally;
     MsgOut m{};
     c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
-    std::uint64_t expect = 1;
-    for (auto _ : state) {
+    for (auto _ : state) { // one iteration per event; after the sender's last, the rest end at once
         if (!recv(m)) {
-            ++tally.lost;
             state.SetIterationTime(1e-9);
             continue;
         }
         const std::uint64_t lat = now_ns() - m.active_as_bitmap;
-        if (m.sequence_id != expect) tally.lost += m.sequence_id > expect ? m.sequence_id - expect : 0;
-        expect = m.sequence_id + 1;
-        if (!intact(m, m.sequence_id)) ++tally.torn;
+        if (!intact(m)) ++tally.torn;
         tally.lat.push_back(lat);
         state.SetIterationTime(double(lat) * 1e-9);
     }
     stop_child(child);
+    tally.lost = std::uint64_t(kEvents) - tally.lat.size(); // each event is received at most once
     tally.report(state);
 }
 
@@ -178,13 +201,14 @@ template <class Send, class Recv> void one_way(benchmark::State &state, Control 
 void BM_CacheLineOneWay(benchmark::State &state) {
     Control *c = make_control();
     if (!c) return state.SkipWithError("mmap failed");
-    const pid_t child = fork_sender([&] {
+    if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
+    const pid_t child = fork_sender(c, [&] {
         for (std::uint64_t v = 1;; v += 2) { // answers each odd value with the next even one
             while (c->line.load(std::memory_order_acquire) != v) __builtin_ia32_pause();
             c->line.store(v + 1, std::memory_order_release);
         }
     });
-    pin(g_cpu_receiver);
+    if (child < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
     Tally tally;
     std::uint64_t v = 1;
     for (auto _ : state) {
@@ -314,29 +338,28 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
     auto &lbx = r.lb;
     MsgOut obs{};
     for (std::int64_t k = 0; k <= kEvents; ++k) lbx->publish(obs); // actions may answer 1..kEvents
-    const pid_t child = fork_sender([&] {
+    if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
+    const pid_t child = fork_sender(c, [&] {
         auto agent = AgentRegion::attach(name);
         if (!agent) _exit(2);
-        MsgIn a = uniform_action();
+        MsgIn a;
         const std::uint64_t t0 = wait_start(c);
         for (std::int64_t k = 0; k < kEvents; ++k) {
             const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+            marllb::measure::fill_action(a, std::uint64_t(k) + 1, MARLLB_MAX_AS); // before its time
             spin_until(t);
-            a.sequence_id = std::uint64_t(k) + 1;
             a.timestamp_us = t; // scheduled time (benchmark convention)
-            for (auto &w : a.weights) w = float(1 + a.sequence_id % 7); // equal: the same alias table
             (void)agent->write_action(a, 1);
         }
         c->sender_done.store(true, std::memory_order_release);
     });
-    pin(g_cpu_receiver);
+    if (child < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
     while (__atomic_load_n(&lbx->mapping().action()->agent_pid, __ATOMIC_RELAXED) == 0) __builtin_ia32_pause();
     Tally tally;
     c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
-    std::uint64_t expect = 1;
     for (auto _ : state) {
-        // An action overwritten before the LB polled it is lost (counted); after the last
-        // event the remaining iterations end at once.
+        // An action overwritten before the LB polled it is lost (counted below); after the
+        // last event the remaining iterations end at once.
         bool applied = false;
         for (bool done = false; !applied; __builtin_ia32_pause()) {
             done = c->sender_done.load(std::memory_order_acquire); // before the poll: no last write missed
@@ -344,23 +367,17 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
             if (done) break;
         }
         if (!applied) {
-            ++tally.lost;
             state.SetIterationTime(1e-9);
             continue;
         }
         const MsgIn *a = lbx->action();
         const std::uint64_t lat = now_ns() - a->timestamp_us;
-        for (const float w : a->weights)
-            if (w != float(1 + a->sequence_id % 7)) {
-                ++tally.torn;
-                break;
-            }
-        if (a->sequence_id > expect) tally.lost += a->sequence_id - expect;
-        expect = a->sequence_id + 1;
+        if (!marllb::measure::action_intact_but_timestamp(*a)) ++tally.torn; // after the latency is taken
         tally.lat.push_back(lat);
         state.SetIterationTime(double(lat) * 1e-9);
     }
     stop_child(child);
+    tally.lost = std::uint64_t(kEvents) - tally.lat.size(); // each action is applied at most once
     tally.report(state);
 }
 
@@ -369,7 +386,8 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
     if (!r.ok()) return state.SkipWithError("cannot create the region");
     const std::string &name = r.name;
     auto &lbx = r.lb;
-    const pid_t child = fork_sender([&] {
+    if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
+    const pid_t child = fork_sender(r.c, [&] {
         auto agent = AgentRegion::attach(name);
         if (!agent) _exit(2);
         MsgIn a = uniform_action();
@@ -383,7 +401,7 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
             (void)agent->write_action(a, obs.generation);
         }
     });
-    pin(g_cpu_receiver);
+    if (child < 0) return state.SkipWithError(cannot_pin_child(r.c, g_cpu_sender).c_str());
     while (__atomic_load_n(&lbx->mapping().action()->agent_pid, __ATOMIC_RELAXED) == 0) __builtin_ia32_pause();
     Tally tally;
     MsgOut m{};
@@ -391,7 +409,7 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
     std::int64_t k = 0;
     for (auto _ : state) {
         const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
-        fill(m, std::uint64_t(k++), 0);
+        fill(m, std::uint64_t(k++));
         spin_until(t);
         m.active_as_bitmap = t;
         const std::uint64_t seq = lbx->publish(m);
@@ -569,7 +587,7 @@ void stop_roudi() {
 // latency in shared memory; this process then reports them as the iterations' times.
 struct IceoryxResults {
     std::atomic<std::uint64_t> received{0};
-    std::uint64_t torn = 0, lost = 0;
+    std::uint64_t torn = 0;
     std::uint64_t lat[kEvents];
 };
 
@@ -586,16 +604,13 @@ void BM_ObsOneWay_iceoryx(benchmark::State &state) {
         const std::string name = std::string("marllb-bench-") + role + "-" + std::to_string(getpid());
         iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str()));
     };
-    const pid_t receiver = fork();
-    if (receiver == 0) {
-        pin(g_cpu_receiver);
+    const pid_t receiver = fork_pinned(c, g_cpu_receiver, [&] {
         runtime("sub");
         iox::popo::SubscriberOptions opts;
         opts.queueCapacity = 16;
         iox::popo::Subscriber<MsgOut> sub(service, opts);
         usleep(100'000); // let the subscription connect
         c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
-        std::uint64_t expect = 1;
         for (std::int64_t k = 0; k < kEvents; ++k) {
             MsgOut m{};
             bool got = false, last_chance = false;
@@ -608,21 +623,19 @@ void BM_ObsOneWay_iceoryx(benchmark::State &state) {
             }
             if (!got) break;
             res->lat[res->received.load(std::memory_order_relaxed)] = now_ns() - m.active_as_bitmap;
-            if (m.sequence_id > expect) res->lost += m.sequence_id - expect;
-            expect = m.sequence_id + 1;
-            if (!intact(m, m.sequence_id)) ++res->torn;
+            if (!intact(m)) ++res->torn;
             res->received.fetch_add(1, std::memory_order_release);
         }
-        _exit(0);
-    }
-    const pid_t sender = fork_sender([&] {
+    });
+    if (receiver < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_receiver).c_str());
+    const pid_t sender = fork_sender(c, [&] {
         runtime("pub");
         iox::popo::Publisher<MsgOut> pub(service);
         const std::uint64_t t0 = wait_start(c);
         MsgOut m{};
         for (std::int64_t k = 0; k < kEvents; ++k) {
             const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
-            fill(m, std::uint64_t(k), 0);
+            fill(m, std::uint64_t(k));
             spin_until(t);
             m.active_as_bitmap = t;
             pub.loan().and_then([&](auto &sample) {
@@ -633,13 +646,17 @@ void BM_ObsOneWay_iceoryx(benchmark::State &state) {
         c->sender_done.store(true, std::memory_order_release);
         usleep(200'000);
     });
+    if (sender < 0) {
+        stop_child(receiver);
+        return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
+    }
     int status;
     waitpid(receiver, &status, 0);
     stop_child(sender);
     Tally tally;
     const std::uint64_t n = res->received.load(std::memory_order_acquire);
     tally.torn = res->torn;
-    tally.lost = res->lost + (std::uint64_t(kEvents) - n);
+    tally.lost = std::uint64_t(kEvents) - n; // each event is received at most once
     std::uint64_t i = 0;
     for (auto _ : state) {
         const std::uint64_t lat = i < n ? res->lat[i] : 0;
@@ -676,34 +693,56 @@ std::string relation(int a, int b) {
     return r;
 }
 
-std::string first_line_of(const char *path, const char *key) {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind(key, 0) == 0) return line.substr(line.find(':') + 2);
-    return "unknown";
+// Why `cpu` (given as `option`) cannot be used, or "" when this process may run there.
+std::string unusable_cpu(int cpu, const char *option) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return std::string("sched_getaffinity: ") + std::strerror(errno);
+    if (cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &allowed)) return {};
+    return std::string(option) + " " + std::to_string(cpu) + ": this process may not run on CPU " + std::to_string(cpu) +
+           " (allowed: " + marllb::bench::allowed_cpus() + "); pick two of those";
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
-    // Our own flags first: --cpu-a=N (receiver) and --cpu-b=N (sender).
-    std::vector<char *> rest;
-    for (int i = 0; i < argc; ++i) {
-        if (std::strncmp(argv[i], "--cpu-a=", 8) == 0) g_cpu_receiver = std::atoi(argv[i] + 8);
-        else if (std::strncmp(argv[i], "--cpu-b=", 8) == 0) g_cpu_sender = std::atoi(argv[i] + 8);
-        else rest.push_back(argv[i]);
+    CLI::App app{"bench_ipc: one-way latency of a 2,848-byte observation between two pinned processes: "
+                 "marllb-shm against the cache-line limit and against pipes, Unix sockets, POSIX message "
+                 "queues, a mutex-guarded shared buffer and iceoryx"};
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("--cpu-a", g_cpu_receiver, "CPU of the receiver (this process)")->capture_default_str()->check(CLI::Range(0, CPU_SETSIZE - 1));
+    app.add_option("--cpu-b", g_cpu_sender, "CPU of the sender (a forked child)")->capture_default_str()->check(CLI::Range(0, CPU_SETSIZE - 1));
+    app.allow_extras(); // Google Benchmark's own flags, passed on
+    app.footer("Google Benchmark's flags pass through in their --name=value form, e.g.\n"
+               "  --benchmark_filter=REGEX --benchmark_repetitions=N --benchmark_out=FILE --benchmark_out_format=json\n"
+               "(the latency benchmarks run a fixed 2,000 events each; --benchmark_list_tests lists them).");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &) {
+        std::printf("%s\nGoogle Benchmark's flags:\n", app.help().c_str());
+        benchmark::PrintDefaultHelp();
+        return 0;
+    } catch (const CLI::ParseError &e) {
+        return app.exit(e);
     }
+    for (const auto &[cpu, option] : {std::pair{g_cpu_receiver, "--cpu-a"}, std::pair{g_cpu_sender, "--cpu-b"}})
+        if (std::string why = unusable_cpu(cpu, option); !why.empty()) {
+            std::fprintf(stderr, "bench_ipc: %s\n", why.c_str());
+            return 2;
+        }
+    if (g_cpu_receiver == g_cpu_sender) {
+        std::fprintf(stderr, "bench_ipc: --cpu-a and --cpu-b are both %d: two busy-polling processes need two CPUs\n", g_cpu_receiver);
+        return 2;
+    }
+    std::vector<std::string> rest_args = app.remaining();
+    std::vector<char *> rest{argv[0]};
+    for (auto &a : rest_args) rest.push_back(a.data());
     int rest_argc = int(rest.size());
     benchmark::Initialize(&rest_argc, rest.data());
-    benchmark::AddCustomContext("cpu_model", first_line_of("/proc/cpuinfo", "model name"));
-    struct utsname u{};
-    uname(&u);
-    benchmark::AddCustomContext("kernel", u.release);
+    if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
+    marllb::bench::add_host_context();
     benchmark::AddCustomContext("cpus", std::to_string(g_cpu_receiver) + "," + std::to_string(g_cpu_sender));
     benchmark::AddCustomContext("cpu_relation", relation(g_cpu_receiver, g_cpu_sender));
-    const char *commit = std::getenv("MARLLB_GIT_COMMIT");
-    benchmark::AddCustomContext("git_commit", commit ? commit : "unknown");
     benchmark::AddCustomContext("period_ns", std::to_string(kPeriodNs));
 
     auto reg = [](const char *name, void (*fn)(benchmark::State &)) {

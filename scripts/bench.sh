@@ -40,7 +40,6 @@ export MARLLB_GIT_COMMIT="$(git_commit)"
 mkdir -p "$out"
 bin="$build/bench"
 reps=(--benchmark_repetitions=9 --benchmark_format=console --benchmark_display_aggregates_only=true)
-commit=(--benchmark_context=git_commit="$MARLLB_GIT_COMMIT") # bench_ipc adds its own context
 jsons=()
 for suite in ${suites//,/ }; do
   [ -x "$bin/bench_$suite" ] || die "no bench_$suite in $bin: build it first (cmake --build --preset release)"
@@ -48,7 +47,7 @@ for suite in ${suites//,/ }; do
   case "$suite" in
     core)
       say "bench_core (hot operations, min time ${min_time} s, 9 repetitions)"
-      "$bin/bench_core" "${reps[@]}" "${commit[@]}" --benchmark_min_time="$min_time" --benchmark_filter="$core_filter" \
+      "$bin/bench_core" "${reps[@]}" --benchmark_min_time="$min_time" --benchmark_filter="$core_filter" \
         --benchmark_out="$json" --benchmark_out_format=json >&2 ;;
     ipc)
       say "bench_ipc (cross-process latency on CPUs $cpus, 9 repetitions, interleaved)"
@@ -57,7 +56,7 @@ for suite in ${suites//,/ }; do
         --benchmark_out="$json" --benchmark_out_format=json >&2 ;;
     sim)
       say "bench_sim (the LB's per-packet cost, min time ${min_time} s, 9 repetitions)"
-      "$bin/bench_sim" "${reps[@]}" "${commit[@]}" --benchmark_min_time="$min_time" --benchmark_filter="$sim_filter" \
+      "$bin/bench_sim" "${reps[@]}" --benchmark_min_time="$min_time" --benchmark_filter="$sim_filter" \
         --benchmark_out="$json" --benchmark_out_format=json >&2 ;;
     *) die "unknown suite '$suite' (core, ipc, sim)" ;;
   esac

@@ -8,6 +8,11 @@ cpu_relation, binary, benchmark, metric, unit, repetitions, median, min, max, st
 values (every repetition's value, space-separated, in the order they ran: the gate's
 statistical test uses them)
 
+Every row carries the host metadata of the project's result rows (date, git_commit,
+cpu_model, kernel; the bench binaries put them in the JSON context, marllb/measure/host.hpp),
+so rows from different machines can be merged. A JSON without cpu_model or kernel in its
+context is refused.
+
 Metrics: time_ns (real time per iteration; manual time for latency benchmarks), cpu_ns, and
 every user counter (p50_ns, p99_ns, torn, lost, per_draw, ...).
 
@@ -45,8 +50,15 @@ def load(path):
                      "run the benchmark with --benchmark_format=json or --benchmark_out")
 
 
+HOST_KEYS = ("cpu_model", "kernel")
+
+
 def rows_for(doc, path):
     ctx = doc.get("context", {})
+    missing = [k for k in HOST_KEYS if not ctx.get(k)]
+    if missing:
+        sys.exit(f"bench_to_csv: {path} has no {' or '.join(missing)} in its context: run a bench binary of "
+                 "this tree (each adds them) or pass --benchmark_context=cpu_model=...,kernel=...")
     samples = {}  # (benchmark, metric) -> [values], unit
     errors = []
     for b in doc.get("benchmarks", []):

@@ -5,6 +5,8 @@
 // action slot in a busy loop, as a data plane polls on every burst. It spawns itself as the
 // agent (--role agent), which reads the newest observation every --read-us, answers it with
 // capacity-proportional weights and an alias table, and reports its numbers in a file.
+#include <marllb/measure/percentile.hpp>
+#include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
@@ -18,7 +20,6 @@
 #include <fstream>
 #include <spawn.h>
 #include <string>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -29,40 +30,12 @@ using namespace marllb::shm;
 
 namespace {
 
-struct Percentiles {
-    std::size_t count = 0;
-    double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
-};
-
-Percentiles percentiles(std::vector<std::uint64_t> v) {
-    Percentiles p;
-    p.count = v.size();
-    if (v.empty()) return p;
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) { return double(v[std::min(v.size() - 1, std::size_t(q * double(v.size())))]); };
-    p.p50 = at(0.50);
-    p.p90 = at(0.90);
-    p.p99 = at(0.99);
-    p.p999 = at(0.999);
-    p.max = double(v.back());
-    return p;
-}
+using Percentiles = marllb::measure::Summary;
 
 void sleep_until_ns(std::uint64_t t) {
     struct timespec ts{time_t(t / 1000000000u), long(t % 1000000000u)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
     }
-}
-
-std::string read_first_line(const char *path, const char *prefix) {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind(prefix, 0) == 0) {
-            auto pos = line.find(':');
-            return pos == std::string::npos ? line : line.substr(pos + 2);
-        }
-    return "unknown";
 }
 
 // ---- agent process ------------------------------------------------------------------------
@@ -211,8 +184,9 @@ int run_lb(const std::string &self, const std::string &region, double seconds, s
     std::filesystem::remove(stats_file);
 
     const std::uint64_t published = lb->next_sequence() - 1;
-    const auto pp = percentiles(publish_ns), rp = percentiles(a.read_ns), wp = percentiles(a.write_ns),
-               ap = percentiles(applied_ns), agep = percentiles(a.age_us);
+    const auto pp = marllb::measure::summarize(publish_ns), rp = marllb::measure::summarize(a.read_ns),
+               wp = marllb::measure::summarize(a.write_ns), ap = marllb::measure::summarize(applied_ns),
+               agep = marllb::measure::summarize(a.age_us);
     std::printf("\nmarllb-demo: %.1f s, LB publishes every %llu us, agent reads every %llu us, region %s\n\n",
                 seconds, (unsigned long long)publish_us, (unsigned long long)read_us, region.c_str());
     std::printf("  observations published   %10llu\n", (unsigned long long)published);
@@ -235,26 +209,17 @@ int run_lb(const std::string &self, const std::string &region, double seconds, s
     std::printf("\n  (cold caches: each operation runs once per cadence tick; ages come from the cadences)\n");
 
     if (!csv_path.empty()) {
-        std::filesystem::path p(csv_path);
-        if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-        const bool fresh = !std::filesystem::exists(p);
-        std::ofstream csv(p, std::ios::app);
-        if (fresh)
-            csv << "date,git_commit,cpu_model,kernel,seconds,publish_us,read_us,published,read,skipped,"
-                   "torn_retries,fallbacks,actions_written,actions_applied,actions_rejected,"
-                   "publish_p50_ns,publish_p99_ns,read_p50_ns,read_p99_ns,write_action_p50_ns,"
-                   "write_action_p99_ns,applied_p50_ns,applied_p99_ns,age_p50_us,age_p99_us\n";
-        struct utsname u{};
-        uname(&u);
-        char date[32];
-        const std::time_t t = std::time(nullptr);
-        std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-        const char *commit = std::getenv("MARLLB_GIT_COMMIT");
-        csv << date << ',' << (commit ? commit : "unknown") << ",\"" << read_first_line("/proc/cpuinfo", "model name")
-            << "\"," << u.release << ',' << seconds << ',' << publish_us << ',' << read_us << ',' << published << ','
-            << a.observed << ',' << a.skipped << ',' << a.retries << ',' << a.fallbacks << ',' << a.written << ','
-            << applied << ',' << rejected << ',' << pp.p50 << ',' << pp.p99 << ',' << rp.p50 << ',' << rp.p99 << ','
-            << wp.p50 << ',' << wp.p99 << ',' << ap.p50 << ',' << ap.p99 << ',' << agep.p50 << ',' << agep.p99 << '\n';
+        marllb::measure::ResultRow csv_row;
+        csv_row.add("seconds", seconds).add("publish_us", publish_us).add("read_us", read_us).add("published", published)
+            .add("read", a.observed).add("skipped", a.skipped).add("torn_retries", a.retries).add("fallbacks", a.fallbacks)
+            .add("actions_written", a.written).add("actions_applied", applied).add("actions_rejected", rejected)
+            .add("publish_p50_ns", pp.p50).add("publish_p99_ns", pp.p99).add("read_p50_ns", rp.p50).add("read_p99_ns", rp.p99)
+            .add("write_action_p50_ns", wp.p50).add("write_action_p99_ns", wp.p99).add("applied_p50_ns", ap.p50)
+            .add("applied_p99_ns", ap.p99).add("age_p50_us", agep.p50).add("age_p99_us", agep.p99);
+        if (auto written = csv_row.append_to(csv_path); !written) {
+            std::fprintf(stderr, "marllb-demo: %s\n", written.error().message.c_str());
+            return 2;
+        }
         std::printf("  row appended to %s\n", csv_path.c_str());
     }
     const bool healthy = published > 0 && a.observed > 0 && applied > 0 && rejected == 0;

@@ -2,8 +2,8 @@
 // real actions, the starting points a fuzzer mutates.
 //
 //   fuzz_make_corpus OUT_DIR
-#include "../tests/support/payload.hpp"
 
+#include <marllb/measure/payload.hpp>
 #include <marllb/shm.hpp>
 
 #include <cstdio>
@@ -43,11 +43,11 @@ int main(int argc, char **argv) {
         if (!agent) return 1;
         MsgOut m;
         for (int i = 0; i < 6; ++i) {
-            marllb::test::fill_observation(m, lb->next_sequence());
+            marllb::measure::fill_observation(m, lb->next_sequence());
             lb->publish(m);
         }
         MsgIn a;
-        marllb::test::fill_action(a, 5, 7);
+        marllb::measure::fill_action(a, 5, 7);
         (void)agent->write_action(a, 1);
         (void)lb->poll_action();
     }
@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
 
     for (std::uint32_t n : {1u, 7u, 64u}) {
         MsgIn a;
-        marllb::test::fill_action(a, 3, n);
+        marllb::measure::fill_action(a, 3, n);
         std::vector<char> bytes(8 + sizeof a);
         const std::uint64_t newest = 10;
         std::memcpy(bytes.data(), &newest, 8);

@@ -4,8 +4,8 @@
 //   marllb_test_peer create NAME              create NAME as its LB, then exit (a dead creator)
 //   marllb_test_peer lb NAME [--count N]      reopen NAME as its LB and publish observations
 //   marllb_test_peer agent NAME [--count N]   attach as agent; answer each new observation
-#include "support/payload.hpp"
 
+#include <marllb/measure/payload.hpp>
 #include <marllb/shm.hpp>
 
 #include <cstdio>
@@ -24,7 +24,7 @@ static int run_lb(const char *name, std::uint64_t count) {
     marllb_msg_out_t msg;
     for (std::uint64_t i = 0; count == 0 || i < count; ++i) {
         const std::uint64_t seq = lb->next_sequence();
-        test::fill_observation(msg, seq);
+        measure::fill_observation(msg, seq);
         if (lb->publish(msg) != seq) return 3;
         lb->heartbeat();
     }
@@ -43,7 +43,7 @@ static int run_agent(const char *name, std::uint64_t count) {
     while (count == 0 || written < count) {
         agent->heartbeat();
         if (agent->read_newest(obs) != shm::Errc::ok || obs.msg.sequence_id <= written) continue;
-        test::fill_action(action, obs.msg.sequence_id);
+        measure::fill_action(action, obs.msg.sequence_id);
         if (agent->write_action(action, obs.generation) != shm::Errc::ok) return 3;
         written = obs.msg.sequence_id;
     }

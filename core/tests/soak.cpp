@@ -5,8 +5,8 @@
 //
 // The children report cumulative counters for their current life on stdout, one line every
 // 100 ms and at once on any violation; the parent adds up each life's last line.
-#include "support/payload.hpp"
-
+#include <marllb/measure/payload.hpp>
+#include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
@@ -14,13 +14,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <poll.h>
 #include <spawn.h>
 #include <string>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -57,7 +54,7 @@ int child_lb(const std::string &region, std::uint64_t publish_us) {
     };
     report();
     for (;;) {
-        test::fill_observation(m, lb->next_sequence());
+        measure::fill_observation(m, lb->next_sequence());
         lb->publish(m);
         ++published;
         lb->heartbeat();
@@ -66,7 +63,7 @@ int child_lb(const std::string &region, std::uint64_t publish_us) {
         if (p.status == MARLLB_POLL_BUSY) ++busy;
         if (p.status == MARLLB_POLL_APPLIED) {
             ++applied;
-            const bool bad = !test::action_intact(*lb->action()), back = lb->action()->sequence_id < last_applied;
+            const bool bad = !measure::action_intact(*lb->action()), back = lb->action()->sequence_id < last_applied;
             torn += bad;
             regress += back;
             last_applied = lb->action()->sequence_id;
@@ -109,7 +106,7 @@ int child_agent(const std::string &region, std::uint64_t read_us) {
         ++reads;
         if (e == Errc::ok) {
             ++accepted;
-            const bool bad = !test::observation_intact(obs.msg);
+            const bool bad = !measure::observation_intact(obs.msg);
             const bool back = in_order ? obs.msg.sequence_id <= before : obs.msg.sequence_id < before;
             torn += bad;
             regress += back;
@@ -117,7 +114,7 @@ int child_agent(const std::string &region, std::uint64_t read_us) {
             retries += obs.retries;
             if (bad || back) report();
             if (obs.msg.sequence_id > answered) {
-                test::fill_action(action, obs.msg.sequence_id);
+                measure::fill_action(action, obs.msg.sequence_id);
                 if (agent->write_action(action, obs.generation) == Errc::ok) ++written;
                 answered = obs.msg.sequence_id;
             }
@@ -281,26 +278,19 @@ int main(int argc, char **argv) {
                 (unsigned long long)t.action_regressions, (unsigned long long)t.rejected);
     std::printf("  verdict                %s\n", ok ? "PASS" : "FAIL");
     if (!csv.empty()) {
-        std::filesystem::path p(csv);
-        if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-        const bool fresh = !std::filesystem::exists(p);
-        std::ofstream out(p, std::ios::app);
-        if (fresh)
-            out << "date,git_commit,kernel,seconds,publish_us,read_us,lb_kills,agent_kills,published,reads,accepted,"
-                   "torn_accepted,sequence_regressions,lost,torn_retries,repaired_slots,republished,lb_recoveries,"
-                   "agent_recoveries,actions_written,actions_applied,actions_torn,action_regressions,actions_rejected,verdict\n";
-        struct utsname u{};
-        uname(&u);
-        char date[32];
-        const std::time_t now = std::time(nullptr);
-        std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-        const char *commit = std::getenv("MARLLB_GIT_COMMIT");
-        out << date << ',' << (commit ? commit : "unknown") << ',' << u.release << ',' << seconds << ',' << publish_us
-            << ',' << read_us << ',' << t.lb_kills << ',' << t.agent_kills << ',' << t.published << ',' << t.reads << ','
-            << t.accepted << ',' << t.torn << ',' << t.regressions << ',' << t.lost << ',' << t.retries << ','
-            << t.repaired << ',' << t.republished << ',' << t.lb_starts - 1 << ',' << t.agent_starts - 1 << ','
-            << t.written << ',' << t.applied << ',' << t.actions_torn << ',' << t.action_regressions << ','
-            << t.rejected << ',' << (ok ? "PASS" : "FAIL") << '\n';
+        measure::ResultRow row;
+        row.add("seconds", seconds).add("publish_us", publish_us).add("read_us", read_us).add("lb_kills", t.lb_kills)
+            .add("agent_kills", t.agent_kills).add("published", t.published).add("reads", t.reads).add("accepted", t.accepted)
+            .add("torn_accepted", t.torn).add("sequence_regressions", t.regressions).add("lost", t.lost)
+            .add("torn_retries", t.retries).add("repaired_slots", t.repaired).add("republished", t.republished)
+            .add("lb_recoveries", t.lb_starts - 1).add("agent_recoveries", t.agent_starts - 1)
+            .add("actions_written", t.written).add("actions_applied", t.applied).add("actions_torn", t.actions_torn)
+            .add("action_regressions", t.action_regressions).add("actions_rejected", t.rejected)
+            .add("verdict", ok ? "PASS" : "FAIL");
+        if (auto written = row.append_to(csv); !written) {
+            std::fprintf(stderr, "marllb-soak: %s\n", written.error().message.c_str());
+            return 2;
+        }
         std::printf("  row appended to %s\n", csv.c_str());
     }
     return ok ? 0 : 1;

@@ -1,8 +1,8 @@
 // Action validation: each invalid field is rejected with its own reason; a randomized test
 // corrupts valid actions and checks that nothing an LB could misuse gets through.
-#include "support/payload.hpp"
 #include "support/process.hpp"
 
+#include <marllb/measure/payload.hpp>
 #include <marllb/shm.hpp>
 
 #include <catch2/catch.hpp>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 using namespace marllb::shm;
-using marllb::test::fill_action;
+using marllb::measure::fill_action;
 
 namespace {
 marllb_msg_in_t valid(std::uint64_t seq = 7, std::uint32_t n = 8) {

@@ -1,9 +1,9 @@
 // Protocol, one thread: ring order and loss accounting, the newest-mode fallback, raw
 // reservoirs, the action slot's verdicts, heartbeats, and repair after a crash (simulated by
 // leaving the ring as a killed writer would). The concurrent versions are the stress tests.
-#include "support/payload.hpp"
 #include "support/process.hpp"
 
+#include <marllb/measure/payload.hpp>
 #include <marllb/shm.hpp>
 
 #include <catch2/catch.hpp>
@@ -15,6 +15,7 @@
 
 using namespace marllb::shm;
 using namespace marllb::test;
+using namespace marllb::measure;
 
 namespace {
 

@@ -5,9 +5,9 @@
 //
 // What they cannot prove: that no interleaving breaks the protocol (the spin model in
 // docs/ covers the protocol's steps), nor weak-memory behaviour beyond what x86 shows.
-#include "support/payload.hpp"
 #include "support/process.hpp"
 
+#include <marllb/measure/payload.hpp>
 #include <marllb/shm.hpp>
 
 #include <catch2/catch.hpp>
@@ -20,6 +20,7 @@
 
 using namespace marllb::shm;
 using namespace marllb::test;
+using namespace marllb::measure;
 
 namespace {
 

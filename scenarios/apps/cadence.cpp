@@ -12,7 +12,7 @@
 // observations are detected by self-checking payloads and must be zero.
 #include "scenario.hpp"
 
-#include "../../core/tests/support/payload.hpp"
+#include <marllb/measure/payload.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
                     const std::uint64_t w0 = now_ns();
                     (void)a->write_action(act, o.generation);
                     sh->action_write[sh->n] = double(now_ns() - w0);
-                    sh->torn += !test::observation_intact(o.msg); // after answering: not on the measured path
+                    sh->torn += !measure::observation_intact(o.msg); // after answering: not on the measured path
                     ++sh->n;
                 }
             } else {
@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
                     const std::uint64_t tr = now_ns();
                     sh->pread[sh->pn] = double(tr - t);
                     sh->staleness[sh->pn] = double(tr - o.publish_mono_ns) / 1e6;
-                    sh->torn += !test::observation_intact(o.msg);
+                    sh->torn += !measure::observation_intact(o.msg);
                     if (sh->pn > 0) sh->skipped += o.skipped; // the first read's count includes what came before this regime
                     ++sh->pn;
                     ++sh->reads;
@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
         for (std::size_t k = 0; k < events; ++k) {
             if (cold) thrash_caches();
             const std::uint64_t t = sh->start_ns + k * period;
-            test::fill_observation(msg, lb->next_sequence());
+            measure::fill_observation(msg, lb->next_sequence());
             if (prefetch) {
                 spin_until(t - 100'000);
                 lb->prefetch_next_slot();

@@ -11,7 +11,7 @@
 //               Target: noticed within two heartbeat intervals plus one publish cadence.
 #include "scenario.hpp"
 
-#include "../../core/tests/support/payload.hpp"
+#include <marllb/measure/payload.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
                 if (!lb) return 3;
                 marllb_msg_out_t msg;
                 for (std::uint64_t t = now_ns();; t += period) {
-                    test::fill_observation(msg, lb->next_sequence());
+                    measure::fill_observation(msg, lb->next_sequence());
                     lb->publish(msg);
                     lb->heartbeat();
                     sleep_until_ns(t + period);
@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
             while (now_ns() < kill_at) {
                 if (agent->read_newest(o) != shm::Errc::ok) continue;
                 ++reads;
-                torn += !test::observation_intact(o.msg);
+                torn += !measure::observation_intact(o.msg);
                 regressions += o.msg.sequence_id < last;
                 last = o.msg.sequence_id;
             }
@@ -156,7 +156,7 @@ int main(int argc, char **argv) {
         auto burst = [&] {
             const std::uint64_t t = now_ns();
             if (t >= next_pub) {
-                test::fill_observation(msg, lb->next_sequence());
+                measure::fill_observation(msg, lb->next_sequence());
                 lb->publish(msg);
                 lb->heartbeat();
                 next_pub += cadence;

@@ -3,7 +3,7 @@
 // mode (exact loss). Two busy processes: run it alone on the machine.
 #include "scenario.hpp"
 
-#include "payload.hpp"
+#include <marllb/measure/payload.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
                 sh->skipped += o.skipped;
                 sh->retries += o.retries;
                 sh->fallbacks += o.fallback;
-                sh->torn += !intact_fast(o.msg);
+                sh->torn += !measure::intact_fast(o.msg);
                 if (sh->n < kMax) sh->latency[sh->n++] = double(t - o.publish_mono_ns);
                 return true;
             };
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         const std::uint64_t t0 = now_ns(), end = t0 + std::uint64_t(seconds * 1e9);
         std::uint64_t t = t0;
         while (t < end) {
-            fill_fast(msg, lb->next_sequence());
+            measure::fill_fast(msg, lb->next_sequence());
             lb->publish(msg);
             t = now_ns();
         }

@@ -4,7 +4,7 @@
 // (staggered), and total throughput with both sides flat out.
 #include "scenario.hpp"
 
-#include "payload.hpp"
+#include <marllb/measure/payload.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
                         const std::uint64_t t = now_ns();
                         last[i] = o.msg.sequence_id;
                         ++sh->read;
-                        sh->torn += !intact_fast(o.msg);
+                        sh->torn += !measure::intact_fast(o.msg);
                         if (sh->n < kMax) sh->latency[sh->n++] = double(t - o.publish_mono_ns);
                     }
                 return 0;
@@ -99,7 +99,7 @@ int main(int argc, char **argv) {
             std::uint64_t published = 0;
             if (flat_out) {
                 for (unsigned i = 0; now_ns() < end; i = i + 1 == k ? 0 : i + 1) {
-                    fill_fast(msg, lbs[i].next_sequence());
+                    measure::fill_fast(msg, lbs[i].next_sequence());
                     lbs[i].publish(msg);
                     ++published;
                 }
@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
                     const std::uint64_t t = t0 + j * (period / k);
                     if (t >= end) break;
                     auto &lb = lbs[j % k];
-                    fill_fast(msg, lb.next_sequence());
+                    measure::fill_fast(msg, lb.next_sequence());
                     sleep_until_ns(t);
                     lb.publish(msg);
                     ++published;

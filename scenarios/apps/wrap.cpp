@@ -8,7 +8,7 @@
 //             same schedule.
 #include "scenario.hpp"
 
-#include "../../core/tests/support/payload.hpp"
+#include <marllb/measure/payload.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
                 ++sh->read;
                 sh->lost += o.lost;
                 sh->retries += o.retries;
-                sh->torn += !test::observation_intact(o.msg);
+                sh->torn += !measure::observation_intact(o.msg);
                 if (sh->n < kMax) sh->latency[sh->n++] = double(t - o.publish_mono_ns);
                 return true;
             };
@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
         });
         marllb_msg_out_t msg;
         for (std::uint64_t k = 0; k < events; ++k) {
-            test::fill_observation(msg, lb->next_sequence());
+            measure::fill_observation(msg, lb->next_sequence());
             spin_until(sh->start_ns + k * w);
             lb->publish(msg);
         }

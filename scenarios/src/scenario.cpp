@@ -1,6 +1,6 @@
 #include "scenario.hpp"
 
-#include "result_row.hpp"
+#include <marllb/measure/result_row.hpp>
 
 #include <toml++/toml.h>
 
@@ -94,16 +94,6 @@ int parse(CLI::App &app, int argc, char **argv) {
         return app.exit(e);
     }
     return -1;
-}
-
-Stats stats(std::vector<double> v) {
-    Stats s;
-    s.count = v.size();
-    if (v.empty()) return s;
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) { return v[std::min(v.size() - 1, std::size_t(q * double(v.size())))]; };
-    s.p50 = at(0.5), s.p90 = at(0.9), s.p99 = at(0.99), s.p999 = at(0.999), s.max = v.back();
-    return s;
 }
 
 void *map_shared(std::size_t bytes) {
@@ -261,7 +251,7 @@ int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows_i
                     s.base.memcpy_ns);
     }
     for (const Row &r : rows) {
-        sim::ResultRow row;
+        measure::ResultRow row;
         row.add("scenario", r.scenario).add("profile", c.profile).add("placement", std::string(describe(s.placement.cls)))
             .add("placement_available", std::string(s.placement.available ? "yes" : "no"))
             .add("lb_cpu", s.placement.lb_cpu).add("agent_cpu", s.placement.agent_cpu)

@@ -5,6 +5,7 @@
 
 #include "placement.hpp"
 
+#include <marllb/measure/percentile.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
@@ -37,12 +38,10 @@ int parse(CLI::App &app, int argc, char **argv);
 // Returns an empty string on success, else the error message.
 std::string apply_toml(CLI::App &app, std::string_view text, std::string_view name, std::vector<std::string> &args);
 
-// ---- latency statistics
-struct Stats {
-    std::size_t count = 0;
-    double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
-};
-[[nodiscard]] Stats stats(std::vector<double> v);
+// ---- latency statistics: count, p50, p90, p99, p99.9, max by the project's one percentile
+// definition (linear interpolation, marllb/measure/percentile.hpp)
+using Stats = measure::Summary;
+[[nodiscard]] inline Stats stats(std::vector<double> v) { return measure::summarize(std::move(v)); }
 
 // ---- in-run baselines between the two chosen CPUs
 struct Baselines {

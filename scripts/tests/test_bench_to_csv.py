@@ -1,6 +1,7 @@
 """bench_to_csv on a frozen Google Benchmark JSON: medians over repetitions, counters as
 metrics, manual-time names shortened, a skipped benchmark kept as an 'unavailable' row."""
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -31,3 +32,24 @@ def test_rejects_what_is_not_json(tmp_path):
     r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "o.csv"), str(bad)], capture_output=True, text=True)
     assert r.returncode != 0
     assert "is not Google Benchmark JSON" in r.stderr
+
+
+def test_every_row_carries_the_host_metadata(tmp_path):
+    out = tmp_path / "out.csv"
+    r = subprocess.run([sys.executable, SCRIPT, str(out), os.path.join(HERE, "fixtures", "bench_ipc_sample.json")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(out)))
+    assert rows
+    assert all(x["cpu_model"] == "AMD EPYC" and x["kernel"] == "6.1" and x["git_commit"] == "abc123" for x in rows)
+
+
+def test_refuses_json_without_host_metadata(tmp_path):
+    doc = json.load(open(os.path.join(HERE, "fixtures", "bench_ipc_sample.json")))
+    del doc["context"]["cpu_model"]
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(doc))
+    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "o.csv"), str(bare)], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "has no cpu_model in its context" in r.stderr
+    assert not (tmp_path / "o.csv").exists()

@@ -4,9 +4,9 @@
 // its heartbeat. When the LB goes away it waits for it and carries on with the restarted one.
 // One CSV row per decision (--log); a summary row at exit (--csv).
 #include "metrics.hpp"
-#include "result_row.hpp"
 #include "servers.hpp"
 
+#include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
@@ -266,7 +266,7 @@ int main(int argc, char **argv) {
                     (unsigned long long)lb_restarts, (unsigned long long)regressions, sim::quantile(staleness_us, 0.5),
                     sim::quantile(staleness_us, 0.99), sim::quantile(decision_us, 0.5));
     if (!csv_path.empty()) {
-        sim::ResultRow row;
+        measure::ResultRow row;
         row.add("region", region).add("policy", policy_name).add("interval_ms", interval_ms).add("decisions", decisions)
             .add("rejected", rejected).add("lb_restarts", lb_restarts).add("sequence_regressions", regressions)
             .add("inconsistent", inconsistent).add("staleness_p50_us", sim::quantile(staleness_us, 0.5))

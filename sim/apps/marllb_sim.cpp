@@ -18,11 +18,11 @@
 #include "frame.hpp"
 #include "lb.hpp"
 #include "metrics.hpp"
-#include "result_row.hpp"
 #include "servers.hpp"
 #include "trace.hpp"
 #include "world.hpp"
 
+#include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
@@ -800,7 +800,7 @@ int main(int argc, char **argv) {
         std::printf("  %-28s %llu intervals went on without the agent's answer\n", "lockstep", (unsigned long long)r.lockstep_agent_timeouts);
 
     if (!cfg.csv.empty()) {
-        ResultRow row;
+        measure::ResultRow row;
         row.add("mode", mode).add("lb_model", std::string(describe(r.model))).add("policy", std::string(describe(r.policy)))
             .add("servers", cfg.servers)
             .add("traffic", cfg.flood ? "flood" : cfg.trace.empty() ? "poisson" : std::filesystem::path(cfg.trace).filename().string())

@@ -1,8 +1,8 @@
 // Quality metrics of a run: Jain's fairness index and percentiles.
 #pragma once
 
-#include <algorithm>
-#include <cstddef>
+#include <marllb/measure/percentile.hpp>
+
 #include <vector>
 
 namespace marllb::sim {
@@ -14,16 +14,7 @@ namespace marllb::sim {
     return s2 > 0 ? s * s / (double(x.size()) * s2) : 1.0;
 }
 
-// The q-quantile by linear interpolation (numpy's default); 0 for no data. Copies.
-template <class T> [[nodiscard]] double quantile(std::vector<T> v, double q) {
-    if (v.empty()) return 0;
-    const double pos = q * double(v.size() - 1);
-    const std::size_t lo = std::size_t(pos);
-    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(lo), v.end());
-    const double a = double(v[lo]);
-    if (lo + 1 >= v.size()) return a;
-    const double b = double(*std::min_element(v.begin() + std::ptrdiff_t(lo) + 1, v.end()));
-    return a + (pos - double(lo)) * (b - a);
-}
+// Percentiles: the project's one definition (linear interpolation, marllb/measure/percentile.hpp).
+using measure::quantile;
 
 } // namespace marllb::sim
