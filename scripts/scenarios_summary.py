@@ -58,7 +58,7 @@ def summarize(rows):
             where = r.get("placement", "")
             if r.get("mem_bind") and r.get("mem_bind") != "none":
                 where += "/" + r["mem_bind"]
-            lines.append(f"{st:<5} {r['scenario']:<10} {r.get('regime', ''):<24} {r.get('metric', ''):<36} {where:<14} {what(r)}")
+            lines.append(f"{st:<5} {r['scenario']:<10} {r.get('regime', ''):<24} {r.get('metric', ''):<36} {where:<24} {what(r)}")
     return counts, lines, failed
 
 

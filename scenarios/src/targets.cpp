@@ -45,10 +45,10 @@ bool quantity(const Row &r, std::string_view q, double &v) {
 
 bool is_percentile(std::string_view q) { return q == "p50" || q == "p90" || q == "p99" || q == "p999" || q == "max"; }
 
-std::string num(double v) {
-    std::ostringstream ss;
-    ss << v;
-    return ss.str();
+std::string num(double v) { // whole numbers in full (a p99 of 11040000 ns, not 1.104e+07)
+    char b[32];
+    std::snprintf(b, sizeof b, v == std::floor(v) && std::fabs(v) < 1e15 ? "%.0f" : "%.4g", v);
+    return b;
 }
 
 } // namespace
