@@ -11,7 +11,10 @@ the LB's fallback and recovery, then stops everything by pid and leaves:
 
 --check verifies what a run must show: observations at the cadence, actions applied and none
 rejected, no sequence regression or inconsistent observation at any agent, and, with a kill,
-the fallback within the heartbeat timeout and actions applied again after the restart.
+the fallback within the heartbeat timeout and actions applied again after the restart. It
+appends its verdict to <out>/checks.csv (the scenario schema's scenario, regime, metric,
+status, note: `ok`, or `fail` naming what the run did not show), which the scenario summary
+(scripts/scenarios_summary.py) lists.
 """
 import argparse
 import csv
@@ -167,16 +170,32 @@ def main():
     for p in problems:
         print(f"pipeline: {p}", file=sys.stderr)
     status = 1 if problems else 0
-    if a.check and row:
-        status |= check(a, row, run_dir, events, agent_rc)
+    if a.check:  # also records its verdict row (scenarios' summary reads it)
+        status |= check(a, row, run_dir, events, agent_rc, run_id, sim_proc.returncode)
     return status
 
 
-def check(a, row, run_dir, events, agent_rc):
-    problems = []
+def write_verdict(a, run_id, problems):
+    """One row in <out>/checks.csv: the pipeline_check invariant of scenarios/targets.toml."""
+    path = os.path.join(a.out, "checks.csv")
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(["date", "git_commit", "scenario", "regime", "metric", "status", "note"])
+        w.writerow([datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    os.environ.get("MARLLB_GIT_COMMIT", "unknown"), "pipeline",
+                    "agent-kill" if a.kill_agent_at is not None else "steady", "check", "fail" if problems else "ok",
+                    (f"broken pipeline_check ({'; '.join(problems)}); " if problems else "") + f"run {run_id}"])
+
+
+def check(a, row, run_dir, events, agent_rc, run_id, sim_rc):
+    problems = [] if sim_rc == 0 else [f"marllb-sim exited with {sim_rc}"]
     expected = a.duration * 1e6 / a.publish_us * a.lbs
     if not row:
-        return print("check: no result row", file=sys.stderr) or 1
+        print("check: no result row", file=sys.stderr)
+        write_verdict(a, run_id, ["no result row"])
+        return 1
     if abs(int(row["observations"]) - expected) > 2 * a.lbs:
         problems.append(f"observations {row['observations']}, expected {expected:.0f} at the cadence")
     if a.agent != "none":
@@ -184,6 +203,9 @@ def check(a, row, run_dir, events, agent_rc):
             problems.append("no action applied")
         if int(row["actions_rejected"]) != 0:
             problems.append(f"{row['actions_rejected']} actions rejected")
+        for i, rc in agent_rc.items():  # SIGKILL only when this script killed it
+            if rc != 0 and not (rc == -signal.SIGKILL and i == 0 and a.kill_agent_at is not None):
+                problems.append(f"agent {i} exited with {rc} (sequence regression or inconsistent observation)")
     if a.kill_agent_at is not None:
         series = read_rows(os.path.join(run_dir, "timeseries.csv"))
         killed = next(t for e, t in events if "killed" in e)
@@ -199,6 +221,7 @@ def check(a, row, run_dir, events, agent_rc):
                 problems.append("no action applied after the agent restarted")
     for p in problems:
         print(f"check: {p}", file=sys.stderr)
+    write_verdict(a, run_id, problems)
     if not problems:
         print("check: cadence, actions, no regressions" + (", fallback and recovery" if a.kill_agent_at is not None else "") + ": ok")
     return 1 if problems else 0

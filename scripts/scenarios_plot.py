@@ -2,10 +2,12 @@
 """Figures of a scenario run (scripts/scenarios.sh): reads <dir>/<scenario>.csv, writes PNGs.
 
   latency.png   latency distributions (p50 .. max, as a CDF through the percentiles) per
-                scenario regime and placement, with the in-run cache-line baseline
-  wrap.png      messages lost vs reader/writer period ratio, beside the ring-of-4 prediction
+                scenario regime and placement, with the in-run cache-line baseline and the
+                latency targets of scenarios/targets.toml
+  wrap.png      messages lost vs reader/writer period ratio, beside the ring-of-4 replay of
+                the recorded publish and read times
   crash.png     recovery times: LB restart -> first valid observation, agent kill -> fallback,
-                agent restart -> action applied
+                agent restart -> action applied, with the targets of scenarios/targets.toml
   scale.png     latency per pair (p50, p99) and total throughput vs number of regions
 
     scripts/scenarios_plot.py results/scenarios
@@ -13,13 +15,31 @@
 import csv
 import os
 import sys
+import tomllib
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGETS = os.path.join(ROOT, "scenarios", "targets.toml")
 QS = [0.5, 0.9, 0.99, 0.999, 1.0]
+
+
+def targets():
+    with open(TARGETS, "rb") as f:
+        return tomllib.load(f).get("target", [])
+
+
+def latency_targets(scenario, metrics):
+    """(limit, label) of the fixed ns targets on these metrics (placement rows are cadence's)."""
+    scenario = "cadence" if scenario == "placement" else scenario
+    out = {}
+    for t in targets():
+        if t["scenario"] == scenario and t["metric"] in metrics and t["unit"] == "ns" and not t.get("per_run_limit"):
+            out.setdefault((t["limit"], f"{t['quantity']} {t['op']} {t['limit']:g} ns"), []).append(t["id"])
+    return sorted((lim, f"{rule} ({', '.join(ids)})") for (lim, rule), ids in out.items())
 COLS = ["p50", "p90", "p99", "p999", "max"]
 
 
@@ -62,6 +82,8 @@ def latency(d, made):
             base = float(r["baseline_cacheline_ns"])
         if base:
             ax.axvline(base, color="grey", linestyle=":", label=f"cache line one way {base:.0f} ns (in-run)")
+        for lim, label in latency_targets(name, {r["metric"] for r in rs}):
+            ax.axvline(lim, color="red", linestyle="--", linewidth=0.8, label=f"target: {label}")
         ax.set_xscale("log")
         ax.set_xlabel("ns (log)")
         ax.set_ylabel("fraction")
@@ -80,7 +102,8 @@ def wrap(d, made):
     x = [float(r["regime"].split("-")[1]) for r in rs]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(x, [int(r["lost"]) / max(1, int(r["published"])) for r in rs], "o-", label="lost / published (measured)")
-    ax.plot(x, [float(r["expected"]) / max(1, int(r["published"])) for r in rs], "x--", label="ring of 4, same schedule (predicted)")
+    ax.plot(x, [float(r["expected"]) / max(1, int(r["published"])) for r in rs], "x--",
+            label="ring of 4 replayed over the recorded times (predicted)")
     ax.plot(x, [max(0.0, 1 - 1 / v) for v in x], ":", color="grey", label="1 - 1/ratio")
     ax.set_xlabel("reader period / writer period")
     ax.set_ylabel("fraction lost to wrap")
@@ -101,11 +124,13 @@ def crash(d, made):
     for i, c in enumerate(["p50", "p99", "max"]):
         ax.bar([j + i * 0.27 for j in range(len(rs))], [float(r[c]) for r in rs], width=0.27, label=c)
     for j, r in enumerate(rs):
-        if float(r["expected"]) > 0:
-            ax.hlines(float(r["expected"]), j - 0.2, j + 0.75, colors="red", linestyles="--")
+        for t in targets():  # a per-run limit is in the row's expected column; a fixed one in the file
+            if t["scenario"] == "crash" and t["metric"] == r["metric"] and r["regime"].startswith(t.get("regime", "")):
+                lim = float(r["expected"]) if t.get("per_run_limit") else float(t["limit"])
+                ax.hlines(lim, j - 0.2, j + 0.75, colors="red", linestyles="--")
     ax.set_xticks([j + 0.27 for j in range(len(rs))], labels, fontsize=8)
     ax.set_ylabel("ms")
-    ax.set_title("crash recovery (red: target)")
+    ax.set_title("crash recovery (red: target, scenarios/targets.toml)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(d, "crash.png"), dpi=110)

@@ -100,10 +100,11 @@ int main(int argc, char **argv) {
         // what is left unread, that is every message published.
         const bool exact = !in_order || (sh->lost + sh->pending_lost == sh->total_lost &&
                                          sh->read + sh->total_lost + (published - sh->last) == published);
-        if (sh->torn || sh->regressions || arc != 0 || !exact) {
-            row.status = "FAIL";
-            failed = true;
-        }
+        if (sh->torn) row.fail("no_torn_accepted", std::to_string(sh->torn) + " torn observations accepted");
+        if (sh->regressions) row.fail("no_sequence_regression", std::to_string(sh->regressions) + " regressions");
+        if (!exact) row.fail("loss_accounting", "read+lost+pending != published");
+        if (arc != 0) row.fail("peer_exit", "agent exited with " + std::to_string(arc));
+        failed |= !row.broken.empty();
         rows.push_back(row);
         lb = shm::Expected<shm::LbRegion>(shm::unexpected(shm::Error{}));
         (void)shm::unlink_region(name);

@@ -126,7 +126,9 @@ int main(int argc, char **argv) {
             std::snprintf(note, sizeof note, "%u regions: %.3f M publishes/s, %.3f M reads/s in total", k,
                           double(published) / wall / 1e6, double(sh->read) / wall / 1e6);
             r.note = note;
-            if (sh->torn || arc != 0) r.status = "FAIL", failed = true;
+            if (sh->torn) r.fail("no_torn_accepted", std::to_string(sh->torn) + " torn observations accepted");
+            if (arc != 0) r.fail("peer_exit", "agent exited with " + std::to_string(arc));
+            failed |= !r.broken.empty();
             rows.push_back(r);
             lbs.clear();
             for (auto &n : names) (void)shm::unlink_region(n);

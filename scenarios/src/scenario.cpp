@@ -26,6 +26,7 @@ void add_common_options(CLI::App &app, Common &c) {
     app.add_option("--out", c.out_dir, "directory of the result CSVs (<out>/<scenario>.csv)");
     app.add_option("--profile", c.profile, "a label written into each row (quick, full, custom)");
     app.add_option("--name", c.name, "scenario name in the rows and the CSV file (e.g. placement)");
+    app.add_option("--targets", c.targets, "the targets and invariants rows are judged against (TOML)");
     app.add_flag("--quiet", c.quiet, "no progress lines");
 }
 
@@ -165,6 +166,10 @@ Baselines measure(const Setting &s) {
 
 Setting prepare(const Common &c, bool measure_baselines) {
     Setting s;
+    if (std::string terr = load_targets(c.targets, s.targets); !terr.empty()) {
+        s.error = terr;
+        return s;
+    }
     std::string err;
     s.topo = Topology::machine(&err);
     if (!s.topo) {
@@ -236,6 +241,11 @@ int wait_child(pid_t pid) {
 int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows_in) {
     int rc = 0;
     std::vector<Row> rows = rows_in;
+    for (Row &r : rows) // before --name renames the scenario: targets name the binary's scenario
+        if (std::string err = judge(r, s.targets); !err.empty()) {
+            std::fprintf(stderr, "%s\n", err.c_str());
+            return 2;
+        }
     if (!c.name.empty())
         for (Row &r : rows) r.scenario = c.name;
     {
@@ -269,7 +279,7 @@ int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows_i
             std::fprintf(stderr, "%s\n", ok.error().message.c_str());
             return 2;
         }
-        if (r.status == "FAIL") rc = 1;
+        if (r.status == "fail") rc = 1;
     }
     return rc;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "placement.hpp"
+#include "targets.hpp"
 
 #include <marllb/measure/percentile.hpp>
 #include <marllb/shm.hpp>
@@ -26,6 +27,7 @@ struct Common {
     std::string out_dir = "results/scenarios";
     std::string profile = "custom";
     std::string name;               // rows' scenario name and CSV file (default: the binary's)
+    std::string targets = MARLLB_TARGETS_FILE; // what the rows are judged against
     bool quiet = false;
 };
 
@@ -55,6 +57,7 @@ struct Setting {
     Placement placement;
     MemBind mem_bind = MemBind::none;
     Baselines base;
+    Targets targets;   // from Common::targets
     std::string error; // set when the asked placement is unavailable or invalid
 };
 // Resolves the placement, pins this process to the LB CPU, measures the baselines.
@@ -84,8 +87,12 @@ struct Row {
     double cadence_us = 0, read_us = 0, expected = 0;
     Stats s;
     std::uint64_t published = 0, read = 0, skipped = 0, lost = 0, torn_accepted = 0, retries = 0, fallbacks = 0;
+    std::vector<std::pair<std::string, std::string>> broken; // invariants broken: id (targets.toml), detail
+    // Marks an invariant of scenarios/targets.toml broken; write_rows makes the row `fail`.
+    void fail(std::string invariant_id, std::string detail) { broken.emplace_back(std::move(invariant_id), std::move(detail)); }
 };
-// Appends rows to <out_dir>/<scenario>.csv and prints them as a table.
+// Judges each row against the targets (status ok, miss or fail: targets.hpp), appends the rows
+// to <out_dir>/<scenario>.csv and prints them as a table. Returns 1 when a row fails.
 int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows);
 
 } // namespace marllb::scenarios
