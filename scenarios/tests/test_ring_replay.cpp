@@ -17,7 +17,7 @@ std::vector<Span> publishes(std::uint64_t n) {
 ReadEvent read_at(std::uint64_t t, std::uint64_t seq) { return {{t, t + 50}, seq}; }
 } // namespace
 
-TEST_CASE("a reader keeping up loses nothing; one that waits 6 publishes loses 2", "[replay]") {
+TEST_CASE("a reader keeping up loses nothing, one that waits 6 publishes loses 2", "[replay]") {
     const auto p = publishes(10);
     // Reads 500 ns after publishes 1, 2, 3 (sequences 1..3), then after publish 9 (sequence 9):
     // the ring holds 6..9, the next wanted is 4, so 4 and 5 are lost and 6 is returned.

@@ -35,7 +35,7 @@ struct Fixture {
 };
 } // namespace
 
-TEST_CASE("a scenario file sets options; the command line overrides it", "[scenario-file]") {
+TEST_CASE("a scenario file sets options, the command line overrides it", "[scenario-file]") {
     Fixture f;
     REQUIRE(f.load("seconds = 12\nregime = \"reactive\"\nprefetch = true\nplacement = \"smt\"\n", {"--seconds=3"}) == "");
     CHECK(f.seconds == 3);

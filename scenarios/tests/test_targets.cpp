@@ -65,7 +65,7 @@ Row publish_row(double p99) {
 }
 } // namespace
 
-TEST_CASE("a row under every target is ok; one over a target is miss and names it", "[targets]") {
+TEST_CASE("a row under every target is ok, one over a target is miss and names it", "[targets]") {
     const Targets t = targets();
     Row ok = publish_row(900);
     REQUIRE(judge(ok, t) == "");

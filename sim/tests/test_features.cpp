@@ -103,7 +103,7 @@ TEST_CASE("a full reservoir replaces samples and the features follow the samples
     }
 }
 
-TEST_CASE("Algorithm R keeps early and late samples alike; random replacement favours recent", "[features]") {
+TEST_CASE("Algorithm R keeps early and late samples alike, random replacement favours recent", "[features]") {
     // After 10 x 128 samples, Algorithm R holds each with probability 1/10: about 1/10 of the
     // reservoir comes from the first tenth. Random replacement keeps almost none of them.
     std::mt19937_64 rng(3);

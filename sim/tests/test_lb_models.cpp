@@ -34,7 +34,7 @@ unsigned nonzero_slots(const Reservoir &r) {
 }
 } // namespace
 
-TEST_CASE("1. marllb: the request (PSH|ACK) adds no flow-duration sample; later pure ACKs do", "[lbmodel]") {
+TEST_CASE("1. marllb: the request (PSH|ACK) adds no flow-duration sample, later pure ACKs do", "[lbmodel]") {
     for (LbModel m : {LbModel::marllb, LbModel::clean}) {
         Lb x(m);
         const FlowKey k = key(1);
@@ -76,7 +76,7 @@ TEST_CASE("1. the published flow-duration reservoirs hold no sample taken at the
     CHECK(at_request == 0);
 }
 
-TEST_CASE("2. marllb: only RST|ACK ends a flow; FIN|ACK and a bare RST leave it on (clean: both end it)", "[lbmodel]") {
+TEST_CASE("2. marllb: only RST|ACK ends a flow, FIN|ACK and a bare RST leave it on (clean: both end it)", "[lbmodel]") {
     Lb x(LbModel::marllb);
     const FlowKey k = key(2);
     const int s = x.send(kTcpSyn, kT0, k);
@@ -111,7 +111,7 @@ TEST_CASE("3. marllb: a non-SYN of an unknown flow is forwarded untracked by the
     CHECK(x.c().dropped() == 0);
 }
 
-TEST_CASE("4. marllb: 2^10 buckets; a SYN finding its bucket full is forwarded untracked by the hash", "[lbmodel]") {
+TEST_CASE("4. marllb: 2^10 buckets, a SYN finding its bucket full is forwarded untracked by the hash", "[lbmodel]") {
     Lb x(LbModel::marllb, {1, 1, 1, 1, 2, 2, 2});
     CHECK(x.lb.table_capacity() == 4096);
     CHECK(Lb(LbModel::clean).lb.table_capacity() == 4u << 16);
@@ -174,7 +174,7 @@ TEST_CASE("6. marllb: a SYN on a live ACKed entry keeps its server and SYN time 
     }
 }
 
-TEST_CASE("7. marllb: ECMP is a 64-entry Maglev table; 7 servers hold 10 / 9 entries (clean: uniform)", "[lbmodel]") {
+TEST_CASE("7. marllb: ECMP is a 64-entry Maglev table, 7 servers hold 10 / 9 entries (clean: uniform)", "[lbmodel]") {
     Lb x(LbModel::marllb, {1, 1, 1, 1, 2, 2, 2}, Policy::ecmp);
     std::vector<unsigned> entries(7);
     for (unsigned i = 0; i < kMaglevLen; ++i) ++entries[x.lb.maglev_entry(i)];
