@@ -5,7 +5,9 @@
 //                        --port-out and hands them to the chosen server.
 //   worker lcore (LB):   receives on --port-in, runs the LB (state machine, policy), forwards
 //                        on --port-out; publishes an observation into each LB's region every
-//                        --publish-us and polls the action slot on every burst.
+//                        --publish-us and reads the action slot, when PublishSchedule says
+//                        (marllb model: on the first packet an interval after the last publish,
+//                        actions read only then; clean: a timer, actions read every burst).
 //
 // The embedded default needs no NIC and no hugepages: two net_ring vdevs, each a port whose
 // TX ring is its RX ring (world -> LB on port 0, LB -> world on port 1). EAL arguments given
@@ -18,6 +20,7 @@
 #include "frame.hpp"
 #include "lb.hpp"
 #include "metrics.hpp"
+#include "publish_schedule.hpp"
 #include "servers.hpp"
 #include "trace.hpp"
 #include "world.hpp"
@@ -35,6 +38,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_pause.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -141,6 +145,9 @@ struct Run {
     std::uint64_t start_ns = 0;
     // results of the LB lcore, read after it returned
     std::vector<std::uint32_t> publish_cost_ns;
+    // Gaps between consecutive publish stamps (the LB lcore's clock): marllb's rule makes
+    // every gap at least one interval; clean's timer keeps the count, not each gap.
+    std::uint64_t last_publish_at = 0, publish_gaps = 0, gap_min_ns = UINT64_MAX, gap_max_ns = 0, gap_sum_ns = 0;
     double bare_mpps = 0, full_mpps = 0;
     double bare_empty_polls = 0, full_empty_polls = 0, bare_burst = 0, full_burst = 0; // flood diagnostics
     std::uint64_t lockstep_agent_timeouts = 0;
@@ -153,6 +160,12 @@ std::uint64_t &ts_of(Run &r, rte_mbuf *m) { return *RTE_MBUF_DYNFIELD(m, r.ts_of
 // ---- LB lcore ------------------------------------------------------------------------------
 
 void publish_all(Run &r, std::uint64_t now) {
+    if (r.last_publish_at) {
+        const std::uint64_t gap = now - r.last_publish_at;
+        ++r.publish_gaps, r.gap_sum_ns += gap;
+        r.gap_min_ns = std::min(r.gap_min_ns, gap), r.gap_max_ns = std::max(r.gap_max_ns, gap);
+    }
+    r.last_publish_at = now;
     for (auto &inst : r.lbs) {
         const std::uint64_t t0 = mono_ns();
         inst.lb->observe(now, inst.msg);
@@ -238,29 +251,16 @@ void process_burst(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now, bool 
 }
 
 int lb_lcore_realtime(Run &r) {
-    const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
-    std::uint64_t next_publish = r.start_ns + interval, next_check = 0;
+    PublishSchedule sched(r.model, std::uint64_t(r.cfg.publish_us * 1e3), r.start_ns);
+    std::uint64_t next_check = 0;
     rte_mbuf *pkts[kBurst];
     while (!r.sync.stop.load(std::memory_order_relaxed)) {
         const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
         const std::uint64_t now = mono_ns();
         if (n) process_burst(r, pkts, n, now, false);
-        if (r.model == LbModel::marllb) {
-            // MARLLB publishes on the first packet at least one interval after the last publish
-            // (so publishes drift later) and reads the agent's action only then (node.c:509-517).
-            if (n && now >= next_publish) {
-                publish_all(r, now);
-                poll_actions(r);
-                next_publish = now + interval;
-            }
-        } else {
-            poll_actions(r);
-            if (now >= next_publish) {
-                publish_all(r, now);
-                next_publish += interval;
-                if (next_publish <= now) next_publish = now + interval; // fell behind: no burst of publishes
-            }
-        }
+        const PublishSchedule::Due due = sched.after_burst(now, n);
+        if (due.publish) publish_all(r, now);
+        if (due.read_actions) poll_actions(r);
         if (now >= next_check) {
             check_agents(r);
             next_check = now + 10'000'000;
@@ -277,7 +277,8 @@ int lb_lcore_flood(Run &r) {
     for (int phase = 0; phase < 2; ++phase) {
         while (r.sync.phase.load(std::memory_order_acquire) < phase && !r.sync.stop.load(std::memory_order_relaxed)) {
         }
-        std::uint64_t first = 0, last = 0, count = 0, polls = 0, empty = 0, next_publish = mono_ns() + interval;
+        std::uint64_t first = 0, last = 0, count = 0, polls = 0, empty = 0;
+        PublishSchedule sched(r.model, interval, mono_ns());
         while (r.sync.phase.load(std::memory_order_relaxed) == phase && !r.sync.stop.load(std::memory_order_relaxed)) {
             const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
             ++polls;
@@ -295,12 +296,9 @@ int lb_lcore_flood(Run &r) {
                 continue;
             }
             process_burst(r, pkts, n, now, false);
-            poll_actions(r);
-            if (now >= next_publish) {
-                publish_all(r, now);
-                next_publish += interval;
-                if (next_publish <= now) next_publish = now + interval;
-            }
+            const PublishSchedule::Due due = sched.after_burst(now, n);
+            if (due.publish) publish_all(r, now);
+            if (due.read_actions) poll_actions(r);
         }
         const double mpps = last > first ? double(count) / (double(last - first) * 1e-9) / 1e6 : 0;
         (phase == 0 ? r.bare_mpps : r.full_mpps) = mpps;
@@ -317,36 +315,41 @@ int lb_lcore_flood(Run &r) {
 void wait_for_answers(Run &r, std::uint64_t &next_check);
 
 int lb_lcore_lockstep(Run &r) {
-    const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
-    std::uint64_t next_publish = r.start_ns + interval, done = 0, next_check = 0;
+    PublishSchedule sched(r.model, std::uint64_t(r.cfg.publish_us * 1e3), r.start_ns);
+    std::uint64_t done = 0, next_check = 0, t_last = r.start_ns;
     const bool wait_agent = r.policy == Policy::agent_sed || r.policy == Policy::agent_alias;
     rte_mbuf *pkts[kBurst];
     while (!r.sync.stop.load(std::memory_order_relaxed)) {
         const std::uint64_t step = r.sync.world_step.load(std::memory_order_acquire); // L2
         unsigned n;
         while ((n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst)) > 0) process_burst(r, pkts, n, 0, true);
-        if (r.model == LbModel::clean) poll_actions(r);
         const std::uint64_t wall = mono_ns();
         if (wall >= next_check) {
             check_agents(r);
             next_check = wall + 10'000'000;
         }
-        if (step == done) continue;
-        const std::uint64_t t = r.sync.world_time.load(std::memory_order_relaxed);
-        if (r.model == LbModel::marllb && t >= next_publish) {
-            // MARLLB (node.c:509-517): a publish at the first packet (here: step) at least one
-            // interval after the last, then the action slot is read: it holds the answer to the
-            // previous observation (the agent had an interval for it), so wait for that answer
-            // first. Actions take effect one interval after the observation they answer.
-            if (wait_agent && r.stats.published.load(std::memory_order_relaxed) > 0) wait_for_answers(r, next_check);
-            publish_all(r, t);
-            poll_actions(r);
-            next_publish = t + interval;
-        } else if (r.model == LbModel::clean && t >= next_publish) {
-            publish_all(r, next_publish);
-            next_publish += interval;
-            if (wait_agent) wait_for_answers(r, next_check);
+        if (step == done) {
+            // Between steps simulated time stands at t_last, whose publish (if due) is done:
+            // the clean model reads actions here, the marllb model (no packet) does nothing.
+            if (sched.after_burst(t_last, 0).read_actions) poll_actions(r);
+            continue;
         }
+        const std::uint64_t t = r.sync.world_time.load(std::memory_order_relaxed);
+        t_last = t;
+        // A step stands for the packet that reaches the LB at t: the world steps at every
+        // publish boundary, so both models publish at the boundaries here.
+        const PublishSchedule::Due due = sched.after_burst(t, 1);
+        if (due.publish) {
+            // marllb (node.c:509-517): the action slot is read after this publish; it holds the
+            // answer to the previous observation (the agent had an interval for it), so wait for
+            // that answer first. Actions take effect one interval after the observation they
+            // answer. clean: the answer to this observation is awaited after it, and applied.
+            const bool before = sched.model() == LbModel::marllb;
+            if (wait_agent && before && r.stats.published.load(std::memory_order_relaxed) > 0) wait_for_answers(r, next_check);
+            publish_all(r, t);
+            if (wait_agent && !before) wait_for_answers(r, next_check);
+        }
+        if (due.read_actions) poll_actions(r);
         done = step;
         r.sync.lb_step.store(step, std::memory_order_release); // L3
     }
@@ -796,6 +799,10 @@ int main(int argc, char **argv) {
         std::printf("  %-28s utilisation %.4f, flow-duration decayed mean %.4f\n", "Jain's index", jain_index(util),
                     r.stats.jain_duration.load());
     }
+    if (r.publish_gaps)
+        std::printf("  %-28s min %.3f ms, mean %.3f ms, max %.3f ms (%s model)\n", "gaps between publishes",
+                    double(r.gap_min_ns) / 1e6, double(r.gap_sum_ns) / double(r.publish_gaps) / 1e6,
+                    double(r.gap_max_ns) / 1e6, std::string(describe(r.model)).c_str());
     if (r.lockstep_agent_timeouts)
         std::printf("  %-28s %llu intervals went on without the agent's answer\n", "lockstep", (unsigned long long)r.lockstep_agent_timeouts);
 

@@ -49,9 +49,18 @@ def test_lockstep_runs_with_one_seed_are_identical(tmp_path):
     assert int(a["drops"]) == 0
 
 
-def test_realtime_publishes_at_the_cadence_and_forwards_every_flow(tmp_path):
+def publish_gaps_ms(stdout):
+    """(min, mean, max) from the summary line 'gaps between publishes  min A ms, mean B ms, max C ms'."""
+    line = next(l for l in stdout.splitlines() if "gaps between publishes" in l)
+    nums = [float(w) for w in line.replace(",", " ").split() if w.replace(".", "", 1).isdigit()]
+    return nums[0], nums[1], nums[2]
+
+
+def test_realtime_clean_publishes_on_its_timer_and_forwards_every_flow(tmp_path):
+    # The clean model's timer keeps the count (30 boundaries in 3 s at 100 ms; a late publish
+    # does not move the next boundary).
     out = tmp_path / "sim.csv"
-    r = run("--duration", "3", "--publish-us", "100000", "--quiet", "--csv", str(out),
+    r = run("--duration", "3", "--publish-us", "100000", "--lb-model", "clean", "--quiet", "--csv", str(out),
             "--region-prefix", region_prefix())
     assert r.returncode == 0, r.stderr
     row = rows(out)[0]
@@ -59,6 +68,21 @@ def test_realtime_publishes_at_the_cadence_and_forwards_every_flow(tmp_path):
     assert int(row["flows"]) > 0
     assert int(row["drops"]) == 0
     assert float(row["jain_util"]) > 0.9
+
+
+def test_realtime_marllb_never_publishes_within_an_interval_of_the_last(tmp_path):
+    # MARLLB's rule (node.c:509-517): a publish on the first packet at least one interval after
+    # the last. Every gap is >= 100 ms, so at most 30 in 3 s; the count itself drifts below 30
+    # by the wait for a packet and for the LB lcore to run (a loaded machine gives 27).
+    out = tmp_path / "sim.csv"
+    r = run("--duration", "3", "--publish-us", "100000", "--lb-model", "marllb", "--quiet", "--csv", str(out),
+            "--region-prefix", region_prefix())
+    assert r.returncode == 0, r.stderr
+    row = rows(out)[0]
+    gmin, gmean, gmax = publish_gaps_ms(r.stdout)
+    assert gmin >= 100.0, r.stdout
+    assert 1 <= int(row["observations"]) <= 30
+    assert int(row["drops"]) == 0
 
 
 def test_trace_replay_runs_and_a_broken_trace_names_file_and_line(tmp_path):
