@@ -126,7 +126,9 @@ typedef enum marllb_action_reject {
     MARLLB_ACTION_ALIAS_PROB_RANGE = 8,   /* alias prob NaN or outside [0, 1] */
     MARLLB_ACTION_ALIAS_INDEX_RANGE = 9,  /* alias index >= num_servers */
     MARLLB_ACTION_ALIAS_MISMATCH = 10,    /* alias table does not draw the weights' shares */
-    MARLLB_ACTION_REJECT_REASONS = 11
+    MARLLB_ACTION_RESERVED_NONZERO = 11,  /* msg_in_t.reserved is not 0 */
+    MARLLB_ACTION_ALIAS_BEYOND_N = 12,    /* alias entry at index >= num_servers is not all zero */
+    MARLLB_ACTION_REJECT_REASONS = 13
 } marllb_action_reject_t;
 
 typedef struct marllb_region_header {
