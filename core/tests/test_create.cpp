@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <dirent.h>
@@ -44,8 +45,23 @@ TEST_CASE("create: an LB SIGKILLed at 500 random points of create never blocks t
     Cleanup c{name};
     std::mt19937_64 rng(std::random_device{}());
     // A creator that creates and removes the region over and over: a kill after its start-up
-    // lands inside create most of the time. Delays span start-up and a few creates.
-    std::uniform_int_distribution<int> delay_us(0, 6000);
+    // lands inside create most of the time. Delays span twice the time until its first region
+    // appears (start-up differs by build: a sanitizer's is far longer), plus 2 ms of creates.
+    long first_us = 0;
+    for (int k = 0; k < 3; ++k) {
+        const auto t0 = std::chrono::steady_clock::now();
+        Child creator({MARLLB_TEST_PEER, "create-loop", name});
+        while (access(("/dev/shm/" + name).c_str(), F_OK) != 0 &&
+               std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
+        }
+        first_us = std::max<long>(first_us, long(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                     std::chrono::steady_clock::now() - t0)
+                                                     .count()));
+        creator.kill_now(SIGKILL);
+        creator.wait();
+        (void)unlink_region(name);
+    }
+    std::uniform_int_distribution<long> delay_us(0, 2 * first_us + 2000);
     int created = 0, reopened = 0, failed = 0;
     for (int i = 0; i < 500; ++i) {
         {
@@ -68,8 +84,8 @@ TEST_CASE("create: an LB SIGKILLed at 500 random points of create never blocks t
         } // closed before it is removed
         (void)unlink_region(name);
     }
-    std::printf("create kills: 500, next open created %d, reopened a complete region %d, failed %d\n",
-                created, reopened, failed);
+    std::printf("create kills: 500 (delays 0..%ld us), next open created %d, reopened a complete region %d, "
+                "failed %d\n", 2 * first_us + 2000, created, reopened, failed);
     CHECK(failed == 0);
     CHECK(litter(name) == 0);
 }
