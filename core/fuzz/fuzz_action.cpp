@@ -23,8 +23,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         double sum = 0;
         for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) {
             if (!std::isfinite(a.weights[i]) || a.weights[i] < 0 || (i >= n && a.weights[i] != 0)) __builtin_trap();
+            std::uint64_t entry;
+            std::memcpy(&entry, &a.alias_table[i], 8);
+            if (i >= n && entry != 0) __builtin_trap(); // entries beyond n: all bits 0
             sum += a.weights[i];
         }
+        if (a.reserved != 0) __builtin_trap();
         if (!(sum > 0)) __builtin_trap();
         std::uint64_t rng = newest;
         for (int k = 0; k < 256; ++k) {

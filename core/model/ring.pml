@@ -9,13 +9,14 @@
  *
  * Properties:
  *   P1 a message returned to the reader is never torn
- *   P2 sequence ids returned never go back
+ *   P2 sequence ids returned never go back, and no id is returned twice
  *   P3 loss accounting is exact: returned + lost + skipped == published, at the end
  *
  * Mutants (spin -DMUTANT_x) re-introduce known defects; check.sh requires each to fail:
  *   MUTANT_NO_RECHECK       the reader keeps a copy without re-checking the lock (R3)
  *   MUTANT_PUBLISH_EARLY    the writer names the slot newest before writing it (seed defect 1)
  *   MUTANT_RESET_SEQ        a restarted LB starts again at sequence 1 (MARLLB's restart bug)
+ *   MUTANT_NEWEST_TWICE     read_newest returns the newest again when nothing is newer
  */
 #define SLOTS 4
 #ifndef MAXSEQ
@@ -149,23 +150,28 @@ active proctype Reader() {
         fi;
         last = next;
         next = 0; p = 0; s = 0; l1 = 0; l2 = 0; c0 = 0; c1 = 0; ok = false
-    :: published > last ->                        /* AgentRegion::read_newest */
+#ifdef MUTANT_NEWEST_TWICE
+    :: published > 0 && published >= last ->      /* the old contract: the newest, even if returned */
+#else
+    :: published > last ->                        /* AgentRegion::read_newest (else: again) */
+#endif
         p = published;                            /* P2 */
         try_read(p);
         q = p;
         do
         :: ok -> break
+#ifdef MUTANT_NEWEST_TWICE
         :: !ok && q > 1 && q + SLOTS > p + 1 && q - 1 >= last -> q--; try_read(q)
+#else
+        :: !ok && q > 1 && q + SLOTS > p + 1 && q - 1 > last -> q--; try_read(q)
+#endif
         :: else -> break
         od;
         if
         :: ok ->
             assert(c0 == q && c1 == q);           /* P1 */
-            assert(q >= last);                    /* P2 */
-            if
-            :: q > last -> skipped = skipped + (q - last - 1); reads++; last = q
-            :: else -> skip
-            fi
+            assert(q > last);                     /* P2: never back, never twice */
+            skipped = skipped + (q - last - 1); reads++; last = q
         :: else -> skip                           /* again */
         fi;
         p = 0; q = 0; s = 0; l1 = 0; l2 = 0; c0 = 0; c1 = 0; ok = false

@@ -2,6 +2,7 @@
 #include "internal.hpp"
 
 #include <cmath>
+#include <cstring>
 
 namespace marllb::shm {
 
@@ -17,14 +18,21 @@ RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq) noexcept 
     if (a.sequence_id > newest_seq) return MARLLB_ACTION_SEQ_FROM_FUTURE;
     const std::uint32_t n = a.num_servers;
     if (n == 0 || n > MARLLB_MAX_AS) return MARLLB_ACTION_NUM_SERVERS;
+    if (a.reserved != 0) return MARLLB_ACTION_RESERVED_NONZERO;
     // One branch-free pass over all 64 weights; reasons are then reported in a fixed order.
-    bool not_finite = false, negative = false, beyond_n = false;
+    // Beyond num_servers every bit must be 0 (the layout's contract): -0.0 and NaN are junk too.
+    bool not_finite = false, negative = false, beyond_n = false, alias_beyond_n = false;
     double sums[4] = {0, 0, 0, 0}; // four chains: a single one is 64 dependent adds
     for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) {
         const float w = a.weights[i];
+        std::uint32_t wbits;
+        std::uint64_t ebits;
+        std::memcpy(&wbits, &w, 4);
+        std::memcpy(&ebits, &a.alias_table[i], 8);
         not_finite |= !std::isfinite(w);
         negative |= w < 0;
-        beyond_n |= i >= n && w != 0;
+        beyond_n |= i >= n && wbits != 0;
+        alias_beyond_n |= i >= n && ebits != 0;
         sums[i % 4] += double(w);
     }
     if (not_finite) return MARLLB_ACTION_WEIGHT_NOT_FINITE;
@@ -32,6 +40,7 @@ RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq) noexcept 
     if (beyond_n) return MARLLB_ACTION_WEIGHT_BEYOND_N;
     const double sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
     if (sum == 0) return MARLLB_ACTION_WEIGHTS_ALL_ZERO;
+    if (alias_beyond_n) return MARLLB_ACTION_ALIAS_BEYOND_N;
     double share[MARLLB_MAX_AS] = {};
     for (std::uint32_t i = 0; i < n; ++i) {
         const float p = a.alias_table[i].prob;
@@ -65,6 +74,8 @@ const char *describe(RejectReason reason) noexcept {
     case MARLLB_ACTION_WEIGHTS_ALL_ZERO: return "all weights are 0: no server could be chosen";
     case MARLLB_ACTION_ALIAS_PROB_RANGE: return "an alias probability is NaN or outside [0, 1]";
     case MARLLB_ACTION_ALIAS_INDEX_RANGE: return "an alias index is not below num_servers";
+    case MARLLB_ACTION_RESERVED_NONZERO: return "the reserved field is not 0: zero the whole action before filling it";
+    case MARLLB_ACTION_ALIAS_BEYOND_N: return "an alias entry beyond num_servers is not all zero: zero entries num_servers..63 (marllb_alias_build does)";
     case MARLLB_ACTION_ALIAS_MISMATCH: return "the alias table does not draw servers in proportion to the weights (rebuild it with marllb_alias_build)";
     default: return "unknown reject reason";
     }

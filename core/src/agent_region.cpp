@@ -22,9 +22,16 @@ constexpr unsigned kNextAttempts = 16;
 AgentRegion::AgentRegion(Mapping map) noexcept : map_(std::move(map)) {}
 
 Expected<AgentRegion> AgentRegion::attach(std::string_view name, const Options &opts) {
+    // "Being created" lasts as long as an LB replaces a region its creator left half-made
+    // (microseconds): retry for up to ~200 ms before saying so.
     auto m = open_mapping(name, opts, Role::agent);
+    for (int i = 0; i < 100 && !m && m.error().code == Errc::not_ready; ++i) {
+        usleep(2000);
+        m = open_mapping(name, opts, Role::agent);
+    }
     if (!m) return unexpected(m.error());
     AgentRegion agent(std::move(*m));
+    agent.owner_pid_ = int(getpid());
     auto *a = agent.map_.action();
     __atomic_store_n(&a->agent_pid, int32_t(getpid()), __ATOMIC_RELAXED);
     add_relaxed(&a->attach_count, 1);
@@ -54,31 +61,34 @@ Errc AgentRegion::read_newest(Observation &out) noexcept {
     for (; retries < kNewestAttempts; ++retries) {
         // P2: acquire, pairs with the writer's P1 release of published_seq.
         const std::uint64_t p = load_acquire(&ring->published_seq);
-        if (p == 0) return Errc::again; // nothing published yet
+        if (p <= last_returned_) { // nothing published yet, or nothing newer than returned
+            total_retries_ += retries;
+            return Errc::again;
+        }
         if (try_read_slot(p, out)) break;
     }
     bool fallback = false;
     if (retries == kNewestAttempts) {
         // The newest slot kept changing under us (a writer far faster than this reader):
-        // take the newest older slot that reads complete, but never one older than a
-        // message already returned.
+        // take the newest older slot that reads complete, but only one newer than every
+        // message already returned (a message is never returned twice).
         const std::uint64_t p = load_acquire(&ring->published_seq); // P2
         std::uint64_t s = p - 1;
-        for (; s >= 1 && s + MARLLB_RING_SLOTS > p && s >= last_returned_; --s)
+        for (; s > last_returned_ && s + MARLLB_RING_SLOTS > p; --s)
             if (try_read_slot(s, out)) break;
-        if (s == 0 || s + MARLLB_RING_SLOTS <= p || s < last_returned_) {
+        if (s <= last_returned_ || s + MARLLB_RING_SLOTS <= p) {
             total_retries_ += retries;
             return Errc::again;
         }
         fallback = true;
         ++total_fallbacks_;
     }
-    const std::uint64_t seq = out.msg.sequence_id;
+    const std::uint64_t seq = out.msg.sequence_id; // > last_returned_ on every path here
     out.retries = retries;
     out.fallback = fallback ? 1 : 0;
     out.lost = 0;
-    out.skipped = seq > last_returned_ ? seq - last_returned_ - 1 : 0;
-    if (seq > last_returned_) last_returned_ = seq;
+    out.skipped = seq - last_returned_ - 1;
+    last_returned_ = seq;
     total_retries_ += retries;
     return Errc::ok;
 }
@@ -130,7 +140,11 @@ Errc AgentRegion::read_reservoirs(std::uint64_t seq, ReservoirData &out) noexcep
     const auto &buf = res[seq % MARLLB_RESERVOIR_BUFFERS];
     if (read_consistent(&buf.lock, 2 * seq, [&] { copy_from_shared(&out, &buf.data, sizeof out); }))
         return Errc::ok;
-    return load_relaxed(&buf.lock) > 2 * seq ? Errc::gone : Errc::again;
+    // seq <= p: its reservoirs, if it had any, were complete before seq was published. A lock
+    // other than 2*seq now means newer reservoirs (or a torn copy: newer ones being written),
+    // or that seq never had any (published without, or emptied by a restarted LB's repair).
+    // None of these states ever turns back into seq's reservoirs.
+    return Errc::gone;
 }
 
 Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation,
@@ -138,6 +152,14 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     const RejectReason r = validate_action(action, load_acquire(&map_.ring()->published_seq));
     if (reason) *reason = r;
     if (r != MARLLB_ACTION_OK) return Errc::rejected;
+    // One writer per region is what makes the seqlock sound. A child forked after attach
+    // shares the role lock (the same open file description) but not this handle's state:
+    // refuse it. Two threads on one handle would interleave W0..W2 of two writes, ending on a
+    // lock value that vouches for a mixed payload: refuse the overlapping one.
+    if (int(getpid()) != owner_pid_) return Errc::busy;
+    // Acquire/release on the handle's own flag: the only partners are other threads of this
+    // process calling write_action on the same handle (a caller error this turns into busy).
+    if (__atomic_exchange_n(&writing_, true, __ATOMIC_ACQUIRE)) return Errc::busy;
     auto *a = map_.action();
     const std::uint64_t odd = next_odd(load_relaxed(&a->lock)); // own word
     struct {
@@ -150,6 +172,7 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     copy_to_shared(&a->msg, &action, sizeof action);
     write_end(&a->lock, odd + 1); // W2, pairs with the LB's acquire in poll_action
     add_relaxed(&a->actions_written, 1);
+    __atomic_store_n(&writing_, false, __ATOMIC_RELEASE);
     return Errc::ok;
 }
 

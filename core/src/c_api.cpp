@@ -143,7 +143,8 @@ int marllb_agent_read_reservoirs(marllb_agent_t *agent, uint64_t seq, marllb_res
                            : "the region was created without raw reservoirs";
     else if (e == Errc::gone)
         t_last_error = "the reservoirs of observation " + std::to_string(seq) +
-                       " were overwritten; read a newer observation";
+                       " are not available: overwritten by newer ones, or it was published without them; "
+                       "read a newer observation";
     return int(e);
 }
 
@@ -154,6 +155,11 @@ int marllb_agent_write_action(marllb_agent_t *agent, const marllb_msg_in_t *acti
     const Errc e = agent->region.write_action(*action, obs_generation, &r);
     if (reason) *reason = r;
     if (e == Errc::rejected) t_last_error = std::string("action rejected: ") + describe(r);
+    if (e == Errc::busy)
+        t_last_error = "action not written: this handle belongs to the agent process " +
+                       std::to_string(agent->region.attached_pid()) + " and one thread of it at a time; "
+                       "a process forked after attach must attach its own handle (after the parent closes), "
+                       "threads must take turns";
     return int(e);
 }
 

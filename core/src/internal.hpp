@@ -13,8 +13,17 @@ enum class Role { lb, agent };
 // Builds an Error whose message is printf-formatted.
 [[nodiscard]] Error make_error(Errc code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-// Creates, zero-fills, pre-allocates and maps a new region; the caller becomes its LB.
-[[nodiscard]] Expected<Mapping> create_mapping(std::string_view name, const Options &opts);
+// Creates, zero-fills, pre-allocates and maps a new region under no name, then names it
+// atomically (only if the name is free; with `replace`, over a half-made file the caller
+// holds locked). The caller becomes its LB.
+[[nodiscard]] Expected<Mapping> create_mapping(std::string_view name, const Options &opts,
+                                               bool replace = false);
+
+// LB side: if the file at `name` is what a creator killed mid-create left (empty, or magic 0)
+// and nobody holds its LB lock, replaces it with a new region (out: the mapping, with a note
+// that says so) and returns true. out may then also be E_NOTREADY (another LB got there
+// first: try again). False: not a half-made region, nothing done.
+[[nodiscard]] bool replace_half_made(std::string_view name, const Options &opts, Expected<Mapping> &out);
 
 // Opens an existing region for a role: validates it before mapping, takes the role's lock,
 // maps the other role's section read-only.

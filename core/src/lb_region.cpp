@@ -6,6 +6,8 @@
 #include "plant.hpp"
 #include "seqlock.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <ctime>
 #include <unistd.h>
 
@@ -17,6 +19,22 @@ namespace {
 // Observation meta and message are contiguous in a slot (layout asserts offsets 48 and 64).
 constexpr std::size_t kSlotMetaBytes = 16;
 constexpr std::size_t kActionMetaBytes = 16;
+// Never a lock value (locks count up from 0 by small steps): forces the first poll after a
+// reopen off the fast path, where it re-adopts the recorded action.
+constexpr std::uint64_t kReadoptPending = ~std::uint64_t(0);
+// What poll_action copies out of the action section: meta then message, as laid out in both
+// the action section (from write_mono_ns) and a saved action of the record.
+struct ActionCopy {
+    std::uint64_t write_mono_ns;
+    std::uint32_t obs_generation;
+    std::uint32_t reserved;
+    MsgIn msg;
+};
+static_assert(sizeof(ActionCopy) == kActionMetaBytes + sizeof(MsgIn));
+static_assert(offsetof(marllb_action_section_t, msg) - offsetof(marllb_action_section_t, write_mono_ns) ==
+              kActionMetaBytes);
+static_assert(offsetof(marllb_saved_action_t, msg) - offsetof(marllb_saved_action_t, write_mono_ns) ==
+              kActionMetaBytes);
 struct SlotMeta {
     std::uint64_t publish_mono_ns;
     std::uint32_t generation;
@@ -45,11 +63,32 @@ Expected<LbRegion> LbRegion::reopen(std::string_view name, const Options &opts) 
 }
 
 Expected<LbRegion> LbRegion::open(std::string_view name, const Options &opts) {
-    auto r = reopen(name, opts);
-    if (r || r.error().code != Errc::no_region) return r;
-    auto c = create(name, opts);
-    if (!c && c.error().code == Errc::exists) return reopen(name, opts); // lost a race to create
-    return c;
+    // Bounded: each turn either returns or saw the name change hands (created, replaced or
+    // removed by another process meanwhile).
+    for (int turn = 0;; ++turn) {
+        auto r = reopen(name, opts);
+        if (r || turn == 50) return r;
+        if (r.error().code == Errc::not_ready) { // another LB is replacing a half-made region
+            usleep(2000);
+            continue;
+        }
+        if (r.error().code == Errc::stale) { // half-made by a dead creator (reopen's only stale)
+            Expected<Mapping> m = unexpected(r.error());
+            if (!replace_half_made(name, opts, m)) return r;
+            if (m) {
+                LbRegion lb(std::move(*m));
+                lb.report_.generation = 1;
+                lb.report_.next_seq = 1;
+                return lb;
+            }
+            if (m.error().code != Errc::not_ready) return unexpected(m.error());
+            usleep(2000);
+            continue;
+        }
+        if (r.error().code != Errc::no_region) return r;
+        auto c = create(name, opts);
+        if (c || c.error().code != Errc::exists) return c; // exists: lost a race to create
+    }
 }
 
 // Runs once after a reopen, before anything is published. The previous LB is dead (we hold
@@ -74,7 +113,12 @@ void LbRegion::recover() noexcept {
     }
     if (auto *res = map_.reservoirs()) {
         for (unsigned i = 0; i < MARLLB_RESERVOIR_BUFFERS; ++i) {
-            if (load_relaxed(&res[i].lock) & 1u) {
+            // Half-written, or complete for an observation that is never published (the dead
+            // LB wrote the reservoirs of seq, then died in seq's slot): this LB publishes its
+            // own seq, and those reservoirs must never be returned with it. Readers ask only
+            // for published sequences, so none is reading a buffer tagged above newest_complete.
+            const std::uint64_t l = load_relaxed(&res[i].lock);
+            if ((l & 1u) || l / 2 > newest_complete) {
                 store_release(&res[i].lock, 0);
                 ++repaired;
             }
@@ -94,11 +138,52 @@ void LbRegion::recover() noexcept {
     store_relaxed(&h->reopened_realtime_ns,
                   std::uint64_t(ts.tv_sec) * 1000000000u + std::uint64_t(ts.tv_nsec));
     __atomic_store_n(&h->lb_pid, int32_t(getpid()), __ATOMIC_RELAXED);
-    // The action in force before the crash is re-adopted at the first poll (see poll_action).
-    applied_seq_ = load_relaxed(&h->applied_action_seq);
+    restore_action(published);
     report_.generation = generation_;
     report_.next_seq = next_seq_;
     report_.repaired_slots = repaired;
+}
+
+// The action record is written by an LB and read only here, by the next LB, after the writer
+// died: the kernel hands over the LB lock only once the old process is gone, and that
+// hand-over (exit, then our fcntl) orders all its stores before our loads, so relaxed loads
+// suffice. The seqlock words only tell a save the writer finished from one death cut short.
+void LbRegion::restore_action(std::uint64_t published) noexcept {
+    auto *h = map_.header();
+    auto *rec = map_.action_record();
+    const std::uint64_t handled = load_relaxed(&rec->handled_lock);
+    std::uint64_t locks[2] = {load_relaxed(&rec->saved[0].lock), load_relaxed(&rec->saved[1].lock)};
+    saves_ = std::max((locks[0] + 1) / 2, (locks[1] + 1) / 2); // the next save outnumbers both
+    const bool recorded = handled != 0 || locks[0] != 0 || locks[1] != 0;
+    if (!recorded) {
+        // A region whose LBs kept no record (an older build of this ABI): the action in force
+        // can only be re-adopted from the slot, if it still holds it (see poll_action).
+        applied_seq_ = load_relaxed(&h->applied_action_seq);
+        return;
+    }
+    // Newest complete copy first; each validated again, as any action the LB takes.
+    const int order[2] = {locks[1] > locks[0] ? 1 : 0, locks[1] > locks[0] ? 0 : 1};
+    for (int k : order) {
+        const std::uint64_t l = locks[k];
+        if (l == 0 || (l & 1u)) continue;
+        ActionCopy c;
+        copy_from_shared(&c, &rec->saved[k].write_mono_ns, sizeof c);
+        if (validate_action(c.msg, published) != MARLLB_ACTION_OK) continue;
+        action_ = c.msg;
+        action_generation_ = c.obs_generation;
+        action_write_ns_ = c.write_mono_ns;
+        applied_seq_ = c.msg.sequence_id;
+        readopt_pending_ = true;
+        restored_lock_ = handled;
+        seen_action_lock_ = kReadoptPending;
+        store_relaxed(&h->applied_action_seq, applied_seq_);
+        return;
+    }
+    // Nothing that can be re-adopted: the verdicts say so, rather than name an action no LB
+    // applies.
+    applied_seq_ = 0;
+    seen_action_lock_ = handled;
+    store_relaxed(&h->applied_action_seq, 0);
 }
 
 void LbRegion::prefetch_next_slot() const noexcept {
@@ -145,20 +230,26 @@ PollResult LbRegion::poll_action() noexcept {
     // until the agent writes. Acquire pairs with the agent's W2 (see read_consistent).
     const std::uint64_t l = load_acquire(&a->lock);
     if (l == seen_action_lock_) return {};
+    auto *rec = map_.action_record();
+    if (readopt_pending_) [[unlikely]] {
+        // First poll after a reopen: the previous LB's action in force, validated in
+        // restore_action. The slot is judged from the next poll on, from where that LB left it.
+        readopt_pending_ = false;
+        has_action_ = true;
+        seen_action_lock_ = restored_lock_;
+        const PollResult r{MARLLB_POLL_APPLIED, MARLLB_ACTION_OK};
+        record_verdict(r, applied_seq_);
+        return r;
+    }
     if (l & 1u) {
         // Mid-write, or the agent died mid-write. Its next write ends on an even value
         // different from l, so remembering l costs nothing and loses nothing.
         seen_action_lock_ = l;
+        store_relaxed(&rec->handled_lock, l);
         ++counters_.polls_busy;
         return {MARLLB_POLL_BUSY, MARLLB_ACTION_OK};
     }
-    struct {
-        std::uint64_t write_mono_ns;
-        std::uint32_t obs_generation;
-        std::uint32_t reserved;
-        MsgIn msg;
-    } copy;
-    static_assert(sizeof(copy) == kActionMetaBytes + sizeof(MsgIn));
+    ActionCopy copy;
     const bool ok = read_consistent(&a->lock, l, [&] {
         copy_from_shared(&copy, &a->write_mono_ns, sizeof copy);
     });
@@ -174,18 +265,32 @@ PollResult LbRegion::poll_action() noexcept {
         r.status = MARLLB_POLL_REJECTED;
     } else if (copy.msg.sequence_id > applied_seq_ ||
                (!has_action_ && copy.msg.sequence_id == applied_seq_)) {
-        // Newer than the action in force; or, after a restart, the one that was in force.
+        // Newer than the action in force; or, after a restart of an LB that kept no record,
+        // the one that was in force.
         action_ = copy.msg;
         action_generation_ = copy.obs_generation;
         action_write_ns_ = copy.write_mono_ns;
         has_action_ = true;
         applied_seq_ = copy.msg.sequence_id;
+        save_action(&copy);
         r.status = MARLLB_POLL_APPLIED;
     } else {
         r.status = MARLLB_POLL_STALE;
     }
     record_verdict(r, copy.msg.sequence_id);
+    // Last: an LB killed before this store leaves the verdict to be given again (at worst a
+    // stale count twice), never an action in force unrecorded.
+    store_relaxed(&rec->handled_lock, l);
     return r;
+}
+
+// Keeps the action now in force in the region for a restarted LB (restore_action). Two
+// buffers written alternately: a death mid-save leaves the previous complete copy.
+void LbRegion::save_action(const void *meta_and_msg) noexcept {
+    auto &buf = map_.action_record()->saved[++saves_ % 2];
+    write_begin(&buf.lock, 2 * saves_ - 1);
+    copy_to_shared(&buf.write_mono_ns, meta_and_msg, sizeof(ActionCopy));
+    write_end(&buf.lock, 2 * saves_);
 }
 
 // Publishes the verdict for the agent (relaxed: these are reports, nothing is published

@@ -94,13 +94,19 @@ std::string bind_to_node(void *addr, std::size_t len, int node) {
     return problem;
 }
 
-// Maps the whole file read-only, then opens the role's own sections for writing.
-Expected<unsigned char *> map_for_role(int fd, std::size_t size, Role role, const std::string &path) {
-    void *p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+// Maps the whole file read-only, then opens the role's own sections for writing. On huge
+// pages the MMU protects whole huge pages only and every section shares the first one (the
+// region is far below 2 MiB), so both roles map it writable: ownership is then kept by the
+// API alone, which never writes the peer's fields.
+Expected<unsigned char *> map_for_role(int fd, std::size_t size, Role role, const std::string &path,
+                                       bool huge_pages) {
+    void *p = mmap(nullptr, size, huge_pages ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) return unexpected(errno_error("mmap", path, errno));
     auto *base = static_cast<unsigned char *>(p);
     int rc;
-    if (role == Role::agent) {
+    if (huge_pages) {
+        rc = 0;
+    } else if (role == Role::agent) {
         rc = mprotect(base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
     } else {
         rc = mprotect(base, MARLLB_ACTION_OFFSET, PROT_READ | PROT_WRITE);
@@ -168,34 +174,80 @@ marllb_reservoir_buffer_t *Mapping::reservoirs() const noexcept {
     return reinterpret_cast<marllb_reservoir_buffer_t *>(base + MARLLB_RESERVOIR_OFFSET);
 }
 
-Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
+namespace {
+
+// The file a region is built in before it gets its name: O_TMPFILE (no name at all, so a
+// creator killed at any point leaves nothing), or, where the file system lacks O_TMPFILE, a
+// hidden temporary name removed on every failure path.
+struct Unnamed {
+    int fd = -1;
+    std::string temp_path; // empty with O_TMPFILE
+};
+
+Expected<Unnamed> open_unnamed(const std::string &dir, std::string_view name, mode_t mode, bool want_temp_name) {
+    Unnamed u;
+    if (!want_temp_name) {
+        u.fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+        if (u.fd >= 0) return u;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                return unexpected(make_error(Errc::invalid, "cannot create a region in %s: no such directory",
+                                             dir.c_str()));
+            return unexpected(errno_error("create in", dir, errno));
+        }
+    }
+    static unsigned counter = 0; // uniqueness within this process; the pid across processes
+    u.temp_path = dir + "/." + std::string(name) + ".creating." + std::to_string(getpid()) + "." +
+                  std::to_string(__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    u.fd = ::open(u.temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (u.fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return unexpected(make_error(Errc::invalid, "cannot create a region in %s: no such directory",
+                                         dir.c_str()));
+        return unexpected(errno_error("create", u.temp_path, errno));
+    }
+    return u;
+}
+
+// Gives the finished region its name in one step. Without `replace`: only if the name is free
+// (link fails with EEXIST otherwise). With it: over the half-made file the caller holds
+// locked (rename replaces atomically). 0 or an errno.
+int publish_name(const Unnamed &u, const std::string &path, bool replace) {
+    if (u.temp_path.empty()) {
+        const std::string proc = "/proc/self/fd/" + std::to_string(u.fd);
+        if (linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
+        const int err = errno;
+        if (err != ENOENT) return err; // ENOENT: no /proc; AT_EMPTY_PATH needs privilege but try
+        return linkat(u.fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0 ? 0 : errno;
+    }
+    const int rc = replace ? ::rename(u.temp_path.c_str(), path.c_str()) : ::link(u.temp_path.c_str(), path.c_str());
+    return rc == 0 ? 0 : errno;
+}
+
+} // namespace
+
+Expected<Mapping> create_mapping(std::string_view name, const Options &opts, bool replace) {
     auto path = region_path(name, opts);
     if (!path) return unexpected(path.error());
     const mode_t mode = (opts.flags & MARLLB_OPT_GROUP_SHARED) ? 0660 : 0600;
 
     Mapping m;
     m.path = *path;
-    m.fd = ::open(m.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (m.fd < 0) {
-        if (errno == EEXIST)
-            return unexpected(make_error(
-                Errc::exists,
-                "region %s already exists: a restarting LB reopens it (marllb_lb_open/reopen); "
-                "if no process uses it, remove it (marllb_unlink or rm %s)",
-                m.path.c_str(), m.path.c_str()));
-        if (errno == ENOENT)
-            return unexpected(make_error(Errc::invalid, "cannot create %s: directory %s does not exist",
-                                              m.path.c_str(), dir_of(opts)));
-        return unexpected(errno_error("create", m.path, errno));
-    }
-    // From here on a failure must not leave a half-made file behind.
+    // Replacing needs a name to rename from; O_TMPFILE files can only be linked to a free name.
+    auto u = open_unnamed(dir_of(opts), name, mode, replace);
+    if (!u) return unexpected(u.error());
+    m.fd = u->fd;
+    // Until the name is published nobody can see the file; a failure removes the temporary name.
     auto fail = [&](Error e) -> Expected<Mapping> {
-        ::unlink(m.path.c_str());
+        if (!u->temp_path.empty()) ::unlink(u->temp_path.c_str());
         return unexpected(std::move(e));
     };
-    if (fchmod(m.fd, mode) != 0) return fail(errno_error("fchmod", m.path, errno)); // umask
+    const std::string &where = u->temp_path.empty() ? m.path : u->temp_path;
+    if (fchmod(m.fd, mode) != 0) return fail(errno_error("fchmod", where, errno)); // umask
+    // The LB lock belongs to the inode: taken now, it is held on the region from the moment
+    // it has a name.
     if (int rc = lock_byte(m.fd, kLbLockByte); rc != 0)
-        return fail(errno_error("lock", m.path, rc == EAGAIN ? EBUSY : rc));
+        return fail(errno_error("lock", where, rc == EAGAIN ? EBUSY : rc));
 
     std::uint32_t flags = (opts.flags & MARLLB_OPT_RAW_RESERVOIRS) ? MARLLB_FLAG_RAW_RESERVOIRS : 0;
     std::uint64_t size = expected_region_size(flags);
@@ -212,9 +264,9 @@ Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
                       "/proc/sys/vm/nr_hugepages) and pass it as the region's dir on both sides";
         }
     }
-    if (ftruncate(m.fd, off_t(size)) != 0) return fail(errno_error("ftruncate", m.path, errno));
+    if (ftruncate(m.fd, off_t(size)) != 0) return fail(errno_error("ftruncate", where, errno));
 
-    auto base = map_for_role(m.fd, size, Role::lb, m.path);
+    auto base = map_for_role(m.fd, size, Role::lb, where, flags & MARLLB_FLAG_HUGEPAGES);
     if (!base) return fail(base.error());
     m.base = *base;
     m.size = size;
@@ -253,10 +305,69 @@ Expected<Mapping> create_mapping(std::string_view name, const Options &opts) {
     h->created_realtime_ns = std::uint64_t(ts.tv_sec) * 1000000000u + std::uint64_t(ts.tv_nsec);
     h->creator_pid = pid;
     h->lb_pid = pid;
-    // Magic last, with release: pairs with the acquire load in open_mapping, so a process
-    // that sees the magic also sees every field above.
+    // Magic last, with release: pairs with the acquire load in open_mapping. (The file has no
+    // name yet, so no process can read it before publish_name; the release keeps the rule
+    // "magic set means complete" true for a process that maps it later all the same.)
     store_release(&h->magic, MARLLB_MAGIC);
+
+    if (int err = publish_name(*u, m.path, replace); err != 0) {
+        if (err == EEXIST)
+            return fail(make_error(
+                Errc::exists,
+                "region %s already exists: a restarting LB reopens it (marllb_lb_open/reopen); "
+                "if no process uses it, remove it (marllb_unlink or rm %s)",
+                m.path.c_str(), m.path.c_str()));
+        return fail(errno_error("name", m.path, err));
+    }
+    if (!u->temp_path.empty() && !replace) ::unlink(u->temp_path.c_str()); // linked: drop the temp name
     return m;
+}
+
+bool is_half_made(std::uint64_t file_size, const marllb_region_header_t *h) noexcept {
+    // What an interrupted create of an earlier build left: the file empty, or full-size with
+    // the magic (written last) still 0. A non-zero foreign magic is someone else's file.
+    return file_size == 0 || (file_size >= sizeof(marllb_region_header_t) && h->magic == 0);
+}
+
+bool replace_half_made(std::string_view name, const Options &opts, Expected<Mapping> &out) {
+    auto path = region_path(name, opts);
+    if (!path) return false;
+    const int fd = ::open(path->c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct Closer {
+        int fd;
+        ~Closer() { close(fd); } // after the rename: keeps the old inode locked until then
+    } closer{fd};
+    struct stat st{};
+    marllb_region_header_t h{};
+    auto half_made = [&] {
+        if (fstat(fd, &st) != 0) return false;
+        if (st.st_size >= off_t(sizeof h) && pread(fd, &h, sizeof h, 0) != ssize_t(sizeof h)) return false;
+        return is_half_made(std::uint64_t(st.st_size), &h);
+    };
+    if (!half_made()) return false;
+    // Whoever holds the old file's LB lock decides on it: a live creator of an older build,
+    // or another LB replacing it. Then the name must still be that file (not replaced meanwhile).
+    if (int rc = lock_byte(fd, kLbLockByte); rc != 0) {
+        out = unexpected(make_error(Errc::not_ready, "region %s is being created; try again", path->c_str()));
+        return true;
+    }
+    struct stat now{};
+    if (::stat(path->c_str(), &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev || !half_made()) {
+        out = unexpected(make_error(Errc::not_ready, "region %s changed while being replaced; try again",
+                                    path->c_str()));
+        return true;
+    }
+    const long long old_size = (long long)st.st_size;
+    out = create_mapping(name, opts, /*replace=*/true);
+    if (out) {
+        char note[512];
+        std::snprintf(note, sizeof note,
+                      "replaced %s: a creator died before finishing it (%lld bytes, magic 0)",
+                      path->c_str(), old_size);
+        out->notes = out->notes.empty() ? note : std::string(note) + "; " + out->notes;
+    }
+    return true;
 }
 
 Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role role) {
@@ -282,6 +393,12 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
         if (st.st_size == 0 && byte_is_locked(m.fd, kLbLockByte))
             return unexpected(make_error(Errc::not_ready, "region %s is being created; try again",
                                               m.path.c_str()));
+        if (st.st_size == 0)
+            return unexpected(make_error(
+                Errc::stale,
+                "region %s was left empty by a creator that died before finishing it: start the LB "
+                "(marllb_lb_open replaces it)",
+                m.path.c_str()));
         return unexpected(make_error(
             Errc::bad_size,
             "region %s is %lld bytes, smaller than its %zu-byte header: truncated or not a marllb "
@@ -295,13 +412,18 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
     if (h.magic == 0 && lb_present)
         return unexpected(make_error(Errc::not_ready, "region %s is being created; try again",
                                           m.path.c_str()));
+    if (h.magic == 0)
+        return unexpected(make_error(
+            Errc::stale,
+            "region %s was left half-made by a creator that died before finishing it (magic 0): "
+            "start the LB (marllb_lb_open replaces it)",
+            m.path.c_str()));
     if (h.magic != MARLLB_MAGIC)
         return unexpected(make_error(
             Errc::bad_magic,
-            "%s is not a marllb region (magic 0x%016llx, expected 0x%016llx)%s; check the name, "
+            "%s is not a marllb region (magic 0x%016llx, expected 0x%016llx); check the name, "
             "or remove the file if it is yours",
-            m.path.c_str(), (unsigned long long)h.magic, (unsigned long long)MARLLB_MAGIC,
-            h.magic == 0 ? ": its creator died before finishing it" : ""));
+            m.path.c_str(), (unsigned long long)h.magic, (unsigned long long)MARLLB_MAGIC));
     if (h.abi_version != MARLLB_ABI_VERSION)
         return unexpected(make_error(
             Errc::bad_version,
@@ -365,7 +487,7 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
         }
     }
 
-    auto base = map_for_role(m.fd, std::size_t(h.total_size), role, m.path);
+    auto base = map_for_role(m.fd, std::size_t(h.total_size), role, m.path, h.flags & MARLLB_FLAG_HUGEPAGES);
     if (!base) return unexpected(base.error());
     m.base = *base;
     m.size = std::size_t(h.total_size);

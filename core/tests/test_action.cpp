@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -40,6 +41,11 @@ TEST_CASE("each invalid field is rejected with its reason", "[action]") {
     SECTION("infinite weight") { a.weights[0] = std::numeric_limits<float>::infinity(); CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHT_NOT_FINITE); }
     SECTION("negative weight") { a.weights[1] = -1.0f; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHT_NEGATIVE); }
     SECTION("weight beyond num_servers") { a.weights[8] = 1.0f; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHT_BEYOND_N); }
+    SECTION("-0 weight beyond num_servers") { a.weights[9] = -0.0f; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHT_BEYOND_N); }
+    SECTION("reserved not 0") { a.reserved = 1; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_RESERVED_NONZERO); }
+    SECTION("NaN alias probability beyond num_servers") { a.alias_table[8].prob = std::nanf(""); CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_BEYOND_N); }
+    SECTION("garbage alias entry beyond num_servers") { a.alias_table[63] = {0.5f, 1000}; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_BEYOND_N); }
+    SECTION("-0 alias probability beyond num_servers") { a.alias_table[20].prob = -0.0f; CHECK(validate_action(a, kNewest) == MARLLB_ACTION_ALIAS_BEYOND_N); }
     SECTION("all weights zero") {
         for (auto &w : a.weights) w = 0;
         CHECK(validate_action(a, kNewest) == MARLLB_ACTION_WEIGHTS_ALL_ZERO);
@@ -57,6 +63,7 @@ TEST_CASE("each invalid field is rejected with its reason", "[action]") {
         a = valid();
         a.num_servers = 2;
         for (auto &x : a.weights) x = 0;
+        for (auto &e : a.alias_table) e = {0.0f, 0};
         a.weights[0] = w[0];
         a.alias_table[0] = {1.0f, 0};
         a.alias_table[1] = {0.001f, 0}; // server 1 has weight 0 but would be drawn 0.05 %
@@ -89,9 +96,17 @@ TEST_CASE("randomized: corrupted actions never pass with an unsafe field", "[act
         for (std::uint32_t i = 0; i < 64; ++i) {
             REQUIRE(std::isfinite(a.weights[i]));
             REQUIRE(a.weights[i] >= 0);
-            if (i >= a.num_servers) REQUIRE(a.weights[i] == 0);
+            if (i >= a.num_servers) {
+                std::uint32_t wbits;
+                std::uint64_t ebits;
+                std::memcpy(&wbits, &a.weights[i], 4);
+                std::memcpy(&ebits, &a.alias_table[i], 8);
+                REQUIRE(wbits == 0); // every bit, -0.0 included
+                REQUIRE(ebits == 0);
+            }
             sum += a.weights[i];
         }
+        REQUIRE(a.reserved == 0);
         REQUIRE(sum > 0);
         for (std::uint32_t i = 0; i < a.num_servers; ++i) {
             REQUIRE(a.alias_table[i].alias < a.num_servers);

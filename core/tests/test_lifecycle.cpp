@@ -191,6 +191,39 @@ TEST_CASE("attach reports each failure with its own error", "[lifecycle]") {
     }
 }
 
+TEST_CASE("an LB replaces a region whose creator died before finishing it, and says so", "[lifecycle][create]") {
+    const auto name = unique_region("halfmade");
+    Cleanup c{name};
+    SECTION("an empty file nobody holds") {
+        const int fd = ::open(path_of(name).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+        REQUIRE(fd >= 0);
+        close(fd);
+    }
+    SECTION("a full-size file whose magic was never written") {
+        { REQUIRE(LbRegion::create(name)); }
+        pwrite_at<std::uint64_t>(name, offsetof(marllb_region_header_t, magic), 0);
+    }
+    auto agent = AgentRegion::attach(name);
+    REQUIRE_FALSE(agent);
+    CHECK(agent.error().code == Errc::stale);
+    CHECK_THAT(agent.error().message, Catch::Contains("start the LB"));
+    auto lb = LbRegion::open(name);
+    REQUIRE(lb);
+    CHECK(lb->generation() == 1);
+    CHECK_THAT(lb->notes(), Catch::Contains("replaced"));
+    CHECK(AgentRegion::attach(name));
+}
+
+TEST_CASE("an LB does not replace a file that is no marllb region", "[lifecycle][create]") {
+    const auto name = unique_region("foreign");
+    Cleanup c{name};
+    { REQUIRE(LbRegion::create(name)); }
+    pwrite_at<std::uint64_t>(name, offsetof(marllb_region_header_t, magic), 0x1234);
+    auto lb = LbRegion::open(name);
+    REQUIRE_FALSE(lb);
+    CHECK(lb.error().code == Errc::bad_magic);
+}
+
 TEST_CASE("reopen refuses a live LB, and continues a dead one's region", "[lifecycle]") {
     const auto name = unique_region("reopen");
     Cleanup c{name};

@@ -8,7 +8,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <cstdio>
+#include <cstring>
 #include <fcntl.h>
+#include <limits>
+#include <sys/wait.h>
+#include <thread>
 #include <optional>
 #include <random>
 #include <unistd.h>
@@ -88,33 +94,38 @@ TEST_CASE("sequence ids start at 1, a reader gets exactly what was published", "
     CHECK(obs.skipped == 0);
 }
 
-TEST_CASE("newest mode counts the messages it skipped and never goes back", "[protocol]") {
+TEST_CASE("newest mode counts the messages it skipped, never goes back, never returns a message twice", "[protocol]") {
     Fixture f("newest");
     for (int i = 0; i < 7; ++i) f.publish();
     Observation obs;
     REQUIRE(f.agent->read_newest(obs) == Errc::ok);
     CHECK(obs.msg.sequence_id == 7);
     CHECK(obs.skipped == 6);
-    REQUIRE(f.agent->read_newest(obs) == Errc::ok); // same newest again, nothing skipped
-    CHECK(obs.msg.sequence_id == 7);
+    CHECK(f.agent->read_newest(obs) == Errc::again); // nothing newer than 7
+    CHECK(f.publish() == 8);
+    REQUIRE(f.agent->read_newest(obs) == Errc::ok);
+    CHECK(obs.msg.sequence_id == 8);
     CHECK(obs.skipped == 0);
 
-    SECTION("a newest slot being written falls back to the previous complete slot") {
-        f.publish(); // 8
-        auto &s8 = f.slot_of(8);
-        const std::uint64_t saved = s8.lock;
-        s8.lock = 2 * 12 - 1; // as if the writer had lapped the ring and were writing 12
+    SECTION("a newest slot being written falls back to the previous complete slot, if newer") {
+        f.publish(); // 9
+        f.publish(); // 10
+        auto &s10 = f.slot_of(10);
+        const std::uint64_t saved = s10.lock;
+        s10.lock = 2 * 14 - 1; // as if the writer had lapped the ring and were writing 14
         Observation o;
         REQUIRE(f.agent->read_newest(o) == Errc::ok);
-        CHECK(o.msg.sequence_id == 7);
+        CHECK(o.msg.sequence_id == 9);
         CHECK(o.fallback == 1);
         CHECK(o.retries == 4);
+        CHECK(o.skipped == 0);
         CHECK(observation_intact(o.msg));
-        f.slot_of(7).lock = 2 * 11 - 1; // 7 is being overwritten too: 5 and 6 are older than 7
+        CHECK(f.agent->read_newest(o) == Errc::again); // 9 was returned; 8 and 7 are older
+        f.slot_of(9).lock = 2 * 13 - 1;
         CHECK(f.agent->read_newest(o) == Errc::again);
-        s8.lock = saved;
+        s10.lock = saved;
         REQUIRE(f.agent->read_newest(o) == Errc::ok);
-        CHECK(o.msg.sequence_id == 8);
+        CHECK(o.msg.sequence_id == 10);
         CHECK(o.fallback == 0);
     }
 }
@@ -192,6 +203,30 @@ TEST_CASE("raw reservoirs belong to their observation and are never returned mis
     CHECK(plain.lb->next_sequence() == 1);
 }
 
+TEST_CASE("reservoirs a dead LB completed are never returned for the restarted LB's observation", "[protocol][reservoirs][recovery]") {
+    Fixture f("reservoirs_crash", MARLLB_OPT_RAW_RESERVOIRS);
+    static marllb_reservoir_data_t raw, got;
+    marllb_msg_out_t m;
+    for (std::uint64_t seq = 1; seq <= 4; ++seq) {
+        fill_observation(m, seq);
+        fill_reservoirs(raw, seq);
+        REQUIRE(f.lb->publish(m, &raw) == seq);
+    }
+    // The LB dies publishing 5: its reservoirs complete (tagged 5), its slot half-written.
+    auto *res = f.lb->mapping().reservoirs();
+    fill_reservoirs(raw, 5);
+    std::memcpy(&res[5 % MARLLB_RESERVOIR_BUFFERS].data, &raw, sizeof raw);
+    res[5 % MARLLB_RESERVOIR_BUFFERS].lock = 2 * 5;
+    f.slot_of(5).lock = 2 * 5 - 1;
+    f.restart_lb();
+    CHECK(f.publish() == 5); // the new LB's own 5, without reservoirs
+    CHECK(f.agent->read_reservoirs(5, got) == Errc::gone);
+    CHECK(f.publish() == 6); // 6 without reservoirs: its buffer holds 4's and never changes
+    CHECK(f.agent->read_reservoirs(6, got) == Errc::gone);
+    REQUIRE(f.agent->read_reservoirs(4, got) == Errc::ok);
+    CHECK(reservoirs_intact(got, 4));
+}
+
 TEST_CASE("the action slot: applied, unchanged, stale, and the LB's private copy", "[protocol][action]") {
     Fixture f("action");
     CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED);
@@ -251,6 +286,60 @@ TEST_CASE("an invalid action is refused by the agent API and rejected by the LB,
     CHECK(v.last_reject_reason == MARLLB_ACTION_ALIAS_INDEX_RANGE);
     CHECK(v.last_rejected_seq == 5);
     CHECK(f.lb->mapping().header()->rejects_by_reason[MARLLB_ACTION_ALIAS_INDEX_RANGE] == 1);
+}
+
+TEST_CASE("a process forked after attach cannot write actions on its parent's handle", "[protocol][action]") {
+    Fixture f("fork_writer");
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 5);
+    const pid_t pid = fork();
+    if (pid == 0) _exit(f.agent->write_action(a, 1) == Errc::busy ? 0 : 1);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED); // nothing was written
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);           // the parent still can
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+}
+
+TEST_CASE("two threads writing on one agent handle: the overlapping write is refused, nothing mixed applies", "[protocol][action]") {
+    Fixture f("two_threads");
+    for (int i = 0; i < 64; ++i) f.publish();
+    std::atomic<std::uint64_t> refused{0}, other_errors{0};
+    std::atomic<bool> stop{false};
+    auto writer = [&](std::uint64_t first) {
+        marllb_msg_in_t a;
+        // Until the threads have overlapped at least once (bounded): on a loaded machine one
+        // thread may run its whole share before the other starts.
+        for (int k = 0; k < 2'000'000 && (k < 20000 || refused.load(std::memory_order_relaxed) == 0); ++k) {
+            fill_action(a, first + std::uint64_t(k % 32), 8 + std::uint32_t(k % 50));
+            const Errc e = f.agent->write_action(a, 1);
+            if (e == Errc::busy) refused.fetch_add(1, std::memory_order_relaxed);
+            else if (e != Errc::ok) other_errors.fetch_add(1, std::memory_order_relaxed);
+        }
+    };
+    std::uint64_t mixed = 0, applied = 0;
+    std::thread poller([&] {
+        LbRegion &lb = *f.lb;
+        while (!stop.load(std::memory_order_relaxed)) {
+            if (lb.poll_action().status == MARLLB_POLL_APPLIED) {
+                ++applied;
+                if (!action_intact(*lb.action())) ++mixed;
+            }
+        }
+    });
+    std::thread t1(writer, 1), t2(writer, 33);
+    t1.join();
+    t2.join();
+    stop = true;
+    poller.join();
+    std::printf("two writer threads: refused %llu, applied %llu\n", (unsigned long long)refused.load(),
+                (unsigned long long)applied);
+    CHECK(refused.load() > 0);
+    CHECK(other_errors.load() == 0);
+    CHECK(mixed == 0);
 }
 
 TEST_CASE("heartbeats: each side can tell whether its peer stamped recently", "[protocol][liveness]") {
@@ -356,6 +445,23 @@ TEST_CASE("a restarted LB re-adopts the action in force, and a restarted agent's
     CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
     CHECK(f.lb->action()->sequence_id == 6);
     CHECK(f.lb->action_generation() == 2);
+}
+
+TEST_CASE("a corrupted action record is not re-adopted, and the verdicts then name no action", "[protocol][recovery][action]") {
+    Fixture f("badrecord");
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 5);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    // Both saved copies: a weight gone NaN (the slot still holds the good action, but the
+    // record is what a restarted LB trusts; it must check it like any action).
+    for (auto &saved : f.lb->mapping().action_record()->saved)
+        saved.msg.weights[0] = std::numeric_limits<float>::quiet_NaN();
+    f.restart_lb();
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED); // the slot was judged already
+    CHECK(f.lb->action() == nullptr);
+    CHECK(f.agent->verdicts().applied_action_seq == 0);
 }
 
 TEST_CASE("an agent that died mid-write leaves the previous action in force", "[protocol][recovery][action]") {

@@ -47,7 +47,7 @@ void checked_read(AgentRegion &agent, bool in_order, ReaderTally &t) {
     ++t.accepted;
     if (!observation_intact(obs.msg)) ++t.torn_accepted;
     const std::uint64_t seq = obs.msg.sequence_id;
-    if (in_order ? seq <= before : seq < before) ++t.regressions;
+    if (seq <= before) ++t.regressions; // both modes: never back, never the same message twice
     t.lost += obs.lost;
     t.retries += obs.retries;
     t.fallbacks += obs.fallback;
@@ -124,7 +124,10 @@ TEST_CASE("threads: full-speed writer and reader, both directions, nothing torn 
     std::uint64_t res_ok = 0, res_torn = 0;
     static marllb_reservoir_data_t got;
     marllb_msg_in_t a;
-    while (t.reads < target) {
+    // A read that finds nothing newer returns at once, so calls alone say little: also take
+    // target / 100 messages (the writer may get a core late on a loaded machine), time-capped.
+    const std::uint64_t give_up = marllb_now_mono_ns() + 60'000'000'000ull;
+    while ((t.reads < target || t.accepted < target / 100) && marllb_now_mono_ns() < give_up) {
         checked_read(agent, (t.reads / 1024) % 2 == 1, t);
         if (t.reads % 256 == 0) {
             Observation obs;
@@ -146,7 +149,7 @@ TEST_CASE("threads: full-speed writer and reader, both directions, nothing torn 
                 (unsigned long long)applied, (unsigned long long)rejected, (unsigned long long)res_ok);
     CHECK(t.torn_accepted == 0);
     CHECK(t.regressions == 0);
-    CHECK(t.accepted > 0);
+    CHECK(t.accepted >= target / 100);
     CHECK(action_torn == 0);
     CHECK(action_regressions == 0);
     CHECK(rejected == 0);
@@ -166,13 +169,15 @@ TEST_CASE("processes: an LB process at full speed, an agent checking every messa
     AgentRegion agent = std::move(*ax);
     const std::uint64_t target = env_count("MARLLB_STRESS_READS", MARLLB_STRESS_PROCESS_READS);
     ReaderTally t;
-    while (t.reads < target) checked_read(agent, (t.reads / 4096) % 2 == 1, t);
+    const std::uint64_t give_up = marllb_now_mono_ns() + 60'000'000'000ull; // as in the threads case
+    while ((t.reads < target || t.accepted < target / 100) && marllb_now_mono_ns() < give_up)
+        checked_read(agent, (t.reads / 4096) % 2 == 1, t);
     lb.kill_now();
     lb.wait();
     print_tally("processes", t);
     CHECK(t.torn_accepted == 0);
     CHECK(t.regressions == 0);
-    CHECK(t.accepted > t.reads / 4);
+    CHECK(t.accepted >= target / 100); // a writer at full speed does not starve the reader
 }
 
 TEST_CASE("wrap: a reader slower than the writer counts exactly writes - reads as lost", "[stress][process][wrap]") {

@@ -202,13 +202,13 @@ int main(int argc, char **argv) {
             if (next_decision < now) next_decision = now + interval;
             shm::Observation o;
             const shm::Errc rc = a->read_newest(o);
-            if (rc == shm::Errc::again) continue; // nothing published yet
+            if (rc == shm::Errc::again) continue; // nothing newer published
             if (rc != shm::Errc::ok) {
                 std::fprintf(stderr, "marllb-agent: read: %s\n", shm::describe(rc));
                 continue;
             }
-            if (o.msg.sequence_id <= last_seq) {
-                regressions += o.msg.sequence_id < last_seq;
+            if (o.msg.sequence_id <= last_seq) { // read_newest never returns a message twice
+                ++regressions;
                 continue;
             }
             // A consistent observation: the active bitmap agrees with the server count.

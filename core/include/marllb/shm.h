@@ -7,7 +7,9 @@
  *
  * Roles are part of the names: marllb_lb_* run in the LB process only (one per region),
  * marllb_agent_* in the agent process only (one per region), everything else on any side.
- * Handles are not thread-safe: one thread uses a handle at a time.
+ * Handles are not thread-safe: one thread uses a handle at a time (an overlapping
+ * marllb_agent_write_action is refused with E_BUSY; other overlaps are not detected), and
+ * only in the process that opened it.
  */
 #ifndef MARLLB_SHM_H
 #define MARLLB_SHM_H
@@ -33,7 +35,7 @@ typedef enum marllb_status {
     MARLLB_E_PERM = -11,    /* permission denied */
     MARLLB_E_INVAL = -12,   /* bad argument */
     MARLLB_E_AGAIN = -13,   /* nothing new, or every candidate slot was being written */
-    MARLLB_E_GONE = -14,    /* the data asked for was overwritten by newer data */
+    MARLLB_E_GONE = -14,    /* the data asked for is not there and never will be (overwritten) */
     MARLLB_E_NOMEM = -15,
     MARLLB_E_REJECTED = -16, /* an action failed validation */
     MARLLB_E_SYSTEM = -17   /* another system error; marllb_last_error() names it */
@@ -42,8 +44,10 @@ typedef enum marllb_status {
 /* ---- Options (forward compatible: always start from marllb_options_init) ------------ */
 
 #define MARLLB_OPT_RAW_RESERVOIRS 0x1u /* create: add the raw reservoir section */
-#define MARLLB_OPT_HUGEPAGES 0x2u      /* create: huge pages if `dir` is hugetlbfs, else 4 KiB
-                                          pages and a note (marllb_lb_notes) */
+#define MARLLB_OPT_HUGEPAGES 0x2u      /* create: huge pages if `dir` is hugetlbfs (both sides then
+                                          map the region read-write: the MMU cannot protect
+                                          sections inside one huge page), else 4 KiB pages and
+                                          a note (marllb_lb_notes) */
 #define MARLLB_OPT_GROUP_SHARED 0x4u   /* create: mode 0660 instead of 0600 */
 #define MARLLB_OPT_ALLOW_STALE 0x8u    /* attach: accept a region whose LB is gone */
 
@@ -79,7 +83,8 @@ typedef struct marllb_reopen_report {
     uint32_t republished;    /* 1 if a complete but unpublished slot was published */
 } marllb_reopen_report_t;
 
-/* Create a new region (O_CREAT|O_EXCL, zero-filled, pre-allocated). LB side only.
+/* Create a new region: built and initialised with no name (O_TMPFILE), then named atomically,
+ * so no process ever sees it half-made. Zero-filled, pre-allocated. LB side only.
  * Errors: E_EXIST (a region of that name exists: reopen it, or marllb_unlink it),
  * E_NOSPC, E_PERM, E_INVAL (bad name or options), E_BUSY, E_SYSTEM. */
 int marllb_lb_create(const char *name, const marllb_options_t *opts, marllb_lb_t **out);
@@ -91,7 +96,9 @@ int marllb_lb_create(const char *name, const marllb_options_t *opts, marllb_lb_t
 int marllb_lb_reopen(const char *name, const marllb_options_t *opts, marllb_lb_t **out,
                      marllb_reopen_report_t *report);
 
-/* Reopen if the region exists, create it otherwise. Same errors as the two above. */
+/* Reopen if the region exists, create it otherwise. A file an interrupted create left at the
+ * name (empty, or magic 0) with no LB holding it is replaced by a new region, and
+ * marllb_lb_notes says so. Same errors as the two above. */
 int marllb_lb_open(const char *name, const marllb_options_t *opts, marllb_lb_t **out,
                    marllb_reopen_report_t *report);
 
@@ -118,7 +125,8 @@ typedef enum marllb_poll {
 } marllb_poll_t;
 
 /* Poll the action slot; call on every burst. Returns a marllb_poll_t; on REJECTED,
- * *reason (if not NULL) says why. Never blocks. */
+ * *reason (if not NULL) says why. Never blocks. The first poll after a reopen returns APPLIED
+ * with the action the previous LB had in force (kept in the region, validated again). */
 int marllb_lb_poll_action(marllb_lb_t *lb, marllb_action_reject_t *reason);
 
 /* The action in force (LB-private copy, stable until the next poll), or NULL if none. */
@@ -149,26 +157,31 @@ typedef struct marllb_observation {
 
 /* Attach to an existing region as its agent. Validates size (before mapping), magic, ABI
  * version and layout; refuses a region whose LB is gone unless MARLLB_OPT_ALLOW_STALE.
+ * Retries for up to ~200 ms while the region is being created (replaced by an LB).
  * Errors: E_NOENT, E_NOTREADY, E_MAGIC, E_VERSION, E_SIZE, E_LAYOUT, E_STALE, E_BUSY (another
  * agent is attached), E_PERM, E_SYSTEM. */
 int marllb_agent_attach(const char *name, const marllb_options_t *opts, marllb_agent_t **out);
 void marllb_agent_close(marllb_agent_t *agent);
 
-/* The newest complete observation, never older than one already returned.
- * Errors: E_AGAIN (nothing published yet, or every candidate was being overwritten). */
+/* The newest complete observation, newer than every one already returned (by this call or
+ * read_next): a message is never returned twice. Errors: E_AGAIN (nothing newer published,
+ * or every newer candidate was being overwritten). */
 int marllb_agent_read_newest(marllb_agent_t *agent, marllb_observation_t *out);
 
 /* The next observation in sequence order; out->lost counts those overwritten before they
  * could be read. Errors: E_AGAIN (nothing new). */
 int marllb_agent_read_next(marllb_agent_t *agent, marllb_observation_t *out);
 
-/* Raw reservoirs of observation `seq`. Errors: E_INVAL (region has none), E_GONE (already
- * overwritten: read a newer observation), E_AGAIN (being written). */
+/* Raw reservoirs of observation `seq`. Errors: E_INVAL (region has none, or seq not
+ * published), E_GONE (overwritten, or seq was published without reservoirs: read a newer
+ * observation). Never E_AGAIN: no answer for a published seq changes by waiting. */
 int marllb_agent_read_reservoirs(marllb_agent_t *agent, uint64_t seq,
                                  marllb_reservoir_data_t *out);
 
 /* Validate and write an action answering the observation (seq, generation). Invalid actions
- * are not written: returns E_REJECTED and *reason. */
+ * are not written: returns E_REJECTED and *reason. E_BUSY: called from a process other than
+ * the one that attached (a child forked after attach must attach its own handle once the
+ * parent has closed), or while another thread writes on this handle. */
 int marllb_agent_write_action(marllb_agent_t *agent, const marllb_msg_in_t *action,
                               uint32_t obs_generation, marllb_action_reject_t *reason);
 

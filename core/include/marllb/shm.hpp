@@ -98,6 +98,9 @@ struct Mapping {
         return reinterpret_cast<marllb_action_section_t *>(base + MARLLB_ACTION_OFFSET);
     }
     [[nodiscard]] marllb_reservoir_buffer_t *reservoirs() const noexcept; // nullptr if none
+    [[nodiscard]] marllb_action_record_t *action_record() const noexcept {
+        return reinterpret_cast<marllb_action_record_t *>(base + MARLLB_ACTION_RECORD_OFFSET);
+    }
 };
 } // namespace detail
 
@@ -135,7 +138,9 @@ public:
     // follows shortly (e.g. called one burst before a scheduled publish) finds them owned.
     void prefetch_next_slot() const noexcept;
 
-    // Checks the action slot. One cache-line load when nothing changed.
+    // Checks the action slot. One cache-line load when nothing changed. The first poll after
+    // a reopen re-applies the action the previous LB had in force (MARLLB_POLL_APPLIED), from
+    // the region's action record, validated again.
     [[nodiscard]] PollResult poll_action() noexcept;
 
     // The action in force, or nullptr. Private to this process: stable until the next poll.
@@ -160,12 +165,17 @@ public:
 private:
     explicit LbRegion(detail::Mapping map) noexcept;
     void recover() noexcept;
+    void restore_action(std::uint64_t published) noexcept;
+    void save_action(const void *meta_and_msg) noexcept;
     void record_verdict(PollResult r, std::uint64_t seq) noexcept;
 
     detail::Mapping map_;
     std::uint64_t next_seq_ = 1;      // next sequence id to publish
     std::uint64_t generation_ = 1;
     std::uint64_t seen_action_lock_ = 0; // last action lock value fully handled
+    std::uint64_t restored_lock_ = 0;    // after a reopen: the previous LB's handled lock
+    std::uint64_t saves_ = 0;            // actions saved in the region's action record
+    bool readopt_pending_ = false;       // after a reopen: action_ is re-adopted at the first poll
     std::uint64_t applied_seq_ = 0;   // sequence_id of the action in force
     bool has_action_ = false;
     std::uint32_t action_generation_ = 0;
@@ -175,7 +185,10 @@ private:
     LbCounters counters_{};
 };
 
-// The agent's side of a region. Agent process only; one thread at a time.
+// The agent's side of a region. Agent process only (the process that attached: a child
+// forked after attach gets Errc::busy from write_action and must attach its own handle once
+// the parent has closed), one thread at a time (an overlapping write_action from a second
+// thread is refused with Errc::busy; the reads are not guarded and must not overlap).
 class AgentRegion {
 public:
     [[nodiscard]] static Expected<AgentRegion> attach(std::string_view name,
@@ -184,17 +197,22 @@ public:
     AgentRegion(AgentRegion &&) noexcept = default;
     AgentRegion &operator=(AgentRegion &&) noexcept = default;
 
-    // Newest complete observation, never older than one returned before. Errc::again if none.
+    // Newest complete observation, newer than every one returned before (read_newest and
+    // read_next share that position): a message is never returned twice. Errc::again when
+    // nothing newer is published, or every newer slot was being overwritten.
     [[nodiscard]] Errc read_newest(Observation &out) noexcept;
     // Next observation in order; out.lost counts the messages overwritten before being read
     // since the previous one returned (including those counted by calls that returned
     // Errc::again), so the sum of out.lost over returned messages plus pending_lost() is
     // total_lost(), exactly.
     [[nodiscard]] Errc read_next(Observation &out) noexcept;
-    // Raw reservoirs published with observation `seq`.
+    // Raw reservoirs published with observation `seq`. Errc::invalid: no reservoirs in this
+    // region, or seq not published; Errc::gone: overwritten, or seq never had reservoirs.
     [[nodiscard]] Errc read_reservoirs(std::uint64_t seq, ReservoirData &out) noexcept;
 
     // Validates, then writes the action answering observation (action.sequence_id, generation).
+    // Errc::rejected (and *reason) if invalid; Errc::busy from a process other than the one
+    // that attached, or while another thread of this process is writing on this handle.
     [[nodiscard]] Errc write_action(const MsgIn &action, std::uint32_t obs_generation,
                                     RejectReason *reason = nullptr) noexcept;
 
@@ -214,6 +232,8 @@ public:
     [[nodiscard]] bool has_reservoirs() const noexcept { return map_.reservoirs() != nullptr; }
     [[nodiscard]] const std::string &path() const noexcept { return map_.path; }
     [[nodiscard]] const detail::Mapping &mapping() const noexcept { return map_; }
+    // The process that attached: the only one whose write_action is accepted.
+    [[nodiscard]] int attached_pid() const noexcept { return owner_pid_; }
 
 private:
     explicit AgentRegion(detail::Mapping map) noexcept;
@@ -225,6 +245,8 @@ private:
     std::uint64_t pending_lost_ = 0; // lost counted by read_next calls that returned again
     std::uint64_t total_retries_ = 0;
     std::uint64_t total_fallbacks_ = 0;
+    int owner_pid_ = 0;    // getpid() at attach
+    bool writing_ = false; // a write_action is under way on this handle (atomic builtins)
 };
 
 // Removes the region's name. Any side.

@@ -7,6 +7,8 @@
  *   offset  section              writer   contents
  *   0       header               LB       identity, section table, generation, LB heartbeat,
  *                                         verdicts on the agent's actions
+ *   512     action record        LB       (same page) the action in force, kept for a restarted
+ *                                         LB; read only by the next LB of the region
  *   4096    observation ring     LB       published_seq + 4 seqlock'd slots of msg_out_t
  *   16384   action section       agent    seqlock'd msg_in_t, agent heartbeat
  *   20480   raw reservoirs       LB       optional: 2 seqlock'd buffers of reservoir samples
@@ -16,8 +18,13 @@
  *     that holds the region's LB lock; the agent maps those pages read-only.
  *   - Everything in the action section is written only by the agent process that holds the
  *     region's agent lock; the LB maps that page read-only.
- *   - The creator zero-fills the file before publishing `magic`, so an agent never sees a
- *     half-initialised region as valid.
+ *   - The action record (marllb_action_record_t, at MARLLB_ACTION_RECORD_OFFSET in the header's
+ *     page, in space a region of this ABI version has always zero-filled) is written only by
+ *     the LB; its only reader is the LB that reopens the region after that LB died. Zeroes
+ *     mean "nothing recorded", so a region made by an older build of this ABI reads as empty.
+ *   - The creator builds and initialises the region under no name (O_TMPFILE, or a temporary
+ *     name where the file system lacks it), then gives it its name atomically; no process can
+ *     open a half-initialised region.
  *
  * Seqlock words ("lock") hold 2*seq when their payload is complete and an odd value while it
  * is being written; payloads are copied with relaxed 8-byte atomic accesses between
@@ -126,7 +133,9 @@ typedef enum marllb_action_reject {
     MARLLB_ACTION_ALIAS_PROB_RANGE = 8,   /* alias prob NaN or outside [0, 1] */
     MARLLB_ACTION_ALIAS_INDEX_RANGE = 9,  /* alias index >= num_servers */
     MARLLB_ACTION_ALIAS_MISMATCH = 10,    /* alias table does not draw the weights' shares */
-    MARLLB_ACTION_REJECT_REASONS = 11
+    MARLLB_ACTION_RESERVED_NONZERO = 11,  /* msg_in_t.reserved is not 0 */
+    MARLLB_ACTION_ALIAS_BEYOND_N = 12,    /* alias entry at index >= num_servers is not all zero */
+    MARLLB_ACTION_REJECT_REASONS = 13
 } marllb_action_reject_t;
 
 typedef struct marllb_region_header {
@@ -212,6 +221,25 @@ typedef struct marllb_action_section {
     uint8_t tail_pad[40];
 } marllb_action_section_t;
 
+/* The action in force, as the LB last applied it, with the action lock value it last handled.
+ * Two buffers, written alternately (buffer saves % 2, lock 2 * saves when complete), so an LB
+ * killed while saving leaves the previous complete copy in the other. */
+typedef struct marllb_saved_action {
+    uint64_t lock; /* 2*n complete (n-th save), odd while written, 0 never written */
+    uint64_t reserved[5];
+    uint64_t write_mono_ns;  /* as in the action section */
+    uint32_t obs_generation;
+    uint32_t reserved2;
+    marllb_msg_in_t msg;
+    uint8_t tail_pad[40];
+} marllb_saved_action_t;
+
+typedef struct marllb_action_record {
+    uint64_t handled_lock; /* the action section's lock value the LB last handled (verdict given) */
+    uint64_t reserved[7];
+    marllb_saved_action_t saved[2];
+} marllb_action_record_t;
+
 typedef struct marllb_reservoir_buffer {
     uint64_t lock; /* seqlock: 2*seq of the observation these samples belong to */
     uint64_t reserved[7];
@@ -219,6 +247,7 @@ typedef struct marllb_reservoir_buffer {
 } marllb_reservoir_buffer_t;
 
 #define MARLLB_HEADER_OFFSET 0u
+#define MARLLB_ACTION_RECORD_OFFSET 512u
 #define MARLLB_RING_OFFSET 4096u
 #define MARLLB_ACTION_OFFSET 16384u
 #define MARLLB_RESERVOIR_OFFSET 20480u
@@ -263,6 +292,16 @@ MARLLB_STATIC_ASSERT(sizeof(marllb_region_header_t) == 448, "header");
 MARLLB_STATIC_ASSERT(sizeof(marllb_region_header_t) <= MARLLB_PAGE_SIZE, "header fits its page");
 MARLLB_STATIC_ASSERT(MARLLB_ACTION_REJECT_REASONS <= 16, "rejects_by_reason has room");
 
+MARLLB_STATIC_ASSERT(offsetof(marllb_saved_action_t, write_mono_ns) == 48, "saved action meta");
+MARLLB_STATIC_ASSERT(offsetof(marllb_saved_action_t, msg) == 64, "saved action payload");
+MARLLB_STATIC_ASSERT(sizeof(marllb_saved_action_t) == 896, "saved action");
+MARLLB_STATIC_ASSERT(offsetof(marllb_action_record_t, saved) == 64, "action record");
+MARLLB_STATIC_ASSERT(sizeof(marllb_action_record_t) == 1856, "action record");
+MARLLB_STATIC_ASSERT(MARLLB_ACTION_RECORD_OFFSET >= sizeof(marllb_region_header_t) &&
+                         MARLLB_ACTION_RECORD_OFFSET % MARLLB_CACHE_LINE == 0,
+                     "action record after the header, line-aligned");
+MARLLB_STATIC_ASSERT(MARLLB_ACTION_RECORD_OFFSET + sizeof(marllb_action_record_t) <= MARLLB_RING_OFFSET,
+                     "action record fits in the header's page");
 MARLLB_STATIC_ASSERT(offsetof(marllb_obs_slot_t, publish_mono_ns) == 48, "slot meta");
 MARLLB_STATIC_ASSERT(offsetof(marllb_obs_slot_t, msg) == 64, "slot payload on its own lines");
 MARLLB_STATIC_ASSERT(sizeof(marllb_obs_slot_t) == 2944, "slot");
