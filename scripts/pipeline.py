@@ -108,6 +108,8 @@ def main():
             for i in range(a.lbs):  # each agent once its region exists (an agent can also wait by itself)
                 while not os.path.exists(f"/dev/shm/{prefix}{i}") and time.monotonic() < deadline and sim_proc.poll() is None:
                     time.sleep(0.01)
+                if sim_proc.poll() is not None:
+                    break  # the sim stopped (its error is on stderr): no agent to start
                 agents[i] = start_agent(i, 0)
         killed = restarted = False
         while sim_proc.poll() is None:
@@ -141,6 +143,15 @@ def main():
     # Only a row this run appended is this run's: an older row must never stand in for it.
     rows = read_rows(os.path.join(a.out, "pipeline.csv"))
     row = rows[-1] if len(rows) > rows_before else {}
+    if sim_proc.returncode != 0 or not row:  # nothing to summarise: say why and stop
+        print(f"pipeline: marllb-sim exited with {sim_proc.returncode}" if sim_proc.returncode != 0 else
+              f"pipeline: marllb-sim wrote no result row to {a.out}/pipeline.csv", file=sys.stderr)
+        if sim_proc.returncode != 0:
+            print("pipeline: no summary: marllb-sim's own message above says what was wrong", file=sys.stderr)
+        if a.check:
+            write_verdict(a, run_id, [f"marllb-sim exited with {sim_proc.returncode}" if sim_proc.returncode != 0
+                                      else "no result row"])
+        return 1
     print(f"\n{'pipeline summary':<34}{run_id}")
     for k, label in (("observations", "observations published"), ("actions_applied", "actions applied"),
                      ("actions_rejected", "actions rejected"), ("fallbacks", "agent-death fallbacks"),
@@ -158,10 +169,6 @@ def main():
         print(plot.stdout.strip() or plot.stderr.strip())
 
     problems = []
-    if sim_proc.returncode != 0:
-        problems.append(f"marllb-sim exited with {sim_proc.returncode}")
-    if not row:
-        problems.append(f"marllb-sim wrote no result row to {a.out}/pipeline.csv")
     for i, rc in agent_rc.items():  # SIGKILL only when this script killed it
         if rc != 0 and not (rc == -signal.SIGKILL and i == 0 and a.kill_agent_at is not None):
             problems.append(f"agent {i} exited with {rc} (sequence regression, inconsistent observation or error)")
