@@ -4,6 +4,7 @@
 // its heartbeat. When the LB goes away it waits for it and carries on with the restarted one.
 // One CSV row per decision (--log); a summary row at exit (--csv).
 #include "metrics.hpp"
+#include "cli_checks.hpp"
 #include "servers.hpp"
 
 #include <marllb/measure/result_row.hpp>
@@ -132,10 +133,10 @@ int main(int argc, char **argv) {
     app.add_option("--region", region, "the LB's region (marllb_lb0, marllb_lb1, ...)");
     app.add_option("--policy", policy_name, "static, least-loaded, fct-inverse or reservoir (reads the raw reservoirs)");
     app.add_option("--servers", servers, "server capacities, as given to the LB (weights scale with them)");
-    app.add_option("--interval-ms", interval_ms, "decision cadence")->check(CLI::PositiveNumber);
-    app.add_option("--wait-s", wait_s, "how long to wait for the LB's region, at start and after the LB went away")->check(CLI::PositiveNumber);
-    app.add_option("--lb-timeout-ms", lb_timeout_ms, "LB heartbeat timeout: then the agent waits for a restarted LB")->check(CLI::PositiveNumber);
-    app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat stamping interval")->check(CLI::PositiveNumber);
+    app.add_option("--interval-ms", interval_ms, "decision cadence")->check(marllb::sim::cli::positive);
+    app.add_option("--wait-s", wait_s, "how long to wait for the LB's region, at start and after the LB went away")->check(marllb::sim::cli::positive);
+    app.add_option("--lb-timeout-ms", lb_timeout_ms, "LB heartbeat timeout: then the agent waits for a restarted LB")->check(marllb::sim::cli::positive);
+    app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat stamping interval")->check(marllb::sim::cli::positive);
     app.add_flag("--lockstep", lockstep, "answer every new observation at once (the LB waits for each answer)");
     app.add_option("--log", log_path, "write one CSV row per decision to this file");
     app.add_option("--csv", csv_path, "append a summary row at exit to this CSV file");
