@@ -14,18 +14,31 @@ one unlucky repetition). The test needs per-repetition values (the CSV's `values
 CSV without them is judged on the growth alone.
 
     bench_compare.py BASELINE.csv CANDIDATE.csv [--gate bench/gate.toml]
-                     [--gbench BASELINE.json CANDIDATE.json]
+                     [--gbench BASELINE.json CANDIDATE.json] [--no-color]
+
+Beside each ratio, the table prints the nanoseconds it is made of on each side (numerator /
+denominator), so two machines can be compared too: their nanoseconds differ, their ratios to
+the in-run baselines are what the verdict reads (docs/benchmarks.md, "Two machines").
+It runs under Debian's /usr/bin/python3 whatever python3 comes first on PATH (tomllib, the
+packages scripts/setup.sh installed).
 
 --gbench also prints Google Benchmark's own compare.py report (U test per benchmark) on the
 raw JSON, for a closer look; it does not change the verdict.
 """
-import argparse
-import csv
-import math
 import os
-import subprocess
 import sys
-import tomllib
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+if (__name__ == "__main__" and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON)
+        and os.access(SYSTEM_PYTHON, os.X_OK) and not os.environ.get("MARLLB_BENCH_COMPARE_REEXEC")):
+    os.environ["MARLLB_BENCH_COMPARE_REEXEC"] = "1"  # once: never a loop
+    os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
+
+import argparse  # noqa: E402 (after the interpreter check)
+import csv  # noqa: E402
+import math  # noqa: E402
+import subprocess  # noqa: E402
+import tomllib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GBENCH_COMPARE = "/usr/share/benchmark/compare.py"
@@ -198,15 +211,42 @@ def fmt(x):
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
 
 
-def print_table(results, out=sys.stdout):
+def side_ns(base, cand, gate):
+    """{ratio rule: (baseline 'num / den' ns, candidate 'num / den' ns)}, by the rule's statistic."""
+    out = {}
+    for name, rule in gate.get("ratio", {}).items():
+        stat = rule.get("statistic", "median")
+        sides = []
+        for table in (base, cand):
+            n, d = value(table, rule["numerator"], stat), value(table, rule["denominator"], stat)
+            sides.append("-" if None in (n, d) else f"{fmt(n)} / {fmt(d)}")
+        out[name] = tuple(sides)
+    return out
+
+
+COLORS = {"PASS": "\033[32m", "FAIL": "\033[31m", "SKIP": "\033[33m"}
+
+
+def print_table(results, out=None, ns=None, color=False):
+    """ns: side_ns() for the 'ns' columns; color: verdicts in colour (a terminal, not --no-color)."""
+    out = out or sys.stdout
+    ns = ns or {}
     w = max([len(r[0]) for r in results] + [6])
-    print(f"{'metric':<{w}}  {'baseline':>9}  {'candidate':>9}  {'growth':>6}  {'p':>7}  verdict", file=out)
+    nw = max([len(x) for pair in ns.values() for x in pair] + [len("baseline ns")])
+    head = f"{'metric':<{w}}  {'baseline':>9}  {'candidate':>9}  {'growth':>6}  {'p':>7}  verdict"
+    if ns:
+        head += f"  {'baseline ns':>{nw}}  {'candidate ns':>{nw}}"
+    print(head, file=out)
     for name, b, c, growth, p, verdict, detail in results:
         ps = "-" if p is None else f"{p:.2g}"
-        line = f"{name:<{w}}  {fmt(b):>9}  {fmt(c):>9}  {fmt(growth):>6}  {ps:>7}  {verdict}"
+        shown = f"{COLORS[verdict]}{verdict}\033[0m" if color else verdict
+        line = f"{name:<{w}}  {fmt(b):>9}  {fmt(c):>9}  {fmt(growth):>6}  {ps:>7}  {shown}" + " " * (7 - len(verdict))
+        if ns:
+            bn, cn = ns.get(name, ("", ""))
+            line += f"  {bn:>{nw}}  {cn:>{nw}}"
         if verdict != "PASS" or "not consistently" in detail:
             line += f"  ({detail})"
-        print(line, file=out)
+        print(line.rstrip(), file=out)
 
 
 def main(argv=None):
@@ -218,6 +258,8 @@ def main(argv=None):
     p.add_argument("--csv", help="append one row per rule (label, rule, baseline, candidate, growth, p, "
                    "verdict) to this CSV, e.g. for a series of gate runs")
     p.add_argument("--label", default="", help="the label column of --csv rows")
+    p.add_argument("--no-color", action="store_true", help="no colours, also in --gbench's report "
+                   "(colours are used only on a terminal)")
     p.add_argument("--rules", help="judge only these rules (comma-separated names), e.g. when the "
                    "candidate ran only the benchmarks they read")
     args = p.parse_args(argv)
@@ -229,11 +271,12 @@ def main(argv=None):
             if unknown:
                 raise GateError(f"--rules names rules the gate file does not have: {', '.join(sorted(unknown))}")
             gate = {kind: {n: r for n, r in rules.items() if n in keep} for kind, rules in gate.items()}
-        results = judge(load_csv(args.baseline), load_csv(args.candidate), gate)
+        base, cand = load_csv(args.baseline), load_csv(args.candidate)
+        results = judge(base, cand, gate)
     except GateError as e:
         print(f"bench_compare: {e}", file=sys.stderr)
         return 2
-    print_table(results)
+    print_table(results, ns=side_ns(base, cand, gate), color=sys.stdout.isatty() and not args.no_color)
     if args.csv:
         new = not os.path.exists(args.csv) or os.path.getsize(args.csv) == 0
         with open(args.csv, "a", newline="") as f:
@@ -246,7 +289,8 @@ def main(argv=None):
     failed = [r[0] for r in results if r[5] == "FAIL"]
     if args.gbench:
         if os.path.exists(GBENCH_COMPARE):
-            subprocess.run([sys.executable, GBENCH_COMPARE, "benchmarks", *args.gbench], check=False)
+            subprocess.run([sys.executable, GBENCH_COMPARE, *(["--no-color"] if args.no_color else []), "benchmarks",
+                            *args.gbench], check=False)
         else:
             print(f"(no {GBENCH_COMPARE}: apt-get install libbenchmark-tools)", file=sys.stderr)
     if failed:

@@ -29,8 +29,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def parse():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--duration", type=float, default=20, help="seconds of traffic (default 20)")
+    class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+        pass
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=Formatter,
+                                epilog="example: scripts/run.sh --duration 30 --kill-agent-at 8 --restart-agent-at 12")
+    p.add_argument("--duration", type=float, default=20, help="seconds of traffic")
     p.add_argument("--policy", default="agent", help="LB policy: agent (the agent's weights through SED), agent-alias, ecmp, wcmp, lsq, sed")
     p.add_argument("--agent", choices=["cpp", "python", "none"], default="cpp", help="which agent answers the LB")
     p.add_argument("--agent-policy", default="least-loaded", help="marllb-agent policy: static, least-loaded, fct-inverse, reservoir")
@@ -38,18 +41,18 @@ def parse():
     p.add_argument("--load", type=float, default=0.85, help="Poisson load as a fraction of capacity")
     p.add_argument("--rate", type=float, default=0, help="Poisson flows/s (overrides --load)")
     p.add_argument("--trace", help="replay a MARLLB trace (sim/traces/*.csv) instead of Poisson arrivals")
-    p.add_argument("--time-scale", type=float, default=1.0)
+    p.add_argument("--time-scale", type=float, default=1.0, help="trace replay speed: 2 = arrivals twice as fast")
     p.add_argument("--lbs", type=int, default=1, help="LB instances, each with its own region and agent")
-    p.add_argument("--publish-us", type=float, default=200000)
+    p.add_argument("--publish-us", type=float, default=200000, help="observation cadence, microseconds")
     p.add_argument("--interval-ms", type=float, default=250, help="agent decision cadence")
-    p.add_argument("--fallback", choices=["keep", "static"], default="keep")
-    p.add_argument("--agent-timeout-ms", type=float, default=1000)
+    p.add_argument("--fallback", choices=["keep", "static"], default="keep", help="LB weights after the agent died: the last ones or static")
+    p.add_argument("--agent-timeout-ms", type=float, default=1000, help="agent heartbeat timeout before the LB falls back")
     p.add_argument("--kill-agent-at", type=float, help="SIGKILL agent 0 at this second")
     p.add_argument("--restart-agent-at", type=float, help="start agent 0 again at this second")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", default=os.path.join(ROOT, "results", "pipeline"))
-    p.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
-    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the simulated world")
+    p.add_argument("--out", default=os.path.join(ROOT, "results", "pipeline"), help="where the rows and run folders go")
+    p.add_argument("--build", default=os.path.join(ROOT, "build", "release"), help="the build tree with marllb-sim and marllb-agent")
+    p.add_argument("--no-plot", action="store_true", help="skip the figure")
     p.add_argument("--check", action="store_true", help="exit non-zero unless the run shows what it must")
     return p.parse_args()
 
@@ -108,6 +111,8 @@ def main():
             for i in range(a.lbs):  # each agent once its region exists (an agent can also wait by itself)
                 while not os.path.exists(f"/dev/shm/{prefix}{i}") and time.monotonic() < deadline and sim_proc.poll() is None:
                     time.sleep(0.01)
+                if sim_proc.poll() is not None:
+                    break  # the sim stopped (its error is on stderr): no agent to start
                 agents[i] = start_agent(i, 0)
         killed = restarted = False
         while sim_proc.poll() is None:
@@ -141,6 +146,15 @@ def main():
     # Only a row this run appended is this run's: an older row must never stand in for it.
     rows = read_rows(os.path.join(a.out, "pipeline.csv"))
     row = rows[-1] if len(rows) > rows_before else {}
+    if sim_proc.returncode != 0 or not row:  # nothing to summarise: say why and stop
+        print(f"pipeline: marllb-sim exited with {sim_proc.returncode}" if sim_proc.returncode != 0 else
+              f"pipeline: marllb-sim wrote no result row to {a.out}/pipeline.csv", file=sys.stderr)
+        if sim_proc.returncode != 0:
+            print("pipeline: no summary: marllb-sim's own message above says what was wrong", file=sys.stderr)
+        if a.check:
+            write_verdict(a, run_id, [f"marllb-sim exited with {sim_proc.returncode}" if sim_proc.returncode != 0
+                                      else "no result row"])
+        return 1
     print(f"\n{'pipeline summary':<34}{run_id}")
     for k, label in (("observations", "observations published"), ("actions_applied", "actions applied"),
                      ("actions_rejected", "actions rejected"), ("fallbacks", "agent-death fallbacks"),
@@ -158,10 +172,6 @@ def main():
         print(plot.stdout.strip() or plot.stderr.strip())
 
     problems = []
-    if sim_proc.returncode != 0:
-        problems.append(f"marllb-sim exited with {sim_proc.returncode}")
-    if not row:
-        problems.append(f"marllb-sim wrote no result row to {a.out}/pipeline.csv")
     for i, rc in agent_rc.items():  # SIGKILL only when this script killed it
         if rc != 0 and not (rc == -signal.SIGKILL and i == 0 and a.kill_agent_at is not None):
             problems.append(f"agent {i} exited with {rc} (sequence regression, inconsistent observation or error)")

@@ -1,36 +1,60 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs (once: skipped when all are present),
-# then configures and builds the given CMake presets (default: release).
+# Installs the Debian packages the project needs (checked once per change of
+# scripts/debian-packages.txt: a stamp in build/ remembers the list that was found complete),
+# then configures (when the preset has no build tree yet; afterwards ninja re-runs CMake by
+# itself when a CMakeLists.txt changed) and builds the given CMake presets (default: release).
+# A build with nothing changed is ninja's no-op: well under a second.
 #
-#   scripts/setup.sh [PRESET ...]        e.g. scripts/setup.sh release tsan asan
+#   scripts/setup.sh [--targets T1,T2] [PRESET ...]   e.g. scripts/setup.sh release tsan asan
+#                                                          scripts/setup.sh --targets marllb-sim release
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+PACKAGES="$MARLLB_ROOT/scripts/debian-packages.txt"
+STAMP="$MARLLB_ROOT/build/.debian-packages.sha256"
+
 install_packages() {
+  local sum
+  sum="$(sha256sum "$PACKAGES" | cut -d' ' -f1)"
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$sum" ]; then
+    return # this list was found installed before (remove build/.debian-packages.sha256 to check again)
+  fi
   command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this project targets Debian 12"
-  mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$MARLLB_ROOT/scripts/debian-packages.txt")
+  mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$PACKAGES")
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  if [ ${#missing[@]} -eq 0 ]; then
-    say "all ${#wanted[@]} Debian packages present"
-    return
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${#missing[@]} Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+      || die "apt-get install failed for: ${missing[*]}"
   fi
-  say "installing ${#missing[@]} Debian packages: ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-    || die "apt-get install failed for: ${missing[*]}"
+  say "all ${#wanted[@]} Debian packages present"
+  mkdir -p "$(dirname "$STAMP")" && echo "$sum" > "$STAMP"
 }
 
 build_preset() {
   local preset="$1"
-  say "configuring and building preset '$preset' in build/$preset"
-  cmake --preset "$preset" -S "$MARLLB_ROOT" >/dev/null || die "cmake configure failed for preset $preset"
-  cmake --build --preset "$preset" || die "build failed for preset $preset"
+  if [ ! -f "$MARLLB_ROOT/build/$preset/build.ninja" ]; then
+    say "configuring preset '$preset' in build/$preset"
+    cmake --preset "$preset" -S "$MARLLB_ROOT" >/dev/null || die "cmake configure failed for preset $preset"
+  fi
+  local args=()
+  [ ${#targets[@]} -eq 0 ] || args=(--target "${targets[@]}")
+  cmake --build --preset "$preset" "${args[@]}" || die "build failed for preset $preset"
 }
 
 cd "$MARLLB_ROOT"
+targets=()
+presets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --targets) [ $# -ge 2 ] || die "--targets needs a comma-separated list"; IFS=, read -ra targets <<< "$2"; shift 2 ;;
+    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) presets+=("$1"); shift ;;
+  esac
+done
 install_packages
-presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release)
 for p in "${presets[@]}"; do build_preset "$p"; done

@@ -4,12 +4,14 @@
 // The parent process is the LB: it publishes an observation every --publish-us and polls the
 // action slot in a busy loop, as a data plane polls on every burst. It spawns itself as the
 // agent (--role agent), which reads the newest observation every --read-us, answers it with
-// capacity-proportional weights and an alias table, and reports its numbers in a file.
+// capacity-proportional weights and an alias table, and reports its numbers in a file
+// (--stats-out). Run alone (--role agent against an LB of your own), the agent prints them.
 #include <marllb/measure/percentile.hpp>
 #include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -43,6 +45,7 @@ void sleep_until_ns(std::uint64_t t) {
 struct AgentStats {
     std::uint64_t reads = 0, observed = 0, skipped = 0, retries = 0, fallbacks = 0;
     std::uint64_t written = 0, refused = 0;
+    std::uint64_t last_seq = 0; // sequence id of the last observation read: observed + skipped == last_seq
     std::vector<std::uint64_t> read_ns, write_ns, age_us;
 };
 
@@ -53,7 +56,7 @@ int run_agent(const std::string &region, double seconds, std::uint64_t read_us, 
            (agent.error().code == Errc::no_region || agent.error().code == Errc::not_ready))
         usleep(10'000);
     if (!agent) {
-        std::fprintf(stderr, "marllb-demo agent: %s\n", agent.error().message.c_str());
+        fmt::print(stderr, "marllb-demo agent: {}\n", agent.error().message);
         return 2;
     }
     AgentStats s;
@@ -73,6 +76,7 @@ int run_agent(const std::string &region, double seconds, std::uint64_t read_us, 
         s.age_us.push_back((t1 - obs.publish_mono_ns) / 1000);
         ++s.observed;
         s.skipped += obs.skipped;
+        s.last_seq = obs.msg.sequence_id;
         s.retries += obs.retries;
         s.fallbacks += obs.fallback;
         // Static policy: weight each active server by 1 + its index % 2 (two capacity classes).
@@ -90,9 +94,20 @@ int run_agent(const std::string &region, double seconds, std::uint64_t read_us, 
             ++s.refused;
         }
     }
+    if (stats_out.empty()) { // run alone: the agent's own summary
+        const auto rp = marllb::measure::summarize(s.read_ns), wp = marllb::measure::summarize(s.write_ns);
+        fmt::print("\nmarllb-demo agent: {:.1f} s on region {}, a read every {} us\n", seconds, region, read_us);
+        fmt::print("  observations read        {:>10}   (skipped by the slower cadence: {}; newest read: {})\n", s.observed,
+                   s.skipped, s.last_seq);
+        fmt::print("  torn reads retried       {:>10}   (fallbacks to an older slot: {})\n", s.retries, s.fallbacks);
+        fmt::print("  actions written          {:>10}   (refused {})\n", s.written, s.refused);
+        fmt::print("  read newest p50 {:.0f} ns, p99 {:.0f} ns; write action p50 {:.0f} ns, p99 {:.0f} ns\n", rp.p50, rp.p99,
+                   wp.p50, wp.p99);
+        return s.observed > 0 ? 0 : 1;
+    }
     std::ofstream out(stats_out);
     out << s.reads << ' ' << s.observed << ' ' << s.skipped << ' ' << s.retries << ' ' << s.fallbacks << ' '
-        << s.written << ' ' << s.refused << '\n';
+        << s.written << ' ' << s.refused << ' ' << s.last_seq << '\n';
     for (auto *v : {&s.read_ns, &s.write_ns, &s.age_us}) {
         out << v->size();
         for (auto x : *v) out << ' ' << x;
@@ -116,7 +131,7 @@ int run_lb(const std::string &self, const std::string &region, double seconds, s
     (void)unlink_region(region); // a demo region left by an earlier run
     auto lb = LbRegion::create(region);
     if (!lb) {
-        std::fprintf(stderr, "marllb-demo: %s\n", lb.error().message.c_str());
+        fmt::print(stderr, "marllb-demo: {}\n", lb.error().message);
         return 2;
     }
     const std::string stats_file = "/tmp/" + region + ".agent." + std::to_string(getpid());
@@ -128,7 +143,7 @@ int run_lb(const std::string &self, const std::string &region, double seconds, s
     argv.push_back(nullptr);
     pid_t agent_pid = -1;
     if (posix_spawn(&agent_pid, self.c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
-        std::fprintf(stderr, "marllb-demo: cannot start the agent process %s\n", self.c_str());
+        fmt::print(stderr, "marllb-demo: cannot start the agent process {}\n", self);
         return 2;
     }
 
@@ -170,12 +185,12 @@ int run_lb(const std::string &self, const std::string &region, double seconds, s
     waitpid(agent_pid, &status, 0);
     (void)unlink_region(region);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::fprintf(stderr, "marllb-demo: the agent process failed (status %d)\n", status);
+        fmt::print(stderr, "marllb-demo: the agent process failed (status {})\n", status);
         return 2;
     }
     std::ifstream in(stats_file);
     AgentStats a;
-    in >> a.reads >> a.observed >> a.skipped >> a.retries >> a.fallbacks >> a.written >> a.refused;
+    in >> a.reads >> a.observed >> a.skipped >> a.retries >> a.fallbacks >> a.written >> a.refused >> a.last_seq;
     a.read_ns = read_vector(in);
     a.write_ns = read_vector(in);
     a.age_us = read_vector(in);
@@ -185,26 +200,28 @@ int run_lb(const std::string &self, const std::string &region, double seconds, s
     const auto pp = marllb::measure::summarize(publish_ns), rp = marllb::measure::summarize(a.read_ns),
                wp = marllb::measure::summarize(a.write_ns), ap = marllb::measure::summarize(applied_ns),
                agep = marllb::measure::summarize(a.age_us);
-    std::printf("\nmarllb-demo: %.1f s, LB publishes every %llu us, agent reads every %llu us, region %s\n\n",
-                seconds, (unsigned long long)publish_us, (unsigned long long)read_us, region.c_str());
-    std::printf("  observations published   %10llu\n", (unsigned long long)published);
-    std::printf("  observations read        %10llu   (skipped by the slower cadence: %llu)\n",
-                (unsigned long long)a.observed, (unsigned long long)a.skipped);
-    std::printf("  torn reads retried       %10llu   (fallbacks to an older slot: %llu)\n",
-                (unsigned long long)a.retries, (unsigned long long)a.fallbacks);
-    std::printf("  actions written          %10llu\n", (unsigned long long)a.written);
-    std::printf("  actions applied          %10llu   (rejected %llu, stale %llu)\n\n", (unsigned long long)applied,
-                (unsigned long long)rejected, (unsigned long long)stale);
-    std::printf("  %-28s %8s %9s %9s %9s %9s %9s\n", "latency", "count", "p50", "p90", "p99", "p99.9", "max");
+    fmt::print("\nmarllb-demo: {:.1f} s, LB publishes every {} us, agent reads every {} us, region {}\n\n",
+                seconds, publish_us, read_us, region);
+    fmt::print("  observations published   {:10}\n", published);
+    // Every publish is read, skipped by the agent's slower cadence, or came after its last read.
+    const std::uint64_t after_last = published - std::min(published, a.last_seq);
+    fmt::print("  observations read        {:>10}   (skipped by the slower cadence: {}; published after the agent's last read: {})\n",
+               a.observed, a.skipped, after_last);
+    fmt::print("  torn reads retried       {:10}   (fallbacks to an older slot: {})\n",
+                a.retries, a.fallbacks);
+    fmt::print("  actions written          {:10}\n", a.written);
+    fmt::print("  actions applied          {:10}   (rejected {}, stale {})\n\n", applied,
+                rejected, stale);
+    fmt::print("  {:<28} {:8} {:9} {:9} {:9} {:9} {:9}\n", "latency", "count", "p50", "p90", "p99", "p99.9", "max");
     auto row = [](const char *what, const Percentiles &p) {
-        std::printf("  %-28s %8zu %9.0f %9.0f %9.0f %9.0f %9.0f\n", what, p.count, p.p50, p.p90, p.p99, p.p999, p.max);
+        fmt::print("  {:<28} {:8} {:9.0f} {:9.0f} {:9.0f} {:9.0f} {:9.0f}\n", what, p.count, p.p50, p.p90, p.p99, p.p999, p.max);
     };
     row("LB publish (ns)", pp);
     row("agent read newest (ns)", rp);
     row("agent write action (ns)", wp);
     row("action written->applied (ns)", ap);
     row("observation age at read (us)", agep);
-    std::printf("\n  (cold caches: each operation runs once per cadence tick; ages come from the cadences)\n");
+    fmt::print("\n  (cold caches: each operation runs once per cadence tick; ages come from the cadences)\n");
 
     if (!csv_path.empty()) {
         marllb::measure::ResultRow csv_row;
@@ -215,13 +232,17 @@ int run_lb(const std::string &self, const std::string &region, double seconds, s
             .add("write_action_p50_ns", wp.p50).add("write_action_p99_ns", wp.p99).add("applied_p50_ns", ap.p50)
             .add("applied_p99_ns", ap.p99).add("age_p50_us", agep.p50).add("age_p99_us", agep.p99);
         if (auto written = csv_row.append_to(csv_path); !written) {
-            std::fprintf(stderr, "marllb-demo: %s\n", written.error().message.c_str());
+            fmt::print(stderr, "marllb-demo: {}\n", written.error().message);
             return 2;
         }
-        std::printf("  row appended to %s\n", csv_path.c_str());
+        fmt::print("  row appended to {}\n", csv_path);
     }
-    const bool healthy = published > 0 && a.observed > 0 && applied > 0 && rejected == 0;
-    if (!healthy) std::fprintf(stderr, "marllb-demo: the exchange did not complete (see the counts above)\n");
+    const bool accounted = a.observed + a.skipped + after_last == published;
+    if (!accounted)
+        fmt::print(stderr, "marllb-demo: read {} + skipped {} + after the last read {} != published {}\n", a.observed, a.skipped,
+                   after_last, published);
+    const bool healthy = published > 0 && a.observed > 0 && applied > 0 && rejected == 0 && accounted;
+    if (!healthy) fmt::print(stderr, "marllb-demo: the exchange did not complete (see the counts above)\n");
     return healthy ? 0 : 1;
 }
 
@@ -233,20 +254,16 @@ int main(int argc, char **argv) {
     std::string role = "lb", region = "marllb_demo", stats_out, csv;
     double seconds = 5;
     std::uint64_t publish_us = 2000, read_us = 2500;
-    app.add_option("--role", role, "lb (default: starts the agent too) or agent")->check(CLI::IsMember({"lb", "agent"}));
+    app.add_option("--role", role, "lb (starts the agent too) or agent")->capture_default_str()->check(CLI::IsMember({"lb", "agent"}));
     app.add_option("--region", region, "region name in /dev/shm")->capture_default_str();
     app.add_option("--seconds", seconds, "how long to run")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
     app.add_option("--publish-us", publish_us, "LB publish interval (MARLLB: 200000)")->capture_default_str()->check(CLI::Range(10, 10'000'000));
     app.add_option("--read-us", read_us, "agent read interval (MARLLB: 250000)")->capture_default_str()->check(CLI::Range(10, 10'000'000));
-    app.add_option("--csv", csv, "append a result row to this CSV file");
-    app.add_option("--stats-out", stats_out, "agent role: where to write its numbers")->group("");
+    app.add_option("--csv", csv, "append a result row to this CSV file (lb role)");
+    app.add_option("--stats-out", stats_out, "agent role: write its numbers to this file for the LB (default: print them)");
+    app.footer("Example: marllb-demo --seconds 2 --publish-us 2000 --read-us 2500 (the LB starts its agent itself)\n"
+               "         marllb-demo --role agent --region marllb_lb0 (an agent alone, for an LB already running)\n");
     CLI11_PARSE(app, argc, argv);
-    if (role == "agent") {
-        if (stats_out.empty()) {
-            std::fprintf(stderr, "marllb-demo: --role agent needs --stats-out FILE\n");
-            return 64;
-        }
-        return run_agent(region, seconds, read_us, stats_out);
-    }
+    if (role == "agent") return run_agent(region, seconds, read_us, stats_out);
     return run_lb(std::filesystem::read_symlink("/proc/self/exe").string(), region, seconds, publish_us, read_us, csv);
 }

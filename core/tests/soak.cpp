@@ -10,6 +10,7 @@
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <cerrno>
 #include <csignal>
@@ -38,7 +39,7 @@ void pace(std::uint64_t us) {
 int child_lb(const std::string &region, std::uint64_t publish_us) {
     auto lb = LbRegion::open(region);
     if (!lb) {
-        std::fprintf(stderr, "soak lb: %s\n", lb.error().message.c_str());
+        fmt::print(stderr, "soak lb: {}\n", lb.error().message);
         return 2;
     }
     const auto &rep = lb->reopen_report();
@@ -46,10 +47,10 @@ int child_lb(const std::string &region, std::uint64_t publish_us) {
     std::uint64_t last_applied = 0, last_report = 0;
     MsgOut m;
     auto report = [&] {
-        std::printf("lb %llu %llu %llu %llu %llu %llu %u %u %llu\n", (unsigned long long)published,
-                    (unsigned long long)applied, (unsigned long long)rejected, (unsigned long long)busy,
-                    (unsigned long long)torn, (unsigned long long)regress, rep.repaired_slots, rep.republished,
-                    (unsigned long long)lb->generation());
+        fmt::print("lb {} {} {} {} {} {} {} {} {}\n", published,
+                    applied, rejected, busy,
+                    torn, regress, rep.repaired_slots, rep.republished,
+                    lb->generation());
         std::fflush(stdout);
     };
     report();
@@ -84,7 +85,7 @@ int child_agent(const std::string &region, std::uint64_t read_us) {
     opts.flags |= MARLLB_OPT_ALLOW_STALE; // the LB may be down at this moment: wait it out
     while (!(agent = AgentRegion::attach(region, opts)) && marllb_now_mono_ns() < give_up) usleep(1000);
     if (!agent) {
-        std::fprintf(stderr, "soak agent: %s\n", agent.error().message.c_str());
+        fmt::print(stderr, "soak agent: {}\n", agent.error().message);
         return 2;
     }
     std::uint64_t reads = 0, accepted = 0, torn = 0, regress = 0, lost = 0, retries = 0, written = 0;
@@ -92,9 +93,9 @@ int child_agent(const std::string &region, std::uint64_t read_us) {
     Observation obs;
     MsgIn action;
     auto report = [&] {
-        std::printf("agent %llu %llu %llu %llu %llu %llu %llu\n", (unsigned long long)reads,
-                    (unsigned long long)accepted, (unsigned long long)torn, (unsigned long long)regress,
-                    (unsigned long long)lost, (unsigned long long)retries, (unsigned long long)written);
+        fmt::print("agent {} {} {} {} {} {} {}\n", reads,
+                    accepted, torn, regress,
+                    lost, retries, written);
         std::fflush(stdout);
     };
     report();
@@ -216,6 +217,7 @@ int main(int argc, char **argv) {
     app.add_option("--csv", csv, "append the summary row to this CSV file");
     app.add_option("--role", role, "internal: parent, lb or agent")->group("");
     app.add_option("--region", region, "region name")->capture_default_str();
+    app.footer("Example: marllb-soak --seconds 60 --mean-kill-s 0.5 --csv results/soak/soak.csv (scripts/soak.sh)\n");
     CLI11_PARSE(app, argc, argv);
     if (role == "lb") return child_lb(region, publish_us);
     if (role == "agent") return child_agent(region, read_us);
@@ -251,8 +253,8 @@ int main(int argc, char **argv) {
             next_kill = now + marllb_rand64(&rng) % std::uint64_t(2 * mean_kill_s * 1e9);
         }
         if (now >= next_progress) {
-            std::fprintf(stderr, "soak: %5.0f s  lb kills %llu  agent kills %llu\n", double(now - start) / 1e9,
-                         (unsigned long long)t.lb_kills, (unsigned long long)t.agent_kills);
+            fmt::print(stderr, "soak: {:5.0f} s  lb kills {}  agent kills {}\n", double(now - start) / 1e9,
+                         t.lb_kills, t.agent_kills);
             next_progress += 10'000'000'000ull;
         }
     }
@@ -262,21 +264,21 @@ int main(int argc, char **argv) {
 
     const bool ok = t.torn == 0 && t.regressions == 0 && t.actions_torn == 0 && t.action_regressions == 0 &&
                     t.rejected == 0 && t.accepted > 0 && t.applied > 0;
-    std::printf("\nmarllb-soak: %.0f s, %llu LB kills, %llu agent kills\n", seconds, (unsigned long long)t.lb_kills,
-                (unsigned long long)t.agent_kills);
-    std::printf("  messages published     %llu\n  messages accepted      %llu (reads %llu; newest mode may return one again)\n", (unsigned long long)t.published,
-                (unsigned long long)t.accepted, (unsigned long long)t.reads);
-    std::printf("  torn accepted          %llu   (must be 0)\n  sequence regressions   %llu   (must be 0)\n",
-                (unsigned long long)t.torn, (unsigned long long)t.regressions);
-    std::printf("  lost to wrap           %llu\n  torn retries           %llu\n", (unsigned long long)t.lost,
-                (unsigned long long)t.retries);
-    std::printf("  slots repaired         %llu (republished %llu)\n  LB recoveries          %llu (final generation %llu)\n",
-                (unsigned long long)t.repaired, (unsigned long long)t.republished, (unsigned long long)(t.lb_starts - 1),
-                (unsigned long long)t.generation);
-    std::printf("  actions written        %llu, applied %llu, torn applied %llu, regressions %llu, rejected %llu\n",
-                (unsigned long long)t.written, (unsigned long long)t.applied, (unsigned long long)t.actions_torn,
-                (unsigned long long)t.action_regressions, (unsigned long long)t.rejected);
-    std::printf("  verdict                %s\n", ok ? "PASS" : "FAIL");
+    fmt::print("\nmarllb-soak: {:.0f} s, {} LB kills, {} agent kills\n", seconds, t.lb_kills,
+                t.agent_kills);
+    fmt::print("  messages published     {}\n  messages accepted      {} (reads {}; newest mode may return one again)\n", t.published,
+                t.accepted, t.reads);
+    fmt::print("  torn accepted          {}   (must be 0)\n  sequence regressions   {}   (must be 0)\n",
+                t.torn, t.regressions);
+    fmt::print("  lost to wrap           {}\n  torn retries           {}\n", t.lost,
+                t.retries);
+    fmt::print("  slots repaired         {} (republished {})\n  LB recoveries          {} (final generation {})\n",
+                t.repaired, t.republished, (t.lb_starts - 1),
+                t.generation);
+    fmt::print("  actions written        {}, applied {}, torn applied {}, regressions {}, rejected {}\n",
+                t.written, t.applied, t.actions_torn,
+                t.action_regressions, t.rejected);
+    fmt::print("  verdict                {}\n", ok ? "PASS" : "FAIL");
     if (!csv.empty()) {
         measure::ResultRow row;
         row.add("seconds", seconds).add("publish_us", publish_us).add("read_us", read_us).add("lb_kills", t.lb_kills)
@@ -288,10 +290,10 @@ int main(int argc, char **argv) {
             .add("action_regressions", t.action_regressions).add("actions_rejected", t.rejected)
             .add("verdict", ok ? "PASS" : "FAIL");
         if (auto written = row.append_to(csv); !written) {
-            std::fprintf(stderr, "marllb-soak: %s\n", written.error().message.c_str());
+            fmt::print(stderr, "marllb-soak: {}\n", written.error().message);
             return 2;
         }
-        std::printf("  row appended to %s\n", csv.c_str());
+        fmt::print("  row appended to {}\n", csv);
     }
     return ok ? 0 : 1;
 }

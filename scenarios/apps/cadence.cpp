@@ -49,12 +49,13 @@ int main(int argc, char **argv) {
                  "production cadence with cold caches; skipped vs lost at the reader's slower cadence",
                  "marllb-scenario-cadence"};
     add_common_options(app, c);
-    app.add_option("--seconds", seconds, "seconds per regime")->check(CLI::PositiveNumber);
+    app.add_option("--seconds", seconds, "seconds per regime")->check(marllb::sim::cli::positive);
     app.add_option("--publish-us", publish_us, "LB publish period")->check(CLI::Range(1000.0, 1e7));
     app.add_option("--read-us", read_us, "agent read period (periodic regime)")->check(CLI::Range(1000.0, 1e7));
     app.add_option("--regime", regime, "reactive, periodic or both")->check(CLI::IsMember({"reactive", "periodic", "both"}));
     app.add_option("--cache", cache, "cold (thrash the caches between events) or warm")->check(CLI::IsMember({"cold", "warm"}));
     app.add_flag("--prefetch", prefetch, "the LB prefetches the next slot for writing 100 us before each publish");
+    app.footer("Example: marllb-scenario-cadence --seconds 10 --regime reactive (rows in results/runs/<time>-<pid>/cadence.csv)\n");
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
 
     const std::string tag = cache + (prefetch ? "-prefetch" : "");
@@ -63,13 +64,13 @@ int main(int argc, char **argv) {
     const std::string name = "marllb_scn_cadence_" + std::to_string(getpid());
     auto lb = shm::LbRegion::create(name);
     if (!lb) {
-        std::fprintf(stderr, "marllb-scenario-cadence: %s\n", lb.error().message.c_str());
+        fmt::print(stderr, "marllb-scenario-cadence: {}\n", lb.error().message);
         return 2;
     }
     std::string err;
     if (!s.topo->bind_memory(const_cast<void *>(static_cast<const void *>(lb->mapping().header())), lb->size(), s.placement,
                              s.mem_bind, &err))
-        std::fprintf(stderr, "marllb-scenario-cadence: %s (continuing unbound)\n", err.c_str());
+        fmt::print(stderr, "marllb-scenario-cadence: {} (continuing unbound)\n", err);
     const bool cold = cache == "cold";
     const std::uint64_t period = std::uint64_t(publish_us * 1e3), rperiod = std::uint64_t(read_us * 1e3);
     std::vector<Row> rows;
@@ -149,7 +150,7 @@ int main(int argc, char **argv) {
             ++published;
             write.push_back(double(t1 - t0));
             if (!c.quiet && (k + 1) % 50 == 0)
-                std::fprintf(stderr, "  %s: %zu / %zu observations\n", rg.c_str(), k + 1, events);
+                fmt::print(stderr, "  {}: {} / {} observations\n", rg, k + 1, events);
             if (!reactive) continue;
             const std::uint64_t give_up = t + 50'000'000;
             bool answered = false;

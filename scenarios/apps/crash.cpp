@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
     app.add_option("--heartbeat-ms", heartbeat_ms, "agent heartbeat interval")->check(CLI::Range(1.0, 10000.0));
     app.add_option("--read-ms", read_ms, "agent decision interval")->check(CLI::Range(1.0, 10000.0));
     app.add_option("--seed", seed, "random kill moments");
+    app.footer("Example: marllb-scenario-crash --lb-kills 20 --agent-kills 3 --publish-ms 20 --heartbeat-ms 20 --read-ms 50\n");
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
     Setting s;
     if (int rc = begin(c, s, "crash"); rc >= 0) return rc;
@@ -79,7 +80,7 @@ int main(int argc, char **argv) {
                 if (now_ns() - t_start > 5'000'000'000ull) break;
             }
             if (!agent) {
-                std::fprintf(stderr, "marllb-scenario-crash: the first LB never created its region\n");
+                fmt::print(stderr, "marllb-scenario-crash: the first LB never created its region\n");
                 kill(lb, SIGKILL);
                 wait_child(lb);
                 return 2;
@@ -107,7 +108,7 @@ int main(int argc, char **argv) {
             }
             kill(lb, SIGKILL);
             wait_child(lb);
-            if (!c.quiet && (k + 1) % 50 == 0) std::fprintf(stderr, "  lb-kill: %u / %u\n", k + 1, lb_kills);
+            if (!c.quiet && (k + 1) % 50 == 0) fmt::print(stderr, "  lb-kill: {} / {}\n", k + 1, lb_kills);
         }
         Row r{.scenario = "crash", .regime = "lb-kill", .metric = "restart_to_first_valid_observation", .unit = "ms",
               .cadence_us = lb_publish_us};
@@ -127,7 +128,7 @@ int main(int argc, char **argv) {
     if (agent_kills) { // ---- the agent dies; the LB (this process) stays
         auto lb = shm::LbRegion::create(name);
         if (!lb) {
-            std::fprintf(stderr, "marllb-scenario-crash: %s\n", lb.error().message.c_str());
+            fmt::print(stderr, "marllb-scenario-crash: {}\n", lb.error().message);
             return 2;
         }
         const std::uint64_t hb = std::uint64_t(heartbeat_ms * 1e6), rd = std::uint64_t(read_ms * 1e6),
@@ -179,7 +180,7 @@ int main(int argc, char **argv) {
                 sleep_until_ns(now_ns() + 50'000);
             }
             if (!applied) {
-                std::fprintf(stderr, "marllb-scenario-crash: the agent never acted\n");
+                fmt::print(stderr, "marllb-scenario-crash: the agent never acted\n");
                 failed = true;
                 break;
             }
@@ -204,14 +205,14 @@ int main(int argc, char **argv) {
 
             t_restart = now_ns();
             agent = start_agent();
-            if (!c.quiet && (k + 1) % 10 == 0) std::fprintf(stderr, "  agent-kill: %u / %u\n", k + 1, agent_kills);
+            if (!c.quiet && (k + 1) % 10 == 0) fmt::print(stderr, "  agent-kill: {} / {}\n", k + 1, agent_kills);
         }
         kill(agent, SIGKILL);
         wait_child(agent);
         // The limit's factors come from scenarios/targets.toml (agent_death_noticed).
         const Target *death = s.targets.target("agent_death_noticed");
         if (!death) {
-            std::fprintf(stderr, "marllb-scenario-crash: %s has no target 'agent_death_noticed'\n", s.targets.path.c_str());
+            fmt::print(stderr, "marllb-scenario-crash: {} has no target 'agent_death_noticed'\n", s.targets.path);
             return 2;
         }
         const double target_ms = (death->heartbeats * double(hb) + death->cadences * double(cadence)) / 1e6;

@@ -30,7 +30,8 @@ int main(int argc, char **argv) {
     CLI::App app{"marllb-scenario-maxrate: throughput, retries and latency with both sides running flat out",
                  "marllb-scenario-maxrate"};
     add_common_options(app, c);
-    app.add_option("--seconds", seconds, "seconds per mode")->check(CLI::PositiveNumber);
+    app.add_option("--seconds", seconds, "seconds per mode")->check(marllb::sim::cli::positive);
+    app.footer("Example: marllb-scenario-maxrate --seconds 2 --placement same-package\n");
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
     Setting s;
     if (int rc = begin(c, s, "maxrate"); rc >= 0) return rc;
@@ -40,7 +41,7 @@ int main(int argc, char **argv) {
         const std::string name = "marllb_scn_max_" + std::to_string(getpid());
         auto lb = shm::LbRegion::create(name);
         if (!lb) {
-            std::fprintf(stderr, "marllb-scenario-maxrate: %s\n", lb.error().message.c_str());
+            fmt::print(stderr, "marllb-scenario-maxrate: {}\n", lb.error().message);
             return 2;
         }
         auto *sh = shared_block<Shared>();
@@ -92,10 +93,8 @@ int main(int argc, char **argv) {
         row.published = published, row.read = sh->read, row.lost = sh->lost, row.skipped = sh->skipped;
         row.torn_accepted = sh->torn, row.retries = sh->retries, row.fallbacks = sh->fallbacks;
         row.expected = double(published) / wall; // the writer's rate, for scale
-        char note[160];
-        std::snprintf(note, sizeof note, "%.2f M publishes/s, %.2f M reads/s%s", double(published) / wall / 1e6,
-                      double(sh->read) / wall / 1e6, in_order ? "; read+lost+pending == published" : "");
-        row.note = note;
+        row.note = fmt::format("{:.2f} M publishes/s, {:.2f} M reads/s{}", double(published) / wall / 1e6,
+                               double(sh->read) / wall / 1e6, in_order ? "; read+lost+pending == published" : "");
         // Sum of out.lost + what is still pending = the reader's total; with what was read and
         // what is left unread, that is every message published.
         const bool exact = !in_order || (sh->lost + sh->pending_lost == sh->total_lost &&

@@ -31,8 +31,9 @@ int main(int argc, char **argv) {
     CLI::App app{"marllb-scenario-scale: latency per pair and total throughput for 1..64 regions", "marllb-scenario-scale"};
     add_common_options(app, c);
     app.add_option("--regions", counts, "region counts, comma-separated");
-    app.add_option("--seconds", seconds, "seconds per count and mode")->check(CLI::PositiveNumber);
+    app.add_option("--seconds", seconds, "seconds per count and mode")->check(marllb::sim::cli::positive);
     app.add_option("--publish-us", publish_us, "publish period per region (latency mode)")->check(CLI::Range(100.0, 1e7));
+    app.footer("Example: marllb-scenario-scale --regions 1,8,64 --seconds 1\n");
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
     std::vector<unsigned> ks;
     {
@@ -45,7 +46,7 @@ int main(int argc, char **argv) {
             } catch (...) {
             }
             if (k < 1 || k > 64) {
-                std::fprintf(stderr, "marllb-scenario-scale: --regions: '%s' is not a count in 1..64\n", item.c_str());
+                fmt::print(stderr, "marllb-scenario-scale: --regions: '{}' is not a count in 1..64\n", item);
                 return 2;
             }
             ks.push_back(k);
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
                 names.push_back("marllb_scn_scale_" + std::to_string(getpid()) + "_" + std::to_string(i));
                 auto lb = shm::LbRegion::create(names.back());
                 if (!lb) {
-                    std::fprintf(stderr, "marllb-scenario-scale: %s\n", lb.error().message.c_str());
+                    fmt::print(stderr, "marllb-scenario-scale: {}\n", lb.error().message);
                     return 2;
                 }
                 lbs.push_back(std::move(*lb));
@@ -122,10 +123,8 @@ int main(int argc, char **argv) {
             r.s = stats(std::vector<double>(sh->latency, sh->latency + sh->n));
             r.published = published, r.read = sh->read, r.torn_accepted = sh->torn;
             r.expected = double(published) / wall;
-            char note[128];
-            std::snprintf(note, sizeof note, "%u regions: %.3f M publishes/s, %.3f M reads/s in total", k,
-                          double(published) / wall / 1e6, double(sh->read) / wall / 1e6);
-            r.note = note;
+            r.note = fmt::format("{} regions: {:.3f} M publishes/s, {:.3f} M reads/s in total", k,
+                                 double(published) / wall / 1e6, double(sh->read) / wall / 1e6);
             if (sh->torn) r.fail("no_torn_accepted", std::to_string(sh->torn) + " torn observations accepted");
             if (arc != 0) r.fail("peer_exit", "agent exited with " + std::to_string(arc));
             failed |= !r.broken.empty();

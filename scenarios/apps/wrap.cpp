@@ -52,10 +52,11 @@ int main(int argc, char **argv) {
     std::string ratios = "1,2,4,8,16";
     CLI::App app{"marllb-scenario-wrap: exact loss accounting when the reader is slower than the writer", "marllb-scenario-wrap"};
     add_common_options(app, c);
-    app.add_option("--seconds", seconds, "seconds per regime")->check(CLI::PositiveNumber);
+    app.add_option("--seconds", seconds, "seconds per regime")->check(marllb::sim::cli::positive);
     app.add_option("--stress-us", stress_us, "publish period of the stress regime")->check(CLI::Range(20.0, 1e6));
     app.add_option("--writer-us", writer_us, "publish period of the ratio regimes")->check(CLI::Range(50.0, 1e6));
     app.add_option("--ratios", ratios, "reader period / writer period, comma-separated");
+    app.footer("Example: marllb-scenario-wrap --seconds 2 --ratios 1,2,4,8\n");
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
     std::vector<double> rs;
     {
@@ -65,11 +66,11 @@ int main(int argc, char **argv) {
             try {
                 rs.push_back(std::stod(item));
             } catch (...) {
-                std::fprintf(stderr, "marllb-scenario-wrap: --ratios: '%s' is not a number (e.g. 1,2,4,8)\n", item.c_str());
+                fmt::print(stderr, "marllb-scenario-wrap: --ratios: '{}' is not a number (e.g. 1,2,4,8)\n", item);
                 return 2;
             }
             if (rs.back() < 1) {
-                std::fprintf(stderr, "marllb-scenario-wrap: --ratios: each ratio must be >= 1\n");
+                fmt::print(stderr, "marllb-scenario-wrap: --ratios: each ratio must be >= 1\n");
                 return 2;
             }
         }
@@ -90,7 +91,7 @@ int main(int argc, char **argv) {
         const std::string name = "marllb_scn_wrap_" + std::to_string(getpid());
         auto lb = shm::LbRegion::create(name);
         if (!lb) {
-            std::fprintf(stderr, "marllb-scenario-wrap: %s\n", lb.error().message.c_str());
+            fmt::print(stderr, "marllb-scenario-wrap: {}\n", lb.error().message);
             return 2;
         }
         auto *sh = shared_block<Shared>();
@@ -186,8 +187,8 @@ int main(int argc, char **argv) {
         failed |= !row.broken.empty();
         rows.push_back(row);
         if (!c.quiet)
-            std::fprintf(stderr, "  %s: %llu published, %llu read, %llu lost (expected %.0f)\n", run.regime.c_str(),
-                         (unsigned long long)published, (unsigned long long)sh->read, (unsigned long long)sh->lost, row.expected);
+            fmt::print(stderr, "  {}: {} published, {} read, {} lost (expected {:.0f})\n", run.regime,
+                         published, sh->read, sh->lost, row.expected);
         munmap(reads, std::max<std::size_t>(1, max_reads) * sizeof(ReadEvent));
         lb = shm::Expected<shm::LbRegion>(shm::unexpected(shm::Error{}));
         (void)shm::unlink_region(name);

@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     std::string regime = "both";
     CLI::App app{"fuzz", "fuzz"};
     add_common_options(app, c);
-    app.add_option("--seconds", seconds)->check(CLI::PositiveNumber);
+    app.add_option("--seconds", seconds)->check(marllb::sim::cli::positive);
     app.add_option("--publish-us", publish_us);
     app.add_option("--regime", regime)->check(CLI::IsMember({"reactive", "periodic", "both"}));
     std::vector<std::string> args;

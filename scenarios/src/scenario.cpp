@@ -2,6 +2,7 @@
 
 #include <marllb/measure/result_row.hpp>
 
+#include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -23,7 +25,8 @@ void add_common_options(CLI::App &app, Common &c) {
     app.add_option("--placement", c.placement, "auto, same-package, smt, cross-numa or unpinned (from hwloc)");
     app.add_option("--mem-bind", c.mem_bind, "region memory: none, writer (LB's node), reader (agent's node), interleave");
     app.add_option("--config", c.config, "a TOML file of options (keys are the long option names without --)");
-    app.add_option("--out", c.out_dir, "directory of the result CSVs (<out>/<scenario>.csv)");
+    app.add_option("--out", c.out_dir, "directory of the result CSVs (<out>/<scenario>.csv); without it a new run folder, "
+                                        "results/runs/<UTC time>-<pid>/ (scripts/scenarios.sh passes --out results/scenarios)");
     app.add_option("--profile", c.profile, "a label written into each row (quick, full, custom)");
     app.add_option("--name", c.name, "scenario name in the rows and the CSV file (e.g. placement)");
     app.add_option("--targets", c.targets, "the targets and invariants rows are judged against (TOML)");
@@ -75,18 +78,16 @@ int parse(CLI::App &app, int argc, char **argv) {
         else if (a.rfind("--config=", 0) == 0) config = a.substr(9);
     }
     if (!config.empty()) {
-        std::ifstream in(config);
-        if (!in) {
-            std::fprintf(stderr, "%s: cannot read scenario file '%s'\n", app.get_name().c_str(), config.c_str());
-            return 2;
-        }
-        std::stringstream ss;
-        ss << in.rdbuf();
-        if (std::string err = apply_toml(app, ss.str(), config, args); !err.empty()) {
-            std::fprintf(stderr, "%s: %s\n", app.get_name().c_str(), err.c_str());
+        std::string text;
+        std::string err = read_config(config, text);
+        if (err.empty()) err = apply_toml(app, text, config, args);
+        if (!err.empty()) {
+            fmt::print(stderr, "{}: {}\n", app.get_name(), err);
             return 2;
         }
     }
+    for (CLI::Option *o : app.get_options()) // --help shows each default
+        if (o->get_expected_min() > 0) o->capture_default_str(); // not flags, not --help
     for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
     std::reverse(args.begin(), args.end()); // CLI11 parses a vector from its back
     try {
@@ -97,10 +98,37 @@ int parse(CLI::App &app, int argc, char **argv) {
     return -1;
 }
 
+std::string read_config(const std::string &path, std::string &text) {
+    std::ifstream in(path);
+    if (!in) {
+        const int e = errno;
+        return "cannot read scenario file '" + path + "': " + std::strerror(e) +
+               " (a TOML file of options, e.g. scenarios/configs/cadence-production.toml)";
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    return {};
+}
+
+const std::string &run_folder() {
+    static const std::string dir = [] {
+        const std::time_t t = std::time(nullptr);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char stamp[32];
+        std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+        return fmt::format("results/runs/{}-{}", stamp, getpid());
+    }();
+    return dir;
+}
+
+std::string out_dir(const Common &c) { return c.out_dir.empty() ? run_folder() : c.out_dir; }
+
 void *map_shared(std::size_t bytes) {
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
-        std::perror("mmap");
+        fmt::print(stderr, "mmap of {} bytes: {}\n", bytes, std::strerror(errno));
         std::exit(2);
     }
     return p;
@@ -205,7 +233,7 @@ Setting prepare(const Common &c, bool measure_baselines) {
 int begin(const Common &c, Setting &s, const std::string &scenario, const std::string &regime) {
     s = prepare(c);
     if (!s.error.empty()) {
-        std::fprintf(stderr, "marllb-scenario-%s: %s\n", scenario.c_str(), s.error.c_str());
+        fmt::print(stderr, "marllb-scenario-{}: {}\n", scenario, s.error);
         return 2;
     }
     if (s.placement.available) return -1;
@@ -218,13 +246,13 @@ pid_t fork_agent(const Setting &s, const std::function<int()> &fn) {
     std::fflush(nullptr);
     const pid_t pid = fork();
     if (pid < 0) {
-        std::perror("fork");
+        fmt::print(stderr, "fork: {}\n", std::strerror(errno));
         std::exit(2);
     }
     if (pid == 0) {
         if (s.placement.agent_cpu >= 0) {
             std::string err;
-            if (!s.topo->bind_process(s.placement.agent_cpu, &err)) std::fprintf(stderr, "%s\n", err.c_str());
+            if (!s.topo->bind_process(s.placement.agent_cpu, &err)) fmt::print(stderr, "{}\n", err);
         }
         _exit(fn());
     }
@@ -243,23 +271,21 @@ int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows_i
     std::vector<Row> rows = rows_in;
     for (Row &r : rows) // before --name renames the scenario: targets name the binary's scenario
         if (std::string err = judge(r, s.targets); !err.empty()) {
-            std::fprintf(stderr, "%s\n", err.c_str());
+            fmt::print(stderr, "{}\n", err);
             return 2;
         }
     if (!c.name.empty())
         for (Row &r : rows) r.scenario = c.name;
-    {
-        std::printf("\n%-10s %-14s %-26s %7s %9s %9s %9s %9s %9s %8s %6s %6s %s\n", "scenario", "regime", "metric", "count",
-                    "p50", "p90", "p99", "p99.9", "max", "expected", "lost", "torn", "status");
-        for (const Row &r : rows)
-            std::printf("%-10s %-14s %-26s %7zu %9.1f %9.1f %9.1f %9.1f %9.1f %8.4g %6llu %6llu %s%s%s\n", r.scenario.c_str(),
-                        r.regime.c_str(), (r.metric + " (" + r.unit + ")").c_str(), r.s.count, r.s.p50, r.s.p90, r.s.p99,
-                        r.s.p999, r.s.max, r.expected, (unsigned long long)r.lost, (unsigned long long)r.torn_accepted,
-                        r.status.c_str(), r.note.empty() ? "" : ": ", r.note.c_str());
-        std::printf("placement %s, memory %s; baselines: cache line one way %.1f ns, memcpy 2,848 B %.1f ns\n",
-                    s.placement.label().c_str(), std::string(describe(s.mem_bind)).c_str(), s.base.cacheline_one_way_ns,
-                    s.base.memcpy_ns);
-    }
+    fmt::print("\n{:<10} {:<14} {:<26} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6} {:>6} {}\n", "scenario", "regime", "metric",
+               "count", "p50", "p90", "p99", "p99.9", "max", "expected", "lost", "torn", "status");
+    for (const Row &r : rows)
+        fmt::print("{:<10} {:<14} {:<26} {:7} {:9.1f} {:9.1f} {:9.1f} {:9.1f} {:9.1f} {:8.4g} {:6} {:6} {}{}{}\n", r.scenario, r.regime,
+                   r.metric + " (" + r.unit + ")", r.s.count, r.s.p50, r.s.p90, r.s.p99, r.s.p999, r.s.max, r.expected, r.lost,
+                   r.torn_accepted, r.status, r.note.empty() ? "" : ": ", r.note);
+    fmt::print("placement {}, memory {}; baselines: cache line one way {:.1f} ns, memcpy 2,848 B {:.1f} ns\n", s.placement.label(),
+               describe(s.mem_bind), s.base.cacheline_one_way_ns, s.base.memcpy_ns);
+    const std::string dir = out_dir(c);
+    std::set<std::string> written;
     for (const Row &r : rows) {
         measure::ResultRow row;
         row.add("scenario", r.scenario).add("profile", c.profile).add("placement", std::string(describe(s.placement.cls)))
@@ -275,12 +301,15 @@ int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows_i
             .add("p50_to_cacheline", s.base.cacheline_one_way_ns > 0 && r.unit == "ns" ? r.s.p50 / s.base.cacheline_one_way_ns : 0.0)
             .add("p99_to_cacheline", s.base.cacheline_one_way_ns > 0 && r.unit == "ns" ? r.s.p99 / s.base.cacheline_one_way_ns : 0.0)
             .add("status", r.status).add("note", r.note);
-        if (auto ok = row.append_to(c.out_dir + "/" + r.scenario + ".csv"); !ok) {
-            std::fprintf(stderr, "%s\n", ok.error().message.c_str());
+        const std::string path = dir + "/" + r.scenario + ".csv";
+        if (auto ok = row.append_to(path); !ok) {
+            fmt::print(stderr, "{}\n", ok.error().message);
             return 2;
         }
+        written.insert(path);
         if (r.status == "fail") rc = 1;
     }
+    for (const std::string &path : written) fmt::print("rows appended to {}\n", path);
     return rc;
 }
 

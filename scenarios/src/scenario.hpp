@@ -6,10 +6,13 @@
 #include "placement.hpp"
 #include "targets.hpp"
 
+#include "cli_checks.hpp"
+
 #include <marllb/measure/percentile.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <cstdint>
 #include <functional>
@@ -24,7 +27,7 @@ struct Common {
     std::string placement = "auto"; // auto: same-package, else smt, else cross-numa, else unpinned
     std::string mem_bind = "none";
     std::string config;             // TOML file; command-line options override its keys
-    std::string out_dir = "results/scenarios";
+    std::string out_dir;            // empty: a run folder of its own, results/runs/<UTC time>-<pid>/ (run_folder())
     std::string profile = "custom";
     std::string name;               // rows' scenario name and CSV file (default: the binary's)
     std::string targets = MARLLB_TARGETS_FILE; // what the rows are judged against
@@ -33,7 +36,14 @@ struct Common {
 
 // Registers the common options; every option takes its last value (file first, then command line).
 void add_common_options(CLI::App &app, Common &c);
-// Parses the command line over the TOML file named by --config. Returns -1 to go on, or the
+// Reads the scenario file at path into text: "" when done, else why not (with the OS's reason).
+std::string read_config(const std::string &path, std::string &text);
+// The folder a run writes to without --out: results/runs/<UTC time>-<pid>, one per process.
+const std::string &run_folder();
+// Where rows go: --out, else run_folder().
+std::string out_dir(const Common &c);
+// Parses the command line over the TOML file named by --config (every option's help then shows
+// its default). Returns -1 to go on, or the
 // exit code (help printed, or an error that says what was wrong in which file and line).
 int parse(CLI::App &app, int argc, char **argv);
 // The same for a TOML document in memory (the scenario-file fuzzer and the tests use it).
@@ -92,7 +102,8 @@ struct Row {
     void fail(std::string invariant_id, std::string detail) { broken.emplace_back(std::move(invariant_id), std::move(detail)); }
 };
 // Judges each row against the targets (status ok, miss or fail: targets.hpp), appends the rows
-// to <out_dir>/<scenario>.csv and prints them as a table. Returns 1 when a row fails.
+// to <out_dir(c)>/<scenario>.csv, prints them as a table and says which file each went to.
+// Returns 1 when a row fails.
 int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows);
 
 } // namespace marllb::scenarios

@@ -15,7 +15,7 @@ struct Fixture {
     CLI::App app{"test", "test"};
     Fixture() {
         add_common_options(app, c);
-        app.add_option("--seconds", seconds)->check(CLI::PositiveNumber);
+        app.add_option("--seconds", seconds)->check(marllb::sim::cli::positive);
         app.add_option("--regime", regime)->check(CLI::IsMember({"reactive", "periodic", "both"}));
         app.add_flag("--prefetch", prefetch);
     }
@@ -79,4 +79,27 @@ TEST_CASE("percentiles: a row reports the project's interpolated percentiles", "
     CHECK(s.p99 == Approx(990.01));
     CHECK(s.max == 1000);
     CHECK(stats({}).count == 0);
+}
+
+TEST_CASE("a negative number for a positive option says so in words, not as a 300-digit range", "[scenario-file][bad-input]") {
+    Fixture f;
+    const std::string err = f.load("", {"--seconds=-1"});
+    CHECK_THAT(err, Catch::Contains("'-1' must be more than zero"));
+    CHECK(err.size() < 120);
+    CHECK_THAT(f.load("", {"--seconds=abc"}), Catch::Contains("'abc' is not a number"));
+}
+
+TEST_CASE("a scenario file that cannot be read says why and what a scenario file is", "[scenario-file][bad-input]") {
+    std::string text;
+    const std::string err = read_config("/nonexistent/dir/s.toml", text);
+    CHECK_THAT(err, Catch::Contains("'/nonexistent/dir/s.toml'") && Catch::Contains("No such file or directory") &&
+                        Catch::Contains("scenarios/configs/"));
+}
+
+TEST_CASE("without --out, rows go to a run folder of their own, never to the committed results/scenarios", "[scenario-file]") {
+    Common c;
+    CHECK_THAT(out_dir(c), Catch::StartsWith("results/runs/"));
+    CHECK(out_dir(c) == run_folder()); // one folder for the whole process
+    c.out_dir = "results/scenarios";
+    CHECK(out_dir(c) == "results/scenarios");
 }

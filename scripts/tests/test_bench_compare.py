@@ -152,3 +152,31 @@ def test_rules_option_judges_only_the_named_rules(capsys):
     assert bench_compare.main([os.path.join(FIX, "baseline.csv"), os.path.join(FIX, "baseline.csv"),
                                "--gate", GATE, "--rules", "no_such_rule"]) == 2
     assert "no_such_rule" in capsys.readouterr().err
+
+
+def test_each_side_s_nanoseconds_are_printed_beside_the_ratio(capsys):
+    # Two machines: the ratio is judged, the nanoseconds of each side are shown to read it by.
+    run("regressed_writer")
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if l.startswith("publish_vs_word_copy"))
+    gate = bench_compare.load_gate(GATE)
+    rule = gate["ratio"]["publish_vs_word_copy"]
+    stat = rule.get("statistic", "median")
+    for fixture in ("baseline", "regressed_writer"):
+        table = bench_compare.load_csv(os.path.join(FIX, fixture + ".csv"))
+        num, den = bench_compare.value(table, rule["numerator"], stat), bench_compare.value(table, rule["denominator"], stat)
+        assert f"{bench_compare.fmt(num)} / {bench_compare.fmt(den)}" in line
+    assert "baseline ns" in out.splitlines()[0] and "candidate ns" in out.splitlines()[0]
+
+
+def test_colours_only_on_request_and_never_with_no_color():
+    args = [sys.executable, os.path.join(os.path.dirname(HERE), "bench_compare.py"), os.path.join(FIX, "baseline.csv"),
+            os.path.join(FIX, "regressed_writer.csv"), "--gate", GATE]
+    piped = subprocess.run(args, capture_output=True, text=True)
+    assert piped.returncode == 1 and "\033[" not in piped.stdout  # not a terminal: plain
+    out = []
+    bench_compare.print_table([("r", 1.0, 2.0, 2.0, None, "FAIL", "d")], out=type("W", (), {"write": lambda s, x: out.append(x)})(),
+                              color=True)
+    assert "\033[31mFAIL" in "".join(out)
+    nocolor = subprocess.run(args + ["--no-color"], capture_output=True, text=True)
+    assert nocolor.returncode == 1 and "\033[" not in nocolor.stdout

@@ -4,12 +4,14 @@
 // its heartbeat. When the LB goes away it waits for it and carries on with the restarted one.
 // One CSV row per decision (--log); a summary row at exit (--csv).
 #include "metrics.hpp"
+#include "cli_checks.hpp"
 #include "servers.hpp"
 
 #include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -102,19 +104,18 @@ std::optional<shm::AgentRegion> attach_waiting(const std::string &name, double w
         const auto code = a.error().code;
         const bool transient = code == shm::Errc::no_region || code == shm::Errc::not_ready || code == shm::Errc::stale;
         if (!transient) {
-            std::fprintf(stderr, "marllb-agent: region '%s': %s\n", name.c_str(), a.error().message.c_str());
+            fmt::print(stderr, "marllb-agent: region '{}': {}\n", name, a.error().message);
             std::exit(2);
         }
         if (!said && !quiet) {
-            std::fprintf(stderr, "marllb-agent: waiting for the LB to create region '%s' (%s)\n", name.c_str(),
-                         a.error().message.c_str());
+            fmt::print(stderr, "marllb-agent: waiting for the LB to create region '{}' ({})\n", name,
+                         a.error().message);
             said = true;
         }
         if (marllb_now_mono_ns() > deadline || g_stop.load(std::memory_order_relaxed)) {
-            std::fprintf(stderr,
-                         "marllb-agent: no LB region '%s' after %.1f s: %s. Start the LB first (marllb-sim), or "
-                         "raise --wait-s\n",
-                         name.c_str(), wait_s, a.error().message.c_str());
+            fmt::print(stderr,
+                       "marllb-agent: no LB region '{}' after {:.1f} s: {}. Start the LB first (marllb-sim), or raise --wait-s\n",
+                       name, wait_s, a.error().message);
             std::exit(3);
         }
         sleep_ns(20'000'000);
@@ -129,30 +130,32 @@ int main(int argc, char **argv) {
     bool lockstep = false, quiet = false;
     CLI::App app{"marllb-agent: the simulated MARLLB agent. Reads the newest observation of one LB's region every "
                  "--interval-ms, answers it with weights and an alias table, and stamps its heartbeat."};
+    app.option_defaults()->always_capture_default();
     app.add_option("--region", region, "the LB's region (marllb_lb0, marllb_lb1, ...)");
     app.add_option("--policy", policy_name, "static, least-loaded, fct-inverse or reservoir (reads the raw reservoirs)");
     app.add_option("--servers", servers, "server capacities, as given to the LB (weights scale with them)");
-    app.add_option("--interval-ms", interval_ms, "decision cadence")->check(CLI::PositiveNumber);
-    app.add_option("--wait-s", wait_s, "how long to wait for the LB's region, at start and after the LB went away")->check(CLI::PositiveNumber);
-    app.add_option("--lb-timeout-ms", lb_timeout_ms, "LB heartbeat timeout: then the agent waits for a restarted LB")->check(CLI::PositiveNumber);
-    app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat stamping interval")->check(CLI::PositiveNumber);
+    app.add_option("--interval-ms", interval_ms, "decision cadence")->check(marllb::sim::cli::positive);
+    app.add_option("--wait-s", wait_s, "how long to wait for the LB's region, at start and after the LB went away")->check(marllb::sim::cli::positive);
+    app.add_option("--lb-timeout-ms", lb_timeout_ms, "LB heartbeat timeout: then the agent waits for a restarted LB")->check(marllb::sim::cli::positive);
+    app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat stamping interval")->check(marllb::sim::cli::positive);
     app.add_flag("--lockstep", lockstep, "answer every new observation at once (the LB waits for each answer)");
     app.add_option("--log", log_path, "write one CSV row per decision to this file");
     app.add_option("--csv", csv_path, "append a summary row at exit to this CSV file");
     app.add_flag("--quiet", quiet, "no messages but errors");
+    app.footer("Example: marllb-agent --region marllb_lb0 --policy least-loaded --servers marllb7 --log /tmp/agent.csv\n");
     CLI11_PARSE(app, argc, argv);
 
     AgentPolicy policy;
     if (!parse_agent_policy(policy_name, policy)) {
-        std::fprintf(stderr, "marllb-agent: unknown --policy '%s': use static, least-loaded, fct-inverse or reservoir\n",
-                     policy_name.c_str());
+        fmt::print(stderr, "marllb-agent: unknown --policy '{}': use static, least-loaded, fct-inverse or reservoir\n",
+                     policy_name);
         return 2;
     }
     std::vector<double> caps;
     if (!servers.empty()) {
         auto c = sim::parse_server_set(servers);
         if (!c) {
-            std::fprintf(stderr, "marllb-agent: %s\n", c.error().message.c_str());
+            fmt::print(stderr, "marllb-agent: {}\n", c.error().message);
             return 2;
         }
         caps = *c;
@@ -163,10 +166,10 @@ int main(int argc, char **argv) {
     if (!log_path.empty()) {
         log = std::fopen(log_path.c_str(), "w");
         if (!log) {
-            std::fprintf(stderr, "marllb-agent: cannot write --log '%s'\n", log_path.c_str());
+            fmt::print(stderr, "marllb-agent: cannot write --log '{}'\n", log_path);
             return 2;
         }
-        std::fprintf(log, "mono_ns,obs_seq,action_seq,generation,staleness_us,decision_us,skipped,status\n");
+        fmt::print(log, "mono_ns,obs_seq,action_seq,generation,staleness_us,decision_us,skipped,status\n");
     }
 
     std::uint64_t decisions = 0, rejected = 0, lb_restarts = 0, regressions = 0, inconsistent = 0;
@@ -176,10 +179,10 @@ int main(int argc, char **argv) {
         auto a = attach_waiting(region, wait_s, quiet);
         if (!a) break;
         if (policy == AgentPolicy::reservoir && !a->has_reservoirs()) {
-            std::fprintf(stderr, "marllb-agent: policy 'reservoir' needs raw reservoirs: start the LB with --raw-reservoirs\n");
+            fmt::print(stderr, "marllb-agent: policy 'reservoir' needs raw reservoirs: start the LB with --raw-reservoirs\n");
             return 2;
         }
-        if (!quiet) std::fprintf(stderr, "marllb-agent: attached to %s (policy %s)\n", region.c_str(), policy_name.c_str());
+        if (!quiet) fmt::print(stderr, "marllb-agent: attached to {} (policy {})\n", region, policy_name);
         std::uint64_t last_seq = 0, next_decision = marllb_now_mono_ns(), next_beat = 0;
         const std::uint64_t interval = std::uint64_t(interval_ms * 1e6), beat = std::uint64_t(heartbeat_ms * 1e6);
         bool lb_gone = false;
@@ -204,7 +207,7 @@ int main(int argc, char **argv) {
             const shm::Errc rc = a->read_newest(o);
             if (rc == shm::Errc::again) continue; // nothing newer published
             if (rc != shm::Errc::ok) {
-                std::fprintf(stderr, "marllb-agent: read: %s\n", shm::describe(rc));
+                fmt::print(stderr, "marllb-agent: read: {}\n", shm::describe(rc));
                 continue;
             }
             if (o.msg.sequence_id <= last_seq) { // read_newest never returns a message twice
@@ -238,13 +241,13 @@ int main(int argc, char **argv) {
             staleness_us.push_back(stale);
             decision_us.push_back(took);
             if (log)
-                std::fprintf(log, "%llu,%llu,%llu,%u,%.1f,%.2f,%llu,%s\n", (unsigned long long)t1,
-                             (unsigned long long)o.msg.sequence_id, (unsigned long long)act.sequence_id, o.generation, stale,
-                             took, (unsigned long long)o.skipped, wr == shm::Errc::ok ? "written" : shm::describe(reason));
+                fmt::print(log, "{},{},{},{},{:.1f},{:.2f},{},{}\n", t1,
+                             o.msg.sequence_id, act.sequence_id, o.generation, stale,
+                             took, o.skipped, wr == shm::Errc::ok ? "written" : shm::describe(reason));
         }
         if (!lb_gone) break;
         ++lb_restarts;
-        if (!quiet) std::fprintf(stderr, "marllb-agent: the LB of %s stopped; waiting for it to come back\n", region.c_str());
+        if (!quiet) fmt::print(stderr, "marllb-agent: the LB of {} stopped; waiting for it to come back\n", region.c_str());
         a.reset();
         // Wait for the dead LB's region to be reopened or replaced (its heartbeat resumes).
         const std::uint64_t deadline = marllb_now_mono_ns() + std::uint64_t(wait_s * 1e9);
@@ -254,16 +257,16 @@ int main(int argc, char **argv) {
             sleep_ns(50'000'000);
         }
         if (marllb_now_mono_ns() >= deadline) {
-            std::fprintf(stderr, "marllb-agent: the LB of %s did not come back within %.1f s\n", region.c_str(), wait_s);
+            fmt::print(stderr, "marllb-agent: the LB of {} did not come back within {:.1f} s\n", region, wait_s);
             break;
         }
     }
     if (log) std::fclose(log);
     if (!quiet)
-        std::printf("marllb-agent %s: %llu decisions, %llu rejected, %llu LB restarts, %llu sequence regressions, "
-                    "staleness p50 %.1f us p99 %.1f us, decision p50 %.2f us\n",
-                    region.c_str(), (unsigned long long)decisions, (unsigned long long)rejected,
-                    (unsigned long long)lb_restarts, (unsigned long long)regressions, sim::quantile(staleness_us, 0.5),
+        fmt::print("marllb-agent {}: {} decisions, {} rejected, {} LB restarts, {} sequence regressions, "
+                    "staleness p50 {:.1f} us p99 {:.1f} us, decision p50 {:.2f} us\n",
+                    region, decisions, rejected,
+                    lb_restarts, regressions, sim::quantile(staleness_us, 0.5),
                     sim::quantile(staleness_us, 0.99), sim::quantile(decision_us, 0.5));
     if (!csv_path.empty()) {
         measure::ResultRow row;
@@ -273,7 +276,7 @@ int main(int argc, char **argv) {
             .add("staleness_p99_us", sim::quantile(staleness_us, 0.99)).add("decision_p50_us", sim::quantile(decision_us, 0.5))
             .add("decision_p99_us", sim::quantile(decision_us, 0.99));
         if (auto ok = row.append_to(csv_path); !ok) {
-            std::fprintf(stderr, "marllb-agent: %s\n", ok.error().message.c_str());
+            fmt::print(stderr, "marllb-agent: {}\n", ok.error().message);
             return 2;
         }
     }

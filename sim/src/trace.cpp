@@ -1,7 +1,9 @@
 #include "trace.hpp"
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -65,9 +67,12 @@ shm::Expected<std::vector<TraceEntry>> parse_trace(std::string_view text, std::s
 
 shm::Expected<std::vector<TraceEntry>> load_trace(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return shm::unexpected(shm::Error{shm::Errc::system,
-                                          "cannot read trace file '" + path + "': check the path (MARLLB traces: data/marllb-traces/*.csv)"});
+    if (!in) {
+        const int e = errno;
+        return shm::unexpected(shm::Error{shm::Errc::system, "cannot read trace file '" + path + "': " + std::strerror(e) +
+                                                                 ". MARLLB's traces are in sim/traces/ (e.g. "
+                                                                 "sim/traces/poisson_for_loop_rate_350.csv)"});
+    }
     std::stringstream ss;
     ss << in.rdbuf();
     return parse_trace(ss.str(), path);

@@ -43,6 +43,17 @@ def test_python_agent_drives_the_lb(tmp_path):
     assert "python-agent" in r.stdout and "0 rejected" in r.stdout
 
 
+def test_bad_servers_shows_the_sims_error_and_nothing_of_an_earlier_run(tmp_path):
+    # An earlier run's row in the same pipeline.csv must not be shown as this run's.
+    (tmp_path / "pipeline.csv").write_text("observations,actions_applied,actions_rejected\n4242,4242,0\n")
+    r = pipeline(tmp_path, "--duration", "2", "--servers", "1,x", "--no-plot", timeout=60)
+    assert r.returncode == 1
+    assert "marllb-sim: server set '1,x'" in r.stderr  # the simulator's own message reaches the user
+    assert "marllb-sim exited with 2" in r.stderr
+    assert "pipeline summary" not in r.stdout and "4242" not in r.stdout
+    assert "agent 0" not in r.stderr  # no agent was started for a sim that never ran
+
+
 def test_two_lbs_each_with_its_agent(tmp_path):
     r = pipeline(tmp_path, "--duration", "4", "--lbs", "2", "--no-plot")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

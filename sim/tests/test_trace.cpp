@@ -50,4 +50,6 @@ TEST_CASE("a missing trace file says so and what to do", "[trace][bad-input]") {
     auto t = load_trace("/nonexistent/trace.csv");
     REQUIRE_FALSE(t.has_value());
     CHECK_THAT(t.error().message, Catch::Contains("/nonexistent/trace.csv"));
+    CHECK_THAT(t.error().message, Catch::Contains("No such file"));
+    CHECK_THAT(t.error().message, Catch::Contains("sim/traces/poisson_for_loop_rate_350.csv")); // where the traces are
 }

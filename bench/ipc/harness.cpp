@@ -1,0 +1,66 @@
+#include "harness.hpp"
+
+#include <marllb/measure/percentile.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <new>
+#include <sched.h>
+#include <sys/mman.h>
+
+namespace marllb::bench::ipc {
+
+int g_cpu_receiver = 0;
+int g_cpu_sender = 1;
+
+int pin_errno(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : errno;
+}
+
+std::string pin(int cpu) {
+    const int e = pin_errno(cpu);
+    return e ? "cannot pin to CPU " + std::to_string(cpu) + ": " + std::strerror(e) : std::string();
+}
+
+Control *make_control() {
+    void *p = mmap(nullptr, sizeof(Control), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : new (p) Control;
+}
+
+std::string cannot_pin_child(const Control *c, int cpu) {
+    const int v = c->child_pinned.load(std::memory_order_relaxed); // the child is gone: nothing races
+    return "cannot pin the child process to CPU " + std::to_string(cpu) + ": " +
+           (v < 0 ? std::strerror(-v) : "it exited before it was pinned") + " (see --help: --cpu-a, --cpu-b)";
+}
+
+void stop_child(pid_t pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+std::uint64_t wait_start(Control *c) {
+    std::uint64_t t0;
+    while ((t0 = c->start_ns.load(std::memory_order_acquire)) == 0) __builtin_ia32_pause();
+    return t0;
+}
+
+void Tally::report(benchmark::State &state) {
+    const measure::Summary s = measure::summarize(lat);
+    state.counters["p50_ns"] = s.p50;
+    state.counters["p90_ns"] = s.p90;
+    state.counters["p99_ns"] = s.p99;
+    state.counters["p999_ns"] = s.p999;
+    state.counters["max_ns"] = s.max;
+    state.counters["torn"] = double(torn);
+    state.counters["lost"] = double(lost);
+}
+
+std::string region_name(const char *tag) { return std::string("marllb_bench_") + tag + "_" + std::to_string(getpid()); }
+
+} // namespace marllb::bench::ipc

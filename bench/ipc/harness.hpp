@@ -1,0 +1,151 @@
+// bench_ipc's harness: two processes pinned to --cpu-a (receiver, this process) and --cpu-b
+// (sender, a forked child), a shared control block, and the one-way measurement every
+// transport uses. Every latency is one event's delay from its *scheduled* time (the sender
+// waits for t_k = t_0 + k * period, stamps t_k into the message, then sends), so a slow
+// receiver is charged for the queue it causes (no coordinated omission).
+#pragma once
+
+#include <marllb/measure/payload.hpp>
+#include <marllb/shm.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace marllb::bench::ipc {
+
+using shm::MsgIn;
+using shm::MsgOut;
+
+extern int g_cpu_receiver; // --cpu-a, set by main before any benchmark runs
+extern int g_cpu_sender;   // --cpu-b
+constexpr std::uint64_t kPeriodNs = 200'000; // one event every 200 us: the seed's 5,000 updates/s
+constexpr std::int64_t kEvents = 2000;      // per repetition
+
+inline std::uint64_t now_ns() { return marllb_now_mono_ns(); }
+
+// Pins the calling process to one CPU: 0 when done, else the errno of sched_setaffinity.
+int pin_errno(int cpu);
+// The same: "" when done, else why not.
+std::string pin(int cpu);
+
+inline void spin_until(std::uint64_t t) {
+    while (now_ns() < t) __builtin_ia32_pause();
+}
+
+// The payload: the fast self-checking observation of event k (sequence id k + 1); the
+// scheduled time rides in active_as_bitmap, which the check leaves free (a benchmark
+// convention, not the protocol's meaning).
+inline void fill(MsgOut &m, std::uint64_t k) { measure::fill_fast(m, k + 1); }
+inline bool intact(const MsgOut &m) { return measure::intact_fast(m); }
+
+// Shared control block for the two processes (anonymous shared mapping, made before fork).
+struct Control {
+    std::atomic<std::uint64_t> start_ns{0}; // the sender's t_0, set by the receiver when ready
+    std::atomic<bool> sender_done{false};     // the sender sent its last event
+    std::atomic<std::uint64_t> ping{0};
+    std::atomic<std::uint64_t> pong{0};
+    // The forked child's pin, written once by the child (release) and read by the parent
+    // (acquire) before either starts measuring: 1 pinned, -errno failed (the child then exits).
+    std::atomic<int> child_pinned{0};
+    alignas(64) std::atomic<std::uint64_t> line{0}; // the bounced cache line
+};
+
+Control *make_control(); // null when mmap failed; release with munmap(c, sizeof *c)
+
+// Runs `fn` in a child process pinned to `cpu`; the child exits when done. Returns its pid
+// once it is pinned, or -1 (child reaped) when it could not be pinned or fork failed.
+template <class F> pid_t fork_pinned(Control *c, int cpu, F &&fn) {
+    c->child_pinned.store(0, std::memory_order_relaxed);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int e = pin_errno(cpu);
+        c->child_pinned.store(e ? -e : 1, std::memory_order_release);
+        if (e) _exit(3);
+        fn();
+        _exit(0);
+    }
+    if (pid < 0) return -1;
+    int v, status;
+    while ((v = c->child_pinned.load(std::memory_order_acquire)) == 0)
+        if (waitpid(pid, &status, WNOHANG) == pid) return -1; // died before saying
+    if (v > 0) return pid;
+    waitpid(pid, &status, 0);
+    return -1;
+}
+template <class F> pid_t fork_sender(Control *c, F &&sender) { return fork_pinned(c, g_cpu_sender, sender); }
+
+// Why the child could not be pinned (after fork_pinned returned -1).
+std::string cannot_pin_child(const Control *c, int cpu);
+void stop_child(pid_t pid); // SIGKILL and reap, by pid
+std::uint64_t wait_start(Control *c); // the sender waits for t_0
+
+// Latencies and the self-check counts of one benchmark, reported as its counters.
+struct Tally {
+    std::vector<std::uint64_t> lat;
+    std::uint64_t torn = 0, lost = 0;
+    void report(benchmark::State &state);
+};
+
+// One-way harness over any transport: `send(msg)` in the child, `recv(msg) -> bool` in the
+// parent (false: gave up, counted lost).
+template <class Send, class Recv> void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv) {
+    if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
+    const pid_t child = fork_sender(c, [&] {
+        MsgOut m{};
+        const std::uint64_t t0 = wait_start(c);
+        for (std::int64_t k = 0; k < kEvents; ++k) {
+            const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+            fill(m, std::uint64_t(k)); // prepared before its time: only sending is timed
+            spin_until(t);
+            m.active_as_bitmap = t;
+            send(m);
+        }
+        c->sender_done.store(true, std::memory_order_release);
+    });
+    if (child < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
+    Tally tally;
+    MsgOut m{};
+    c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
+    for (auto _ : state) { // one iteration per event; after the sender's last, the rest end at once
+        if (!recv(m)) {
+            state.SetIterationTime(1e-9);
+            continue;
+        }
+        const std::uint64_t lat = now_ns() - m.active_as_bitmap;
+        if (!intact(m)) ++tally.torn;
+        tally.lat.push_back(lat);
+        state.SetIterationTime(double(lat) * 1e-9);
+    }
+    stop_child(child);
+    tally.lost = std::uint64_t(kEvents) - tally.lat.size(); // each event is received at most once
+    tally.report(state);
+}
+
+// A name unique to this process for a region or queue: marllb_bench_<tag>_<pid>.
+std::string region_name(const char *tag);
+
+// The benchmarks main registers (each with manual time and kEvents iterations).
+void BM_CopyFloorOneWay(benchmark::State &state);     // limits.cpp
+void BM_ObsOneWay_marllb_shm(benchmark::State &state); // marllb.cpp
+void BM_ActionOneWay_marllb_shm(benchmark::State &state);
+void BM_FullLoop_marllb_shm(benchmark::State &state);
+void BM_ObsOneWay_pipe(benchmark::State &state);       // kernel.cpp
+void BM_ObsOneWay_unix_socket(benchmark::State &state);
+void BM_ObsOneWay_posix_mq(benchmark::State &state);
+void BM_ObsOneWay_mutex_shm(benchmark::State &state);
+#ifdef MARLLB_BENCH_ICEORYX
+// iceoryx.cpp: RouDi, the daemon iceoryx needs, started and stopped by its pid.
+void start_roudi();
+void stop_roudi();
+std::string roudi_status(); // "roudi started" or why not
+void BM_ObsOneWay_iceoryx(benchmark::State &state);
+#endif
+
+} // namespace marllb::bench::ipc

@@ -1,0 +1,166 @@
+// marllb-shm between the two processes:
+//   BM_ObsOneWay/marllb_shm      LB publishes, agent busy-polls published_seq and reads it
+//   BM_ActionOneWay/marllb_shm   agent writes an action, LB polls and applies it
+//   BM_FullLoop/marllb_shm       LB publishes, agent answers, LB applies: round trip
+#include "harness.hpp"
+
+#include <sys/mman.h>
+
+
+namespace marllb::bench::ipc {
+
+using namespace marllb::shm;
+
+namespace {
+
+// An action over 64 servers of equal weight (its alias table is the same for any weight).
+MsgIn uniform_action() {
+    MsgIn a{};
+    a.num_servers = 64;
+    for (auto &w : a.weights) w = 1.0f;
+    marllb_alias_build(a.weights, 64, a.alias_table);
+    return a;
+}
+
+// One benchmark's region and control block, released on every exit path (skips included).
+struct BenchRegion {
+    Control *c = make_control();
+    std::string name;
+    Expected<LbRegion> lb;
+    explicit BenchRegion(const char *tag) : name(region_name(tag)), lb(fresh(name)) {}
+    static Expected<LbRegion> fresh(const std::string &n) {
+        (void)unlink_region(n); // left by an interrupted run
+        return LbRegion::create(n);
+    }
+    ~BenchRegion() {
+        (void)unlink_region(name);
+        if (c) munmap(c, sizeof *c);
+    }
+    [[nodiscard]] bool ok() const { return c && lb; }
+};
+
+} // namespace
+
+void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
+    BenchRegion r("obs");
+    if (!r.ok()) return state.SkipWithError("cannot create the region");
+    Control *c = r.c;
+    auto &lb = r.lb;
+    auto agent = AgentRegion::attach(r.name);
+    if (!agent) return state.SkipWithError(agent.error().message.c_str());
+    // In-order reads: every event is received unless the ring wrapped (then counted lost).
+    one_way(
+        state, c, [&](MsgOut &m) { lb->publish(m); },
+        [&](MsgOut &m) {
+            Observation obs;
+            for (;;) {
+                for (bool done = false; agent->published_sequence() == agent->last_returned(); __builtin_ia32_pause()) {
+                    if (done) return false; // checked once more after the sender finished
+                    done = c->sender_done.load(std::memory_order_acquire);
+                }
+                if (agent->read_next(obs) == Errc::ok) break;
+            }
+            m = obs.msg;
+            return true;
+        });
+}
+
+void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
+    BenchRegion r("act");
+    if (!r.ok()) return state.SkipWithError("cannot create the region");
+    Control *c = r.c;
+    const std::string &name = r.name;
+    auto &lbx = r.lb;
+    MsgOut obs{};
+    for (std::int64_t k = 0; k <= kEvents; ++k) lbx->publish(obs); // actions may answer 1..kEvents
+    if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
+    const pid_t child = fork_sender(c, [&] {
+        auto agent = AgentRegion::attach(name);
+        if (!agent) _exit(2);
+        MsgIn a;
+        const std::uint64_t t0 = wait_start(c);
+        for (std::int64_t k = 0; k < kEvents; ++k) {
+            const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+            marllb::measure::fill_action(a, std::uint64_t(k) + 1, MARLLB_MAX_AS); // before its time
+            spin_until(t);
+            a.timestamp_us = t; // scheduled time (benchmark convention)
+            (void)agent->write_action(a, 1);
+        }
+        c->sender_done.store(true, std::memory_order_release);
+    });
+    if (child < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
+    while (__atomic_load_n(&lbx->mapping().action()->agent_pid, __ATOMIC_RELAXED) == 0) __builtin_ia32_pause();
+    Tally tally;
+    c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
+    for (auto _ : state) {
+        // An action overwritten before the LB polled it is lost (counted below); after the
+        // last event the remaining iterations end at once.
+        bool applied = false;
+        for (bool done = false; !applied; __builtin_ia32_pause()) {
+            done = c->sender_done.load(std::memory_order_acquire); // before the poll: no last write missed
+            applied = lbx->poll_action().status == MARLLB_POLL_APPLIED;
+            if (done) break;
+        }
+        if (!applied) {
+            state.SetIterationTime(1e-9);
+            continue;
+        }
+        const MsgIn *a = lbx->action();
+        const std::uint64_t lat = now_ns() - a->timestamp_us;
+        if (!marllb::measure::action_intact_but_timestamp(*a)) ++tally.torn; // after the latency is taken
+        tally.lat.push_back(lat);
+        state.SetIterationTime(double(lat) * 1e-9);
+    }
+    stop_child(child);
+    tally.lost = std::uint64_t(kEvents) - tally.lat.size(); // each action is applied at most once
+    tally.report(state);
+}
+
+void BM_FullLoop_marllb_shm(benchmark::State &state) {
+    BenchRegion r("loop");
+    if (!r.ok()) return state.SkipWithError("cannot create the region");
+    const std::string &name = r.name;
+    auto &lbx = r.lb;
+    if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
+    const pid_t child = fork_sender(r.c, [&] {
+        auto agent = AgentRegion::attach(name);
+        if (!agent) _exit(2);
+        MsgIn a = uniform_action();
+        Observation obs;
+        std::uint64_t seen = 0;
+        for (;;) { // answer every observation at once
+            while (agent->published_sequence() == seen) __builtin_ia32_pause();
+            if (agent->read_newest(obs) != Errc::ok) continue; // again: nothing newer than seen
+            seen = obs.msg.sequence_id;
+            a.sequence_id = seen;
+            (void)agent->write_action(a, obs.generation);
+        }
+    });
+    if (child < 0) return state.SkipWithError(cannot_pin_child(r.c, g_cpu_sender).c_str());
+    while (__atomic_load_n(&lbx->mapping().action()->agent_pid, __ATOMIC_RELAXED) == 0) __builtin_ia32_pause();
+    Tally tally;
+    MsgOut m{};
+    const std::uint64_t t0 = now_ns() + 2'000'000;
+    std::int64_t k = 0;
+    for (auto _ : state) {
+        const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
+        fill(m, std::uint64_t(k++));
+        spin_until(t);
+        m.active_as_bitmap = t;
+        const std::uint64_t seq = lbx->publish(m);
+        const std::uint64_t give_up = t + 100'000'000;
+        bool applied = false;
+        while (!applied && now_ns() < give_up) {
+            applied = lbx->poll_action().status == MARLLB_POLL_APPLIED && lbx->action()->sequence_id == seq;
+            if (!applied) __builtin_ia32_pause();
+        }
+        const std::uint64_t lat = now_ns() - t;
+        if (!applied) ++tally.lost;
+        tally.lat.push_back(lat);
+        state.SetIterationTime(double(lat) * 1e-9);
+    }
+    stop_child(child);
+    tally.report(state);
+}
+
+} // namespace marllb::bench::ipc

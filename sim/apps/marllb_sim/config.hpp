@@ -1,0 +1,63 @@
+// marllb-sim's command line: what a run is asked to do, and its options (CLI11).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace marllb::sim::app {
+
+struct Config {
+    // traffic and world
+    std::string servers = "marllb7";
+    double load = 0.85;
+    double rate = 0; // flows/s; 0 = from --load
+    double mean_work_ms = 50;
+    std::string trace;
+    double time_scale = 1.0;
+    double ns_per_iteration = 6.5;
+    double ack_interval_ms = 10;
+    double duration_s = 20;
+    std::uint64_t seed = 1;
+    // LB
+    std::string policy = "sed";
+    std::string fallback = "keep";
+    double agent_timeout_ms = 1000;
+    std::string reservoir = "random";
+    bool normalise_decay = false;
+    std::string lb_model = "marllb";
+    unsigned buckets_log2 = 0; // 0: the model's
+    bool acks_from_request = false;
+    unsigned lbs = 1;
+    // region
+    std::string region_prefix = "marllb_lb";
+    bool no_region = false;
+    bool raw_reservoirs = false;
+    bool keep_region = false;
+    double publish_us = 200'000;
+    // modes
+    bool lockstep = false;
+    double lockstep_wait_ms = 2000;
+    bool flood = false;
+    unsigned flood_flows = 4096;
+    unsigned flood_acks = 16;
+    double flood_seconds = 3;
+    // ports and output
+    unsigned port_in = 0, port_out = 1;
+    std::string csv, timeseries;
+    bool quiet = false;
+    std::vector<std::string> eal; // after "--"; empty: default_eal()
+};
+
+// The options of every field of cfg, each showing its default.
+void add_options(CLI::App &app, Config &cfg);
+
+// Moves everything after "--" into cfg.eal; returns the argc that CLI11 is to parse.
+int split_eal_args(int argc, char **argv, Config &cfg);
+
+// The embedded default: no hugepages, no PCI, two net_ring vdevs, lcores 0-1.
+std::vector<std::string> default_eal();
+
+} // namespace marllb::sim::app

@@ -1,0 +1,240 @@
+// The LB lcore: receives what the world sent on --port-in, runs the LB instances (state
+// machine, policy), forwards on --port-out, publishes observations and reads actions when
+// PublishSchedule says. Three loops: real time, flood (a bare rx->tx phase first) and lockstep.
+#include "run.hpp"
+
+#include "frame.hpp"
+#include "metrics.hpp"
+#include "publish_schedule.hpp"
+
+#include <rte_ethdev.h>
+
+#include <algorithm>
+
+namespace marllb::sim::app {
+namespace {
+
+void publish_all(Run &r, std::uint64_t now) {
+    if (r.last_publish_at) r.gaps.add(now - r.last_publish_at);
+    r.last_publish_at = now;
+    for (auto &inst : r.lbs) {
+        const std::uint64_t t0 = mono_ns();
+        inst.lb->observe(now, inst.msg);
+        if (inst.region) inst.region->publish(inst.msg, inst.raw ? &inst.lb->raw_reservoirs() : nullptr);
+        if (r.publish_cost_ns.size() < r.publish_cost_ns.capacity())
+            r.publish_cost_ns.push_back(std::uint32_t(mono_ns() - t0));
+        inst.region ? inst.region->heartbeat() : void();
+    }
+    auto &m = r.lbs[0].msg;
+    std::vector<double> d;
+    for (unsigned s = 0; s < m.num_active_as; ++s) d.push_back(m.as_stats[s].reservoir_features[MARLLB_DURATION_MEAN_DECAY]);
+    r.stats.jain_duration.store(jain_index(d), std::memory_order_relaxed);
+    r.stats.published.store(r.stats.published.load(std::memory_order_relaxed) + r.lbs.size(), std::memory_order_relaxed);
+    r.stats.last_obs_seq.store(m.sequence_id, std::memory_order_relaxed);
+}
+
+void poll_actions(Run &r) {
+    for (auto &inst : r.lbs) {
+        if (!inst.region) continue;
+        const shm::PollResult p = inst.region->poll_action();
+        if (p.status == MARLLB_POLL_APPLIED) {
+            inst.lb->apply_action(*inst.region->action());
+            inst.agent_seen = true;
+            r.stats.applied.fetch_add(1, std::memory_order_relaxed);
+            r.stats.last_action_seq.store(inst.region->action()->sequence_id, std::memory_order_relaxed);
+        } else if (p.status == MARLLB_POLL_REJECTED) {
+            r.stats.rejected.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+}
+
+void check_agents(Run &r) {
+    const std::uint64_t timeout = std::uint64_t(r.cfg.agent_timeout_ms * 1e6);
+    for (auto &inst : r.lbs) {
+        if (!inst.region) continue;
+        inst.region->heartbeat();
+        if (inst.agent_seen && !inst.region->agent_alive(timeout) && !inst.lb->using_fallback()) {
+            inst.lb->agent_lost();
+            r.stats.fallbacks.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+}
+
+void process_burst(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now, bool lockstep) {
+    rte_mbuf *fwd[kBurst], *drop[kBurst];
+    unsigned nf = 0, nd = 0;
+    std::uint8_t *data[kBurst];
+    std::uint16_t len[kBurst];
+    std::uint64_t t[kBurst];
+    int server[kBurst];
+    for (unsigned i = 0; i < n; ++i) {
+        data[i] = rte_pktmbuf_mtod(pkts[i], std::uint8_t *);
+        len[i] = rte_pktmbuf_data_len(pkts[i]);
+        if (lockstep) t[i] = ts_of(r, pkts[i]);
+    }
+    if (r.lbs.size() == 1) r.lbs[0].lb->process_burst(data, len, n, now, lockstep ? t : nullptr, server);
+    else // the upstream router's ECMP: each LB instance gets the flows of its hash share
+        for (unsigned i = 0; i < n; ++i) {
+            const Parsed p = parse_frame(data[i], len[i]);
+            const std::uint64_t h = flow_hash(p.key);
+            const unsigned which = p.drop != Drop::none ? 0 : unsigned((h & 0xffff) % r.lbs.size());
+            server[i] = r.lbs[which].lb->process_parsed(data[i], p, h, lockstep ? t[i] : now);
+        }
+    for (unsigned i = 0; i < n; ++i) {
+        if (server[i] >= 0) fwd[nf++] = pkts[i];
+        else drop[nd++] = pkts[i];
+    }
+    unsigned sent = 0;
+    if (lockstep) // every frame must reach the world: it drains port_out while it waits
+        while (sent < nf) sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, fwd + sent, std::uint16_t(nf - sent));
+    else {
+        sent = rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, fwd, std::uint16_t(nf));
+        if (sent < nf) {
+            r.stats.tx_full.fetch_add(nf - sent, std::memory_order_relaxed);
+            rte_pktmbuf_free_bulk(fwd + sent, nf - sent);
+        }
+    }
+    if (nd) rte_pktmbuf_free_bulk(drop, nd);
+    // Single writer: a relaxed load and store, not a locked read-modify-write per burst.
+    r.stats.packets.store(r.stats.packets.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    r.stats.forwarded.store(r.stats.forwarded.load(std::memory_order_relaxed) + nf, std::memory_order_relaxed);
+    r.stats.dropped.store(r.stats.dropped.load(std::memory_order_relaxed) + nd, std::memory_order_relaxed);
+}
+
+int lb_lcore_realtime(Run &r) {
+    PublishSchedule sched(r.model, std::uint64_t(r.cfg.publish_us * 1e3), r.start_ns);
+    std::uint64_t next_check = 0;
+    rte_mbuf *pkts[kBurst];
+    while (!r.sync.stop.load(std::memory_order_relaxed)) {
+        const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+        const std::uint64_t now = mono_ns();
+        if (n) process_burst(r, pkts, n, now, false);
+        const PublishSchedule::Due due = sched.after_burst(now, n);
+        if (due.publish) publish_all(r, now);
+        if (due.read_actions) poll_actions(r);
+        if (now >= next_check) {
+            check_agents(r);
+            next_check = now + 10'000'000;
+        }
+    }
+    return 0;
+}
+
+// Flood: phase 0 forwards rx -> tx untouched (the bare handoff baseline), phase 1 runs the LB.
+// Each phase's rate is measured here, from its first to its last frame.
+int lb_lcore_flood(Run &r) {
+    rte_mbuf *pkts[kBurst];
+    const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
+    for (int phase = 0; phase < 2; ++phase) {
+        while (r.sync.phase.load(std::memory_order_acquire) < phase && !r.sync.stop.load(std::memory_order_relaxed)) {
+        }
+        std::uint64_t first = 0, last = 0, count = 0, polls = 0, empty = 0;
+        PublishSchedule sched(r.model, interval, mono_ns());
+        while (r.sync.phase.load(std::memory_order_relaxed) == phase && !r.sync.stop.load(std::memory_order_relaxed)) {
+            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            ++polls;
+            if (!n) {
+                empty += first != 0;
+                continue;
+            }
+            const std::uint64_t now = mono_ns();
+            if (!first) first = now;
+            last = now;
+            count += n;
+            if (phase == 0) {
+                const unsigned sent = rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, pkts, std::uint16_t(n));
+                if (sent < n) rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+                continue;
+            }
+            process_burst(r, pkts, n, now, false);
+            const PublishSchedule::Due due = sched.after_burst(now, n);
+            if (due.publish) publish_all(r, now);
+            if (due.read_actions) poll_actions(r);
+        }
+        const double mpps = last > first ? double(count) / (double(last - first) * 1e-9) / 1e6 : 0;
+        FloodRates &f = r.flood;
+        (phase == 0 ? f.bare_mpps : f.full_mpps) = mpps;
+        // Polls that found the ring empty: the LB waited for the world (the LB had headroom).
+        (phase == 0 ? f.bare_empty_polls : f.full_empty_polls) = polls ? double(empty) / double(polls) : 0;
+        (phase == 0 ? f.bare_burst : f.full_burst) = polls > empty ? double(count) / double(polls - empty) : 0;
+    }
+    return 0;
+}
+
+// Lockstep LB: handles every frame at the time stamped on it; when the world announces a step
+// (L2), drains what the world sent, publishes if the step reached a publish boundary, waits
+// for the agents' answers, then acknowledges the step (L3).
+void wait_for_answers(Run &r, std::uint64_t &next_check);
+
+int lb_lcore_lockstep(Run &r) {
+    PublishSchedule sched(r.model, std::uint64_t(r.cfg.publish_us * 1e3), r.start_ns);
+    std::uint64_t done = 0, next_check = 0, t_last = r.start_ns;
+    const bool wait_agent = r.policy == Policy::agent_sed || r.policy == Policy::agent_alias;
+    rte_mbuf *pkts[kBurst];
+    while (!r.sync.stop.load(std::memory_order_relaxed)) {
+        const std::uint64_t step = r.sync.world_step.load(std::memory_order_acquire); // L2
+        unsigned n;
+        while ((n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst)) > 0) process_burst(r, pkts, n, 0, true);
+        const std::uint64_t wall = mono_ns();
+        if (wall >= next_check) {
+            check_agents(r);
+            next_check = wall + 10'000'000;
+        }
+        if (step == done) {
+            // Between steps simulated time stands at t_last, whose publish (if due) is done:
+            // the clean model reads actions here, the marllb model (no packet) does nothing.
+            if (sched.after_burst(t_last, 0).read_actions) poll_actions(r);
+            continue;
+        }
+        const std::uint64_t t = r.sync.world_time.load(std::memory_order_relaxed);
+        t_last = t;
+        // A step stands for the packet that reaches the LB at t: the world steps at every
+        // publish boundary, so both models publish at the boundaries here.
+        const PublishSchedule::Due due = sched.after_burst(t, 1);
+        if (due.publish) {
+            // marllb (node.c:509-517): the action slot is read after this publish; it holds the
+            // answer to the previous observation (the agent had an interval for it), so wait for
+            // that answer first. Actions take effect one interval after the observation they
+            // answer. clean: the answer to this observation is awaited after it, and applied.
+            const bool before = sched.model() == LbModel::marllb;
+            if (wait_agent && before && r.stats.published.load(std::memory_order_relaxed) > 0) wait_for_answers(r, next_check);
+            publish_all(r, t);
+            if (wait_agent && !before) wait_for_answers(r, next_check);
+        }
+        if (due.read_actions) poll_actions(r);
+        done = step;
+        r.sync.lb_step.store(step, std::memory_order_release); // L3
+    }
+    return 0;
+}
+
+// Lockstep: polls (and so applies) actions until every LB's agent answered its last
+// observation, or the wait runs out.
+void wait_for_answers(Run &r, std::uint64_t &next_check) {
+    const std::uint64_t give_up = mono_ns() + std::uint64_t(r.cfg.lockstep_wait_ms * 1e6);
+    for (;;) {
+        poll_actions(r);
+        bool answered = true;
+        for (auto &inst : r.lbs)
+            answered &= inst.region && inst.region->action() && inst.region->action()->sequence_id >= inst.msg.sequence_id;
+        if (answered) return;
+        if (mono_ns() > give_up || r.sync.stop.load(std::memory_order_relaxed)) {
+            ++r.lockstep_agent_timeouts;
+            return;
+        }
+        if (mono_ns() >= next_check) {
+            check_agents(r);
+            next_check = mono_ns() + 10'000'000;
+        }
+    }
+}
+
+} // namespace
+
+int lb_lcore_main(void *arg) {
+    Run &r = *static_cast<Run *>(arg);
+    if (r.cfg.flood) return lb_lcore_flood(r);
+    return r.cfg.lockstep ? lb_lcore_lockstep(r) : lb_lcore_realtime(r);
+}
+
+} // namespace marllb::sim::app

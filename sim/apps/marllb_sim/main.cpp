@@ -1,0 +1,227 @@
+// marllb-sim: the simulated world and the simulated load balancer on two DPDK lcores.
+//
+//   main lcore  (world, world_lcore.cpp): clients (Poisson or a MARLLB trace) and the servers;
+//                        sends the clients' frames on --port-in, receives the LB's forwarded
+//                        frames on --port-out and hands them to the chosen server.
+//   worker lcore (LB, lb_lcore.cpp): receives on --port-in, runs the LB (state machine,
+//                        policy), forwards on --port-out; publishes an observation into each
+//                        LB's region every --publish-us and reads the action slot, when
+//                        PublishSchedule says (marllb model: on the first packet an interval
+//                        after the last publish, actions read only then; clean: a timer,
+//                        actions read every burst).
+//
+// The embedded default needs no NIC and no hugepages: two net_ring vdevs, each a port whose
+// TX ring is its RX ring (world -> LB on port 0, LB -> world on port 1). EAL arguments given
+// after "--" replace the default ones (a NIC pair, hugepages, other cores).
+//
+// Modes: real time (default); --lockstep (simulated time advances event by event, and one
+// publish interval only after the agent answered the last observation: reproducible, and as
+// fast as the agent); --flood (throughput: many flows, frames as fast as the world builds
+// them; a bare rx->tx handoff phase first as the in-run baseline).
+//
+// This file: the command line (config.cpp), the setup of EAL, ports and regions, the run,
+// and the summary and result row (sim/src/run_report.cpp).
+#include "run.hpp"
+
+#include "servers.hpp"
+
+#include <marllb/measure/host.hpp>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace marllb::sim::app {
+
+[[noreturn]] void fail(const std::string &msg) {
+    fmt::print(stderr, "marllb-sim: {}\n", msg);
+    std::exit(2);
+}
+
+namespace {
+
+void setup_port(unsigned port, rte_mempool *pool) {
+    rte_eth_conf conf{};
+    if (rte_eth_dev_configure(std::uint16_t(port), 1, 1, &conf) < 0 ||
+        rte_eth_rx_queue_setup(std::uint16_t(port), 0, 1024, rte_socket_id(), nullptr, pool) < 0 ||
+        rte_eth_tx_queue_setup(std::uint16_t(port), 0, 1024, rte_socket_id(), nullptr) < 0 ||
+        rte_eth_dev_start(std::uint16_t(port)) < 0)
+        fail(fmt::format("cannot set up port {}: {}", port, rte_strerror(rte_errno)));
+}
+
+// Servers, policy, model and trace, checked before DPDK starts.
+std::vector<TraceEntry> check_config(Run &r) {
+    const Config &cfg = r.cfg;
+    auto caps = parse_server_set(cfg.servers);
+    if (!caps) fail(caps.error().message);
+    r.caps = *caps;
+    if (!parse_lb_model(cfg.lb_model, r.model)) fail("unknown --lb-model '" + cfg.lb_model + "': use marllb or clean");
+    if (!parse_policy(cfg.policy, r.policy))
+        fail("unknown --policy '" + cfg.policy + "': use ecmp, wcmp, lsq, sed, agent, agent-sed or agent-alias");
+    if (cfg.lockstep && cfg.flood) fail("--lockstep and --flood are different modes: pick one");
+    if (cfg.trace.empty()) return {};
+    auto t = load_trace(cfg.trace);
+    if (!t) fail(t.error().message);
+    return std::move(*t);
+}
+
+void start_dpdk(Run &r) {
+    const Config &cfg = r.cfg;
+    std::vector<std::string> eal_args{"marllb-sim"};
+    const auto extra = cfg.eal.empty() ? default_eal() : cfg.eal;
+    eal_args.insert(eal_args.end(), extra.begin(), extra.end());
+    std::vector<char *> eal_argv;
+    for (auto &a : eal_args) eal_argv.push_back(a.data());
+    if (rte_eal_init(int(eal_argv.size()), eal_argv.data()) < 0)
+        fail(std::string("DPDK EAL initialisation failed: ") + rte_strerror(rte_errno) +
+             ". Check the EAL arguments after '--' (without them: --no-huge --no-shconf --no-pci --no-telemetry -l 0-1 "
+             "--vdev=net_ring0 --vdev=net_ring1)");
+    if (rte_lcore_count() < 2) fail("two lcores are needed (world and LB): pass -l with two cores to the EAL");
+    if (rte_eth_dev_count_avail() < 2 && cfg.port_in == cfg.port_out)
+        fail("ports: --port-in and --port-out must differ");
+    if (!rte_eth_dev_is_valid_port(std::uint16_t(cfg.port_in)) || !rte_eth_dev_is_valid_port(std::uint16_t(cfg.port_out)))
+        fail(fmt::format("ethdev ports {} and {} must exist ({} available): add --vdev=net_ring0 --vdev=net_ring1 or a NIC pair",
+                         cfg.port_in, cfg.port_out, rte_eth_dev_count_avail()));
+    r.pool = rte_pktmbuf_pool_create("marllb_sim_pool", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
+    if (!r.pool) fail(std::string("cannot create the mbuf pool: ") + rte_strerror(rte_errno) + " (raise -m in the EAL arguments)");
+    std::uint64_t ts_flag = 0;
+    if (rte_mbuf_dyn_rx_timestamp_register(&r.ts_offset, &ts_flag) < 0) fail("cannot register the mbuf timestamp field");
+    setup_port(cfg.port_in, r.pool);
+    setup_port(cfg.port_out, r.pool);
+}
+
+// The LB instances and their regions <prefix>0, <prefix>1, ...
+void open_lbs(Run &r) {
+    const Config &cfg = r.cfg;
+    LbConfig lc;
+    lc.capacities = r.caps;
+    lc.policy = r.policy;
+    lc.fallback = cfg.fallback == "static" ? Fallback::static_weights : Fallback::keep_last;
+    lc.model = r.model;
+    lc.buckets_log2 = cfg.buckets_log2;
+    lc.reservoir_mode = cfg.reservoir == "algorithm-r" ? ReservoirMode::algorithm_r : ReservoirMode::random_replacement;
+    lc.features.normalise_decay = cfg.normalise_decay;
+    for (unsigned i = 0; i < cfg.lbs; ++i) {
+        LbInstance inst;
+        lc.seed = cfg.seed * 1000 + i;
+        inst.lb = std::make_unique<LoadBalancer>(lc);
+        if (!cfg.no_region) {
+            shm::Options o = shm::default_options();
+            if (cfg.raw_reservoirs) o.flags |= MARLLB_OPT_RAW_RESERVOIRS;
+            const std::string name = cfg.region_prefix + std::to_string(i);
+            auto reg = shm::LbRegion::open(name, o);
+            if (!reg) fail("region '" + name + "': " + reg.error().message);
+            if (reg->generation() > 1) // a restarted LB: worth saying even with --quiet
+                fmt::print("region {} reopened (generation {})\n", name, reg->generation());
+            inst.raw = cfg.raw_reservoirs && reg->mapping().reservoirs() != nullptr;
+            inst.region.emplace(std::move(*reg));
+            inst.name = name;
+        }
+        r.lbs.push_back(std::move(inst));
+    }
+    r.publish_cost_ns.reserve(1 << 20);
+}
+
+FILE *open_timeseries(const std::string &path) {
+    if (path.empty()) return nullptr;
+    std::error_code ec;
+    const std::filesystem::path p(path);
+    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+    FILE *f = std::fopen(path.c_str(), "w");
+    if (!f) fail(fmt::format("cannot write --timeseries '{}': {}", path, std::strerror(errno)));
+    return f;
+}
+
+RunReport report(const Run &r, World *world, double wall_s) { // world: null in flood mode
+    const Config &cfg = r.cfg;
+    RunReport rep;
+    rep.mode = cfg.flood ? RunMode::flood : cfg.lockstep ? RunMode::lockstep : RunMode::realtime;
+    rep.policy = r.policy;
+    rep.model = r.model;
+    rep.servers = cfg.servers;
+    rep.traffic = cfg.flood ? "flood" : cfg.trace.empty() ? "poisson" : std::filesystem::path(cfg.trace).filename().string();
+    rep.lbs = cfg.lbs;
+    rep.time_scale = cfg.time_scale;
+    rep.publish_us = cfg.publish_us;
+    rep.duration_s = cfg.flood ? 2 * cfg.flood_seconds : cfg.duration_s;
+    rep.wall_s = wall_s;
+    rep.seed = cfg.seed;
+    for (const auto &inst : r.lbs) add_counters(rep.lb, inst.lb->counters());
+    rep.published = r.stats.published.load();
+    rep.rejected = r.stats.rejected.load();
+    rep.jain_duration = r.stats.jain_duration.load();
+    rep.publish_cost_ns = r.publish_cost_ns;
+    rep.gaps = r.gaps;
+    rep.flood = r.flood;
+    rep.lockstep_agent_timeouts = r.lockstep_agent_timeouts;
+    if (world) {
+        WorldResults w;
+        w.counters = world->counters();
+        w.fct_s = world->fct_s();
+        w.utilisation = world->utilisation(r.start_ns + std::uint64_t(cfg.duration_s * 1e9));
+        w.rate_per_s = world_config(r, {}).rate;
+        rep.world = std::move(w);
+    }
+    return rep;
+}
+
+} // namespace
+} // namespace marllb::sim::app
+
+int main(int argc, char **argv) {
+    using namespace marllb::sim;
+    using namespace marllb::sim::app;
+    Run r;
+    Config &cfg = r.cfg;
+    const int own_argc = split_eal_args(argc, argv, cfg); // everything after "--" goes to the EAL
+    CLI::App cli{"marllb-sim: a simulated world (clients, servers) and a simulated MARLLB load balancer on two DPDK "
+                 "lcores, publishing observations into marllb-shm regions and applying the agent's actions.\n"
+                 "EAL arguments after '--' replace the default (no hugepages, no NIC: two net_ring vdevs, lcores 0-1)."};
+    add_options(cli, cfg);
+    CLI11_PARSE(cli, own_argc, argv);
+
+    std::vector<TraceEntry> trace = check_config(r);
+    start_dpdk(r);
+    open_lbs(r);
+
+    const unsigned worker = rte_get_next_lcore(rte_lcore_id(), 1, 0);
+    r.start_ns = mono_ns();
+    std::optional<World> world;
+    if (!cfg.flood) world.emplace(world_config(r, std::move(trace)));
+    FILE *series = open_timeseries(cfg.timeseries);
+    Progress prog{r, series};
+    if (!cfg.flood) prog.header();
+    if (rte_eal_remote_launch(lb_lcore_main, &r, worker) != 0) fail("cannot launch the LB lcore");
+
+    const std::uint64_t wall0 = mono_ns();
+    if (cfg.flood) world_flood(r);
+    else if (cfg.lockstep) world_lockstep(r, *world, prog);
+    else world_realtime(r, *world, prog);
+    r.sync.stop.store(true, std::memory_order_relaxed);
+    rte_eal_mp_wait_lcore(); // orders everything the LB lcore did before the reads below
+    const double wall_s = double(mono_ns() - wall0) * 1e-9;
+    if (series) std::fclose(series);
+
+    const RunReport rep = report(r, world ? &*world : nullptr, wall_s);
+    fmt::print("{}", summary_text(rep));
+    if (!cfg.csv.empty()) {
+        if (auto ok = result_row(rep, marllb::measure::host()).append_to(cfg.csv); !ok) fail(ok.error().message);
+        fmt::print("  row appended to {}\n", cfg.csv);
+    }
+
+    for (auto &inst : r.lbs)
+        if (inst.region && !cfg.keep_region) {
+            inst.region.reset();
+            (void)marllb::shm::unlink_region(inst.name);
+        }
+    rte_eth_dev_stop(std::uint16_t(cfg.port_in));
+    rte_eth_dev_stop(std::uint16_t(cfg.port_out));
+    rte_eal_cleanup();
+    return 0;
+}

@@ -1,0 +1,108 @@
+// The state of one marllb-sim run, shared by the world lcore (main), the LB lcore (a worker)
+// and main's setup and summary. Who writes what is said at each group.
+#pragma once
+
+#include "config.hpp"
+#include "lb.hpp"
+#include "run_report.hpp"
+#include "trace.hpp"
+#include "world.hpp"
+
+#include <marllb/shm.hpp>
+
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace marllb::sim::app {
+
+constexpr unsigned kBurst = 32;
+constexpr std::uint64_t kSec = 1'000'000'000ull;
+
+// Each group sits on its own cache line; the comment says who writes it.
+struct alignas(64) Sync {
+    // World -> LB (lockstep): world_time is stored relaxed, then world_step with release (L1);
+    // the LB's acquire load of world_step (L2) makes world_time and every frame the world sent
+    // before it visible to the LB's rx.
+    std::atomic<std::uint64_t> world_step{0};
+    std::atomic<std::uint64_t> world_time{0};
+    alignas(64) std::atomic<std::uint64_t> lb_step{0}; // LB -> world: release after its tx (L3) / acquire (L4)
+    alignas(64) std::atomic<bool> stop{false};         // main -> LB: relaxed; nothing is published with it
+    std::atomic<int> phase{0};                         // flood: 0 bare handoff, 1 full LB (main writes)
+};
+
+// LB lcore -> main lcore, for the progress line and the summary. Relaxed: each value is a
+// statistic read once a second; none guards other data. The final values are read after
+// rte_eal_mp_wait_lcore(), which orders everything the LB lcore did before returning.
+struct alignas(64) LbStats {
+    std::atomic<std::uint64_t> packets{0}, forwarded{0}, dropped{0}, flows{0};
+    std::atomic<std::uint64_t> published{0}, last_obs_seq{0}, applied{0}, last_action_seq{0}, rejected{0}, fallbacks{0};
+    std::atomic<double> jain_duration{1.0};
+    std::atomic<std::uint64_t> tx_full{0};
+};
+
+// One LB instance and its region: the LB lcore's alone while it runs.
+struct LbInstance {
+    std::unique_ptr<LoadBalancer> lb;
+    std::optional<shm::LbRegion> region;
+    shm::MsgOut msg{};
+    bool raw = false; // publish the raw reservoirs too
+    std::string name;
+    bool agent_seen = false;
+};
+
+struct Run {
+    Config cfg;
+    std::vector<double> caps;
+    Policy policy = Policy::sed;
+    LbModel model = LbModel::marllb;
+    Sync sync;
+    LbStats stats;
+    std::vector<LbInstance> lbs;
+    rte_mempool *pool = nullptr;
+    int ts_offset = -1; // mbuf dynamic field: the simulated time a frame was sent
+    std::uint64_t start_ns = 0;
+    // Results of the LB lcore, read by main after it returned.
+    std::vector<std::uint32_t> publish_cost_ns;
+    // Gaps between consecutive publish stamps (the LB lcore's clock): marllb's rule makes
+    // every gap at least one interval; clean's timer keeps the count, not each gap.
+    std::uint64_t last_publish_at = 0;
+    PublishGaps gaps;
+    FloodRates flood;
+    std::uint64_t lockstep_agent_timeouts = 0;
+};
+
+inline std::uint64_t mono_ns() { return marllb_now_mono_ns(); }
+inline std::uint64_t &ts_of(Run &r, rte_mbuf *m) { return *RTE_MBUF_DYNFIELD(m, r.ts_offset, std::uint64_t *); }
+
+// Prints "marllb-sim: msg" on stderr and exits with status 2.
+[[noreturn]] void fail(const std::string &msg);
+
+// ---- LB lcore (lb_lcore.cpp) ----
+// The worker lcore's entry point (arg: the Run): real time, lockstep or flood by r.cfg.
+int lb_lcore_main(void *arg);
+
+// ---- World lcore (world_lcore.cpp) ----
+// The progress line once a second on stdout (unless --quiet) and in the --timeseries file.
+struct Progress {
+    Run &r;
+    FILE *series = nullptr;
+    std::uint64_t last_wall = 0, last_packets = 0;
+    std::size_t last_fct = 0;
+    void header();
+    void tick(World &w, std::uint64_t sim_now, bool force = false);
+};
+
+WorldConfig world_config(const Run &r, std::vector<TraceEntry> trace);
+void world_realtime(Run &r, World &w, Progress &prog);
+void world_lockstep(Run &r, World &w, Progress &prog);
+void world_flood(Run &r);
+
+} // namespace marllb::sim::app

@@ -1,0 +1,202 @@
+// The world lcore (main): clients (Poisson or a MARLLB trace) and the servers; sends the
+// clients' frames on --port-in, receives the LB's forwarded frames on --port-out and hands
+// them to the chosen server. Three loops to match the LB lcore's: real time, lockstep, flood.
+#include "run.hpp"
+
+#include "frame.hpp"
+#include "metrics.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_pause.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace marllb::sim::app {
+namespace {
+
+struct TxBatch {
+    explicit TxBatch(Run &run) : r(run) {}
+    Run &r;
+    rte_mbuf *m[kBurst] = {};
+    unsigned n = 0;
+    std::uint64_t gen_drops = 0;
+    bool must_deliver = false; // lockstep: retry until the LB took every frame
+    void add(const Packet &p) {
+        rte_mbuf *mb = rte_pktmbuf_alloc(r.pool);
+        if (!mb) { ++gen_drops; return; }
+        auto *d = reinterpret_cast<std::uint8_t *>(rte_pktmbuf_append(mb, kFrameLen));
+        build_frame(d, p.key, p.flags, p.seq);
+        ts_of(r, mb) = p.t_ns;
+        m[n++] = mb;
+        if (n == kBurst) flush();
+    }
+    void flush() {
+        unsigned sent = 0;
+        do sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(n - sent));
+        while (must_deliver && sent < n);
+        if (sent < n) {
+            gen_drops += n - sent;
+            rte_pktmbuf_free_bulk(m + sent, n - sent);
+        }
+        n = 0;
+    }
+};
+
+unsigned drain_forwarded(Run &r, World &w, std::uint64_t now, bool use_stamp) {
+    rte_mbuf *pkts[kBurst];
+    unsigned total = 0, n;
+    while ((n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, pkts, kBurst)) > 0) {
+        for (unsigned i = 0; i < n; ++i)
+            w.on_forwarded(rte_pktmbuf_mtod(pkts[i], std::uint8_t *), rte_pktmbuf_data_len(pkts[i]),
+                           use_stamp ? ts_of(r, pkts[i]) : now);
+        rte_pktmbuf_free_bulk(pkts, n);
+        total += n;
+    }
+    return total;
+}
+
+} // namespace
+
+void Progress::header() {
+    last_wall = mono_ns(); // the first line comes after one second
+    if (!r.cfg.quiet)
+        fmt::print("{:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>7} {:>10}\n", "time_s", "Mpps", "flows", "obs_seq", "action", "jain_u",
+                   "jain_d", "fct_p90_ms");
+    if (series) fmt::print(series, "elapsed_s,mpps,active_flows,obs_seq,action_seq,jain_util,jain_duration,fct_p50_ms,fct_p90_ms,fallbacks\n");
+}
+
+void Progress::tick(World &w, std::uint64_t sim_now, bool force) {
+    const std::uint64_t wall = mono_ns();
+    if (!force && wall < last_wall + kSec) return;
+    const double dt = double(wall - last_wall) * 1e-9;
+    const std::uint64_t pk = r.stats.packets.load(std::memory_order_relaxed);
+    const double mpps = double(pk - last_packets) / dt / 1e6;
+    last_wall = wall;
+    last_packets = pk;
+    const auto &f = w.fct_s();
+    std::vector<float> recent(f.begin() + std::ptrdiff_t(last_fct), f.end());
+    last_fct = f.size();
+    const double p50 = quantile(recent, 0.5) * 1e3, p90 = quantile(recent, 0.9) * 1e3;
+    const double ju = jain_index(w.utilisation(sim_now));
+    const double jd = r.stats.jain_duration.load(std::memory_order_relaxed);
+    const double el = double(sim_now - r.start_ns) * 1e-9;
+    const auto obs = r.stats.last_obs_seq.load(std::memory_order_relaxed);
+    const auto act = r.stats.last_action_seq.load(std::memory_order_relaxed);
+    if (!r.cfg.quiet) {
+        fmt::print("{:8.1f} {:8.3f} {:8} {:9} {:9} {:7.3f} {:7.3f} {:10.1f}\n", el, mpps, w.active_flows(), obs, act, ju, jd, p90);
+        std::fflush(stdout);
+    }
+    if (series)
+        fmt::print(series, "{:.3f},{:.4f},{},{},{},{:.5f},{:.5f},{:.3f},{:.3f},{}\n", el, mpps, w.active_flows(), obs, act, ju, jd,
+                   p50, p90, r.stats.fallbacks.load(std::memory_order_relaxed));
+}
+
+WorldConfig world_config(const Run &r, std::vector<TraceEntry> trace) {
+    WorldConfig wc;
+    wc.capacities = r.caps;
+    wc.mean_work_s = r.cfg.mean_work_ms * 1e-3;
+    double total = 0;
+    for (double c : r.caps) total += c;
+    wc.rate = r.cfg.rate > 0 ? r.cfg.rate : r.cfg.load * total / wc.mean_work_s;
+    wc.trace = std::move(trace);
+    wc.time_scale = r.cfg.time_scale;
+    wc.seconds_per_iteration = r.cfg.ns_per_iteration * 1e-9;
+    wc.ack_interval_ns = std::uint64_t(r.cfg.ack_interval_ms * 1e6);
+    wc.acks_from_request = r.cfg.acks_from_request;
+    wc.start_ns = r.start_ns;
+    wc.arrivals_until_ns = r.start_ns + std::uint64_t(r.cfg.duration_s * 1e9);
+    wc.seed = r.cfg.seed;
+    return wc;
+}
+
+void world_realtime(Run &r, World &w, Progress &prog) {
+    TxBatch tx(r);
+    const std::uint64_t end = r.start_ns + std::uint64_t(r.cfg.duration_s * 1e9);
+    for (;;) {
+        const std::uint64_t now = mono_ns();
+        if (now >= end) break;
+        w.run_until(now, [&](const Packet &p) { tx.add(p); });
+        if (tx.n) tx.flush();
+        drain_forwarded(r, w, now, false);
+        prog.tick(w, now);
+    }
+    prog.tick(w, end, true);
+    if (tx.gen_drops) fmt::print(stderr, "marllb-sim: {} frames not sent (mbufs or the LB's ring full)\n", tx.gen_drops);
+}
+
+// Lockstep world: the next time is the next event or the next publish boundary; the world
+// sends what happens then, announces the step (L1), and waits for the LB's acknowledgement
+// (L4) while draining what the LB forwards.
+void world_lockstep(Run &r, World &w, Progress &prog) {
+    TxBatch tx(r);
+    tx.must_deliver = true;
+    const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
+    const std::uint64_t end = r.start_ns + std::uint64_t(r.cfg.duration_s * 1e9);
+    std::uint64_t next_boundary = r.start_ns + interval, step = 0;
+    for (;;) {
+        const std::uint64_t t = std::min(w.next_event(), next_boundary);
+        if (t > end) break;
+        w.run_until(t, [&](const Packet &p) { tx.add(p); });
+        if (tx.n) tx.flush();
+        r.sync.world_time.store(t, std::memory_order_relaxed);
+        r.sync.world_step.store(++step, std::memory_order_release); // L1
+        while (r.sync.lb_step.load(std::memory_order_acquire) != step) drain_forwarded(r, w, t, true); // L4
+        drain_forwarded(r, w, t, true);
+        if (t >= next_boundary) next_boundary += interval;
+        prog.tick(w, t);
+    }
+    prog.tick(w, end, true);
+}
+
+// Flood: flows in round robin, each sending SYN, its handshake ACK, --flood-acks ACKs (each a
+// flow-duration sample at the LB) and RST|ACK, then starting again on a new port.
+void world_flood(Run &r) {
+    struct FloodFlow { FlowKey key; std::uint32_t k = 0, gen = 0; };
+    std::vector<FloodFlow> flows(r.cfg.flood_flows);
+    for (std::uint32_t i = 0; i < flows.size(); ++i) flows[i].key = FlowKey{0x0A000000u | i, kVip, 1024, kVipPort};
+    std::size_t next = 0;
+    rte_mbuf *m[kBurst], *back[kBurst];
+    for (int phase = 0; phase < 2; ++phase) {
+        r.sync.phase.store(phase, std::memory_order_release);
+        const std::uint64_t end = mono_ns() + std::uint64_t(r.cfg.flood_seconds * 1e9);
+        std::uint64_t now = mono_ns();
+        while (now < end) {
+            if (rte_pktmbuf_alloc_bulk(r.pool, m, kBurst) == 0) {
+                for (unsigned i = 0; i < kBurst; ++i) {
+                    FloodFlow &f = flows[next];
+                    next = next + 1 == flows.size() ? 0 : next + 1;
+                    const std::uint8_t flags = f.k == 0 ? kTcpSyn : f.k <= r.cfg.flood_acks + 1 ? kTcpAck : kTcpRst | kTcpAck;
+                    m[i]->data_len = m[i]->pkt_len = kFrameLen;
+                    build_frame(rte_pktmbuf_mtod(m[i], std::uint8_t *), f.key, flags, f.k);
+                    if (++f.k > r.cfg.flood_acks + 2) { // the RST went out: the next connection, a new port
+                        f.k = 0;
+                        f.key.src_port = std::uint16_t(1024 + (++f.gen % 64000));
+                    }
+                    ts_of(r, m[i]) = now;
+                }
+                // Every frame goes out (a lost SYN would turn its flow's packets into unknown ones):
+                // while the LB's ring is full, drain what it forwarded and try again.
+                unsigned sent = 0;
+                while ((sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(kBurst - sent))) < kBurst) {
+                    const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+                    if (n) rte_pktmbuf_free_bulk(back, n);
+                    else rte_pause();
+                }
+            }
+            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+            if (n) rte_pktmbuf_free_bulk(back, n);
+            now = mono_ns();
+        }
+        // Let the LB drain before the next phase starts.
+        const std::uint64_t settle = mono_ns() + 50'000'000;
+        while (mono_ns() < settle) {
+            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+            if (n) rte_pktmbuf_free_bulk(back, n);
+        }
+    }
+    r.sync.phase.store(2, std::memory_order_release);
+}
+
+} // namespace marllb::sim::app

@@ -1,0 +1,130 @@
+#include "run_report.hpp"
+
+#include "metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
+
+namespace marllb::sim {
+
+void PublishGaps::add(std::uint64_t gap_ns) noexcept {
+    ++count;
+    sum_ns += gap_ns;
+    min_ns = std::min(min_ns, gap_ns);
+    max_ns = std::max(max_ns, gap_ns);
+}
+
+const char *describe(RunMode m) noexcept {
+    switch (m) {
+    case RunMode::realtime: return "realtime";
+    case RunMode::lockstep: return "lockstep";
+    case RunMode::flood: return "flood";
+    }
+    return "?";
+}
+
+void add_counters(LbCounters &t, const LbCounters &c) noexcept {
+    t.packets += c.packets, t.forwarded += c.forwarded, t.flows += c.flows;
+    t.flows_ended += c.flows_ended, t.flows_expired += c.flows_expired;
+    t.untracked += c.untracked, t.untracked_syns += c.untracked_syns;
+    t.repeated_syns += c.repeated_syns, t.bare_rsts += c.bare_rsts;
+    t.guessed_fcts += c.guessed_fcts, t.negative_on += c.negative_on;
+    t.actions_applied += c.actions_applied, t.fallbacks += c.fallbacks;
+    for (std::size_t d = 0; d < kDropReasons; ++d) t.drops[d] += c.drops[d];
+}
+
+double lb_mpps(const RunReport &r) noexcept {
+    if (r.mode == RunMode::flood) return r.flood.full_mpps;
+    const double s = r.mode == RunMode::lockstep ? r.wall_s : r.duration_s;
+    return s > 0 ? double(r.lb.packets) / s / 1e6 : 0;
+}
+
+namespace {
+
+struct PublishCost {
+    double p50_us, p99_us, max_us;
+};
+
+PublishCost publish_cost(const RunReport &r) {
+    std::vector<std::uint32_t> c = r.publish_cost_ns;
+    const double mx = c.empty() ? 0 : double(*std::max_element(c.begin(), c.end()));
+    return {quantile(c, 0.5) / 1e3, quantile(c, 0.99) / 1e3, mx / 1e3};
+}
+
+} // namespace
+
+std::string summary_text(const RunReport &r) {
+    std::string s;
+    auto out = std::back_inserter(s);
+    const bool flood = r.mode == RunMode::flood;
+    fmt::format_to(out, "\nmarllb-sim {}: policy {}, servers {}, {} LB{}, {:.1f} s\n", describe(r.mode), describe(r.policy),
+                   r.servers, r.lbs, r.lbs > 1 ? "s" : "", r.duration_s);
+    fmt::format_to(out, "  {:<28} {} ({:.3f} Mpps{})\n", "packets at the LB", r.lb.packets, lb_mpps(r),
+                   r.mode == RunMode::lockstep ? " of wall time" : "");
+    if (flood) {
+        const FloodRates &f = r.flood;
+        fmt::format_to(out, "  {:<28} bare rx->tx {:.2f} Mpps, LB {:.2f} Mpps ({:.2f} of bare)\n", "throughput (64-byte frames)",
+                       f.bare_mpps, f.full_mpps, f.bare_mpps > 0 ? f.full_mpps / f.bare_mpps : 0);
+        fmt::format_to(out, "  {:<28} bare {:.0f} % empty, mean burst {:.1f}; LB {:.0f} % empty, mean burst {:.1f}\n",
+                       "LB lcore rx polls", 100 * f.bare_empty_polls, f.bare_burst, 100 * f.full_empty_polls, f.full_burst);
+    }
+    fmt::format_to(out, "  {:<28} {} new, {} ended by RST, {} expired\n", "flows at the LB", r.lb.flows, r.lb.flows_ended,
+                   r.lb.flows_expired);
+    fmt::format_to(out, "  {:<28} {}: {} untracked packets ({} SYNs), {} guessed FCTs, {} n_flow_on < 0\n", "LB model",
+                   describe(r.model), r.lb.untracked, r.lb.untracked_syns, r.lb.guessed_fcts, r.lb.negative_on);
+    fmt::format_to(out, "  {:<28} {}", "drops", r.lb.dropped());
+    for (std::size_t d = 1; d < kDropReasons; ++d)
+        if (r.lb.drops[d]) fmt::format_to(out, ", {} {}", describe(Drop(d)), r.lb.drops[d]);
+    fmt::format_to(out, "\n  {:<28} {} published, {} actions applied, {} rejected, {} fallbacks\n", "observations / actions",
+                   r.published, r.lb.actions_applied, r.rejected, r.lb.fallbacks);
+    const PublishCost pc = publish_cost(r);
+    fmt::format_to(out, "  {:<28} p50 {:.2f} us, p99 {:.2f} us, max {:.2f} us ({} publishes)\n", "publish cost (features+copy)",
+                   pc.p50_us, pc.p99_us, pc.max_us, r.publish_cost_ns.size());
+    if (r.world) {
+        const WorldCounters &wc = r.world->counters;
+        const auto &fct = r.world->fct_s;
+        fmt::format_to(out, "  {:<28} {} started, {} completed, {} reset by a full server, {} SYN timeouts\n", "client flows",
+                       wc.flows_started, wc.flows_completed, wc.resets, wc.syn_timeouts);
+        fmt::format_to(out, "  {:<28} p50 {:.1f} ms, p90 {:.1f} ms, p99 {:.1f} ms\n", "FCT (clients)", quantile(fct, 0.5) * 1e3,
+                       quantile(fct, 0.9) * 1e3, quantile(fct, 0.99) * 1e3);
+        fmt::format_to(out, "  {:<28} utilisation {:.4f}, flow-duration decayed mean {:.4f}\n", "Jain's index",
+                       jain_index(r.world->utilisation), r.jain_duration);
+    }
+    if (r.gaps.count)
+        fmt::format_to(out, "  {:<28} min {:.3f} ms, mean {:.3f} ms, max {:.3f} ms ({} model)\n", "gaps between publishes",
+                       double(r.gaps.min_ns) / 1e6, double(r.gaps.sum_ns) / double(r.gaps.count) / 1e6,
+                       double(r.gaps.max_ns) / 1e6, describe(r.model));
+    if (r.lockstep_agent_timeouts)
+        fmt::format_to(out, "  {:<28} {} intervals went on without the agent's answer\n", "lockstep", r.lockstep_agent_timeouts);
+    return s;
+}
+
+measure::ResultRow result_row(const RunReport &r, const measure::Host &host) {
+    const PublishCost pc = publish_cost(r);
+    const FloodRates &f = r.flood;
+    static const std::vector<float> no_fct;
+    const auto &fct = r.world ? r.world->fct_s : no_fct;
+    measure::ResultRow row(host);
+    row.add("mode", describe(r.mode)).add("lb_model", std::string(describe(r.model))).add("policy", std::string(describe(r.policy)))
+        .add("servers", r.servers).add("traffic", r.traffic)
+        .add("rate_per_s", r.world ? r.world->rate_per_s : 0.0).add("time_scale", r.time_scale)
+        .add("lbs", std::uint64_t(r.lbs)).add("publish_us", r.publish_us).add("duration_s", r.duration_s).add("wall_s", r.wall_s)
+        .add("seed", r.seed).add("packets", r.lb.packets).add("mpps", lb_mpps(r)).add("bare_mpps", f.bare_mpps)
+        .add("ratio_to_bare", f.bare_mpps > 0 ? f.full_mpps / f.bare_mpps : 0.0).add("flows", r.lb.flows)
+        .add("drops", r.lb.dropped());
+    for (std::size_t d = 1; d < kDropReasons; ++d) row.add("drop_" + std::string(describe(Drop(d))), r.lb.drops[d]);
+    row.add("untracked", r.lb.untracked).add("untracked_syns", r.lb.untracked_syns)
+        .add("guessed_fcts", r.lb.guessed_fcts).add("negative_on", r.lb.negative_on);
+    row.add("observations", r.published).add("actions_applied", r.lb.actions_applied)
+        .add("actions_rejected", r.rejected).add("fallbacks", r.lb.fallbacks)
+        .add("flows_completed", r.world ? r.world->counters.flows_completed : 0)
+        .add("resets", r.world ? r.world->counters.resets : 0)
+        .add("fct_p50_s", quantile(fct, 0.5)).add("fct_p90_s", quantile(fct, 0.9)).add("fct_p99_s", quantile(fct, 0.99))
+        .add("jain_util", r.world ? jain_index(r.world->utilisation) : 0.0).add("jain_duration", r.jain_duration)
+        .add("publish_cost_p50_us", pc.p50_us).add("publish_cost_p99_us", pc.p99_us).add("publish_cost_max_us", pc.max_us);
+    return row;
+}
+
+} // namespace marllb::sim

@@ -1,0 +1,77 @@
+// What one marllb-sim run measured, and the two ways it is told: the summary a person reads
+// (one line per quantity) and the result row that scripts read (scripts/pipeline.py,
+// scripts/sim_runs.sh). Plain data, gathered by marllb-sim's main after both lcores returned,
+// so both are tested without DPDK (sim/tests/test_run_report.cpp).
+#pragma once
+
+#include "lb.hpp"
+#include "world.hpp"
+
+#include <marllb/measure/result_row.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace marllb::sim {
+
+// Gaps between consecutive publishes (the LB lcore's clock).
+struct PublishGaps {
+    std::uint64_t count = 0, min_ns = UINT64_MAX, max_ns = 0, sum_ns = 0;
+    void add(std::uint64_t gap_ns) noexcept;
+};
+
+// Flood mode: the rate of each phase and how often the LB lcore found its rx ring empty.
+struct FloodRates {
+    double bare_mpps = 0, full_mpps = 0;
+    double bare_empty_polls = 0, full_empty_polls = 0; // fractions of polls
+    double bare_burst = 0, full_burst = 0;             // mean frames per non-empty poll
+};
+
+// What the world saw (absent in flood mode, which has no clients).
+struct WorldResults {
+    WorldCounters counters;
+    std::vector<float> fct_s;        // every completed flow
+    std::vector<double> utilisation; // per server, over the whole run
+    double rate_per_s = 0;           // the Poisson arrival rate of the configuration (a trace ignores it)
+};
+
+enum class RunMode { realtime, lockstep, flood };
+[[nodiscard]] const char *describe(RunMode m) noexcept;
+
+struct RunReport {
+    RunMode mode = RunMode::realtime;
+    Policy policy = Policy::sed;
+    LbModel model = LbModel::marllb;
+    std::string servers;        // as given on the command line
+    std::string traffic;        // "poisson", "flood" or the trace's file name
+    unsigned lbs = 1;
+    double time_scale = 1, publish_us = 0;
+    double duration_s = 0;      // simulated seconds (flood: both phases)
+    double wall_s = 0;
+    std::uint64_t seed = 0;
+    LbCounters lb;              // summed over the LB instances (add_counters)
+    std::uint64_t published = 0, rejected = 0;
+    double jain_duration = 1;   // over the last observation's decayed flow-duration means
+    std::vector<std::uint32_t> publish_cost_ns;
+    PublishGaps gaps;
+    FloodRates flood;
+    std::uint64_t lockstep_agent_timeouts = 0;
+    std::optional<WorldResults> world;
+};
+
+// total += c, field by field.
+void add_counters(LbCounters &total, const LbCounters &c) noexcept;
+
+// Packets per second at the LB, in millions: flood, the LB phase's rate; lockstep, per wall
+// second (simulated time runs as fast as the agent); real time, per simulated second.
+[[nodiscard]] double lb_mpps(const RunReport &r) noexcept;
+
+// The summary lines, each ending in '\n'; the first is blank.
+[[nodiscard]] std::string summary_text(const RunReport &r);
+
+// The run's result row: the host metadata of `host`, then the columns scripts read.
+[[nodiscard]] measure::ResultRow result_row(const RunReport &r, const measure::Host &host);
+
+} // namespace marllb::sim
