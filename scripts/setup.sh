@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs (once: skipped when all are present),
-# then configures and builds the given CMake presets (default: release).
+# then configures and builds the given CMake presets (default: release). With the release
+# preset it also installs the Python module (marllb_shm, and the seed's name shm_layout) into
+# the site-packages of /usr/bin/python3, or of $MARLLB_PYTHON (e.g. a venv's python), so
+# agents import it without PYTHONPATH (core/python/install.py; a copy, refreshed on each run).
 #
 #   scripts/setup.sh [PRESET ...]        e.g. scripts/setup.sh release tsan asan
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,8 +32,22 @@ build_preset() {
   cmake --build --preset "$preset" || die "build failed for preset $preset"
 }
 
+# The module is copied, not linked to the build tree: rebuilding or cleaning build/ leaves
+# the installed one working, and each run of this script refreshes it.
+install_python_module() {
+  local py="${MARLLB_PYTHON:-/usr/bin/python3}" dest
+  dest="$("$py" "$MARLLB_ROOT/core/python/install.py" --print-dir)" || die "$py cannot run core/python/install.py"
+  say "installing the Python module for $py into $dest"
+  if [ -w "$dest" ] || { [ ! -e "$dest" ] && [ -w "$(dirname "$dest")" ]; }; then
+    "$py" "$MARLLB_ROOT/core/python/install.py" --build "$MARLLB_ROOT/build/release" >/dev/null
+  else
+    as_root "$py" "$MARLLB_ROOT/core/python/install.py" --build "$MARLLB_ROOT/build/release" >/dev/null
+  fi || die "installing the Python module failed (see above)"
+}
+
 cd "$MARLLB_ROOT"
 install_packages
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release)
 for p in "${presets[@]}"; do build_preset "$p"; done
+case " ${presets[*]} " in *" release "*) install_python_module ;; esac
