@@ -131,3 +131,27 @@ def test_producer_consumer_example_runs():
     r = subprocess.run([sys.executable, ex, "--count", "50"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "consumer: 50 answered" in r.stdout
+
+
+def test_python_agent_example_answers_each_observation_in_lockstep(name):
+    # The example's --lockstep loop waits for each observation and answers it once.
+    import signal
+    lb = m.SharedMemoryRegion(name, create=True)
+    ex = os.path.join(os.environ["MARLLB_PYTHON_EXAMPLES"], "python_agent.py")
+    agent = subprocess.Popen([sys.executable, ex, "--region", name, "--lockstep"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(5):
+            seq = lb.write_observation([1, 2, 3])
+            deadline = time.monotonic() + 10
+            act = lb.read_action()
+            while (act is None or act["sequence_id"] != seq) and time.monotonic() < deadline:
+                time.sleep(0.001)
+                act = lb.read_action()
+            assert act is not None and act["sequence_id"] == seq
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        out, err = agent.communicate(timeout=20)
+        lb.close()
+    assert agent.returncode == 0, err
+    assert "5 decisions, 0 rejected" in out
