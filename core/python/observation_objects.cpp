@@ -35,6 +35,16 @@ PyObject *g_reservoir_dtype;
 
 [[noreturn]] void throw_python() { throw py::error_already_set(); }
 
+// A dict sized for n keys up front (no resizes while it fills), where CPython exports it.
+PyObject *dict_for(Py_ssize_t n) {
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+    return _PyDict_NewPresized(n);
+#else
+    (void)n;
+    return PyDict_New();
+#endif
+}
+
 PyObject *checked(PyObject *o) {
     if (!o) throw_python();
     return o;
@@ -95,8 +105,8 @@ void init_observation_objects(py::module_ &m) {
 
 py::object seed_dict(const Observation &o, ReadKind kind) {
     const auto &msg = o.msg;
-    auto d = py::reinterpret_steal<py::object>(checked(PyDict_New()));
-    auto stats = py::reinterpret_steal<py::object>(checked(PyDict_New()));
+    auto d = py::reinterpret_steal<py::object>(checked(dict_for(8)));
+    auto stats = py::reinterpret_steal<py::object>(checked(dict_for(__builtin_popcountll(msg.active_as_bitmap))));
     auto active = py::reinterpret_steal<py::object>(
         checked(PyList_New(Py_ssize_t(__builtin_popcountll(msg.active_as_bitmap)))));
     Py_ssize_t pos = 0;
@@ -134,7 +144,7 @@ py::object arrays_dict(const Observation &o, ReadKind kind) {
         std::memcpy(pf + std::size_t(s) * MARLLB_FEATURES_PER_AS, msg.as_stats[s].reservoir_features,
                     sizeof msg.as_stats[s].reservoir_features);
     }
-    auto d = py::reinterpret_steal<py::object>(checked(PyDict_New()));
+    auto d = py::reinterpret_steal<py::object>(checked(dict_for(8)));
     set_new(d.ptr(), g_keys[k_sequence_id], PyLong_FromUnsignedLongLong(msg.sequence_id));
     set_new(d.ptr(), g_keys[k_timestamp], PyFloat_FromDouble(double(msg.timestamp_us) / 1e6));
     set_new(d.ptr(), g_keys[k_active], active.release().ptr());
