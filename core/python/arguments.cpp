@@ -194,6 +194,20 @@ double seconds_arg(py::handle v, const char *what, double min_s, bool min_exclus
     return s;
 }
 
+std::uint64_t sequence_arg(py::handle v, const char *what) {
+    if (is_bool(v) || !PyIndex_Check(v.ptr()))
+        throw py::type_error(std::string(what) + " is a " + type_name(v) + " (" + repr_of(v) +
+                             "): it must be a sequence id (an int >= 0)");
+    auto idx = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
+    if (!idx) throw py::error_already_set();
+    const unsigned long long u = PyLong_AsUnsignedLongLong(idx.ptr());
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        throw py::value_error(std::string(what) + " is " + repr_of(idx) + ": it must be a sequence id (0 .. 2**64-1)");
+    }
+    return u;
+}
+
 void check_no_nul(const std::string &s, const char *what) {
     if (const auto at = s.find('\0'); at != std::string::npos)
         throw py::value_error(std::string(what) + " has a NUL character at index " + std::to_string(at) +

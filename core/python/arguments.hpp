@@ -36,6 +36,9 @@ void init_arguments(pybind11::module_ &m);
 [[nodiscard]] double seconds_arg(pybind11::handle v, const char *what, double min_s, bool min_exclusive,
                                  double max_s);
 
+// A sequence id from Python: an int >= 0, not a bool; TypeError / ValueError naming `what`.
+[[nodiscard]] std::uint64_t sequence_arg(pybind11::handle v, const char *what);
+
 // A region name or directory without NUL (the C side would silently cut it there).
 void check_no_nul(const std::string &s, const char *what);
 

@@ -124,11 +124,7 @@ py::object Region::wait_observation(py::object after, py::handle timeout, bool a
     const double t = seconds_arg(timeout, "timeout", 0, false, kMaxSeconds);
     auto &a = agent();
     std::uint64_t since = a.last_returned();
-    if (!after.is_none()) {
-        if (PyBool_Check(after.ptr()) || !PyIndex_Check(after.ptr()))
-            throw py::type_error("after must be a sequence id (an int >= 0) or None");
-        since = std::max(since, after.cast<std::uint64_t>());
-    }
+    if (!after.is_none()) since = std::max(since, sequence_arg(after, "after"));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(t);
     for (;;) {
         const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
@@ -146,11 +142,7 @@ py::object Region::read_reservoirs(py::handle sequence_id, py::handle out) {
         throw RegionError("region '" + name_ + "' has no raw reservoirs: its LB must create it with them "
                           "(SharedMemoryRegion(name, create=True, raw_reservoirs=True); marllb-sim --raw-reservoirs)");
     std::uint64_t seq = a.last_returned();
-    if (!sequence_id.is_none()) {
-        if (PyBool_Check(sequence_id.ptr()) || !PyIndex_Check(sequence_id.ptr()))
-            throw py::type_error("sequence_id must be an observation's sequence id (an int) or None");
-        seq = sequence_id.cast<std::uint64_t>();
-    }
+    if (!sequence_id.is_none()) seq = sequence_arg(sequence_id, "sequence_id");
     if (seq == 0) throw py::value_error("no observation read yet: read one first, or pass its sequence_id");
     py::array buf;
     if (out.is_none()) {

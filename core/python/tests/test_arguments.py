@@ -111,3 +111,11 @@ def test_waits_refuse_timeouts_out_of_range(pair, timeout):
     agent.write_action(seq, [1.0])
     with pytest.raises((ValueError, TypeError), match="timeout"):
         agent.action_verdict(timeout=timeout)
+
+
+@pytest.mark.parametrize("after,exc,says", [(-1, ValueError, "after is -1"), (True, TypeError, "after is a bool"),
+                                            ("3", TypeError, "after is a str")])
+def test_wait_observation_refuses_a_bad_after(pair, after, exc, says):
+    lb, agent = pair
+    with pytest.raises(exc, match=says):
+        agent.wait_observation(after=after, timeout=0)

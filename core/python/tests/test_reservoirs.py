@@ -75,8 +75,10 @@ def test_reservoirs_of_no_observation_or_an_unpublished_one_are_refused(raw_pair
     lb.write_observation([1], reservoirs=record(1))
     with pytest.raises(ValueError, match="observation 5 is not published yet"):
         agent.read_reservoirs(5)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="sequence_id is a bool"):
         agent.read_reservoirs(True)
+    with pytest.raises(ValueError, match="sequence_id is -1"):
+        agent.read_reservoirs(-1)
 
 
 def test_an_observation_published_without_reservoirs_has_none(raw_pair):
