@@ -4,6 +4,10 @@
 # then configures (when the preset has no build tree yet; afterwards ninja re-runs CMake by
 # itself when a CMakeLists.txt changed) and builds the given CMake presets (default: release).
 # A build with nothing changed is ninja's no-op: well under a second.
+# With the release preset (and the Python module among the targets built) it also installs
+# the module (marllb_shm, and the seed's name shm_layout) into the site-packages of
+# /usr/bin/python3, or of $MARLLB_PYTHON (e.g. a venv's python), so agents import it without
+# PYTHONPATH (core/python/install.py; a copy, refreshed on each run).
 #
 #   scripts/setup.sh [--targets T1,T2] [PRESET ...]   e.g. scripts/setup.sh release tsan asan
 #                                                          scripts/setup.sh --targets marllb-sim release
@@ -45,6 +49,19 @@ build_preset() {
   cmake --build --preset "$preset" "${args[@]}" || die "build failed for preset $preset"
 }
 
+# The module is copied, not linked to the build tree: rebuilding or cleaning build/ leaves
+# the installed one working, and each run of this script refreshes it.
+install_python_module() {
+  local py="${MARLLB_PYTHON:-/usr/bin/python3}" dest
+  dest="$("$py" "$MARLLB_ROOT/core/python/install.py" --print-dir)" || die "$py cannot run core/python/install.py"
+  say "installing the Python module for $py into $dest"
+  if [ -w "$dest" ] || { [ ! -e "$dest" ] && [ -w "$(dirname "$dest")" ]; }; then
+    "$py" "$MARLLB_ROOT/core/python/install.py" --build "$MARLLB_ROOT/build/release" >/dev/null
+  else
+    as_root "$py" "$MARLLB_ROOT/core/python/install.py" --build "$MARLLB_ROOT/build/release" >/dev/null
+  fi || die "installing the Python module failed (see above)"
+}
+
 cd "$MARLLB_ROOT"
 targets=()
 presets=()
@@ -58,3 +75,6 @@ done
 install_packages
 [ ${#presets[@]} -gt 0 ] || presets=(release)
 for p in "${presets[@]}"; do build_preset "$p"; done
+case " ${presets[*]} " in
+  *" release "*) if [ ${#targets[@]} -eq 0 ] || [[ " ${targets[*]} " == *" marllb_shm_python "* ]]; then install_python_module; fi ;;
+esac

@@ -4,7 +4,8 @@
 The producer publishes an observation every 10 ms and counts the actions it applies; the
 consumer waits for each observation (GIL released), answers it with inverse-load weights.
 
-    PYTHONPATH=build/release/core/python python3 core/python/examples/producer_consumer.py
+    python3 core/python/examples/producer_consumer.py
+(after scripts/setup.sh, which installs the module; or with PYTHONPATH=build/release/core/python)
 """
 import argparse
 import multiprocessing as mp

@@ -6,7 +6,8 @@ through the numpy fast path, answers it with capacity-scaled inverse-load weight
 its heartbeat. With --lockstep it answers every observation as soon as it is published.
 Stops on SIGTERM or SIGINT and prints a summary line.
 
-    PYTHONPATH=build/release/core/python python3 core/python/examples/python_agent.py --region marllb_lb0
+    python3 core/python/examples/python_agent.py --region marllb_lb0
+(after scripts/setup.sh, which installs the module; or with PYTHONPATH=build/release/core/python)
 """
 import argparse
 import signal
@@ -59,21 +60,21 @@ def main():
     while not stop:
         region.heartbeat()
         if args.lockstep:
-            if region.wait_observation(after=last, timeout=0.05) is None:
-                continue
+            obs = region.wait_observation(timeout=0.05, arrays=True)
+            t0 = time.monotonic_ns()
         else:
             time.sleep(max(0.0, next_t - time.monotonic()))
             next_t += args.interval_ms / 1e3
-        t0 = time.monotonic_ns()
-        obs = region.read_observation_arrays()
-        if obs is None or obs["sequence_id"] <= last:
+            t0 = time.monotonic_ns()
+            obs = region.read_observation_arrays()
+        if obs is None:  # nothing newer than the observation last answered
             continue
         last = obs["sequence_id"]
         load = obs["n_flow_on"].astype(np.float64)
         c = caps[: len(load)] if caps is not None and len(caps) >= len(load) else np.ones(len(load))
         weights = c / (1.0 + load)
         try:
-            region.write_action(last, weights.astype(np.float32).tolist())
+            region.write_action(last, weights)
         except marllb_shm.ActionRejected as e:
             rejected += 1
             print(f"python-agent: {e}", file=sys.stderr)

@@ -1,0 +1,45 @@
+// Arguments from Python, checked before anything reaches the region: every refusal names the
+// argument (and for weights the index), what it held and what is expected.
+#pragma once
+
+#include <marllb/shm.hpp>
+
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace marllb_py {
+
+// Once, at import: creates ActionRejected (a ValueError) and ActionTypeError (ActionRejected
+// and TypeError) on the module. Both carry `.reason` (a short code, e.g. "weight_negative",
+// the core's reason names for what the LB checks) and `.index` (the weight's index, or None).
+void init_arguments(pybind11::module_ &m);
+
+// Raises ActionRejected (or ActionTypeError if `type_error`) with the attributes above.
+[[noreturn]] void raise_action(const std::string &message, const char *reason,
+                               std::optional<std::size_t> index = std::nullopt, bool type_error = false);
+
+// The short code of a core rejection reason ("seq_from_future", ...).
+[[nodiscard]] const char *reason_code(marllb::shm::RejectReason r) noexcept;
+
+// write_action's arguments as the core's message: sequence_id an int >= 0 (not a bool);
+// weights a sequence or 1-D numpy array of 1..64 real numbers (no bools), each finite, >= 0 and
+// within float32; num_servers (default len(weights)) an int in 1..64 equal to len(weights);
+// not all weights 0. The alias table is not built here.
+[[nodiscard]] marllb::shm::MsgIn parse_action(pybind11::handle sequence_id, pybind11::handle weights,
+                                              pybind11::handle num_servers);
+
+// A number of seconds in [min_s, max_s] (min exclusive if `min_exclusive`), finite, not a bool;
+// ValueError / TypeError naming `what` otherwise.
+[[nodiscard]] double seconds_arg(pybind11::handle v, const char *what, double min_s, bool min_exclusive,
+                                 double max_s);
+
+// A sequence id from Python: an int >= 0, not a bool; TypeError / ValueError naming `what`.
+[[nodiscard]] std::uint64_t sequence_arg(pybind11::handle v, const char *what);
+
+// A region name or directory without NUL (the C side would silently cut it there).
+void check_no_nul(const std::string &s, const char *what);
+
+} // namespace marllb_py

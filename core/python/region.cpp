@@ -1,0 +1,325 @@
+#include "region.hpp"
+
+#include "arguments.hpp"
+#include "observation_objects.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+
+namespace py = pybind11;
+namespace shm = marllb::shm;
+
+namespace marllb_py {
+
+namespace {
+
+constexpr double kMaxSeconds = 86400; // a timeout beyond a day is a unit mistake
+
+[[noreturn]] void raise(const shm::Error &e) {
+    if (e.code == shm::Errc::no_region || e.code == shm::Errc::not_ready) throw NoRegionError(e.message);
+    throw RegionError(e.message);
+}
+
+// Runs `done` with the GIL released every 50 us until it returns true or `timeout_s` passes.
+// `done` must touch nothing but the mapping's published words (other Python threads run).
+template <class F> bool poll_released(double timeout_s, unsigned &waiting, F done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    bool got = false;
+    ++waiting; // under the GIL: close() sees it
+    {
+        py::gil_scoped_release release;
+        while (!(got = done()) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    --waiting;
+    return got;
+}
+
+} // namespace
+
+Region::Region(std::string name, bool create, bool raw_reservoirs, std::optional<std::string> dir)
+    : name_(std::move(name)), dir_(dir.value_or("")) {
+    check_no_nul(name_, "the region name");
+    check_no_nul(dir_, "dir");
+    shm::Options o = shm::default_options();
+    if (!dir_.empty()) o.dir = dir_.c_str();
+    if (create) {
+        if (raw_reservoirs) o.flags |= MARLLB_OPT_RAW_RESERVOIRS;
+        auto r = shm::LbRegion::create(name_, o);
+        if (!r) raise(r.error());
+        lb_.emplace(std::move(*r));
+    } else {
+        auto a = shm::AgentRegion::attach(name_, o);
+        if (!a) raise(a.error());
+        agent_.emplace(std::move(*a));
+    }
+}
+
+std::string Region::role() const { return lb_ ? "lb" : agent_ ? "agent" : "closed"; }
+
+std::uint64_t Region::last_sequence() const {
+    return agent_ ? agent_->last_returned() : lb_ ? lb_->next_sequence() - 1 : 0;
+}
+
+shm::AgentRegion &Region::agent() {
+    if (!agent_)
+        throw RegionError(lb_ ? "this is the LB side (create=True): the agent side attaches with create=False"
+                              : "the region is closed");
+    return *agent_;
+}
+
+shm::LbRegion &Region::lb_side() {
+    if (!lb_)
+        throw RegionError(agent_ ? "this is the agent side: only the LB (create=True) writes observations and reads actions"
+                                 : "the region is closed");
+    return *lb_;
+}
+
+// Newer than anything returned, or false. The published word is checked first: when nothing
+// is newer that is the whole cost, and it holds whether the core's read_newest answers "again"
+// or hands back the observation already returned.
+bool Region::newest(shm::Observation &o) {
+    auto &a = agent();
+    const std::uint64_t before = a.last_returned();
+    if (a.published_sequence() <= before) return false;
+    const shm::Errc rc = a.read_newest(o);
+    if (rc == shm::Errc::again) return false; // every candidate was being overwritten
+    if (rc != shm::Errc::ok) throw RegionError(shm::describe(rc));
+    if (o.msg.sequence_id <= before) return false;
+    obs_generation_ = o.generation;
+    return true;
+}
+
+bool Region::next(shm::Observation &o) {
+    const shm::Errc rc = agent().read_next(o);
+    if (rc == shm::Errc::again) return false;
+    if (rc != shm::Errc::ok) throw RegionError(shm::describe(rc));
+    obs_generation_ = o.generation;
+    return true;
+}
+
+py::object Region::read_observation() {
+    shm::Observation o;
+    return newest(o) ? seed_dict(o, ReadKind::newest) : py::none();
+}
+
+py::object Region::read_observation_arrays() {
+    shm::Observation o;
+    return newest(o) ? arrays_dict(o, ReadKind::newest) : py::none();
+}
+
+py::object Region::read_next_observation() {
+    shm::Observation o;
+    return next(o) ? seed_dict(o, ReadKind::next) : py::none();
+}
+
+py::object Region::read_next_observation_arrays() {
+    shm::Observation o;
+    return next(o) ? arrays_dict(o, ReadKind::next) : py::none();
+}
+
+py::object Region::wait_observation(py::object after, py::handle timeout, bool arrays) {
+    const double t = seconds_arg(timeout, "timeout", 0, false, kMaxSeconds);
+    auto &a = agent();
+    std::uint64_t since = a.last_returned();
+    if (!after.is_none()) since = std::max(since, sequence_arg(after, "after"));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(t);
+    for (;;) {
+        const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+        if (!poll_released(std::max(left, 0.0), waiting_, [&] { return a.published_sequence() > since; }))
+            return py::none();
+        py::object r = arrays ? read_observation_arrays() : read_observation();
+        if (!r.is_none()) return r;
+        // Published but every candidate was being overwritten: wait on until the deadline.
+    }
+}
+
+py::object Region::read_reservoirs(py::handle sequence_id, py::handle out) {
+    auto &a = agent();
+    if (!a.has_reservoirs())
+        throw RegionError("region '" + name_ + "' has no raw reservoirs: its LB must create it with them "
+                          "(SharedMemoryRegion(name, create=True, raw_reservoirs=True); marllb-sim --raw-reservoirs)");
+    std::uint64_t seq = a.last_returned();
+    if (!sequence_id.is_none()) seq = sequence_arg(sequence_id, "sequence_id");
+    if (seq == 0) throw py::value_error("no observation read yet: read one first, or pass its sequence_id");
+    py::array buf;
+    if (out.is_none()) {
+        buf = py::array(reservoir_dtype(), std::vector<py::ssize_t>{});
+    } else {
+        if (!py::isinstance<py::array>(out)) throw py::type_error("out must be np.zeros((), marllb_shm.RESERVOIR_DTYPE)");
+        buf = py::reinterpret_borrow<py::array>(out);
+        if (!buf.dtype().equal(reservoir_dtype()) || buf.size() != 1 || !buf.writeable() ||
+            !(buf.flags() & py::array::c_style) || reinterpret_cast<std::uintptr_t>(buf.data()) % alignof(shm::ReservoirData))
+            throw py::value_error("out must be one writeable, aligned record of marllb_shm.RESERVOIR_DTYPE, "
+                                  "e.g. np.zeros((), marllb_shm.RESERVOIR_DTYPE)");
+    }
+    // One copy, from the region straight into the array's memory, checked by the buffer's
+    // seqlock. Never a view of the region: the LB rewrites each buffer two publishes later.
+    const shm::Errc rc = a.read_reservoirs(seq, *static_cast<shm::ReservoirData *>(buf.mutable_data()));
+    switch (rc) {
+    case shm::Errc::ok: return reservoir_views(buf, seq);
+    case shm::Errc::again: return py::none(); // published without raw reservoirs, or being written
+    case shm::Errc::gone:
+        throw ReservoirsGone("the raw reservoirs of observation " + std::to_string(seq) +
+                             " were overwritten (the LB keeps those of the last 2): read a newer observation, then its reservoirs");
+    case shm::Errc::invalid:
+        throw py::value_error("observation " + std::to_string(seq) + " is not published yet (newest: " +
+                              std::to_string(a.published_sequence()) + ")");
+    default: throw RegionError(shm::describe(rc));
+    }
+}
+
+void Region::write_action(py::handle sequence_id, py::handle weights, py::handle num_servers) {
+    auto &a = agent();
+    shm::MsgIn act = parse_action(sequence_id, weights, num_servers);
+    act.timestamp_us = marllb_now_realtime_us();
+    if (marllb_alias_build(act.weights, act.num_servers, act.alias_table) != MARLLB_OK)
+        raise_action("no alias table can be built from these weights", "alias_mismatch");
+    const shm::Verdicts before = a.verdicts();
+    shm::RejectReason reason = MARLLB_ACTION_OK;
+    const shm::Errc rc = a.write_action(act, obs_generation_ ? obs_generation_ : 1, &reason);
+    if (rc == shm::Errc::rejected)
+        raise_action("action for observation " + std::to_string(act.sequence_id) + " refused: " + shm::describe(reason),
+                     reason_code(reason));
+    if (rc != shm::Errc::ok) throw RegionError(shm::describe(rc));
+    written_ = Written{act.sequence_id, before};
+}
+
+py::dict Region::verdicts() {
+    const shm::Verdicts v = agent().verdicts();
+    const auto r = shm::RejectReason(v.last_reject_reason);
+    py::dict d;
+    d["applied_action_seq"] = v.applied_action_seq;
+    d["applied_action_mono_ns"] = v.applied_action_ns;
+    d["actions_applied"] = v.actions_applied;
+    d["actions_rejected"] = v.actions_rejected;
+    d["actions_stale"] = v.actions_stale;
+    d["last_rejected_seq"] = v.last_rejected_seq;
+    d["last_reject_reason"] = v.actions_rejected ? py::object(py::str(reason_code(r))) : py::object(py::none());
+    d["last_reject_message"] = v.actions_rejected ? py::object(py::str(shm::describe(r))) : py::object(py::none());
+    d["generation"] = v.generation;
+    d["published_seq"] = v.published_seq;
+    return d;
+}
+
+// The verdict on the last action written. The LB judges the newest action in the slot, counts
+// the verdict and names its sequence id; a count that grew since this action was written, with
+// its id, is this action's verdict. Exact while each observation is answered at most once
+// (an action overwritten before the LB polled is never judged, and stays "pending").
+py::dict Region::verdict_of_last_action(const shm::Verdicts &v) const {
+    const auto &w = *written_;
+    const auto &b = w.before;
+    const char *status = "pending";
+    py::object reason = py::none(), message = py::none();
+    if (v.actions_rejected > b.actions_rejected && v.last_rejected_seq == w.seq) {
+        status = "rejected";
+        const auto r = shm::RejectReason(v.last_reject_reason);
+        reason = py::str(reason_code(r));
+        message = py::str(shm::describe(r));
+    } else if (v.actions_applied > b.actions_applied && v.applied_action_seq == w.seq) {
+        status = "applied";
+    } else if (v.actions_stale > b.actions_stale && v.applied_action_seq >= w.seq) {
+        status = "stale"; // valid, but the action in force answers a newer (or the same) observation
+    }
+    py::dict d;
+    d["sequence_id"] = w.seq;
+    d["status"] = status;
+    d["reason"] = reason;
+    d["message"] = message;
+    return d;
+}
+
+py::dict Region::action_verdict(py::handle timeout) {
+    const double t = seconds_arg(timeout, "timeout", 0, false, kMaxSeconds);
+    auto &a = agent();
+    if (!written_) throw RegionError("no action written through this region yet: write_action first");
+    const auto judged = [&] {
+        const shm::Verdicts v = a.verdicts();
+        const auto &b = written_->before;
+        return v.actions_applied + v.actions_rejected + v.actions_stale >
+               b.actions_applied + b.actions_rejected + b.actions_stale;
+    };
+    if (t > 0 && !judged()) poll_released(t, waiting_, judged);
+    return verdict_of_last_action(a.verdicts());
+}
+
+std::uint64_t Region::published_sequence() { return agent().published_sequence(); }
+std::uint64_t Region::total_lost() { return agent().total_lost(); }
+std::uint64_t Region::pending_lost() { return agent().pending_lost(); }
+
+std::uint64_t Region::write_observation(const std::vector<std::uint32_t> &n_flow_on,
+                                        std::optional<py::array_t<float>> features, py::handle reservoirs) {
+    auto &lb = lb_side();
+    if (n_flow_on.empty() || n_flow_on.size() > MARLLB_MAX_AS)
+        throw py::value_error("n_flow_on must have 1..64 entries, got " + std::to_string(n_flow_on.size()));
+    shm::MsgOut m{};
+    m.num_active_as = std::uint32_t(n_flow_on.size());
+    m.active_as_bitmap = n_flow_on.size() == 64 ? ~0ull : (1ull << n_flow_on.size()) - 1;
+    for (std::size_t s = 0; s < n_flow_on.size(); ++s) m.as_stats[s].n_flow_on = n_flow_on[s];
+    if (features) {
+        auto f = features->unchecked<2>();
+        if (std::size_t(f.shape(0)) != n_flow_on.size() || f.shape(1) != MARLLB_FEATURES_PER_AS)
+            throw py::value_error("features must have shape (len(n_flow_on), 10)");
+        for (std::size_t s = 0; s < n_flow_on.size(); ++s)
+            for (unsigned k = 0; k < MARLLB_FEATURES_PER_AS; ++k)
+                m.as_stats[s].reservoir_features[k] = f(py::ssize_t(s), k);
+    }
+    const shm::ReservoirData *raw = nullptr;
+    if (!reservoirs.is_none()) {
+        auto r = py::reinterpret_borrow<py::array>(reservoirs);
+        if (!py::isinstance<py::array>(reservoirs) || !r.dtype().equal(reservoir_dtype()) || r.size() != 1 ||
+            !(r.flags() & py::array::c_style) || reinterpret_cast<std::uintptr_t>(r.data()) % alignof(shm::ReservoirData))
+            throw py::value_error("reservoirs must be one aligned record of marllb_shm.RESERVOIR_DTYPE");
+        raw = static_cast<const shm::ReservoirData *>(r.data());
+    }
+    return lb.publish(m, raw);
+}
+
+// The action in force after polling the slot: a dict, or None before any valid action.
+py::object Region::read_action() {
+    auto &lb = lb_side();
+    const shm::PollResult p = lb.poll_action();
+    const shm::MsgIn *a = lb.action();
+    if (!a) return py::none();
+    py::dict d;
+    d["sequence_id"] = a->sequence_id;
+    d["timestamp"] = double(a->timestamp_us) / 1e6;
+    d["num_servers"] = a->num_servers;
+    d["weights"] = std::vector<float>(a->weights, a->weights + a->num_servers);
+    d["status"] = p.status == MARLLB_POLL_APPLIED    ? "applied"
+                  : p.status == MARLLB_POLL_REJECTED ? "rejected"
+                  : p.status == MARLLB_POLL_STALE    ? "stale"
+                                                     : "unchanged";
+    if (p.status == MARLLB_POLL_REJECTED) d["reason"] = shm::describe(p.reason);
+    return d;
+}
+
+void Region::heartbeat() {
+    if (lb_) lb_->heartbeat();
+    else agent().heartbeat();
+}
+
+bool Region::peer_alive(py::handle timeout) const {
+    const double t = seconds_arg(timeout, "timeout", 0, true, kMaxSeconds);
+    const auto ns = std::uint64_t(t * 1e9);
+    if (lb_) return lb_->agent_alive(ns);
+    if (agent_) return agent_->lb_alive(ns);
+    throw RegionError("the region is closed");
+}
+
+void Region::close() {
+    if (waiting_) throw RegionError("another thread is waiting on this region: close it after the wait returns");
+    lb_.reset();
+    agent_.reset();
+}
+
+void Region::unlink() {
+    close();
+    shm::Options o = shm::default_options();
+    if (!dir_.empty()) o.dir = dir_.c_str();
+    if (auto r = shm::unlink_region(name_, o); !r) raise(r.error());
+}
+
+} // namespace marllb_py

@@ -1,0 +1,121 @@
+"""Bad arguments from Python: every refusal names what was wrong (for weights, the index) and
+nothing reaches the region."""
+import math
+
+import numpy as np
+import pytest
+
+import marllb_shm as m
+
+
+@pytest.mark.parametrize("weights,num,exc,reason,index,says", [
+    ([1.0, float("nan"), 1.0], None, m.ActionRejected, "weight_not_finite", 1, r"weights\[1\] is nan"),
+    ([1.0, 1.0, float("inf")], None, m.ActionRejected, "weight_not_finite", 2, r"weights\[2\] is inf"),
+    ([1.0, 2.0, 3.0, -0.5], None, m.ActionRejected, "weight_negative", 3, r"weights\[3\] is -0.5"),
+    ([1e39, 1.0], None, m.ActionRejected, "weight_too_large", 0, r"weights\[0\] is 1e\+39.*float32"),
+    ([1.0, 1.0, 1.0, 1.0, 0.0, 0.0], 4, m.ActionRejected, "weight_beyond_n", 4,
+     r"6 values but num_servers is 4: weights\[4\] and later"),
+    ([1.0, 1.0], 3, m.ActionRejected, "num_servers", 2, r"weights\[2\] is missing"),
+    ([1.0] * 65, None, m.ActionRejected, "num_servers", 64, r"65 values: at most 64"),
+    ([], None, m.ActionRejected, "num_servers", None, "empty"),
+    ([0, 0.0], None, m.ActionRejected, "weights_all_zero", None, "all 0"),
+    ([1.0, True], None, m.ActionTypeError, "not_a_number", 1, r"weights\[1\] is a bool \(True\)"),
+    ([np.bool_(False), 1.0], None, m.ActionTypeError, "not_a_number", 0, r"weights\[0\] is a bool"),
+    ([1.0, "2"], None, m.ActionTypeError, "not_a_number", 1, r"weights\[1\] is a str \('2'\)"),
+    ([1.0, None], None, m.ActionTypeError, "not_a_number", 1, r"weights\[1\] is a NoneType"),
+    (np.array([True, False]), None, m.ActionTypeError, "not_a_number", None, "array of bool"),
+    (np.ones((2, 2)), None, m.ActionRejected, "shape", None, r"1-D.*\(2, 2\)"),
+    (np.array([1.0, -2.0], dtype=np.float32), None, m.ActionRejected, "weight_negative", 1, r"weights\[1\] is -2.0"),
+    ("1.0", None, m.ActionTypeError, "not_a_number", None, "got str"),
+    ({0: 1.0}, None, m.ActionTypeError, "not_a_number", None, "got dict"),
+    ([1.0, 1.0], True, m.ActionTypeError, "num_servers", None, "num_servers is a bool"),
+    ([1.0, 1.0], 2.0, m.ActionTypeError, "num_servers", None, "num_servers is a float"),
+    ([1.0] * 65, 65, m.ActionRejected, "num_servers", 64, "at most 64"),
+])
+def test_a_bad_action_names_the_index_and_reason_and_nothing_is_written(pair, weights, num, exc, reason, index, says):
+    lb, agent = pair
+    seq = lb.write_observation([0, 0, 0, 0])
+    with pytest.raises(exc, match=says) as e:
+        agent.write_action(seq, weights, num)
+    assert isinstance(e.value, ValueError)
+    assert e.value.reason == reason and e.value.index == index
+    if exc is m.ActionTypeError:
+        assert isinstance(e.value, TypeError)
+    assert lb.read_action() is None  # nothing reached the LB
+    assert agent.verdicts()["actions_rejected"] == 0
+
+
+@pytest.mark.parametrize("seq,exc,says", [
+    (True, m.ActionTypeError, "sequence_id is a bool"),
+    (-3, m.ActionRejected, "sequence_id is -3"),
+    ("1", m.ActionTypeError, "sequence_id is a str"),
+    (1.0, m.ActionTypeError, "sequence_id is a float"),
+    (2 ** 64, m.ActionRejected, "larger than 64 bits"),
+    (0, m.ActionRejected, "sequence_id is 0"),
+    (7, m.ActionRejected, "refused"),
+])
+def test_a_bad_sequence_id_is_refused_with_what_it_was(pair, seq, exc, says):
+    lb, agent = pair
+    lb.write_observation([0, 0])
+    with pytest.raises(exc, match=says):
+        agent.write_action(seq, [1.0, 1.0])
+    assert lb.read_action() is None
+
+
+def test_weights_as_ints_numpy_arrays_and_numpy_scalars_are_accepted(pair):
+    lb, agent = pair
+    seq = lb.write_observation([0, 0, 0])
+    for w in ([1, 2, 0], np.array([1.0, 2.0, 0.0]), np.array([1, 2, 0], dtype=np.int64),
+              [np.float32(1.0), np.float64(2.0), np.int32(0)], (1.0, 2.0, 0.0)):
+        agent.write_action(seq, w, 3)
+        assert lb.read_action()["weights"] == [1.0, 2.0, 0.0]
+
+
+@pytest.mark.parametrize("bad", ["marllb\0lb0", "\0"])
+def test_a_region_name_with_nul_is_refused_not_cut_short(name, bad):
+    # Without the check the C side would open "/dev/shm/marllb" for "marllb\0lb0".
+    with pytest.raises(ValueError, match="NUL character at index"):
+        m.SharedMemoryRegion(bad, create=True)
+    with pytest.raises(ValueError, match="NUL"):
+        m.SharedMemoryRegion(name, create=True, dir="/dev/shm\0/x")
+
+
+@pytest.mark.parametrize("timeout,exc,says", [
+    (-1.0, ValueError, r"timeout is -1.0: it must be seconds in \(0.0, 86400.0\]"),
+    (0, ValueError, "timeout is 0.0"),
+    (math.nan, ValueError, "timeout is nan"),
+    (math.inf, ValueError, "timeout is inf"),
+    (1e12, ValueError, "timeout is 1000000000000.0"),
+    (True, TypeError, "timeout is a bool"),
+    ("1", TypeError, "timeout is a str"),
+])
+def test_peer_alive_refuses_timeouts_out_of_range(pair, timeout, exc, says):
+    lb, agent = pair
+    for side in (lb, agent):
+        with pytest.raises(exc, match=says):
+            side.peer_alive(timeout)
+
+
+def test_peer_alive_accepts_its_range_and_answers(pair):
+    lb, agent = pair
+    lb.heartbeat()
+    assert agent.peer_alive(86400) and agent.peer_alive(1)
+
+
+@pytest.mark.parametrize("timeout", [-0.1, math.nan, math.inf, True])
+def test_waits_refuse_timeouts_out_of_range(pair, timeout):
+    lb, agent = pair
+    with pytest.raises((ValueError, TypeError), match="timeout"):
+        agent.wait_observation(timeout=timeout)
+    seq = lb.write_observation([1])
+    agent.write_action(seq, [1.0])
+    with pytest.raises((ValueError, TypeError), match="timeout"):
+        agent.action_verdict(timeout=timeout)
+
+
+@pytest.mark.parametrize("after,exc,says", [(-1, ValueError, "after is -1"), (True, TypeError, "after is a bool"),
+                                            ("3", TypeError, "after is a str")])
+def test_wait_observation_refuses_a_bad_after(pair, after, exc, says):
+    lb, agent = pair
+    with pytest.raises(exc, match=says):
+        agent.wait_observation(after=after, timeout=0)
