@@ -194,7 +194,6 @@ void LbRegion::prefetch_next_slot() const noexcept {
 }
 
 std::uint64_t LbRegion::publish(MsgOut &msg, const ReservoirData *raw) noexcept {
-    [[maybe_unused]] const std::uint64_t plant_began = plant::begin();
     const std::uint64_t seq = next_seq_;
     if (raw) {
         auto *res = map_.reservoirs();
@@ -214,7 +213,7 @@ std::uint64_t LbRegion::publish(MsgOut &msg, const ReservoirData *raw) noexcept 
     copy_to_shared(&slot.publish_mono_ns, &meta, kSlotMetaBytes);
     copy_to_shared(&slot.msg, &msg, sizeof(MsgOut));
     write_end(&slot.lock, 2 * seq);
-    plant::publish(plant_began);
+    plant::publish(&slot.msg, &msg);
     // P1: release, pairs with the reader's acquire of published_seq (P2): a reader that sees
     // seq here sees the slot's lock at 2*seq or later. Relaxed would let it see seq while
     // the lock still reads an older value, and it would report a message as lost.

@@ -3,55 +3,50 @@
 // -DMARLLB_TEST_PLANT=NAME (core/CMakeLists.txt); in a product build every hook is empty.
 #pragma once
 
+#include "seqlock.hpp"
+
 #include <marllb/shm.h>
 
 #include <cstdint>
 
 namespace marllb::shm::plant {
 
-// Spins until the operation that began at `began` has taken `factor` times as long as it had
-// when called: a slowdown proportional to the operation's own cost, whatever the machine.
-inline void stretch([[maybe_unused]] std::uint64_t began, [[maybe_unused]] double factor) noexcept {
-    const std::uint64_t spent = marllb_now_mono_ns() - began;
-    const auto until = began + std::uint64_t(double(spent) * factor);
-    while (marllb_now_mono_ns() < until) {
-    }
-}
-
 inline std::uint64_t begin() noexcept {
-#if defined(MARLLB_TEST_PLANT_PUBLISH_FACTOR) || defined(MARLLB_TEST_PLANT_READ_FACTOR) || \
-    defined(MARLLB_TEST_PLANT_READ_TAIL_NS)
+#if defined(MARLLB_TEST_PLANT_READ_DELAY_NS) || defined(MARLLB_TEST_PLANT_READ_TAIL_NS)
     return marllb_now_mono_ns();
 #else
     return 0;
 #endif
 }
 
-// Inside publish, before the slot becomes visible: the publish call and the one-way latency
-// both grow.
-inline void publish(std::uint64_t began) noexcept {
-#ifdef MARLLB_TEST_PLANT_PUBLISH_FACTOR
-    stretch(began, MARLLB_TEST_PLANT_PUBLISH_FACTOR);
+inline void spin_for(std::uint64_t ns) noexcept {
+    const std::uint64_t until = marllb_now_mono_ns() + ns;
+    while (marllb_now_mono_ns() < until) {
+    }
+}
+
+// Inside publish, before the slot becomes visible: the first `bytes` of the message copied
+// into the slot a second time (the same values: readers see nothing different). Work of the
+// same kind as the publish itself, so the slowdown is a fixed fraction of it on any host.
+inline void publish(void *slot_msg, const void *msg) noexcept {
+#ifdef MARLLB_TEST_PLANT_PUBLISH_EXTRA_BYTES
+    detail::copy_to_shared(slot_msg, msg, MARLLB_TEST_PLANT_PUBLISH_EXTRA_BYTES);
 #else
-    (void)began;
+    (void)slot_msg, (void)msg;
 #endif
 }
 
-// At the end of a read that returns a message. The tail plant delays one read in 50 (2 % of
-// events: above the 99th percentile) by a fixed time.
+// At the end of a read that returns a message: a fixed delay (the one-way latency grows by
+// it), or a delay of one read in 50 (2 % of events: above the 99th percentile).
 inline void read(std::uint64_t began) noexcept {
-#ifdef MARLLB_TEST_PLANT_READ_FACTOR
-    stretch(began, MARLLB_TEST_PLANT_READ_FACTOR);
+    (void)began;
+#ifdef MARLLB_TEST_PLANT_READ_DELAY_NS
+    spin_for(MARLLB_TEST_PLANT_READ_DELAY_NS);
 #endif
 #ifdef MARLLB_TEST_PLANT_READ_TAIL_NS
     static thread_local std::uint64_t reads = 0;
-    if (++reads % 50 == 0) {
-        const std::uint64_t until = marllb_now_mono_ns() + MARLLB_TEST_PLANT_READ_TAIL_NS;
-        while (marllb_now_mono_ns() < until) {
-        }
-    }
+    if (++reads % 50 == 0) spin_for(MARLLB_TEST_PLANT_READ_TAIL_NS);
 #endif
-    (void)began;
 }
 
 } // namespace marllb::shm::plant
