@@ -81,6 +81,8 @@ def load_gate(path):
         for key in ("numerator", "denominator", "max_growth"):
             if key not in rule:
                 raise GateError(f"gate file {path}: [ratio.{name}] lacks '{key}'")
+        if rule.get("test", "mann-whitney") not in ("mann-whitney", "none"):
+            raise GateError(f"gate file {path}: [ratio.{name}] test must be 'mann-whitney' or 'none'")
         if not 0 < float(rule.get("alpha", 0.01)) < 1:
             raise GateError(f"gate file {path}: [ratio.{name}] alpha must be between 0 and 1")
         if rule.get("statistic", "median") not in ("median", "min"):
@@ -185,7 +187,8 @@ def judge(base, cand, gate):
         br, cr = b[0] / b[1], c[0] / c[1]
         growth = cr / br if br else float("inf")
         base_reps, cand_reps = rep_ratios(base, num, den), rep_ratios(cand, num, den)
-        p = mann_whitney_greater(cand_reps, base_reps) if base_reps and cand_reps else None
+        tested = rule.get("test", "mann-whitney") == "mann-whitney"
+        p = mann_whitney_greater(cand_reps, base_reps) if tested and base_reps and cand_reps else None
         grew = growth > rule["max_growth"]
         verdict = "FAIL" if grew and (p is None or p < alpha) else "PASS"
         detail = f"{num} / {den} ({stat}s); allowed growth {rule['max_growth']}x"

@@ -5,18 +5,22 @@
 # (scripts/bench_compare.py --csv); the last line says how many runs gave the expected
 # verdict. Exit 0 only if all did.
 #
-#   scripts/gate_series.sh [--runs N] [--plant NAME] [--out DIR] [--baseline FILE]
+#   scripts/gate_series.sh [--runs N] [--plant NAME] [--rule RULE] [--out DIR] [--baseline FILE]
 #     --plant   none (default: the whole suite, every rule), publish_1.5x (hot publish),
 #               read_1.5x (one-way p50), read_tail (one-way p99), lb_1.5x (the LB's per-packet
 #               cost). A plant runs only the benchmarks its rule reads, and judges that rule.
+#     --rule    on unchanged code, run only the benchmarks of this rule and judge it alone
+#               (publish_vs_word_copy, obs_one_way_p50_vs_floor, obs_one_way_p99_vs_floor,
+#               lb_ack_vs_table_touch)
 #     --out     default results/bench/gate-series
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-runs=10 plant=none out="$MARLLB_ROOT/results/bench/gate-series"
+runs=10 plant=none rule="" out="$MARLLB_ROOT/results/bench/gate-series"
 baseline="$MARLLB_ROOT/results/bench/baseline.csv"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --plant) plant="$2"; shift 2 ;;
+    --rule) rule="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
@@ -25,14 +29,25 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$baseline" ] || die "no baseline $baseline"
 build="$MARLLB_ROOT/build/release" bench_args=() rules=""
+# The benchmarks each watched rule reads.
+subset() {
+  case "$1" in
+    publish_vs_word_copy) bench_args=(--suites core --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848') ;;
+    obs_one_way_p50_vs_floor|obs_one_way_p99_vs_floor) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm') ;;
+    lb_ack_vs_table_touch) bench_args=(--suites sim) ;;
+    *) die "no benchmark subset for rule '$1'" ;;
+  esac
+  rules="$1"
+}
 case "$plant" in
-  none) ;;
-  publish_1.5x) bench_args=(--suites core --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848'); rules=publish_vs_word_copy ;;
-  read_1.5x) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm'); rules=obs_one_way_p50_vs_floor ;;
-  read_tail) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm'); rules=obs_one_way_p99_vs_floor ;;
-  lb_1.5x) bench_args=(--suites sim); rules=lb_ack_vs_table_touch ;;
+  none) [ -z "$rule" ] || subset "$rule" ;;
+  publish_1.5x) subset publish_vs_word_copy ;;
+  read_1.5x) subset obs_one_way_p50_vs_floor ;;
+  read_tail) subset obs_one_way_p99_vs_floor ;;
+  lb_1.5x) subset lb_ack_vs_table_touch ;;
   *) die "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, lb_1.5x)" ;;
 esac
+[ -z "$rule" ] || [ "$rule" = "$rules" ] || die "--rule $rule is not what plant $plant is judged on ($rules)"
 if [ "$plant" != none ]; then
   build="$MARLLB_ROOT/build/plant-$plant"
   say "building the test build with plant $plant in $build"
@@ -49,7 +64,7 @@ for k in $(seq 1 "$runs"); do
   "$MARLLB_ROOT/scripts/bench.sh" --out "$run_dir" "${bench_args[@]}"
   rc=0
   /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$baseline" "$run_dir/bench.csv" \
-    --csv "$out/series.csv" --label "$plant#$k@$(git_commit)" ${rules:+--rules "$rules"} || rc=$?
+    --csv "$out/series.csv" --label "$plant${rule:+:$rule}#$k@$(git_commit)" ${rules:+--rules "$rules"} || rc=$?
   rm -rf "$run_dir"
   [ $rc -le 1 ] || die "the gate could not judge run $k (exit $rc)"
   if [ "$plant" = none ]; then [ $rc -eq 0 ] && expected=$((expected + 1))

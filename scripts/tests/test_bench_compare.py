@@ -180,3 +180,16 @@ def test_colours_only_on_request_and_never_with_no_color():
     assert "\033[31mFAIL" in "".join(out)
     nocolor = subprocess.run(args + ["--no-color"], capture_output=True, text=True)
     assert nocolor.returncode == 1 and "\033[" not in nocolor.stdout
+
+
+def test_a_rule_without_the_u_test_is_judged_on_its_margin_alone(tmp_path):
+    gate = tmp_path / "gate.toml"
+    gate.write_text(STAT_GATE + 'test = "none"\n')
+    base = write_csv(tmp_path / "b.csv", {"BM_Op": BASE_REPS, "BM_Base": [10] * 9})
+    cand = write_csv(tmp_path / "c.csv", {"BM_Op": [99, 100, 101, 103, 190, 200, 210, 220, 230], "BM_Base": [10] * 9})
+    (row,) = bench_compare.judge(bench_compare.load_csv(base), bench_compare.load_csv(cand),
+                                 bench_compare.load_gate(str(gate)))
+    assert row[4] is None and row[5] == "FAIL"
+    gate.write_text(STAT_GATE + 'test = "t"\n')
+    with pytest.raises(bench_compare.GateError, match="test must be"):
+        bench_compare.load_gate(str(gate))
