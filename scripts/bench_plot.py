@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 TRANSPORTS = [  # (benchmark, label), fastest expected first
     ("BM_CacheLineOneWay", "cache line\n(limit)"),
+    ("BM_CopyFloorOneWay", "copy floor\n(same bytes)"),
     ("BM_ObsOneWay/marllb_shm", "marllb-shm\nobservation"),
     ("BM_ActionOneWay/marllb_shm", "marllb-shm\naction"),
     ("BM_ObsOneWay/iceoryx", "iceoryx"),
