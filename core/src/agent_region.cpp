@@ -22,20 +22,28 @@ constexpr unsigned kNextAttempts = 16;
 AgentRegion::AgentRegion(Mapping map) noexcept : map_(std::move(map)) {}
 
 Expected<AgentRegion> AgentRegion::attach(std::string_view name, const Options &opts) {
+    // The attach proper, once the region is mapped.
+    auto adopt = [](Mapping mapped) -> Expected<AgentRegion> {
+        AgentRegion agent(std::move(mapped));
+        agent.owner_pid_ = int(getpid());
+        auto *a = agent.map_.action();
+        __atomic_store_n(&a->agent_pid, int32_t(getpid()), __ATOMIC_RELAXED);
+        add_relaxed(&a->attach_count, 1);
+        return agent;
+    };
     // "Being created" lasts as long as an LB replaces a region its creator left half-made
-    // (microseconds): retry for up to ~200 ms before saying so.
-    auto m = open_mapping(name, opts, Role::agent);
-    for (int i = 0; i < 100 && !m && m.error().code == Errc::not_ready; ++i) {
-        usleep(2000);
-        m = open_mapping(name, opts, Role::agent);
+    // (microseconds): retry for up to ~200 ms before saying so. Each try's result is
+    // constructed, never assigned over the last one: tl::expected's move assignment does not
+    // compile for a move-only value under clang (the fuzz build).
+    for (int i = 0;; ++i) {
+        auto m = open_mapping(name, opts, Role::agent);
+        if (!m && m.error().code == Errc::not_ready && i < 100) {
+            usleep(2000);
+            continue;
+        }
+        if (!m) return unexpected(m.error());
+        return adopt(std::move(*m));
     }
-    if (!m) return unexpected(m.error());
-    AgentRegion agent(std::move(*m));
-    agent.owner_pid_ = int(getpid());
-    auto *a = agent.map_.action();
-    __atomic_store_n(&a->agent_pid, int32_t(getpid()), __ATOMIC_RELAXED);
-    add_relaxed(&a->attach_count, 1);
-    return agent;
 }
 
 // Copies observation `seq` if its slot holds exactly that sequence, complete, before and

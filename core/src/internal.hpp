@@ -1,6 +1,8 @@
 // Internal declarations shared by the core's translation units.
 #pragma once
 
+#include <optional>
+
 #include <marllb/shm.hpp>
 
 #include <cstdarg>
@@ -23,7 +25,7 @@ enum class Role { lb, agent };
 // and nobody holds its LB lock, replaces it with a new region (out: the mapping, with a note
 // that says so) and returns true. out may then also be E_NOTREADY (another LB got there
 // first: try again). False: not a half-made region, nothing done.
-[[nodiscard]] bool replace_half_made(std::string_view name, const Options &opts, Expected<Mapping> &out);
+[[nodiscard]] std::optional<Expected<Mapping>> replace_half_made(std::string_view name, const Options &opts);
 
 // Opens an existing region for a role: validates it before mapping, takes the role's lock,
 // maps the other role's section read-only.

@@ -73,15 +73,15 @@ Expected<LbRegion> LbRegion::open(std::string_view name, const Options &opts) {
             continue;
         }
         if (r.error().code == Errc::stale) { // half-made by a dead creator (reopen's only stale)
-            Expected<Mapping> m = unexpected(r.error());
-            if (!replace_half_made(name, opts, m)) return r;
-            if (m) {
-                LbRegion lb(std::move(*m));
+            auto m = replace_half_made(name, opts);
+            if (!m) return r;
+            if (*m) {
+                LbRegion lb(std::move(**m));
                 lb.report_.generation = 1;
                 lb.report_.next_seq = 1;
                 return lb;
             }
-            if (m.error().code != Errc::not_ready) return unexpected(m.error());
+            if (m->error().code != Errc::not_ready) return unexpected(m->error());
             usleep(2000);
             continue;
         }

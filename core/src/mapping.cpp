@@ -329,11 +329,14 @@ bool is_half_made(std::uint64_t file_size, const marllb_region_header_t *h) noex
     return file_size == 0 || (file_size >= sizeof(marllb_region_header_t) && h->magic == 0);
 }
 
-bool replace_half_made(std::string_view name, const Options &opts, Expected<Mapping> &out) {
+// Constructs its result in place (never assigns an Expected<Mapping>: tl::expected's move
+// assignment does not compile for a move-only value under clang, which the fuzz build uses).
+std::optional<Expected<Mapping>> replace_half_made(std::string_view name, const Options &opts) {
+    std::optional<Expected<Mapping>> out;
     auto path = region_path(name, opts);
-    if (!path) return false;
+    if (!path) return out;
     const int fd = ::open(path->c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return false;
+    if (fd < 0) return out;
     struct Closer {
         int fd;
         ~Closer() { close(fd); } // after the rename: keeps the old inode locked until then
@@ -345,29 +348,30 @@ bool replace_half_made(std::string_view name, const Options &opts, Expected<Mapp
         if (st.st_size >= off_t(sizeof h) && pread(fd, &h, sizeof h, 0) != ssize_t(sizeof h)) return false;
         return is_half_made(std::uint64_t(st.st_size), &h);
     };
-    if (!half_made()) return false;
+    if (!half_made()) return out;
     // Whoever holds the old file's LB lock decides on it: a live creator of an older build,
     // or another LB replacing it. Then the name must still be that file (not replaced meanwhile).
     if (int rc = lock_byte(fd, kLbLockByte); rc != 0) {
-        out = unexpected(make_error(Errc::not_ready, "region %s is being created; try again", path->c_str()));
-        return true;
+        out.emplace(unexpected(make_error(Errc::not_ready, "region %s is being created; try again", path->c_str())));
+        return out;
     }
     struct stat now{};
     if (::stat(path->c_str(), &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev || !half_made()) {
-        out = unexpected(make_error(Errc::not_ready, "region %s changed while being replaced; try again",
-                                    path->c_str()));
-        return true;
+        out.emplace(unexpected(make_error(Errc::not_ready, "region %s changed while being replaced; try again",
+                                          path->c_str())));
+        return out;
     }
     const long long old_size = (long long)st.st_size;
-    out = create_mapping(name, opts, /*replace=*/true);
-    if (out) {
+    out.emplace(create_mapping(name, opts, /*replace=*/true));
+    if (*out) {
         char note[512];
         std::snprintf(note, sizeof note,
                       "replaced %s: a creator died before finishing it (%lld bytes, magic 0)",
                       path->c_str(), old_size);
-        out->notes = out->notes.empty() ? note : std::string(note) + "; " + out->notes;
+        auto &m = **out;
+        m.notes = m.notes.empty() ? note : std::string(note) + "; " + m.notes;
     }
-    return true;
+    return out;
 }
 
 Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role role) {
