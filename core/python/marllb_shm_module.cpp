@@ -88,9 +88,9 @@ PYBIND11_MODULE(marllb_shm, m) {
              "once into numpy memory and checked against the LB's writes (never torn, never another observation's):\n"
              "{'sequence_id', 'fct_values' float32 (64, 128), 'fct_timestamps' uint64 ns (64, 128),\n"
              "'duration_values', 'duration_timestamps', 'data' (the record of RESERVOIR_DTYPE they view)}.\n"
-             "out: a record to reuse (np.zeros((), RESERVOIR_DTYPE)), saving the allocation. None if the LB\n"
-             "published that observation without raw reservoirs; ReservoirsGone once they are overwritten\n"
-             "(the LB keeps the last 2); RegionError if the region has none.")
+             "out: a record to reuse (np.zeros((), RESERVOIR_DTYPE)), saving the allocation. ReservoirsGone\n"
+             "when the region no longer holds them, for good: overwritten (the LB keeps the last 2) or never\n"
+             "published with that observation; RegionError if the region has none.")
         .def("write_action", &Region::write_action, py::arg("sequence_id"), py::arg("weights"),
              py::arg("num_servers") = py::none(),
              "Build the alias table from `weights` and write the action answering observation `sequence_id`.\n"

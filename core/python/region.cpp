@@ -160,10 +160,10 @@ py::object Region::read_reservoirs(py::handle sequence_id, py::handle out) {
     const shm::Errc rc = a.read_reservoirs(seq, *static_cast<shm::ReservoirData *>(buf.mutable_data()));
     switch (rc) {
     case shm::Errc::ok: return reservoir_views(buf, seq);
-    case shm::Errc::again: return py::none(); // published without raw reservoirs, or being written
-    case shm::Errc::gone:
+    case shm::Errc::gone: // a state that never changes back (the C++ call never says again here)
         throw ReservoirsGone("the raw reservoirs of observation " + std::to_string(seq) +
-                             " were overwritten (the LB keeps those of the last 2): read a newer observation, then its reservoirs");
+                             " are not in the region: overwritten (the LB keeps those of the last 2) or published "
+                             "without them; read a newer observation, then its reservoirs");
     case shm::Errc::invalid:
         throw py::value_error("observation " + std::to_string(seq) + " is not published yet (newest: " +
                               std::to_string(a.published_sequence()) + ")");

@@ -64,7 +64,7 @@ def test_overwritten_reservoirs_raise_gone_not_newer_samples(raw_pair):
     lb.write_observation([1], reservoirs=record(2))
     assert agent.read_reservoirs(first)["sequence_id"] == first  # the LB keeps the last 2
     lb.write_observation([1], reservoirs=record(3))
-    with pytest.raises(m.ReservoirsGone, match=f"observation {first} were overwritten"):
+    with pytest.raises(m.ReservoirsGone, match=f"observation {first} are not in the region: overwritten"):
         agent.read_reservoirs(first)
 
 
@@ -81,10 +81,12 @@ def test_reservoirs_of_no_observation_or_an_unpublished_one_are_refused(raw_pair
         agent.read_reservoirs(-1)
 
 
-def test_an_observation_published_without_reservoirs_has_none(raw_pair):
+def test_an_observation_published_without_reservoirs_is_gone_for_good(raw_pair):
+    # The region cannot tell "never had any" from "overwritten": both never change back.
     lb, agent = raw_pair
     seq = lb.write_observation([1])
-    assert agent.read_reservoirs(seq) is None
+    with pytest.raises(m.ReservoirsGone, match="published without them"):
+        agent.read_reservoirs(seq)
 
 
 def test_a_region_without_reservoirs_says_how_to_get_them(pair):
