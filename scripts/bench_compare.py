@@ -184,8 +184,12 @@ def judge(base, cand, gate):
             results.append((name, b[0] / b[1], None, None, None, "FAIL",
                             f"unavailable in the candidate: {why}" if why else f"missing in the candidate: {num} or {den}"))
             continue
+        if not all(math.isfinite(v) and v > 0 for v in (*b, *c)):
+            results.append((name, None, None, None, None, "FAIL",
+                            f"not positive finite numbers: {num} / {den} = {b[0]} / {b[1]} (baseline), {c[0]} / {c[1]} (candidate)"))
+            continue
         br, cr = b[0] / b[1], c[0] / c[1]
-        growth = cr / br if br else float("inf")
+        growth = cr / br
         base_reps, cand_reps = rep_ratios(base, num, den), rep_ratios(cand, num, den)
         tested = rule.get("test", "mann-whitney") == "mann-whitney"
         p = mann_whitney_greater(cand_reps, base_reps) if tested and base_reps and cand_reps else None

@@ -36,7 +36,7 @@ for t in "${targets[@]}"; do
   ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
   if [ "$rc" -eq 0 ]; then
     # Keep only the inputs that add coverage to the committed corpus.
-    "$fuzzer" -merge=1 "$corpus" "$new" >/dev/null 2>&1 || { say "merging new inputs for $t failed"; rc=1; }
+    "$fuzzer" -merge=1 "$corpus" "$new" >/dev/null 2>&1 || { say "merging new inputs for $t failed"; rc=1; status=1; }
   else
     status=1
   fi

@@ -37,12 +37,17 @@ mutants=(
   "copy_twice_as_slow|core/src/seqlock.hpp|    for (std::size_t i = 0; i < bytes / 8; ++i) __atomic_store_n(d + i, s[i], __ATOMIC_RELAXED);|    for (int twice = 0; twice < 2; ++twice) for (std::size_t i = 0; i < bytes / 8; ++i) __atomic_store_n(d + i, s[i], __ATOMIC_RELAXED);|gate:publish_vs_word_copy"
 )
 
+if [ -n "$only" ]; then
+  known=",$(for m in "${mutants[@]}"; do printf '%s,' "${m%%|*}"; done)"
+  for n in ${only//,/ }; do [[ "$known" == *",$n,"* ]] || die "--only: no mutant named '$n' (known:${known//,/ })"; done
+fi
 scratch="$MARLLB_ROOT/build/mutants-src"
 build="$scratch/build/release"
 if [ ! -d "$scratch/.git" ] && [ ! -f "$scratch/.git" ]; then
   git -C "$MARLLB_ROOT" worktree add --detach -f "$scratch" HEAD >/dev/null || die "cannot make a scratch worktree in $scratch"
 else
-  git -C "$scratch" checkout -q --detach "$(git -C "$MARLLB_ROOT" rev-parse HEAD)" && git -C "$scratch" checkout -q -- .
+  git -C "$scratch" checkout -q --detach "$(git -C "$MARLLB_ROOT" rev-parse HEAD)" || die "cannot check out HEAD in $scratch"
+  git -C "$scratch" checkout -q -- . || die "cannot reset $scratch"
 fi
 cleanup() {
   git -C "$scratch" checkout -q -- . 2>/dev/null || :
@@ -55,6 +60,8 @@ say "building the unmutated scratch tree"
 
 mkdir -p "$out"
 csv="$out/mutants.csv"
+logs="$MARLLB_ROOT/build/mutants-logs" # each mutant's build and check output (not results)
+mkdir -p "$logs"
 [ -s "$csv" ] || echo "date,git_commit,mutant,file,check,caught,by,seconds" >"$csv"
 survivors=() errors=()
 for m in "${mutants[@]}"; do
@@ -72,23 +79,35 @@ open(path, "w").write(text.replace(old, new))
 PY
   say "mutant $name ($file): checking with $check"
   caught=no by="-"
-  if ! (cd "$scratch" && cmake --build --preset release >/dev/null 2>&1); then
-    caught=yes by="the build"
+  if ! (cd "$scratch" && cmake --build --preset release >"$logs/$name.log" 2>&1); then
+    # A mutant must compile to say anything about the checks: the table must follow the code.
+    errors+=("$name: the mutated tree does not build (see $logs/$name.log)")
+    continue
   elif [[ "$check" == ctest:* ]]; then
     regex="${check#ctest:}"
-    if ! (cd "$scratch" && ctest --preset release -R "$regex" --timeout 300 >"$out/$name.log" 2>&1); then
+    if ! (cd "$scratch" && ctest --preset release -R "$regex" --timeout 300 >"$logs/$name.log" 2>&1); then
       caught=yes
-      by="ctest: $(grep -E '\*\*\*Failed|\*\*\*Exception|Timeout' "$out/$name.log" | head -1 | sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: //; s/ \.+.*//')"
+      by="ctest: $(grep -E '\*\*\*Failed|\*\*\*Exception|Timeout' "$logs/$name.log" | head -1 | sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: //; s/ \.+.*//')"
     fi
   else
     rule="${check#gate:}" run_dir="$(mktemp -d)"
-    "$scratch/scripts/bench.sh" --build "$build" --out "$run_dir" --suites core \
-      --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848' >"$out/$name.log" 2>&1 || :
-    if ! /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$MARLLB_ROOT/results/bench/baseline.csv" \
-         "$run_dir/bench.csv" --rules "$rule" >>"$out/$name.log" 2>&1; then
-      caught=yes by="gate: $rule"
+    if ! "$scratch/scripts/bench.sh" --build "$build" --out "$run_dir" --suites core \
+         --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848' >"$logs/$name.log" 2>&1; then
+      rm -rf "$run_dir"
+      errors+=("$name: the benchmark did not run (see $logs/$name.log)")
+      continue
     fi
+    grc=0
+    /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$MARLLB_ROOT/results/bench/baseline.csv" \
+      "$run_dir/bench.csv" --rules "$rule" >>"$logs/$name.log" 2>&1 || grc=$?
     rm -rf "$run_dir"
+    # Caught only by a failed rule (exit 1) with a measured growth; 2 is input the gate could not judge.
+    if [ $grc -eq 1 ] && grep -qE "^$rule +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+ .*FAIL" "$logs/$name.log"; then
+      caught=yes by="gate: $rule"
+    elif [ $grc -gt 1 ]; then
+      errors+=("$name: the gate could not judge the run (exit $grc, see $logs/$name.log)")
+      continue
+    fi
   fi
   secs=$(( $(date +%s) - started ))
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$(git_commit),$name,$file,$check,$caught,${by//,/;},$secs" >>"$csv"

@@ -104,6 +104,7 @@ def main():
     t0 = time.monotonic()
     sim_proc = subprocess.Popen(sim_cmd, env=env)
     agents = {}
+    first_run_rc = None  # agent 0's exit status if it had exited before the planned kill
     events = []
     try:
         if a.agent != "none":
@@ -118,6 +119,9 @@ def main():
         while sim_proc.poll() is None:
             t = time.monotonic() - t0
             if a.kill_agent_at is not None and not killed and t >= a.kill_agent_at and 0 in agents:
+                early = agents[0].poll()  # an agent that had already exited is a failure, not a kill
+                if early is not None:
+                    first_run_rc = early
                 agents[0].send_signal(signal.SIGKILL)
                 agents[0].wait()
                 events.append(("agent 0 killed", t))
@@ -175,6 +179,8 @@ def main():
     for i, rc in agent_rc.items():  # SIGKILL only when this script killed it
         if rc != 0 and not (rc == -signal.SIGKILL and i == 0 and a.kill_agent_at is not None):
             problems.append(f"agent {i} exited with {rc} (sequence regression, inconsistent observation or error)")
+    if first_run_rc not in (None, 0):
+        problems.append(f"agent 0 exited with {first_run_rc} before it was killed")
     if not a.no_plot and plot.returncode != 0:
         problems.append(f"the plot failed (exit {plot.returncode})")
     for p in problems:
@@ -218,17 +224,23 @@ def check(a, row, run_dir, events, agent_rc, run_id, sim_rc):
                 problems.append(f"agent {i} exited with {rc} (sequence regression or inconsistent observation)")
     if a.kill_agent_at is not None:
         series = read_rows(os.path.join(run_dir, "timeseries.csv"))
-        killed = next(t for e, t in events if "killed" in e)
-        fell_back = [float(r["elapsed_s"]) for r in series if int(r["fallbacks"]) > 0]
-        limit = killed + 2 * a.agent_timeout_ms / 1e3 + a.publish_us / 1e6 + 1.0  # + one progress line
-        if not fell_back or fell_back[0] > limit:
-            problems.append(f"no fallback by {limit:.1f} s after the kill at {killed:.1f} s")
-        if a.restart_agent_at is not None:
-            restarted = next(t for e, t in events if "restarted" in e)
-            before = [int(r["action_seq"]) for r in series if float(r["elapsed_s"]) <= restarted]
-            after = [int(r["action_seq"]) for r in series if float(r["elapsed_s"]) >= restarted + 2]
-            if not after or not before or max(after) <= max(before):
-                problems.append("no action applied after the agent restarted")
+        killed = next((t for e, t in events if "killed" in e), None)
+        if killed is None:
+            problems.append(f"agent 0 was never killed (--kill-agent-at {a.kill_agent_at:g} s past the run, or no agent)")
+        else:
+            fell_back = [float(r["elapsed_s"]) for r in series if int(r["fallbacks"]) > 0]
+            limit = killed + 2 * a.agent_timeout_ms / 1e3 + a.publish_us / 1e6 + 1.0  # + one progress line
+            if not fell_back or fell_back[0] > limit:
+                problems.append(f"no fallback by {limit:.1f} s after the kill at {killed:.1f} s")
+            if a.restart_agent_at is not None:
+                restarted = next((t for e, t in events if "restarted" in e), None)
+                if restarted is None:
+                    problems.append("agent 0 was never restarted (--restart-agent-at past the run)")
+                else:
+                    before = [int(r["action_seq"]) for r in series if float(r["elapsed_s"]) <= restarted]
+                    after = [int(r["action_seq"]) for r in series if float(r["elapsed_s"]) >= restarted + 2]
+                    if not after or not before or max(after) <= max(before):
+                        problems.append("no action applied after the agent restarted")
     for p in problems:
         print(f"check: {p}", file=sys.stderr)
     write_verdict(a, run_id, problems)

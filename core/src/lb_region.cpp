@@ -74,7 +74,7 @@ Expected<LbRegion> LbRegion::open(std::string_view name, const Options &opts) {
         }
         if (r.error().code == Errc::stale) { // half-made by a dead creator (reopen's only stale)
             auto m = replace_half_made(name, opts);
-            if (!m) return r;
+            if (!m) continue; // no longer half-made: created, replaced or removed meanwhile; look again
             if (*m) {
                 LbRegion lb(std::move(**m));
                 lb.report_.generation = 1;

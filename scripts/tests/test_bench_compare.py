@@ -193,3 +193,9 @@ def test_a_rule_without_the_u_test_is_judged_on_its_margin_alone(tmp_path):
     gate.write_text(STAT_GATE + 'test = "t"\n')
     with pytest.raises(bench_compare.GateError, match="test must be"):
         bench_compare.load_gate(str(gate))
+
+
+@pytest.mark.parametrize("cand_op", [[0] * 9, [float("nan")] * 9])
+def test_a_zero_or_nan_candidate_fails_rather_than_passing(tmp_path, cand_op):
+    name, b, c, growth, p, verdict, detail = judge_reps(tmp_path, cand_op)
+    assert verdict == "FAIL" and "positive finite" in detail

@@ -126,3 +126,24 @@ def test_pipeline_fails_when_an_agent_fails_even_without_check(tmp_path):
     r = pipeline(build, tmp_path / "out")
     assert r.returncode == 1
     assert "agent 0 exited with 1" in r.stderr
+
+
+def test_pipeline_fails_when_agent_0_had_already_exited_before_its_kill(tmp_path):
+    sim = """\
+        prefix=""; prev=""
+        for a in "$@"; do [ "$prev" = --region-prefix ] && prefix="$a"; prev="$a"; done
+        touch "/dev/shm/${prefix}0"; trap 'rm -f "/dev/shm/${prefix}0"' EXIT
+        sleep 1.5
+        """ + SIM_WRITES_ROW
+    build = fake_build(tmp_path, sim, agent_body="exit 4\n")
+    r = pipeline(build, tmp_path / "out", "--kill-agent-at", "1")
+    assert r.returncode == 1
+    assert "agent 0 exited with 4 before it was killed" in r.stderr
+
+
+def test_pipeline_check_says_so_when_the_kill_never_happened(tmp_path):
+    build = fake_build(tmp_path, SIM_WRITES_ROW)
+    r = pipeline(build, tmp_path / "out", "--agent", "none", "--kill-agent-at", "50", "--check")
+    assert r.returncode == 1
+    assert "never killed" in r.stderr
+    assert "Traceback" not in r.stderr
