@@ -22,10 +22,7 @@ using namespace marllb::test;
 
 namespace {
 
-struct Cleanup {
-    std::string name;
-    ~Cleanup() { (void)unlink_region(name); }
-};
+using Cleanup = marllb::test::RegionCleanup;
 
 // Entries of /dev/shm whose name contains `name`, other than `name` itself (temporary files).
 int litter(const std::string &name) {

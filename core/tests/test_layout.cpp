@@ -47,10 +47,7 @@ Image image_of(const std::string &path) {
     return img;
 }
 
-struct Cleanup {
-    std::string name;
-    ~Cleanup() { (void)unlink_region(name); }
-};
+using Cleanup = marllb::test::RegionCleanup;
 
 } // namespace
 

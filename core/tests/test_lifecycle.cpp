@@ -26,10 +26,7 @@ template <class T> void pwrite_at(const std::string &name, off_t off, T value) {
     close(fd);
 }
 
-struct Cleanup {
-    std::string name;
-    ~Cleanup() { (void)unlink_region(name); }
-};
+using Cleanup = marllb::test::RegionCleanup;
 
 } // namespace
 

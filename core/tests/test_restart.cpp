@@ -18,10 +18,7 @@ using marllb::measure::fill_action;
 
 namespace {
 
-struct Cleanup {
-    std::string name;
-    ~Cleanup() { (void)unlink_region(name); }
-};
+using Cleanup = marllb::test::RegionCleanup;
 
 // Polls `cond` every 100 us for up to 10 s.
 template <class F> bool eventually(F &&cond) {

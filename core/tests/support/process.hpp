@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <marllb/shm.hpp>
+
 #include <string>
 #include <vector>
 
@@ -46,6 +48,12 @@ public:
 
 private:
     pid_t pid_ = -1;
+};
+
+// Unlinks a test's region name when the test ends, whatever it did.
+struct RegionCleanup {
+    std::string name;
+    ~RegionCleanup() { (void)marllb::shm::unlink_region(name); }
 };
 
 // A region name unique to this process and test.
