@@ -14,6 +14,8 @@ when its binary is found. Every read is checked to return an observation.
 Cases (per call, median of the reps' medians; p90 is the median of the reps' p90s):
   read_observation              the seed's dict: {sequence_id, ..., server_stats: {id: {...}}}
   read_next_observation         the same dict, in order, with `lost`
+  read_observation_kept         the seed's dict while the caller keeps its last 3 results (nothing
+                                to refill: every dict is new, as for an agent storing history)
   read_observation_arrays       the numpy path: n_flow_on, features, active arrays
   read_reservoirs               raw reservoirs (196,608 bytes), one copy into a reused record
 Baselines, same run:
@@ -24,6 +26,7 @@ Baselines, same run:
   cpp_read_newest               bench_core BM_ReadNewestObservation (C++, no Python objects)
 """
 import argparse
+import collections
 import csv
 import datetime
 import json
@@ -130,6 +133,12 @@ def main():
         def nothing():
             pass
 
+        history = collections.deque(maxlen=3)
+
+        def read_and_keep():
+            history.append(agent.read_observation())
+            return history[-1]
+
         # Floors first: what a timed call costs with nothing in it.
         pc = time.perf_counter_ns
         pairs = []
@@ -158,6 +167,7 @@ def main():
             ("seed_dict_in_python", seed_dict_in_python, nothing, "the seed's dict built in Python"),
             ("read_observation", agent.read_observation, publish, "the seed's dict"),
             ("read_next_observation", getattr(agent, "read_next_observation", None), publish, "in order, with lost"),
+            ("read_observation_kept", read_and_keep, publish, "the seed's dict, the last 3 results kept"),
             ("read_observation_arrays", agent.read_observation_arrays, publish, "numpy arrays"),
             ("read_reservoirs", (lambda: agent.read_reservoirs(None, out)) if has_raw else None,
              publish_raw_and_read, "196,608 bytes into a reused record"),

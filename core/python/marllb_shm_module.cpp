@@ -67,7 +67,8 @@ PYBIND11_MODULE(marllb_shm, m) {
              "{'sequence_id', 'timestamp' (s since the epoch), 'active_servers': [ids], 'server_stats':\n"
              "{id: {'n_flow_on', 'fct_mean', ... (FEATURE_NAMES)}}, 'num_active_servers', 'generation',\n"
              "'skipped' (published since the previous one returned, never returned), 'publish_mono_ns'}.\n"
-             "None when nothing newer was published.")
+             "None when nothing newer was published. The dict is the caller's: later reads never change\n"
+             "anything a caller holds (they refill only server_stats dicts that no Python code can reach).")
         .def("read_observation_arrays", &Region::read_observation_arrays,
              "As read_observation, as numpy arrays over servers 0..n-1 (n = highest active + 1): 'n_flow_on'\n"
              "uint32 (n,), 'features' float32 (n, 10) in FEATURE_NAMES order, 'active' bool (n,), and the scalars.\n"

@@ -103,27 +103,91 @@ void init_observation_objects(py::module_ &m) {
     m.attr("RESERVOIR_DTYPE") = py::reinterpret_borrow<py::object>(g_reservoir_dtype);
 }
 
-py::object seed_dict(const Observation &o, ReadKind kind) {
+namespace {
+
+// A server's dict: the template's copy, then its values.
+PyObject *new_server_dict(const marllb_as_stats_t &st) {
+    PyObject *d = checked(PyDict_Copy(g_server_template));
+    try {
+        set_new(d, g_keys[k_n_flow_on], PyLong_FromUnsignedLong(st.n_flow_on));
+        for (unsigned f = 0; f < MARLLB_FEATURES_PER_AS; ++f)
+            set_new(d, g_feature_keys[f], PyFloat_FromDouble(st.reservoir_features[f]));
+    } catch (...) {
+        Py_DECREF(d);
+        throw;
+    }
+    return d;
+}
+
+// Refills a server dict that nothing but its (unreachable) parent holds, when it still has the
+// template's keys in the template's order; false when it does not (the caller replaces it).
+// A float only this dict holds is changed in place; any other value is replaced.
+bool refill_server_dict(PyObject *d, const marllb_as_stats_t &st) {
+    if (!PyDict_CheckExact(d) || Py_REFCNT(d) != 1 || PyDict_GET_SIZE(d) != 1 + MARLLB_FEATURES_PER_AS)
+        return false;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    if (!PyDict_Next(d, &pos, &k, &v) || k != g_keys[k_n_flow_on]) return false;
+    for (unsigned f = 0; PyDict_Next(d, &pos, &k, &v); ++f) {
+        if (k != g_feature_keys[f]) return false;
+        const double x = st.reservoir_features[f];
+        // Replacing the value of a present key while iterating is allowed (the keys stay).
+        if (PyFloat_CheckExact(v) && Py_REFCNT(v) == 1) reinterpret_cast<PyFloatObject *>(v)->ob_fval = x;
+        else set_new(d, k, PyFloat_FromDouble(x));
+    }
+    set_new(d, g_keys[k_n_flow_on], PyLong_FromUnsignedLong(st.n_flow_on));
+    return true;
+}
+
+// Refills a kept server_stats dict (count 1: only the pool holds it) when its keys are the
+// active servers of `msg` in order; false when they are not (the caller builds a new one).
+bool refill_stats(PyObject *stats, const marllb_msg_out_t &msg) {
+    if (PyDict_GET_SIZE(stats) != Py_ssize_t(__builtin_popcountll(msg.active_as_bitmap))) return false;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    for (std::uint64_t bits = msg.active_as_bitmap; bits; bits &= bits - 1) {
+        const unsigned s = unsigned(__builtin_ctzll(bits));
+        int overflow = 0; // a key too large for a long compares unequal, with no Python error set
+        if (!PyDict_Next(stats, &pos, &k, &v) || !PyLong_CheckExact(k) ||
+            PyLong_AsLongAndOverflow(k, &overflow) != long(s) || overflow)
+            return false;
+        if (!refill_server_dict(v, msg.as_stats[s])) set_new(stats, k, new_server_dict(msg.as_stats[s]));
+    }
+    return true;
+}
+
+} // namespace
+
+py::object SeedDictPool::stats_for(const marllb_msg_out_t &msg) {
+    for (auto &kept : kept_)
+        if (kept && Py_REFCNT(kept.ptr()) == 1 && refill_stats(kept.ptr(), msg)) return kept;
+    auto stats = py::reinterpret_steal<py::object>(checked(dict_for(__builtin_popcountll(msg.active_as_bitmap))));
+    for (std::uint64_t bits = msg.active_as_bitmap; bits; bits &= bits - 1) {
+        const unsigned s = unsigned(__builtin_ctzll(bits));
+        auto id = py::reinterpret_steal<py::object>(checked(PyLong_FromLong(long(s))));
+        set_new(stats.ptr(), id.ptr(), new_server_dict(msg.as_stats[s]));
+    }
+    // Keep it in a free entry (one whose dict no caller holds) or else in the older one.
+    unsigned slot = next_;
+    for (unsigned i = 0; i < 2; ++i)
+        if (!kept_[i] || Py_REFCNT(kept_[i].ptr()) == 1) slot = i;
+    kept_[slot] = stats;
+    next_ = slot ^ 1u;
+    return stats;
+}
+
+py::object seed_dict(const Observation &o, ReadKind kind, SeedDictPool &pool) {
     const auto &msg = o.msg;
     auto d = py::reinterpret_steal<py::object>(checked(dict_for(8)));
-    auto stats = py::reinterpret_steal<py::object>(checked(dict_for(__builtin_popcountll(msg.active_as_bitmap))));
     auto active = py::reinterpret_steal<py::object>(
         checked(PyList_New(Py_ssize_t(__builtin_popcountll(msg.active_as_bitmap)))));
     Py_ssize_t pos = 0;
-    for (std::uint64_t bits = msg.active_as_bitmap; bits; bits &= bits - 1) {
-        const unsigned s = unsigned(__builtin_ctzll(bits));
-        PyObject *id = checked(PyLong_FromLong(long(s))); // small ints: cached by CPython
-        PyList_SET_ITEM(active.ptr(), pos++, id);         // steals id
-        auto st = py::reinterpret_steal<py::object>(checked(PyDict_Copy(g_server_template)));
-        set_new(st.ptr(), g_keys[k_n_flow_on], PyLong_FromUnsignedLong(msg.as_stats[s].n_flow_on));
-        for (unsigned f = 0; f < MARLLB_FEATURES_PER_AS; ++f)
-            set_new(st.ptr(), g_feature_keys[f], PyFloat_FromDouble(msg.as_stats[s].reservoir_features[f]));
-        if (PyDict_SetItem(stats.ptr(), id, st.ptr()) != 0) throw_python();
-    }
+    for (std::uint64_t bits = msg.active_as_bitmap; bits; bits &= bits - 1)
+        PyList_SET_ITEM(active.ptr(), pos++, checked(PyLong_FromLong(long(__builtin_ctzll(bits))))); // steals
     set_new(d.ptr(), g_keys[k_sequence_id], PyLong_FromUnsignedLongLong(msg.sequence_id));
     set_new(d.ptr(), g_keys[k_timestamp], PyFloat_FromDouble(double(msg.timestamp_us) / 1e6));
     set_new(d.ptr(), g_keys[k_active_servers], active.release().ptr());
-    set_new(d.ptr(), g_keys[k_server_stats], stats.release().ptr());
+    set_new(d.ptr(), g_keys[k_server_stats], pool.stats_for(msg).release().ptr());
     set_new(d.ptr(), g_keys[k_num_active_servers], PyLong_FromUnsignedLong(msg.num_active_as));
     put_scalars(d.ptr(), o, kind);
     return d;

@@ -102,7 +102,7 @@ bool Region::next(shm::Observation &o) {
 
 py::object Region::read_observation() {
     shm::Observation o;
-    return newest(o) ? seed_dict(o, ReadKind::newest) : py::none();
+    return newest(o) ? seed_dict(o, ReadKind::newest, pool_) : py::none();
 }
 
 py::object Region::read_observation_arrays() {
@@ -112,7 +112,7 @@ py::object Region::read_observation_arrays() {
 
 py::object Region::read_next_observation() {
     shm::Observation o;
-    return next(o) ? seed_dict(o, ReadKind::next) : py::none();
+    return next(o) ? seed_dict(o, ReadKind::next, pool_) : py::none();
 }
 
 py::object Region::read_next_observation_arrays() {
@@ -313,6 +313,7 @@ void Region::close() {
     if (waiting_) throw RegionError("another thread is waiting on this region: close it after the wait returns");
     lb_.reset();
     agent_.reset();
+    pool_.clear();
 }
 
 void Region::unlink() {

@@ -3,6 +3,8 @@
 // published words; close() refuses while one is in progress.
 #pragma once
 
+#include "observation_objects.hpp"
+
 #include <marllb/shm.hpp>
 
 #include <pybind11/numpy.h>
@@ -79,6 +81,7 @@ private:
         marllb::shm::Verdicts before{};
     };
     std::optional<Written> written_;
+    SeedDictPool pool_; // server_stats dicts of earlier seed dicts, refilled when unreachable
 };
 
 } // namespace marllb_py
