@@ -88,10 +88,9 @@ void TopSet::rebuild(const double *v, unsigned n) noexcept {
 
 void Reservoir::resum() noexcept {
     sum_v_ = sum_v2_ = sum_u_ = sum_g_ = 0;
-    for (unsigned i = 0; i < count_; ++i) {
-        const double v = raw_->values[i];
-        sum_v_ += v;
-        sum_v2_ += v * v;
+    for (unsigned i = 0; i < settled_count_; ++i) {
+        sum_v_ += v_[i];
+        sum_v2_ += v_[i] * v_[i];
         sum_u_ += u_[i];
         sum_g_ += g_[i];
     }
@@ -100,10 +99,8 @@ void Reservoir::resum() noexcept {
 
 void Reservoir::recompute() noexcept {
     resum();
-    double v[kCap];
-    for (unsigned i = 0; i < count_; ++i) v[i] = raw_->values[i];
-    top_v_.rebuild(v, count_);
-    top_u_.rebuild(u_, count_);
+    top_v_.rebuild(v_, settled_count_);
+    top_u_.rebuild(u_, settled_count_);
     stale_tops_ = false;
     ++rebuilds_;
 }
@@ -113,51 +110,62 @@ void Reservoir::new_epoch(std::uint64_t epoch_ns, const FeatureOptions &opt) noe
     epoch_ns_ = epoch_ns;
     gamma_ = opt.gamma;
     ln_gamma_ = std::log(opt.gamma);
+    settled_count_ = count_;
+    dirty_[0] = dirty_[1] = 0;
     for (unsigned i = 0; i < count_; ++i) {
+        v_[i] = raw_->values[i];
         g_[i] = std::exp(ln_gamma_ * (double(epoch_ns_) - double(raw_->timestamps[i])) * 1e-9);
-        u_[i] = double(raw_->values[i]) * g_[i];
+        u_[i] = v_[i] * g_[i];
     }
     recompute();
 }
 
-void Reservoir::add(float value, std::uint64_t t_ns, ReservoirMode mode, std::uint64_t rnd, const FeatureOptions &opt) noexcept {
-    if (!have_epoch_) new_epoch(t_ns, opt);
-    ++seen_;
-    unsigned slot;
-    if (count_ < kCap) slot = count_++;
-    else {
-        if (mode == ReservoirMode::random_replacement) slot = unsigned(rnd % kCap);
-        else {
-            const std::uint64_t j = rnd % seen_;
-            if (j >= kCap) return;
-            slot = unsigned(j);
+// A slot rewritten several times since the last publish is settled once, with its last
+// sample: a publish reads the reservoir's content, not its history. A few marked slots update
+// the sums and top sets one by one; more than kRebuildAbove cost less as one rebuild (two
+// selections over 128 values).
+void Reservoir::settle() noexcept {
+    constexpr unsigned kRebuildAbove = 24;
+    const unsigned marked = unsigned(__builtin_popcountll(dirty_[0]) + __builtin_popcountll(dirty_[1]));
+    if (marked == 0) return;
+    const bool rebuild = marked > kRebuildAbove || stale_tops_;
+    for (unsigned w = 0; w < 2; ++w)
+        for (std::uint64_t bits = dirty_[w]; bits; bits &= bits - 1) {
+            const unsigned slot = w * 64 + unsigned(__builtin_ctzll(bits));
+            const double v = raw_->values[slot];
+            const double g = std::exp(ln_gamma_ * (double(epoch_ns_) - double(raw_->timestamps[slot])) * 1e-9);
+            if (rebuild) {
+                v_[slot] = v, g_[slot] = g, u_[slot] = v * g;
+                continue;
+            }
+            if (slot < settled_count_) { // the sample leaving: out of the sums and the top sets
+                sum_v_ -= v_[slot];
+                sum_v2_ -= v_[slot] * v_[slot];
+                sum_u_ -= u_[slot];
+                sum_g_ -= g_[slot];
+                top_v_.remove(std::uint8_t(slot));
+                top_u_.remove(std::uint8_t(slot));
+                ++since_recompute_;
+            } else {
+                settled_count_ = slot + 1; // slots fill in order until the reservoir is full
+            }
+            v_[slot] = v, g_[slot] = g, u_[slot] = v * g;
+            sum_v_ += v;
+            sum_v2_ += v * v;
+            sum_u_ += u_[slot];
+            sum_g_ += g;
+            // While the reservoir fits in a top set, the sets hold every value (complete).
+            const bool complete = settled_count_ <= TopSet::kMax && !stale_tops_;
+            top_v_.offer(v, std::uint8_t(slot), complete);
+            top_u_.offer(u_[slot], std::uint8_t(slot), complete);
+            const unsigned need = p90_needs(settled_count_);
+            if (top_v_.size() < need || top_u_.size() < need) stale_tops_ = true;
         }
-        // The sample leaving: out of the sums and the top sets.
-        const double old = raw_->values[slot];
-        sum_v_ -= old;
-        sum_v2_ -= old * old;
-        sum_u_ -= u_[slot];
-        sum_g_ -= g_[slot];
-        top_v_.remove(std::uint8_t(slot));
-        top_u_.remove(std::uint8_t(slot));
-        ++since_recompute_;
+    dirty_[0] = dirty_[1] = 0;
+    if (rebuild) {
+        settled_count_ = count_;
+        recompute();
     }
-    const double v = value;
-    const double g = std::exp(ln_gamma_ * (double(epoch_ns_) - double(t_ns)) * 1e-9);
-    raw_->values[slot] = value;
-    raw_->timestamps[slot] = t_ns;
-    g_[slot] = g;
-    u_[slot] = v * g;
-    sum_v_ += v;
-    sum_v2_ += v * v;
-    sum_u_ += u_[slot];
-    sum_g_ += g;
-    // While the reservoir fits in a top set, the sets hold every value (complete).
-    const bool complete = count_ <= TopSet::kMax && !stale_tops_;
-    top_v_.offer(v, std::uint8_t(slot), complete);
-    top_u_.offer(u_[slot], std::uint8_t(slot), complete);
-    const unsigned need = p90_needs(count_);
-    if (top_v_.size() < need || top_u_.size() < need) stale_tops_ = true;
 }
 
 bool Reservoir::renew_epoch_if_old(std::uint64_t now_ns, const FeatureOptions &opt) noexcept {
@@ -167,7 +175,7 @@ bool Reservoir::renew_epoch_if_old(std::uint64_t now_ns, const FeatureOptions &o
 }
 
 double Reservoir::p90_from(const TopSet &top) const noexcept {
-    const unsigned n = count_;
+    const unsigned n = settled_count_;
     const double pos = 0.9 * double(n - 1);
     const unsigned lo = unsigned(pos);
     const double frac = pos - double(lo);
@@ -179,9 +187,10 @@ double Reservoir::p90_from(const TopSet &top) const noexcept {
 Features Reservoir::features(std::uint64_t now_ns, const FeatureOptions &opt) noexcept {
     if (count_ == 0) return {};
     if (opt.gamma != gamma_ || now_ns > epoch_ns_ + kEpochLimitNs) new_epoch(now_ns, opt);
-    else if (stale_tops_) recompute();
+    else settle();
+    if (stale_tops_) recompute();
     else if (since_recompute_ >= kRecomputeEvery) resum();
-    const double n = count_;
+    const double n = settled_count_;
     const double mean = sum_v_ / n;
     const double var = std::max(0.0, sum_v2_ / n - mean * mean);
     // w_i = gamma^(now - t_i) = f * g_i; a sample stamped after now has w > 1.

@@ -75,15 +75,31 @@ public:
         : raw_(storage ? storage : &own_) {
         if (zero_slots) {
             *raw_ = {};
-            count_ = kCap;
+            count_ = settled_count_ = kCap;
             stale_tops_ = true;
         }
     }
     Reservoir(const Reservoir &) = delete;
     Reservoir &operator=(const Reservoir &) = delete;
 
-    // Adds a sample (value in seconds, taken at t_ns). rnd: a fresh random number.
-    void add(float value, std::uint64_t t_ns, ReservoirMode mode, std::uint64_t rnd, const FeatureOptions &opt) noexcept;
+    // Adds a sample (value in seconds, taken at t_ns). rnd: a fresh random number. The data
+    // path's share only, as MARLLB's (lbhash.h:108, 124): the value and time go into a slot,
+    // the slot is marked; sums, top sets and weights catch up at the next features().
+    void add(float value, std::uint64_t t_ns, ReservoirMode mode, std::uint64_t rnd, const FeatureOptions &opt) noexcept {
+        if (!have_epoch_) new_epoch(t_ns, opt); // once per reservoir
+        ++seen_;
+        unsigned slot;
+        if (count_ < kCap) slot = count_++;
+        else if (mode == ReservoirMode::random_replacement) slot = unsigned(rnd % kCap);
+        else {
+            const std::uint64_t j = rnd % seen_;
+            if (j >= kCap) return;
+            slot = unsigned(j);
+        }
+        raw_->values[slot] = value;
+        raw_->timestamps[slot] = t_ns;
+        dirty_[slot >> 6] |= std::uint64_t(1) << (slot & 63);
+    }
 
     // Features at now_ns (now_ns >= every sample's time for the decay to be < 1).
     [[nodiscard]] Features features(std::uint64_t now_ns, const FeatureOptions &opt) noexcept;
@@ -99,19 +115,23 @@ public:
 
 private:
     void new_epoch(std::uint64_t epoch_ns, const FeatureOptions &opt) noexcept;
+    void settle() noexcept;    // brings weights, sums and top sets up to the marked slots
     void recompute() noexcept; // sums and both top sets from scratch
     void resum() noexcept;     // the running sums from scratch (bounds their rounding drift)
     [[nodiscard]] double p90_from(const TopSet &top) const noexcept;
 
     marllb_reservoir_raw_t own_{};
     marllb_reservoir_raw_t *raw_;  // exactly the ABI's raw layout: copied into the region as is
-    unsigned count_ = 0;
+    unsigned count_ = 0;          // slots written (by add)
+    unsigned settled_count_ = 0;  // slots the sums and top sets cover
+    std::uint64_t dirty_[2] = {0, 0}; // slots written since the last settle()
     std::uint64_t seen_ = 0;
     std::uint64_t epoch_ns_ = 0;
     double gamma_ = 0, ln_gamma_ = 0; // the epoch's gamma and its log
     bool have_epoch_ = false;
     bool stale_tops_ = false;      // a top set fell below what the p90 needs
     unsigned since_recompute_ = 0; // replacements since the sums were exact
+    double v_[kCap]{};             // v_i as the sums and top sets hold it
     double g_[kCap]{};             // gamma^(E - t_i)
     double u_[kCap]{};             // v_i * g_[i]
     double sum_v_ = 0, sum_v2_ = 0, sum_u_ = 0, sum_g_ = 0;
