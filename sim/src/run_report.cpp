@@ -67,8 +67,18 @@ std::string summary_text(const RunReport &r) {
         const FloodRates &f = r.flood;
         fmt::format_to(out, "  {:<28} bare rx->tx {:.2f} Mpps, LB {:.2f} Mpps ({:.2f} of bare)\n", "throughput (64-byte frames)",
                        f.bare_mpps, f.full_mpps, f.bare_mpps > 0 ? f.full_mpps / f.bare_mpps : 0);
-        fmt::format_to(out, "  {:<28} bare {:.0f} % empty, mean burst {:.1f}; LB {:.0f} % empty, mean burst {:.1f}\n",
+        fmt::format_to(out, "  {:<28} bare {:.1f} % empty, mean burst {:.1f}; LB {:.1f} % empty, mean burst {:.1f}\n",
                        "LB lcore rx polls", 100 * f.bare_empty_polls, f.bare_burst, 100 * f.full_empty_polls, f.full_burst);
+        fmt::format_to(out, "  {:<28} busy {:.1f} % of the LB phase: capacity {:.2f} Mpps ({:.1f} ns per frame)\n",
+                       "LB lcore", 100 * f.full_busy, f.full_capacity_mpps, f.full_capacity_mpps > 0 ? 1e3 / f.full_capacity_mpps : 0.0);
+        fmt::format_to(out, "  {:<28} sent {:.2f} Mpps in the bare phase, {:.2f} Mpps in the LB phase\n", "world (generator)",
+                       f.bare_gen_mpps, f.full_gen_mpps);
+        if (lb_saturated(f))
+            fmt::format_to(out, "  {:<28} saturated: <= {:.0f} % empty polls, the LB set the rate\n", "LB phase",
+                           100 * kSaturatedBelowEmptyPolls);
+        else
+            fmt::format_to(out, "  {:<28} NOT saturated: {:.1f} % empty polls (> {:.0f} %): the generator set the rate, read the capacity\n",
+                           "LB phase", 100 * f.full_empty_polls, 100 * kSaturatedBelowEmptyPolls);
     }
     fmt::format_to(out, "  {:<28} {} new, {} ended by RST, {} expired\n", "flows at the LB", r.lb.flows, r.lb.flows_ended,
                    r.lb.flows_expired);
@@ -112,7 +122,11 @@ measure::ResultRow result_row(const RunReport &r, const measure::Host &host) {
         .add("rate_per_s", r.world ? r.world->rate_per_s : 0.0).add("time_scale", r.time_scale)
         .add("lbs", std::uint64_t(r.lbs)).add("publish_us", r.publish_us).add("duration_s", r.duration_s).add("wall_s", r.wall_s)
         .add("seed", r.seed).add("packets", r.lb.packets).add("mpps", lb_mpps(r)).add("bare_mpps", f.bare_mpps)
-        .add("ratio_to_bare", f.bare_mpps > 0 ? f.full_mpps / f.bare_mpps : 0.0).add("flows", r.lb.flows)
+        .add("ratio_to_bare", f.bare_mpps > 0 ? f.full_mpps / f.bare_mpps : 0.0);
+    if (r.mode == RunMode::flood) // flood rows only: the other modes' files keep their columns
+        row.add("empty_polls", f.full_empty_polls).add("busy", f.full_busy).add("capacity_mpps", f.full_capacity_mpps)
+            .add("gen_mpps", f.full_gen_mpps).add("status", lb_saturated(f) ? "ok" : "miss");
+    row.add("flows", r.lb.flows)
         .add("drops", r.lb.dropped());
     for (std::size_t d = 1; d < kDropReasons; ++d) row.add("drop_" + std::string(describe(Drop(d))), r.lb.drops[d]);
     row.add("untracked", r.lb.untracked).add("untracked_syns", r.lb.untracked_syns)

@@ -27,7 +27,17 @@ struct FloodRates {
     double bare_mpps = 0, full_mpps = 0;
     double bare_empty_polls = 0, full_empty_polls = 0; // fractions of polls
     double bare_burst = 0, full_burst = 0;             // mean frames per non-empty poll
+    // The LB phase's busy fraction (time in polls that returned frames, their processing
+    // included, over the phase's time) and its capacity (frames / busy time): what the LB lcore
+    // could forward were it never waiting for frames.
+    double full_busy = 0, full_capacity_mpps = 0;
+    double bare_gen_mpps = 0, full_gen_mpps = 0; // frames the world sent per second, per phase
 };
+
+// Below this share of empty polls the LB phase counts as saturated: the LB, not the world
+// that generates its frames, set the rate.
+inline constexpr double kSaturatedBelowEmptyPolls = 0.05;
+[[nodiscard]] inline bool lb_saturated(const FloodRates &f) noexcept { return f.full_empty_polls <= kSaturatedBelowEmptyPolls; }
 
 // What the world saw (absent in flood mode, which has no clients).
 struct WorldResults {

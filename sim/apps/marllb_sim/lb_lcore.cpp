@@ -7,6 +7,7 @@
 #include "metrics.hpp"
 #include "publish_schedule.hpp"
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include <algorithm>
@@ -121,16 +122,19 @@ int lb_lcore_realtime(Run &r) {
 }
 
 // Flood: phase 0 forwards rx -> tx untouched (the bare handoff baseline), phase 1 runs the LB.
-// Each phase's rate is measured here, from its first to its last frame.
+// Each phase's rate is measured here, from its first to its last frame; in the LB phase the
+// time of every poll that returned frames (the poll, the processing, the publishes it
+// triggered) is summed as busy time, by the TSC (two reads per poll).
 int lb_lcore_flood(Run &r) {
     rte_mbuf *pkts[kBurst];
     const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
     for (int phase = 0; phase < 2; ++phase) {
         while (r.sync.phase.load(std::memory_order_acquire) < phase && !r.sync.stop.load(std::memory_order_relaxed)) {
         }
-        std::uint64_t first = 0, last = 0, count = 0, polls = 0, empty = 0;
+        std::uint64_t first = 0, last = 0, count = 0, polls = 0, empty = 0, busy_cycles = 0;
         PublishSchedule sched(r.model, interval, mono_ns());
         while (r.sync.phase.load(std::memory_order_relaxed) == phase && !r.sync.stop.load(std::memory_order_relaxed)) {
+            const std::uint64_t c0 = rte_rdtsc();
             const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
             ++polls;
             if (!n) {
@@ -150,6 +154,7 @@ int lb_lcore_flood(Run &r) {
             const PublishSchedule::Due due = sched.after_burst(now, n);
             if (due.publish) publish_all(r, now);
             if (due.read_actions) poll_actions(r);
+            busy_cycles += rte_rdtsc() - c0;
         }
         const double mpps = last > first ? double(count) / (double(last - first) * 1e-9) / 1e6 : 0;
         FloodRates &f = r.flood;
@@ -157,6 +162,11 @@ int lb_lcore_flood(Run &r) {
         // Polls that found the ring empty: the LB waited for the world (the LB had headroom).
         (phase == 0 ? f.bare_empty_polls : f.full_empty_polls) = polls ? double(empty) / double(polls) : 0;
         (phase == 0 ? f.bare_burst : f.full_burst) = polls > empty ? double(count) / double(polls - empty) : 0;
+        if (phase == 1) {
+            const double busy_ns = double(busy_cycles) * 1e9 / double(rte_get_tsc_hz());
+            f.full_busy = last > first ? std::min(1.0, busy_ns / double(last - first)) : 0;
+            f.full_capacity_mpps = busy_ns > 0 ? double(count) / busy_ns * 1e3 : 0;
+        }
     }
     return 0;
 }

@@ -152,46 +152,51 @@ void world_lockstep(Run &r, World &w, Progress &prog) {
 
 // Flood: flows in round robin, each sending SYN, its handshake ACK, --flood-acks ACKs (each a
 // flow-duration sample at the LB) and RST|ACK, then starting again on a new port.
+// The generator must outpace the LB: frames the LB forwarded come back on --port-out and are
+// reused as they are (no free, no allocation: the mempool is touched only to top a burst up),
+// and each frame is a 64-byte template copy with its addresses, ports, sequence and flags
+// patched (build_frame). Its own rate per phase is reported beside the LB's.
 void world_flood(Run &r) {
     struct FloodFlow { FlowKey key; std::uint32_t k = 0, gen = 0; };
     std::vector<FloodFlow> flows(r.cfg.flood_flows);
     for (std::uint32_t i = 0; i < flows.size(); ++i) flows[i].key = FlowKey{0x0A000000u | i, kVip, 1024, kVipPort};
     std::size_t next = 0;
-    rte_mbuf *m[kBurst], *back[kBurst];
+    rte_mbuf *m[kBurst];
     for (int phase = 0; phase < 2; ++phase) {
         r.sync.phase.store(phase, std::memory_order_release);
-        const std::uint64_t end = mono_ns() + std::uint64_t(r.cfg.flood_seconds * 1e9);
-        std::uint64_t now = mono_ns();
+        const std::uint64_t start = mono_ns(), end = start + std::uint64_t(r.cfg.flood_seconds * 1e9);
+        std::uint64_t now = start, sent_total = 0;
         while (now < end) {
-            if (rte_pktmbuf_alloc_bulk(r.pool, m, kBurst) == 0) {
-                for (unsigned i = 0; i < kBurst; ++i) {
-                    FloodFlow &f = flows[next];
-                    next = next + 1 == flows.size() ? 0 : next + 1;
-                    const std::uint8_t flags = f.k == 0 ? kTcpSyn : f.k <= r.cfg.flood_acks + 1 ? kTcpAck : kTcpRst | kTcpAck;
-                    m[i]->data_len = m[i]->pkt_len = kFrameLen;
-                    build_frame(rte_pktmbuf_mtod(m[i], std::uint8_t *), f.key, flags, f.k);
-                    if (++f.k > r.cfg.flood_acks + 2) { // the RST went out: the next connection, a new port
-                        f.k = 0;
-                        f.key.src_port = std::uint16_t(1024 + (++f.gen % 64000));
-                    }
-                    ts_of(r, m[i]) = now;
-                }
-                // Every frame goes out (a lost SYN would turn its flow's packets into unknown ones):
-                // while the LB's ring is full, drain what it forwarded and try again.
-                unsigned sent = 0;
-                while ((sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(kBurst - sent))) < kBurst) {
-                    const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
-                    if (n) rte_pktmbuf_free_bulk(back, n);
-                    else rte_pause();
+            unsigned have = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, m, kBurst); // forwarded: reused
+            if (have < kBurst && rte_pktmbuf_alloc_bulk(r.pool, m + have, kBurst - have) == 0) have = kBurst;
+            for (unsigned i = 0; i < have; ++i) {
+                FloodFlow &f = flows[next];
+                next = next + 1 == flows.size() ? 0 : next + 1;
+                const std::uint8_t flags = f.k == 0 ? kTcpSyn : f.k <= r.cfg.flood_acks + 1 ? kTcpAck : kTcpRst | kTcpAck;
+                m[i]->data_len = m[i]->pkt_len = kFrameLen;
+                build_frame(rte_pktmbuf_mtod(m[i], std::uint8_t *), f.key, flags, f.k);
+                if (++f.k > r.cfg.flood_acks + 2) { // the RST went out: the next connection, a new port
+                    f.k = 0;
+                    f.key.src_port = std::uint16_t(1024 + (++f.gen % 64000));
                 }
             }
-            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
-            if (n) rte_pktmbuf_free_bulk(back, n);
+            // Every frame goes out (a lost SYN would turn its flow's packets into unknown ones):
+            // while the LB's ring is full, take back what it forwarded (freed) and try again.
+            unsigned sent = 0;
+            while ((sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(have - sent))) < have) {
+                rte_mbuf *back[kBurst];
+                const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+                if (n) rte_pktmbuf_free_bulk(back, n);
+                else rte_pause();
+            }
+            sent_total += have;
             now = mono_ns();
         }
+        (phase == 0 ? r.flood.bare_gen_mpps : r.flood.full_gen_mpps) = double(sent_total) / double(now - start) * 1e3;
         // Let the LB drain before the next phase starts.
         const std::uint64_t settle = mono_ns() + 50'000'000;
         while (mono_ns() < settle) {
+            rte_mbuf *back[kBurst];
             const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
             if (n) rte_pktmbuf_free_bulk(back, n);
         }
