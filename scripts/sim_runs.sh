@@ -4,14 +4,18 @@
 #
 #   scripts/sim_runs.sh [--out DIR] [--only flood|policies|trace]
 #
-#   flood.csv     LB throughput on 64-byte frames against the bare rx->tx handoff of the same run:
-#                 7 servers (publish every 200 ms, three runs: the spread is the host's), 64 servers at 200 ms and at 200 us (the
-#                 publish cost of 64 servers x 2 metrics x 128 samples), and 200 us with raw
-#                 reservoirs
+#   flood.csv     LB throughput on 64-byte frames against the bare rx->tx handoff of the same run,
+#                 with the LB lcore's busy share, its capacity (frames / busy time), the
+#                 generator's rate and a status (ok: the LB was saturated, <= 5 % empty polls):
+#                 7 servers (publish every 200 ms, three runs: the spread is the host's); 64
+#                 servers and 65,536 concurrent flows in a table that holds them (2^16 buckets),
+#                 three runs; 64 servers at 200 ms and at 200 us (the publish cost of 64 servers x
+#                 2 metrics x 128 samples), and 200 us with raw reservoirs
 #   policies.csv  ECMP, WCMP, LSQ, SED on MARLLB's [1,1,1,1,2,2,2] at 85 % load, lockstep, 300 s,
 #                 under each LB model (--lb-model marllb, the default, and clean)
 #   trace.csv     replay of the MARLLB trace at 350 flows/s, lockstep, 120 s, SED, each LB model
-# Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/.
+# Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/,
+# flood rows written before the busy share and the status in results/sim/before-flood-status/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out="$MARLLB_ROOT/results/sim"
 only=""
@@ -19,7 +23,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -32,6 +36,9 @@ case "$only" in ""|flood|policies|trace) ;; *) die "--only takes flood, policies
 set -x
 if [ -z "$only" ] || [ "$only" = flood ]; then
   for run in 1 2 3; do "$sim" --flood --flood-seconds 5 --csv "$out/flood.csv"; done
+  for run in 1 2 3; do
+    "$sim" --flood --flood-seconds 5 --servers "$s64" --flood-flows 65536 --buckets-log2 16 --csv "$out/flood.csv"
+  done
   "$sim" --flood --flood-seconds 5 --servers "$s64" --csv "$out/flood.csv"
   "$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --csv "$out/flood.csv"
   "$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --raw-reservoirs --csv "$out/flood.csv"
