@@ -33,7 +33,7 @@ trap 'rm -rf "$tmp"' EXIT
 series_id="$(date -u +%Y-%m-%dT%H:%M:%SZ)@$(git_commit)"
 for run in $(seq 1 "$runs"); do
   say "run $run of $runs"
-  "$MARLLB_ROOT/scripts/bench.sh" --suites ipc --ipc-filter 'CopyFloorOneWay|ObsOneWay/(marllb_shm|iceoryx)$' \
+  "$MARLLB_ROOT/scripts/bench.sh" --suites ipc --ipc-filter 'CopyFloorOneWay|ObsOneWay/(marllb_shm|iceoryx)' \
     --out "$tmp/run$run" >"$tmp/run$run.log" 2>&1 || { tail -20 "$tmp/run$run.log" >&2; die "bench.sh failed in run $run (log above)"; }
   /usr/bin/python3 "$MARLLB_ROOT/scripts/oneway_series.py" row --bench-csv "$tmp/run$run/bench.csv" --run "$run" \
     --series "$series_id" --floor-goal "$floor_goal" --iceoryx-goal "$iceoryx_goal" --csv "$out/series.csv" || exit 1

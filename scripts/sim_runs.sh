@@ -9,8 +9,10 @@
 #                 generator's rate and a status (ok: the LB was saturated, <= 5 % empty polls):
 #                 7 servers (publish every 200 ms, three runs: the spread is the host's); 64
 #                 servers and 65,536 concurrent flows in a table that holds them (2^16 buckets),
-#                 three runs; 64 servers at 200 ms and at 200 us (the publish cost of 64 servers x
-#                 2 metrics x 128 samples), and 200 us with raw reservoirs
+#                 three runs, and 60 s each with and without the slot prefetched before each
+#                 publish (--warm-us 100 / 0: the publish call in the production regime); 64
+#                 servers at 200 ms and at 200 us (the publish cost of 64 servers x 2 metrics x
+#                 128 samples), and 200 us with raw reservoirs
 #   policies.csv  ECMP, WCMP, LSQ, SED on MARLLB's [1,1,1,1,2,2,2] at 85 % load, lockstep, 300 s,
 #                 under each LB model (--lb-model marllb, the default, and clean)
 #   trace.csv     replay of the MARLLB trace at 350 flows/s, lockstep, 120 s, SED, each LB model
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -38,6 +40,12 @@ if [ -z "$only" ] || [ "$only" = flood ]; then
   for run in 1 2 3; do "$sim" --flood --flood-seconds 5 --csv "$out/flood.csv"; done
   for run in 1 2 3; do
     "$sim" --flood --flood-seconds 5 --servers "$s64" --flood-flows 65536 --buckets-log2 16 --csv "$out/flood.csv"
+  done
+  # The production regime: the LB lcore saturated between publishes every 200 ms, 300 publishes,
+  # with the next slot prefetched 100 us before each (the default) and without.
+  for warm in 100 0; do
+    "$sim" --flood --flood-seconds 60 --servers "$s64" --flood-flows 65536 --buckets-log2 16 --warm-us "$warm" \
+      --csv "$out/flood.csv"
   done
   "$sim" --flood --flood-seconds 5 --servers "$s64" --csv "$out/flood.csv"
   "$sim" --flood --flood-seconds 5 --servers "$s64" --publish-us 200 --csv "$out/flood.csv"

@@ -47,11 +47,11 @@ struct PublishCost {
     double p50_us, p99_us, max_us;
 };
 
-PublishCost publish_cost(const RunReport &r) {
-    std::vector<std::uint32_t> c = r.publish_cost_ns;
+PublishCost cost_of(const std::vector<std::uint32_t> &c) {
     const double mx = c.empty() ? 0 : double(*std::max_element(c.begin(), c.end()));
     return {quantile(c, 0.5) / 1e3, quantile(c, 0.99) / 1e3, mx / 1e3};
 }
+PublishCost publish_cost(const RunReport &r) { return cost_of(r.publish_cost_ns); }
 
 } // namespace
 
@@ -74,11 +74,11 @@ std::string summary_text(const RunReport &r) {
         fmt::format_to(out, "  {:<28} sent {:.2f} Mpps in the bare phase, {:.2f} Mpps in the LB phase\n", "world (generator)",
                        f.bare_gen_mpps, f.full_gen_mpps);
         if (lb_saturated(f))
-            fmt::format_to(out, "  {:<28} saturated: <= {:.0f} % empty polls, the LB set the rate\n", "LB phase",
-                           100 * kSaturatedBelowEmptyPolls);
+            fmt::format_to(out, "  {:<28} saturated: busy {:.1f} % >= {:.0f} % of the time, the LB set the rate\n", "LB phase",
+                           100 * f.full_busy, 100 * kSaturatedBusy);
         else
-            fmt::format_to(out, "  {:<28} NOT saturated: {:.1f} % empty polls (> {:.0f} %): the generator set the rate, read the capacity\n",
-                           "LB phase", 100 * f.full_empty_polls, 100 * kSaturatedBelowEmptyPolls);
+            fmt::format_to(out, "  {:<28} NOT saturated: busy {:.1f} % < {:.0f} % of the time: the generator set the rate, read the capacity\n",
+                           "LB phase", 100 * f.full_busy, 100 * kSaturatedBusy);
     }
     fmt::format_to(out, "  {:<28} {} new, {} ended by RST, {} expired\n", "flows at the LB", r.lb.flows, r.lb.flows_ended,
                    r.lb.flows_expired);
@@ -92,6 +92,11 @@ std::string summary_text(const RunReport &r) {
     const PublishCost pc = publish_cost(r);
     fmt::format_to(out, "  {:<28} p50 {:.2f} us, p99 {:.2f} us, max {:.2f} us ({} publishes)\n", "publish cost (features+copy)",
                    pc.p50_us, pc.p99_us, pc.max_us, r.publish_cost_ns.size());
+    if (!r.publish_call_ns.empty()) {
+        const PublishCost call = cost_of(r.publish_call_ns);
+        fmt::format_to(out, "  {:<28} p50 {:.2f} us, p99 {:.2f} us, max {:.2f} us (the region's publish call alone)\n",
+                       "publish call", call.p50_us, call.p99_us, call.max_us);
+    }
     if (r.world) {
         const WorldCounters &wc = r.world->counters;
         const auto &fct = r.world->fct_s;
@@ -125,7 +130,9 @@ measure::ResultRow result_row(const RunReport &r, const measure::Host &host) {
         .add("ratio_to_bare", f.bare_mpps > 0 ? f.full_mpps / f.bare_mpps : 0.0);
     if (r.mode == RunMode::flood) // flood rows only: the other modes' files keep their columns
         row.add("empty_polls", f.full_empty_polls).add("busy", f.full_busy).add("capacity_mpps", f.full_capacity_mpps)
-            .add("gen_mpps", f.full_gen_mpps).add("status", lb_saturated(f) ? "ok" : "miss");
+            .add("gen_mpps", f.full_gen_mpps).add("status", lb_saturated(f) ? "ok" : "miss")
+            .add("publish_call_p50_us", cost_of(r.publish_call_ns).p50_us).add("publish_call_p99_us", cost_of(r.publish_call_ns).p99_us)
+            .add("warm_us", r.warm_us);
     row.add("flows", r.lb.flows)
         .add("drops", r.lb.dropped());
     for (std::size_t d = 1; d < kDropReasons; ++d) row.add("drop_" + std::string(describe(Drop(d))), r.lb.drops[d]);

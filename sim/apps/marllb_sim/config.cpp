@@ -35,6 +35,9 @@ void add_options(CLI::App &app, Config &cfg) {
     app.add_flag("--raw-reservoirs", cfg.raw_reservoirs, "create regions with the raw reservoir section");
     app.add_flag("--keep-region", cfg.keep_region, "leave the regions in /dev/shm at exit");
     app.add_option("--publish-us", cfg.publish_us, "observation cadence, microseconds (100 .. 10^7)")->check(CLI::Range(100.0, 1e7));
+    app.add_option("--warm-us", cfg.warm_us,
+                   "prefetch the next observation slot for writing this many microseconds before a publish can be due "
+                   "(0: never; real time and flood)")->check(CLI::Range(0.0, 1e6));
     app.add_flag("--lockstep", cfg.lockstep, "simulated time; with an agent policy each interval waits for the agent's answer");
     app.add_option("--lockstep-wait-ms", cfg.lockstep_wait_ms, "lockstep: longest wait for an agent's answer")->check(marllb::sim::cli::positive);
     app.add_flag("--flood", cfg.flood, "throughput run: a bare rx->tx phase, then the LB, each --flood-seconds");

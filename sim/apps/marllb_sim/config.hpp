@@ -37,6 +37,7 @@ struct Config {
     bool raw_reservoirs = false;
     bool keep_region = false;
     double publish_us = 200'000;
+    double warm_us = 100; // prefetch the next slot this long before a publish can be due (0: never)
     // modes
     bool lockstep = false;
     double lockstep_wait_ms = 2000;

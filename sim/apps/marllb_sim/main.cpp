@@ -126,6 +126,7 @@ void open_lbs(Run &r) {
         r.lbs.push_back(std::move(inst));
     }
     r.publish_cost_ns.reserve(1 << 20);
+    r.publish_call_ns.reserve(1 << 20);
 }
 
 FILE *open_timeseries(const std::string &path) {
@@ -157,6 +158,8 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
     rep.rejected = r.stats.rejected.load();
     rep.jain_duration = r.stats.jain_duration.load();
     rep.publish_cost_ns = r.publish_cost_ns;
+    rep.publish_call_ns = r.publish_call_ns;
+    rep.warm_us = cfg.warm_us;
     rep.gaps = r.gaps;
     rep.flood = r.flood;
     rep.lockstep_agent_timeouts = r.lockstep_agent_timeouts;

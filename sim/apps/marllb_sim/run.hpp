@@ -71,6 +71,7 @@ struct Run {
     std::uint64_t start_ns = 0;
     // Results of the LB lcore, read by main after it returned.
     std::vector<std::uint32_t> publish_cost_ns;
+    std::vector<std::uint32_t> publish_call_ns;
     // Gaps between consecutive publish stamps (the LB lcore's clock): marllb's rule makes
     // every gap at least one interval; clean's timer keeps the count, not each gap.
     std::uint64_t last_publish_at = 0;
