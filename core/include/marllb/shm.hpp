@@ -113,13 +113,7 @@ struct PollResult {
 };
 
 // Counters private to the LB process (the header's verdict counters are their shared view).
-struct LbCounters {
-    std::uint64_t published = 0;
-    std::uint64_t polls_busy = 0;
-    std::uint64_t actions_applied = 0;
-    std::uint64_t actions_rejected = 0;
-    std::uint64_t actions_stale = 0;
-};
+using LbCounters = marllb_lb_counters_t;
 
 // The LB's side of a region. LB process only; one thread at a time. A closed or moved-from
 // region allows only is_open(), close(), assignment and destruction.
