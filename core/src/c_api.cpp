@@ -234,6 +234,8 @@ int marllb_agent_attached_pid(const marllb_agent_t *agent) { return agent->regio
 
 const char *marllb_agent_path(const marllb_agent_t *agent) { return agent->region.path().c_str(); }
 
+size_t marllb_agent_size(const marllb_agent_t *agent) { return agent->region.size(); }
+
 int marllb_agent_read_reservoirs(marllb_agent_t *agent, uint64_t seq, marllb_reservoir_data_t *out) {
     const Errc e = agent->region.read_reservoirs(seq, *out);
     if (e == Errc::invalid)

@@ -65,6 +65,7 @@ static void test_roles(void) {
     CHECK(strcmp(marllb_lb_path(lb), marllb_agent_path(agent)) == 0);
     CHECK(strstr(marllb_lb_path(lb), name) != NULL);
     CHECK(marllb_lb_size(lb) == MARLLB_REGION_SIZE_BASE);
+    CHECK(marllb_agent_size(agent) == MARLLB_REGION_SIZE_BASE);
     CHECK(marllb_lb_huge_pages(lb) == 0);
 
     marllb_msg_out_t obs;
@@ -313,6 +314,7 @@ static void test_reservoirs(void) {
     if (!lb || !agent) return;
     CHECK(marllb_lb_has_reservoirs(lb) == 1 && marllb_agent_has_reservoirs(agent) == 1);
     CHECK(marllb_lb_size(lb) == MARLLB_REGION_SIZE_WITH_RESERVOIRS);
+    CHECK(marllb_agent_size(agent) == MARLLB_REGION_SIZE_WITH_RESERVOIRS);
 
     marllb_msg_out_t obs;
     for (uint64_t seq = 1; seq <= 3; ++seq) {

@@ -120,7 +120,8 @@ static inline shm_agent_t *shm_attach(const char *name)
 }
 
 /* Agent side, the seed's read_observation(): the newest observation, newer than any returned
- * before. 1 (and *out), 0 when nothing newer is published. */
+ * before. 1 (and *out), 0 when nothing newer is published (or every newer slot was being
+ * overwritten: call again), else a negative marllb_status_t. */
 static inline int shm_read_observation(shm_agent_t *agent, msg_out_t *out)
 {
     marllb_observation_t obs;

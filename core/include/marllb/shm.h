@@ -239,8 +239,9 @@ int marllb_agent_has_reservoirs(const marllb_agent_t *agent);
 int marllb_agent_lb_pid(const marllb_agent_t *agent);
 /* The process that attached: the only one whose marllb_agent_write_action is accepted. */
 int marllb_agent_attached_pid(const marllb_agent_t *agent);
-/* The region file's path. */
+/* The region file's path, and its size in bytes. */
 const char *marllb_agent_path(const marllb_agent_t *agent);
+size_t marllb_agent_size(const marllb_agent_t *agent);
 
 /* Raw reservoirs of observation `seq`. Errors: E_INVAL (region has none, or seq not
  * published), E_GONE (overwritten, or seq was published without reservoirs: read a newer
