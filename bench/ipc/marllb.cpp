@@ -89,7 +89,7 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
         c->sender_done.store(true, std::memory_order_release);
     });
     if (child < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
-    while (__atomic_load_n(&lbx->mapping().action()->agent_pid, __ATOMIC_RELAXED) == 0) __builtin_ia32_pause();
+    while (lbx->agent_pid() == 0) __builtin_ia32_pause(); // the agent has attached
     Tally tally;
     c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
     for (auto _ : state) {
@@ -137,7 +137,7 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
         }
     });
     if (child < 0) return state.SkipWithError(cannot_pin_child(r.c, g_cpu_sender).c_str());
-    while (__atomic_load_n(&lbx->mapping().action()->agent_pid, __ATOMIC_RELAXED) == 0) __builtin_ia32_pause();
+    while (lbx->agent_pid() == 0) __builtin_ia32_pause(); // the agent has attached
     Tally tally;
     MsgOut m{};
     const std::uint64_t t0 = now_ns() + 2'000'000;

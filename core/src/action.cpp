@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 
 namespace marllb::shm {
 
@@ -89,13 +90,23 @@ const char *describe(RejectReason reason) noexcept {
 // pair it with, and it ends with prob 0 and an alias to a positive entry. The last loop
 // guards that anyway.
 extern "C" int marllb_alias_build(const float *weights, uint32_t n, marllb_alias_entry_t *table) {
-    if (!weights || !table || n == 0 || n > MARLLB_MAX_AS) return MARLLB_E_INVAL;
+    using marllb::shm::detail::set_last_error;
+    if (!weights || !table)
+        return set_last_error("marllb_alias_build: weights or table is NULL"), MARLLB_E_INVAL;
+    if (n == 0 || n > MARLLB_MAX_AS)
+        return set_last_error("marllb_alias_build: n is " + std::to_string(n) + "; build for 1 to 64 servers"),
+               MARLLB_E_INVAL;
     double sum = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        if (!std::isfinite(weights[i]) || weights[i] < 0) return MARLLB_E_INVAL;
+        if (!std::isfinite(weights[i]) || weights[i] < 0)
+            return set_last_error("marllb_alias_build: weight " + std::to_string(i) + " is " +
+                                  std::to_string(weights[i]) + "; weights must be finite and >= 0"),
+                   MARLLB_E_INVAL;
         sum += weights[i];
     }
-    if (sum == 0) return MARLLB_E_INVAL;
+    if (sum == 0)
+        return set_last_error("marllb_alias_build: every weight is 0, so no server could be drawn; give at least one a positive weight"),
+               MARLLB_E_INVAL;
     double p[MARLLB_MAX_AS];
     uint32_t small[MARLLB_MAX_AS], large[MARLLB_MAX_AS];
     uint32_t ns = 0, nl = 0, any_positive = 0;

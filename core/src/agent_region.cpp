@@ -184,6 +184,19 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     return Errc::ok;
 }
 
+void AgentRegion::close() noexcept {
+    map_ = Mapping{}; // unmaps, then closes the file: the kernel drops the agent lock with it
+}
+
+bool AgentRegion::huge_pages() const noexcept {
+    return (map_.header()->flags & MARLLB_FLAG_HUGEPAGES) != 0; // immutable after create
+}
+
+int AgentRegion::lb_pid() const noexcept {
+    // Relaxed: a report for messages, written by each LB as it takes the region.
+    return __atomic_load_n(&map_.header()->lb_pid, __ATOMIC_RELAXED);
+}
+
 std::uint64_t AgentRegion::published_sequence() const noexcept {
     return load_acquire(&map_.ring()->published_seq); // P2
 }

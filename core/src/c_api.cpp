@@ -3,6 +3,9 @@
 // nothrow new and the C++ layer reports through std::expected.
 #include "internal.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <new>
 
@@ -29,10 +32,58 @@ int fail_null(const char *fn) {
     return MARLLB_E_INVAL;
 }
 
-const Options &options_or_default(const marllb_options_t *opts, Options &storage) {
-    if (opts) return *opts;
-    storage = default_options();
-    return storage;
+constexpr std::uint32_t kKnownOptFlags =
+    MARLLB_OPT_RAW_RESERVOIRS | MARLLB_OPT_HUGEPAGES | MARLLB_OPT_GROUP_SHARED | MARLLB_OPT_ALLOW_STALE;
+static_assert(MARLLB_OPTIONS_MIN_SIZE <= sizeof(marllb_options_t));
+
+// The caller's options (NULL: the defaults) as this library knows them, into `out`. The
+// caller's struct_size says how many bytes it vouches for: a caller built against an older
+// header passes fewer (none exists yet below MARLLB_OPTIONS_MIN_SIZE), one built against a
+// newer header more, which are accepted only when zero (newer options left at their default).
+int take_options(const char *fn, const marllb_options_t *opts, Options &out) {
+    out = default_options();
+    if (!opts) return MARLLB_OK;
+    const std::uint32_t n = opts->struct_size;
+    if (n == 0) {
+        t_last_error = std::string(fn) + ": options.struct_size is 0, so the options were never initialised; "
+                                         "call marllb_options_init(&opts) before setting fields, or pass NULL for the defaults";
+        return MARLLB_E_INVAL;
+    }
+    if (n < MARLLB_OPTIONS_MIN_SIZE) {
+        t_last_error = std::string(fn) + ": options.struct_size is " + std::to_string(n) +
+                       ", smaller than any marllb_options_t (at least " + std::to_string(MARLLB_OPTIONS_MIN_SIZE) +
+                       " bytes); initialise the options with marllb_options_init, never set struct_size by hand";
+        return MARLLB_E_INVAL;
+    }
+    if (n > sizeof(marllb_options_t)) {
+        const auto *extra = reinterpret_cast<const unsigned char *>(opts) + sizeof(marllb_options_t);
+        for (std::uint32_t i = 0; i < n - sizeof(marllb_options_t); ++i) {
+            if (extra[i] == 0) continue;
+            t_last_error = std::string(fn) + ": options.struct_size is " + std::to_string(n) + " but this library knows " +
+                           std::to_string(sizeof(marllb_options_t)) + " bytes of options, and byte " +
+                           std::to_string(sizeof(marllb_options_t) + i) +
+                           " is set: an option newer than this library; link the library that matches your "
+                           "marllb/shm.h, or leave the newer options at their default";
+            return MARLLB_E_INVAL;
+        }
+    }
+    // Fields beyond the caller's struct_size keep their defaults (none yet: every accepted
+    // struct_size covers all of today's fields).
+    std::memcpy(&out, opts, std::min<std::size_t>(n, sizeof out));
+    out.struct_size = sizeof out;
+    if (out.flags & ~kKnownOptFlags) {
+        char bits[16];
+        std::snprintf(bits, sizeof bits, "0x%x", unsigned(out.flags & ~kKnownOptFlags));
+        t_last_error = std::string(fn) + ": options.flags has bits " + bits +
+                       " that are no MARLLB_OPT_* of this library; use only the MARLLB_OPT_* flags of marllb/shm.h";
+        return MARLLB_E_INVAL;
+    }
+    if (out.reserved != 0) {
+        t_last_error = std::string(fn) + ": options.reserved is " + std::to_string(out.reserved) +
+                       ", must be 0; start from marllb_options_init";
+        return MARLLB_E_INVAL;
+    }
+    return MARLLB_OK;
 }
 
 template <class Handle, class Region>
@@ -48,6 +99,8 @@ int hand_out(Expected<Region> r, Handle **out) {
 }
 
 } // namespace
+
+void marllb::shm::detail::set_last_error(std::string sentence) noexcept { t_last_error = std::move(sentence); }
 
 extern "C" {
 
@@ -70,14 +123,16 @@ uint64_t marllb_now_realtime_us(void) {
 int marllb_lb_create(const char *name, const marllb_options_t *opts, marllb_lb_t **out) {
     if (!name || !out) return fail_null("marllb_lb_create");
     Options o;
-    return hand_out(LbRegion::create(name, options_or_default(opts, o)), out);
+    if (int rc = take_options("marllb_lb_create", opts, o); rc != MARLLB_OK) return rc;
+    return hand_out(LbRegion::create(name, o), out);
 }
 
 int marllb_lb_reopen(const char *name, const marllb_options_t *opts, marllb_lb_t **out,
                      marllb_reopen_report_t *report) {
     if (!name || !out) return fail_null("marllb_lb_reopen");
     Options o;
-    const int rc = hand_out(LbRegion::reopen(name, options_or_default(opts, o)), out);
+    if (int rc = take_options("marllb_lb_reopen", opts, o); rc != MARLLB_OK) return rc;
+    const int rc = hand_out(LbRegion::reopen(name, o), out);
     if (rc == MARLLB_OK && report) *report = (*out)->region.reopen_report();
     return rc;
 }
@@ -86,12 +141,17 @@ int marllb_lb_open(const char *name, const marllb_options_t *opts, marllb_lb_t *
                    marllb_reopen_report_t *report) {
     if (!name || !out) return fail_null("marllb_lb_open");
     Options o;
-    const int rc = hand_out(LbRegion::open(name, options_or_default(opts, o)), out);
+    if (int rc = take_options("marllb_lb_open", opts, o); rc != MARLLB_OK) return rc;
+    const int rc = hand_out(LbRegion::open(name, o), out);
     if (rc == MARLLB_OK && report) *report = (*out)->region.reopen_report();
     return rc;
 }
 
 void marllb_lb_close(marllb_lb_t *lb) { delete lb; }
+
+void marllb_lb_reopen_report(const marllb_lb_t *lb, marllb_reopen_report_t *out) {
+    *out = lb->region.reopen_report();
+}
 
 void marllb_lb_prefetch_next(const marllb_lb_t *lb) { lb->region.prefetch_next_slot(); }
 
@@ -117,12 +177,31 @@ int marllb_lb_agent_alive(const marllb_lb_t *lb, uint64_t timeout_ns) {
 
 uint64_t marllb_lb_generation(const marllb_lb_t *lb) { return lb->region.generation(); }
 
+uint64_t marllb_lb_next_seq(const marllb_lb_t *lb) { return lb->region.next_sequence(); }
+
+uint32_t marllb_lb_action_generation(const marllb_lb_t *lb) { return lb->region.action_generation(); }
+
+uint64_t marllb_lb_action_write_mono_ns(const marllb_lb_t *lb) { return lb->region.action_write_mono_ns(); }
+
+void marllb_lb_get_counters(const marllb_lb_t *lb, marllb_lb_counters_t *out) { *out = lb->region.counters(); }
+
+int marllb_lb_has_reservoirs(const marllb_lb_t *lb) { return lb->region.has_reservoirs() ? 1 : 0; }
+
+int marllb_lb_huge_pages(const marllb_lb_t *lb) { return lb->region.huge_pages() ? 1 : 0; }
+
+int marllb_lb_agent_pid(const marllb_lb_t *lb) { return lb->region.agent_pid(); }
+
+const char *marllb_lb_path(const marllb_lb_t *lb) { return lb->region.path().c_str(); }
+
+size_t marllb_lb_size(const marllb_lb_t *lb) { return lb->region.size(); }
+
 const char *marllb_lb_notes(const marllb_lb_t *lb) { return lb->region.notes().c_str(); }
 
 int marllb_agent_attach(const char *name, const marllb_options_t *opts, marllb_agent_t **out) {
     if (!name || !out) return fail_null("marllb_agent_attach");
     Options o;
-    return hand_out(AgentRegion::attach(name, options_or_default(opts, o)), out);
+    if (int rc = take_options("marllb_agent_attach", opts, o); rc != MARLLB_OK) return rc;
+    return hand_out(AgentRegion::attach(name, o), out);
 }
 
 void marllb_agent_close(marllb_agent_t *agent) { delete agent; }
@@ -134,6 +213,28 @@ int marllb_agent_read_newest(marllb_agent_t *agent, marllb_observation_t *out) {
 int marllb_agent_read_next(marllb_agent_t *agent, marllb_observation_t *out) {
     return int(agent->region.read_next(*out));
 }
+
+uint64_t marllb_agent_published_seq(const marllb_agent_t *agent) { return agent->region.published_sequence(); }
+
+uint64_t marllb_agent_last_returned(const marllb_agent_t *agent) { return agent->region.last_returned(); }
+
+uint64_t marllb_agent_total_lost(const marllb_agent_t *agent) { return agent->region.total_lost(); }
+
+uint64_t marllb_agent_pending_lost(const marllb_agent_t *agent) { return agent->region.pending_lost(); }
+
+uint64_t marllb_agent_total_retries(const marllb_agent_t *agent) { return agent->region.total_retries(); }
+
+uint64_t marllb_agent_total_fallbacks(const marllb_agent_t *agent) { return agent->region.total_fallbacks(); }
+
+int marllb_agent_has_reservoirs(const marllb_agent_t *agent) { return agent->region.has_reservoirs() ? 1 : 0; }
+
+int marllb_agent_lb_pid(const marllb_agent_t *agent) { return agent->region.lb_pid(); }
+
+int marllb_agent_attached_pid(const marllb_agent_t *agent) { return agent->region.attached_pid(); }
+
+const char *marllb_agent_path(const marllb_agent_t *agent) { return agent->region.path().c_str(); }
+
+size_t marllb_agent_size(const marllb_agent_t *agent) { return agent->region.size(); }
 
 int marllb_agent_read_reservoirs(marllb_agent_t *agent, uint64_t seq, marllb_reservoir_data_t *out) {
     const Errc e = agent->region.read_reservoirs(seq, *out);
@@ -176,7 +277,8 @@ void marllb_agent_verdicts(const marllb_agent_t *agent, marllb_verdicts_t *out) 
 int marllb_unlink(const char *name, const marllb_options_t *opts) {
     if (!name) return fail_null("marllb_unlink");
     Options o;
-    auto r = unlink_region(name, options_or_default(opts, o));
+    if (int rc = take_options("marllb_unlink", opts, o); rc != MARLLB_OK) return rc;
+    auto r = unlink_region(name, o);
     return r ? MARLLB_OK : fail(r.error());
 }
 

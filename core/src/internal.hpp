@@ -12,6 +12,9 @@ namespace marllb::shm::detail {
 
 enum class Role { lb, agent };
 
+// The C API's marllb_last_error(): this thread's sentence on its last failing call.
+void set_last_error(std::string sentence) noexcept;
+
 // Builds an Error whose message is printf-formatted.
 [[nodiscard]] Error make_error(Errc code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -324,6 +324,19 @@ void LbRegion::heartbeat() noexcept {
     store_relaxed(&map_.header()->lb_heartbeat_ns, marllb_now_mono_ns());
 }
 
+void LbRegion::close() noexcept {
+    map_ = Mapping{}; // unmaps, then closes the file: the kernel drops the LB lock with it
+}
+
+bool LbRegion::huge_pages() const noexcept {
+    return (map_.header()->flags & MARLLB_FLAG_HUGEPAGES) != 0; // immutable after create
+}
+
+int LbRegion::agent_pid() const noexcept {
+    // Relaxed: a report for messages, written by the agent at attach; nothing is read through it.
+    return __atomic_load_n(&map_.action()->agent_pid, __ATOMIC_RELAXED);
+}
+
 bool LbRegion::agent_alive(std::uint64_t timeout_ns) const noexcept {
     const std::uint64_t hb = load_relaxed(&map_.action()->agent_heartbeat_ns);
     return hb != 0 && hb + timeout_ns >= marllb_now_mono_ns();

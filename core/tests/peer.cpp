@@ -13,6 +13,8 @@
 //                         attach, write the action answering K, wait until the LB applied it,
 //                         then begin another write and SIGKILL itself with the lock odd
 
+#include "support/raw_region.hpp"
+
 #include <marllb/measure/payload.hpp>
 #include <marllb/shm.hpp>
 
@@ -93,8 +95,11 @@ static int run_agent_die_mid_write(const char *name, std::uint64_t seq) {
     measure::fill_action(action, seq);
     if (agent->write_action(action, 1) != shm::Errc::ok) return 3;
     while (agent->verdicts().applied_action_seq != seq) usleep(100);
-    // A write that never ends: the lock odd, a few payload words new, then death.
-    auto *a = agent->mapping().action();
+    // A write that never ends: the lock odd, a few payload words new, then death. Written
+    // through a second mapping of the file, as the API never leaves a write unfinished.
+    test::RawRegion raw(agent->path());
+    if (!raw.ok()) return 5;
+    auto *a = raw.action();
     __atomic_store_n(&a->lock, a->lock + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&a->msg.sequence_id, seq + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&a->msg.num_servers, 3u, __ATOMIC_RELAXED);

@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <optional>
+#include <span>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -87,9 +88,13 @@ TEST_CASE("each side maps the other side's section read-only", "[lifecycle]") {
         waitpid(pid, &status, 0);
         return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     };
-    CHECK(faults(lb->mapping().base + MARLLB_ACTION_OFFSET));       // LB -> action section
-    CHECK(faults(agent->mapping().base));                           // agent -> header
-    CHECK(faults(agent->mapping().base + MARLLB_RING_OFFSET + 64)); // agent -> ring
+    // The region's own pages, as each side maps them (a read-only view: the write must fault).
+    auto page = [](std::span<const std::byte> m, std::size_t offset) {
+        return const_cast<unsigned char *>(reinterpret_cast<const unsigned char *>(m.data())) + offset;
+    };
+    CHECK(faults(page(lb->memory(), MARLLB_ACTION_OFFSET)));        // LB -> action section
+    CHECK(faults(page(agent->memory(), 0)));                        // agent -> header
+    CHECK(faults(page(agent->memory(), MARLLB_RING_OFFSET + 64)));  // agent -> ring
 }
 
 TEST_CASE("attach reports each failure with its own error", "[lifecycle]") {
@@ -256,6 +261,30 @@ TEST_CASE("reopen refuses a live LB, and continues a dead one's region", "[lifec
     CHECK(created->generation() == 1);
 }
 
+TEST_CASE("close releases a role at once: another LB reopens, another agent attaches", "[lifecycle]") {
+    const auto name = unique_region("close");
+    Cleanup c{name};
+    auto lb = LbRegion::create(name);
+    REQUIRE(lb);
+    auto agent = AgentRegion::attach(name);
+    REQUIRE(agent);
+    CHECK(lb->is_open());
+    CHECK(AgentRegion::attach(name).error().code == Errc::busy);
+    agent->close();
+    CHECK_FALSE(agent->is_open());
+    agent->close(); // a second close does nothing
+    CHECK(AgentRegion::attach(name)); // the agent role is free again
+
+    marllb_msg_out_t msg{};
+    CHECK(lb->publish(msg) == 1);
+    CHECK(LbRegion::reopen(name).error().code == Errc::busy);
+    lb->close();
+    CHECK_FALSE(lb->is_open());
+    auto next = LbRegion::reopen(name); // the LB role is free, the region kept
+    REQUIRE(next);
+    CHECK(next->next_sequence() == 2);
+}
+
 TEST_CASE("a file-size limit below the region size fails create with no space, and leaves no file", "[lifecycle]") {
     // A full tmpfs (needs root to mount) is tested by core_root_tests.
     const auto name = unique_region("full");
@@ -284,7 +313,7 @@ TEST_CASE("huge pages where none can be had fall back to 4 KiB pages with a note
     auto lb = LbRegion::create(name, opts);
     REQUIRE(lb);
     CHECK(lb->size() == MARLLB_REGION_SIZE_BASE);
-    CHECK((lb->mapping().header()->flags & MARLLB_FLAG_HUGEPAGES) == 0);
+    CHECK_FALSE(lb->huge_pages());
     CHECK_THAT(lb->notes(), Catch::Contains("not a hugetlbfs mount: using 4 KiB pages"));
     CHECK(AgentRegion::attach(name));
 }

@@ -2,6 +2,7 @@
 // reservoirs, the action slot's verdicts, heartbeats, and repair after a crash (simulated by
 // leaving the ring as a killed writer would). The concurrent versions are the stress tests.
 #include "support/process.hpp"
+#include "support/raw_region.hpp"
 
 #include <marllb/measure/payload.hpp>
 #include <marllb/shm.hpp>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
+#include <memory>
 #include <sys/wait.h>
 #include <thread>
 #include <optional>
@@ -29,6 +31,7 @@ struct Fixture {
     std::string name;
     std::optional<LbRegion> lb;
     std::optional<AgentRegion> agent;
+    std::unique_ptr<RawRegion> raw; // the test's own mapping: it stands in for a killed writer
     explicit Fixture(const char *tag, std::uint32_t flags = 0) : name(unique_region(tag)) {
         auto opts = default_options();
         opts.flags = flags;
@@ -38,6 +41,8 @@ struct Fixture {
         auto a = AgentRegion::attach(name);
         REQUIRE(a);
         agent.emplace(std::move(*a));
+        raw = std::make_unique<RawRegion>(lb->path());
+        REQUIRE(raw->ok());
     }
     ~Fixture() { (void)unlink_region(name); }
     std::uint64_t publish() {
@@ -51,10 +56,8 @@ struct Fixture {
         REQUIRE(l);
         lb.emplace(std::move(*l));
     }
-    // The ring as the LB sees it: the test stands in for a writer killed mid-publish.
-    marllb_obs_slot_t &slot_of(std::uint64_t seq) {
-        return lb->mapping().ring()->slots[(seq - 1) % MARLLB_RING_SLOTS];
-    }
+    // The ring's slot of seq: the test stands in for a writer killed mid-publish.
+    marllb_obs_slot_t &slot_of(std::uint64_t seq) { return raw->slot_of(seq); }
     // Writes an action straight into the action section, bypassing the agent's checks, as a
     // buggy or hostile agent would.
     void raw_write_action(const marllb_msg_in_t &a) {
@@ -213,7 +216,7 @@ TEST_CASE("reservoirs a dead LB completed are never returned for the restarted L
         REQUIRE(f.lb->publish(m, &raw) == seq);
     }
     // The LB dies publishing 5: its reservoirs complete (tagged 5), its slot half-written.
-    auto *res = f.lb->mapping().reservoirs();
+    auto *res = f.raw->reservoirs();
     fill_reservoirs(raw, 5);
     std::memcpy(&res[5 % MARLLB_RESERVOIR_BUFFERS].data, &raw, sizeof raw);
     res[5 % MARLLB_RESERVOIR_BUFFERS].lock = 2 * 5;
@@ -285,7 +288,7 @@ TEST_CASE("an invalid action is refused by the agent API and rejected by the LB,
     CHECK(v.actions_rejected == 1);
     CHECK(v.last_reject_reason == MARLLB_ACTION_ALIAS_INDEX_RANGE);
     CHECK(v.last_rejected_seq == 5);
-    CHECK(f.lb->mapping().header()->rejects_by_reason[MARLLB_ACTION_ALIAS_INDEX_RANGE] == 1);
+    CHECK(f.raw->header()->rejects_by_reason[MARLLB_ACTION_ALIAS_INDEX_RANGE] == 1);
 }
 
 TEST_CASE("a process forked after attach cannot write actions on its parent's handle", "[protocol][action]") {
@@ -386,7 +389,7 @@ TEST_CASE("a restarted LB repairs a half-written slot and continues the sequence
     CHECK(rep.generation == 2);
     CHECK(rep.next_seq == 6);
     CHECK(f.slot_of(6).lock == 0);
-    CHECK(f.lb->mapping().header()->repaired_slots == 1);
+    CHECK(f.raw->header()->repaired_slots == 1);
 
     Observation obs;
     REQUIRE(f.agent->read_next(obs) == Errc::ok); // 1 wrapped, 2 destroyed by the half write
@@ -429,7 +432,7 @@ TEST_CASE("a restarted LB re-adopts the action in force, and a restarted agent's
     CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
     REQUIRE(f.lb->action() != nullptr);
     CHECK(f.lb->action()->sequence_id == 5);
-    CHECK(f.lb->mapping().header()->actions_applied == 2);
+    CHECK(f.raw->header()->actions_applied == 2);
 
     // The agent restarts: its action echoes an observation id, not a counter of its own,
     // so its first action after the restart is newer and applies (MARLLB's reset bug).
@@ -456,7 +459,7 @@ TEST_CASE("a corrupted action record is not re-adopted, and the verdicts then na
     REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
     // Both saved copies: a weight gone NaN (the slot still holds the good action, but the
     // record is what a restarted LB trusts; it must check it like any action).
-    for (auto &saved : f.lb->mapping().action_record()->saved)
+    for (auto &saved : f.raw->action_record()->saved)
         saved.msg.weights[0] = std::numeric_limits<float>::quiet_NaN();
     f.restart_lb();
     CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED); // the slot was judged already

@@ -91,7 +91,7 @@ TEST_CASE("huge pages on a real hugetlbfs mount: create, attach, both directions
                 auto lb = LbRegion::create(name, opts);
                 REQUIRE(lb);
                 CHECK(lb->notes().empty());
-                CHECK((lb->mapping().header()->flags & MARLLB_FLAG_HUGEPAGES) != 0);
+                CHECK(lb->huge_pages());
                 CHECK(lb->size() == 2u * 1024 * 1024);
                 auto agent = AgentRegion::attach(name, opts);
                 REQUIRE(agent);

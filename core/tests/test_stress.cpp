@@ -73,7 +73,7 @@ struct Region {
 // make slow. Gives up after 10 s.
 template <class PidOf> bool wait_for_role(PidOf pid_of, pid_t pid) {
     const std::uint64_t give_up = marllb_now_mono_ns() + 10'000'000'000ull;
-    while (__atomic_load_n(pid_of(), __ATOMIC_RELAXED) != pid)
+    while (pid_of() != pid)
         if (marllb_now_mono_ns() > give_up) return false;
         else usleep(100);
     return true;
@@ -231,7 +231,7 @@ TEST_CASE("crash: SIGKILL the LB at random moments, restart it on the same regio
         {
             Child lb({MARLLB_TEST_PEER, "lb", r.name});
             REQUIRE(lb.pid() > 0);
-            REQUIRE(wait_for_role([&] { return &agent.mapping().header()->lb_pid; }, lb.pid()));
+            REQUIRE(wait_for_role([&] { return agent.lb_pid(); }, lb.pid()));
             usleep(useconds_t(marllb_rand64(&rng) % 2000));
             lb.kill_now();
             lb.wait();
@@ -311,7 +311,7 @@ TEST_CASE("crash: SIGKILL the agent at random moments, the LB keeps the previous
     for (std::uint64_t k = 0; k < kills; ++k) {
         Child agent({MARLLB_TEST_PEER, "agent", r.name});
         REQUIRE(agent.pid() > 0);
-        REQUIRE(wait_for_role([&] { return &lb.mapping().action()->agent_pid; }, agent.pid()));
+        REQUIRE(wait_for_role([&] { return lb.agent_pid(); }, agent.pid()));
         usleep(useconds_t(marllb_rand64(&rng) % 2000));
         agent.kill_now();
         agent.wait();

@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     std::string err;
-    if (!s.topo->bind_memory(const_cast<void *>(static_cast<const void *>(lb->mapping().header())), lb->size(), s.placement,
+    if (!s.topo->bind_memory(lb->memory().data(), lb->memory().size(), s.placement,
                              s.mem_bind, &err))
         fmt::print(stderr, "marllb-scenario-cadence: {} (continuing unbound)\n", err);
     const bool cold = cache == "cold";
@@ -211,7 +211,7 @@ int main(int argc, char **argv) {
             rows.push_back(st);
         }
     }
-    lb = shm::Expected<shm::LbRegion>(shm::unexpected(shm::Error{}));
+    lb->close();
     (void)shm::unlink_region(name);
     const int rc = write_rows(c, s, rows);
     return torn_total ? 1 : rc;

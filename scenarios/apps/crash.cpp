@@ -230,7 +230,7 @@ int main(int argc, char **argv) {
         rr.note = std::to_string(resumed_ms.size()) + " of " + std::to_string(agent_kills) + " restarts acted";
         if (resumed_ms.size() != agent_kills) rr.fail("recovery", "a restarted agent's action was never applied"), failed = true;
         rows.push_back(rr);
-        lb = shm::Expected<shm::LbRegion>(shm::unexpected(shm::Error{}));
+        lb->close();
         (void)shm::unlink_region(name);
     }
     const int rc = write_rows(c, s, rows);

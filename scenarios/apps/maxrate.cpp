@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
         if (arc != 0) row.fail("peer_exit", "agent exited with " + std::to_string(arc));
         failed |= !row.broken.empty();
         rows.push_back(row);
-        lb = shm::Expected<shm::LbRegion>(shm::unexpected(shm::Error{}));
+        lb->close();
         (void)shm::unlink_region(name);
     }
     const int rc = write_rows(c, s, rows);

@@ -190,7 +190,7 @@ int main(int argc, char **argv) {
             fmt::print(stderr, "  {}: {} published, {} read, {} lost (expected {:.0f})\n", run.regime,
                          published, sh->read, sh->lost, row.expected);
         munmap(reads, std::max<std::size_t>(1, max_reads) * sizeof(ReadEvent));
-        lb = shm::Expected<shm::LbRegion>(shm::unexpected(shm::Error{}));
+        lb->close();
         (void)shm::unlink_region(name);
     }
     const int rc = write_rows(c, s, rows);

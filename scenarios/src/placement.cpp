@@ -138,7 +138,7 @@ bool Topology::bind_process(int cpu, std::string *error) const {
     return rc == 0;
 }
 
-bool Topology::bind_memory(void *addr, std::size_t len, const Placement &p, MemBind m, std::string *error) const {
+bool Topology::bind_memory(const void *addr, std::size_t len, const Placement &p, MemBind m, std::string *error) const {
     if (m == MemBind::none || !p.available || p.cls == PlacementClass::unpinned) return true;
     hwloc_bitmap_t nodes = hwloc_bitmap_alloc();
     if (m == MemBind::writer || m == MemBind::interleave) hwloc_bitmap_set(nodes, unsigned(p.lb_node));

@@ -51,7 +51,7 @@ public:
     // Binds the calling process (all its threads) to one PU; false + message on failure.
     bool bind_process(int cpu, std::string *error) const;
     // Binds [addr, addr + len) as asked (writer: lb_node, reader: agent_node, interleave: both).
-    bool bind_memory(void *addr, std::size_t len, const Placement &p, MemBind m, std::string *error) const;
+    bool bind_memory(const void *addr, std::size_t len, const Placement &p, MemBind m, std::string *error) const;
     [[nodiscard]] hwloc_topology_t raw() const noexcept { return t_; }
 
 private:

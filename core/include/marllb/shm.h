@@ -55,10 +55,21 @@ typedef struct marllb_options {
     uint32_t struct_size; /* sizeof(marllb_options_t), set by marllb_options_init */
     uint32_t flags;       /* MARLLB_OPT_* */
     int32_t numa_node;    /* create: bind the region's memory to this NUMA node; -1 = no */
-    uint32_t reserved;
+    uint32_t reserved;    /* 0 */
     const char *dir;      /* directory of the region file; NULL = "/dev/shm" */
 } marllb_options_t;
 
+/* Sets every field to its default, struct_size to sizeof(marllb_options_t) of the header the
+ * caller was compiled with. Every function that takes options (NULL = defaults) checks them
+ * and returns MARLLB_E_INVAL, with a sentence in marllb_last_error(), when:
+ *   - struct_size is 0 (never initialised) or smaller than MARLLB_OPTIONS_MIN_SIZE (the first
+ *     published layout: nothing older exists);
+ *   - struct_size is larger than this library's sizeof(marllb_options_t) (a caller built
+ *     against a newer header) and any byte beyond the fields this library knows is non-zero:
+ *     a newer option left at its default (zero) is accepted, one that was set is refused
+ *     rather than silently ignored;
+ *   - flags holds a bit that is not a MARLLB_OPT_*, or reserved is not 0. */
+#define MARLLB_OPTIONS_MIN_SIZE (offsetof(marllb_options_t, dir) + sizeof(const char *))
 void marllb_options_init(marllb_options_t *opts);
 
 /* ---- Errors -------------------------------------------------------------------------- */
@@ -92,7 +103,7 @@ int marllb_lb_create(const char *name, const marllb_options_t *opts, marllb_lb_t
 /* Reopen the region of a previous LB process that is gone: sequence ids continue from what
  * the region holds, half-written slots are repaired, the generation is bumped. LB side only.
  * Errors: E_NOENT, E_MAGIC, E_VERSION, E_SIZE, E_LAYOUT, E_BUSY (an LB still holds it),
- * E_NOTREADY, E_PERM, E_SYSTEM. `report` may be NULL. */
+ * E_NOTREADY, E_PERM, E_INVAL (bad name or options), E_SYSTEM. `report` may be NULL. */
 int marllb_lb_reopen(const char *name, const marllb_options_t *opts, marllb_lb_t **out,
                      marllb_reopen_report_t *report);
 
@@ -104,6 +115,12 @@ int marllb_lb_open(const char *name, const marllb_options_t *opts, marllb_lb_t *
 
 /* Unmap and release the LB role; the region stays for a restarted LB. NULL is ignored. */
 void marllb_lb_close(marllb_lb_t *lb);
+
+/* What this handle's LB found when it took the region: for a reopen, the generation, the next
+ * sequence id, the slots it repaired and whether it published a completed slot; for a new
+ * region, generation 1 and next_seq 1. The same report marllb_lb_reopen and marllb_lb_open
+ * fill, kept for the handle's life. */
+void marllb_lb_reopen_report(const marllb_lb_t *lb, marllb_reopen_report_t *out);
 
 /* Publish an observation: sets msg->sequence_id (and timestamp_us if 0), copies it into the
  * next ring slot, then makes it the newest. With raw != NULL the raw reservoirs are published
@@ -136,6 +153,34 @@ void marllb_lb_heartbeat(marllb_lb_t *lb);
 /* 1 if the agent stamped its heartbeat within timeout_ns, else 0. */
 int marllb_lb_agent_alive(const marllb_lb_t *lb, uint64_t timeout_ns);
 uint64_t marllb_lb_generation(const marllb_lb_t *lb);
+/* The sequence id the next marllb_lb_publish will give (the newest published is one less). */
+uint64_t marllb_lb_next_seq(const marllb_lb_t *lb);
+/* Of the action in force (0 if none): the generation of the observation it answered, and the
+ * CLOCK_MONOTONIC time at which the agent began writing it. */
+uint32_t marllb_lb_action_generation(const marllb_lb_t *lb);
+uint64_t marllb_lb_action_write_mono_ns(const marllb_lb_t *lb);
+
+/* Counters private to this LB handle (the header's verdict counters, which the agent reads,
+ * are their shared view and survive a restart; these start at 0 with each handle). */
+typedef struct marllb_lb_counters {
+    uint64_t published;        /* observations published */
+    uint64_t polls_busy;       /* polls that found the agent mid-write (MARLLB_POLL_BUSY) */
+    uint64_t actions_applied;  /* MARLLB_POLL_APPLIED, including a re-adoption after reopen */
+    uint64_t actions_rejected; /* MARLLB_POLL_REJECTED */
+    uint64_t actions_stale;    /* MARLLB_POLL_STALE */
+} marllb_lb_counters_t;
+void marllb_lb_get_counters(const marllb_lb_t *lb, marllb_lb_counters_t *out);
+
+/* 1 if the region has the raw reservoir section (publish may pass raw), else 0. */
+int marllb_lb_has_reservoirs(const marllb_lb_t *lb);
+/* 1 if the region lives on huge pages (MARLLB_OPT_HUGEPAGES on a hugetlbfs dir), else 0. */
+int marllb_lb_huge_pages(const marllb_lb_t *lb);
+/* The pid of the agent that attached last (0 if none ever did): for messages; the agent may
+ * have exited since (marllb_lb_agent_alive says whether it is stamping its heartbeat). */
+int marllb_lb_agent_pid(const marllb_lb_t *lb);
+/* The region file's path, and its size in bytes. */
+const char *marllb_lb_path(const marllb_lb_t *lb);
+size_t marllb_lb_size(const marllb_lb_t *lb);
 /* "" or a sentence on what create did differently from what was asked (no huge pages). */
 const char *marllb_lb_notes(const marllb_lb_t *lb);
 
@@ -159,7 +204,7 @@ typedef struct marllb_observation {
  * version and layout; refuses a region whose LB is gone unless MARLLB_OPT_ALLOW_STALE.
  * Retries for up to ~200 ms while the region is being created (replaced by an LB).
  * Errors: E_NOENT, E_NOTREADY, E_MAGIC, E_VERSION, E_SIZE, E_LAYOUT, E_STALE, E_BUSY (another
- * agent is attached), E_PERM, E_SYSTEM. */
+ * agent is attached), E_PERM, E_INVAL (bad name or options), E_SYSTEM. */
 int marllb_agent_attach(const char *name, const marllb_options_t *opts, marllb_agent_t **out);
 void marllb_agent_close(marllb_agent_t *agent);
 
@@ -169,8 +214,34 @@ void marllb_agent_close(marllb_agent_t *agent);
 int marllb_agent_read_newest(marllb_agent_t *agent, marllb_observation_t *out);
 
 /* The next observation in sequence order; out->lost counts those overwritten before they
- * could be read. Errors: E_AGAIN (nothing new). */
+ * could be read since the previous one returned, including those a call that returned
+ * E_AGAIN counted (marllb_agent_pending_lost), so the sum of out->lost over returned messages
+ * plus marllb_agent_pending_lost() is marllb_agent_total_lost(), exactly. Errors: E_AGAIN
+ * (nothing new, or every newer slot was being overwritten: the count is kept). */
 int marllb_agent_read_next(marllb_agent_t *agent, marllb_observation_t *out);
+
+/* The newest published sequence id: one load, for polling before a read (a read is worth
+ * calling when it exceeds marllb_agent_last_returned). */
+uint64_t marllb_agent_published_seq(const marllb_agent_t *agent);
+/* The newest sequence id returned by read_newest or read_next (0 before the first). */
+uint64_t marllb_agent_last_returned(const marllb_agent_t *agent);
+/* Messages read_next found overwritten, in total since attach. */
+uint64_t marllb_agent_total_lost(const marllb_agent_t *agent);
+/* Of those, the ones counted by read_next calls that returned E_AGAIN and not yet reported in
+ * an out->lost (they will be, with the next message returned). */
+uint64_t marllb_agent_pending_lost(const marllb_agent_t *agent);
+/* Torn reads retried, and read_newest calls that returned an older slot, since attach. */
+uint64_t marllb_agent_total_retries(const marllb_agent_t *agent);
+uint64_t marllb_agent_total_fallbacks(const marllb_agent_t *agent);
+/* 1 if the region has the raw reservoir section, else 0. */
+int marllb_agent_has_reservoirs(const marllb_agent_t *agent);
+/* The pid of the LB that holds (or last held) the region: for messages. */
+int marllb_agent_lb_pid(const marllb_agent_t *agent);
+/* The process that attached: the only one whose marllb_agent_write_action is accepted. */
+int marllb_agent_attached_pid(const marllb_agent_t *agent);
+/* The region file's path, and its size in bytes. */
+const char *marllb_agent_path(const marllb_agent_t *agent);
+size_t marllb_agent_size(const marllb_agent_t *agent);
 
 /* Raw reservoirs of observation `seq`. Errors: E_INVAL (region has none, or seq not
  * published), E_GONE (overwritten, or seq was published without reservoirs: read a newer
@@ -206,7 +277,8 @@ void marllb_agent_verdicts(const marllb_agent_t *agent, marllb_verdicts_t *out);
 
 /* ---- Any side --------------------------------------------------------------------------- */
 
-/* Remove the region's name; mappings stay valid until closed. Errors: E_NOENT, E_PERM. */
+/* Remove the region's name; mappings stay valid until closed. Errors: E_NOENT, E_PERM,
+ * E_INVAL (bad name or options). */
 int marllb_unlink(const char *name, const marllb_options_t *opts);
 
 /* Check an action as the LB will. newest_seq: the newest published observation. */
@@ -214,7 +286,8 @@ marllb_action_reject_t marllb_action_validate(const marllb_msg_in_t *action, uin
 
 /* Vose's alias method: O(n) build from n weights (finite, >= 0, not all 0; 1 <= n <= 64).
  * Zero weights are never drawn. table holds MARLLB_MAX_AS entries: entries n..63 are zeroed,
- * as msg_in_t.alias_table expects. Returns 0 or MARLLB_E_INVAL. */
+ * as msg_in_t.alias_table expects. Returns 0 or MARLLB_E_INVAL (NULL, n out of range, a NaN,
+ * infinite or negative weight, all zero; marllb_last_error() names which). */
 int marllb_alias_build(const float *weights, uint32_t n, marllb_alias_entry_t *table);
 
 /* O(1) draw from a table built for n entries, using 64 random bits. */

@@ -8,7 +8,9 @@
 
 #include <marllb/shm.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <version>
@@ -74,6 +76,7 @@ using RejectReason = marllb_action_reject_t;
 
 namespace detail {
 // One mapping of a region file, role-agnostic. Move-only; unmaps and closes on destruction.
+// Private to the region classes: callers reach the region through their named calls only.
 struct Mapping {
     int fd = -1;
     unsigned char *base = nullptr;
@@ -110,15 +113,10 @@ struct PollResult {
 };
 
 // Counters private to the LB process (the header's verdict counters are their shared view).
-struct LbCounters {
-    std::uint64_t published = 0;
-    std::uint64_t polls_busy = 0;
-    std::uint64_t actions_applied = 0;
-    std::uint64_t actions_rejected = 0;
-    std::uint64_t actions_stale = 0;
-};
+using LbCounters = marllb_lb_counters_t;
 
-// The LB's side of a region. LB process only; one thread at a time.
+// The LB's side of a region. LB process only; one thread at a time. A closed or moved-from
+// region allows only is_open(), close(), assignment and destruction.
 class LbRegion {
 public:
     [[nodiscard]] static Expected<LbRegion> create(std::string_view name,
@@ -130,6 +128,11 @@ public:
 
     LbRegion(LbRegion &&) noexcept = default;
     LbRegion &operator=(LbRegion &&) noexcept = default;
+
+    // Unmaps the region and releases the LB role at once (a restarted LB may reopen it); the
+    // region stays. A second close does nothing.
+    void close() noexcept;
+    [[nodiscard]] bool is_open() const noexcept { return map_.base != nullptr; }
 
     // Publishes `msg` as the next observation; sets msg.sequence_id (and timestamp_us if 0).
     std::uint64_t publish(MsgOut &msg, const ReservoirData *raw = nullptr) noexcept;
@@ -158,7 +161,16 @@ public:
     [[nodiscard]] const LbCounters &counters() const noexcept { return counters_; }
     [[nodiscard]] const std::string &path() const noexcept { return map_.path; }
     [[nodiscard]] std::size_t size() const noexcept { return map_.size; }
-    [[nodiscard]] const detail::Mapping &mapping() const noexcept { return map_; }
+    // The region's pages as this process maps them, read-only: for placing them (e.g. binding
+    // them to a NUMA node), not for reading the protocol's fields (use the calls above).
+    [[nodiscard]] std::span<const std::byte> memory() const noexcept {
+        return {reinterpret_cast<const std::byte *>(map_.base), map_.size};
+    }
+    [[nodiscard]] bool has_reservoirs() const noexcept { return map_.reservoirs() != nullptr; }
+    // The region lives on huge pages (MARLLB_OPT_HUGEPAGES was honoured).
+    [[nodiscard]] bool huge_pages() const noexcept;
+    // The agent that attached last (0 if none ever did); any time, may be a moment old.
+    [[nodiscard]] int agent_pid() const noexcept;
     // Empty, or what create did differently from what was asked (e.g. no huge pages here).
     [[nodiscard]] const std::string &notes() const noexcept { return map_.notes; }
 
@@ -188,7 +200,8 @@ private:
 // The agent's side of a region. Agent process only (the process that attached: a child
 // forked after attach gets Errc::busy from write_action and must attach its own handle once
 // the parent has closed), one thread at a time (an overlapping write_action from a second
-// thread is refused with Errc::busy; the reads are not guarded and must not overlap).
+// thread is refused with Errc::busy; the reads are not guarded and must not overlap). A
+// closed or moved-from region allows only is_open(), close(), assignment and destruction.
 class AgentRegion {
 public:
     [[nodiscard]] static Expected<AgentRegion> attach(std::string_view name,
@@ -196,6 +209,11 @@ public:
 
     AgentRegion(AgentRegion &&) noexcept = default;
     AgentRegion &operator=(AgentRegion &&) noexcept = default;
+
+    // Unmaps the region and releases the agent role at once (another agent may attach). A
+    // second close does nothing.
+    void close() noexcept;
+    [[nodiscard]] bool is_open() const noexcept { return map_.base != nullptr; }
 
     // Newest complete observation, newer than every one returned before (read_newest and
     // read_next share that position): a message is never returned twice. Errc::again when
@@ -230,8 +248,15 @@ public:
     [[nodiscard]] std::uint64_t total_retries() const noexcept { return total_retries_; }
     [[nodiscard]] std::uint64_t total_fallbacks() const noexcept { return total_fallbacks_; }
     [[nodiscard]] bool has_reservoirs() const noexcept { return map_.reservoirs() != nullptr; }
+    [[nodiscard]] bool huge_pages() const noexcept;
+    // The LB that holds (or last held) the region; any time, may be a moment old.
+    [[nodiscard]] int lb_pid() const noexcept;
     [[nodiscard]] const std::string &path() const noexcept { return map_.path; }
-    [[nodiscard]] const detail::Mapping &mapping() const noexcept { return map_; }
+    [[nodiscard]] std::size_t size() const noexcept { return map_.size; }
+    // The region's pages as this process maps them, read-only (see LbRegion::memory).
+    [[nodiscard]] std::span<const std::byte> memory() const noexcept {
+        return {reinterpret_cast<const std::byte *>(map_.base), map_.size};
+    }
     // The process that attached: the only one whose write_action is accepted.
     [[nodiscard]] int attached_pid() const noexcept { return owner_pid_; }
 

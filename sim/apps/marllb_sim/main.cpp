@@ -119,7 +119,7 @@ void open_lbs(Run &r) {
             if (!reg) fail("region '" + name + "': " + reg.error().message);
             if (reg->generation() > 1) // a restarted LB: worth saying even with --quiet
                 fmt::print("region {} reopened (generation {})\n", name, reg->generation());
-            inst.raw = cfg.raw_reservoirs && reg->mapping().reservoirs() != nullptr;
+            inst.raw = cfg.raw_reservoirs && reg->has_reservoirs();
             inst.region.emplace(std::move(*reg));
             inst.name = name;
         }
