@@ -154,6 +154,8 @@ void marllb_lb_reopen_report(const marllb_lb_t *lb, marllb_reopen_report_t *out)
 }
 
 void marllb_lb_prefetch_next(const marllb_lb_t *lb) { lb->region.prefetch_next_slot(); }
+void marllb_agent_rehearse(const marllb_agent_t *agent) { agent->region.rehearse(); }
+void marllb_lb_rehearse(const marllb_lb_t *lb) { lb->region.rehearse(); }
 
 uint64_t marllb_lb_publish(marllb_lb_t *lb, marllb_msg_out_t *msg, const marllb_reservoir_data_t *raw) {
     const uint64_t seq = lb->region.publish(*msg, raw);

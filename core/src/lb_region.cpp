@@ -193,6 +193,16 @@ void LbRegion::prefetch_next_slot() const noexcept {
     prefetch_lines_for_write(&map_.ring()->published_seq, 64);
 }
 
+void LbRegion::rehearse() const noexcept {
+    prefetch_next_slot();
+    prefetch_lines_for_write(&map_.action_record()->saved[(saves_ + 1) % 2], sizeof(marllb_saved_action_t));
+    prefetch_lines_for_write(&map_.header()->applied_action_seq, 64); // the verdict line
+    if (has_action_) {
+        const RejectReason r = validate_action(action_, next_seq_ - 1); // the code path, warmed
+        asm volatile("" : : "r"(r));
+    }
+}
+
 std::uint64_t LbRegion::publish(MsgOut &msg, const ReservoirData *raw) noexcept {
     const std::uint64_t seq = next_seq_;
     if (raw) {

@@ -132,6 +132,9 @@ uint64_t marllb_lb_publish(marllb_lb_t *lb, marllb_msg_out_t *msg,
  * after (e.g. one burst before a scheduled publish) does not wait for each line. No effect on
  * what readers see. */
 void marllb_lb_prefetch_next(const marllb_lb_t *lb);
+/* Optional, shortly before a publish whose answer will be applied: marllb_lb_prefetch_next,
+ * plus the lines applying an action writes and the validation path (LbRegion::rehearse). */
+void marllb_lb_rehearse(const marllb_lb_t *lb);
 
 typedef enum marllb_poll {
     MARLLB_POLL_UNCHANGED = 0, /* nothing new: cost one cache-line load */
@@ -207,6 +210,11 @@ typedef struct marllb_observation {
  * agent is attached), E_PERM, E_INVAL (bad name or options), E_SYSTEM. */
 int marllb_agent_attach(const char *name, const marllb_options_t *opts, marllb_agent_t **out);
 void marllb_agent_close(marllb_agent_t *agent);
+
+/* Optional, shortly before an observation is due: runs the read path over the last
+ * observation returned (nothing returned, position kept) and fetches the action payload's
+ * lines for writing (AgentRegion::rehearse). The LB side's counterpart: marllb_lb_prefetch_next. */
+void marllb_agent_rehearse(const marllb_agent_t *agent);
 
 /* The newest complete observation, newer than every one already returned (by this call or
  * read_next): a message is never returned twice. Errors: E_AGAIN (nothing newer published,

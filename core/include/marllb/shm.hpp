@@ -140,6 +140,13 @@ public:
     // Optional, LB side: fetches the next slot's cache lines for writing, so a publish that
     // follows shortly (e.g. called one burst before a scheduled publish) finds them owned.
     void prefetch_next_slot() const noexcept;
+    // Optional, LB side, shortly before a publish whose answer the LB will apply (the agent's
+    // counterpart is AgentRegion::rehearse): prefetch_next_slot(), the lines applying an action
+    // writes (the next save of the action record, the verdict line) fetched for writing, and
+    // the validation run over the action in force (result discarded). Hints and loads only:
+    // nothing another process can see changes, and the action slot, which the agent is about
+    // to write, is left alone.
+    void rehearse() const noexcept;
 
     // Checks the action slot. One cache-line load when nothing changed. The first poll after
     // a reopen re-applies the action the previous LB had in force (MARLLB_POLL_APPLIED), from
@@ -238,6 +245,14 @@ public:
     [[nodiscard]] bool lb_alive(std::uint64_t timeout_ns) const noexcept;
     [[nodiscard]] Verdicts verdicts() const noexcept;
 
+    // Optional, agent side, shortly before an observation is due (the LB's counterpart is
+    // LbRegion::prefetch_next_slot): runs the read path over the last observation returned,
+    // into a scratch copy (nothing is returned, the read position does not move), and fetches
+    // the action payload's lines for writing, so the read and the answer that follow find
+    // their code, page translations and lines at hand. Hints and loads only: nothing another
+    // process can see changes (the action lines' lock line, which the LB polls, is left alone).
+    void rehearse() const noexcept;
+
     // The newest published sequence id: one load, for polling before a read_newest.
     [[nodiscard]] std::uint64_t published_sequence() const noexcept;
     [[nodiscard]] std::uint64_t last_returned() const noexcept { return last_returned_; }
@@ -271,6 +286,7 @@ private:
     std::uint64_t total_retries_ = 0;
     std::uint64_t total_fallbacks_ = 0;
     int owner_pid_ = 0;    // getpid() at attach
+    std::uint64_t forks_at_attach_ = 0; // the process's fork count at attach (agent_region.cpp)
     bool writing_ = false; // a write_action is under way on this handle (atomic builtins)
 };
 
