@@ -5,6 +5,15 @@
 //             reads it and answers at once; the LB busy-polls the action slot as a data plane
 //             does on every burst. Measures the publish call, publish -> visible, the read,
 //             the action write, action -> applied, and end to end (publish start -> applied).
+//             Half a period after each event comes a null event on the same cold caches and
+//             the same schedule, without the region: the LB copies 2,848 bytes into shared
+//             memory and raises a one-line signal, the agent copies them out, copies an
+//             action's bytes back and raises another line, the LB copies those. Its stages are the floor of the region's (null_* rows), and its
+//             tail is the host's: end to end p99 is judged against the null's p99 + 10 us.
+//             --rehearse-us N: N us before each event both sides rehearse (the LB prefetches
+//             the next slot for writing, the agent runs its read path on the last observation
+//             and prefetches the action lines): the cold budget without cold code and TLB.
+//             --hugepages DIR: the region on a hugetlbfs mount (one TLB entry for all of it).
 //   periodic: the agent reads the newest observation every 250 ms on its own clock: messages
 //             skipped by the slower cadence (counted apart from loss to wrap, which newest
 //             mode cannot have) and staleness.
@@ -14,7 +23,9 @@
 
 #include <marllb/measure/payload.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <cstdio>
 #include <unistd.h>
 
@@ -30,6 +41,18 @@ struct Shared {
     std::uint64_t start_ns = 0;
     double visible[kMax], read[kMax], action_write[kMax], staleness[kMax], pread[kMax];
     std::uint64_t n = 0, pn = 0, torn = 0, retries = 0, skipped = 0, reads = 0;
+    // The null event. The LB writes payload then signal (release); the agent acquires signal,
+    // copies payload, then writes answer_ns and answer (release); the LB acquires answer.
+    // Each line has one writer; the payload is never written while the agent copies it (the
+    // next null event comes a period later, after the answer).
+    alignas(64) std::atomic<std::uint64_t> signal{0};
+    std::uint64_t signal_ns = 0; // when the LB began the null publish (written before signal)
+    alignas(64) std::atomic<std::uint64_t> answer{0};
+    std::uint64_t answer_ns = 0; // when the agent began its answer (written before answer)
+    alignas(64) unsigned char payload[sizeof(marllb_msg_out_t)];
+    alignas(64) unsigned char answer_payload[sizeof(marllb_msg_in_t)];
+    double null_visible[kMax], null_read[kMax], null_answer_write[kMax];
+    std::uint64_t null_n = 0, null_bad = 0;
 };
 
 void spin_until(std::uint64_t t) {
@@ -45,6 +68,8 @@ int main(int argc, char **argv) {
     double seconds = 60, publish_us = 200'000, read_us = 250'000;
     std::string regime = "both", cache = "cold";
     bool prefetch = false;
+    double rehearse_us = 0;
+    std::string hugepages;
     CLI::App app{"marllb-scenario-cadence: publish -> visible, read, action -> applied and end-to-end latency at the "
                  "production cadence with cold caches; skipped vs lost at the reader's slower cadence",
                  "marllb-scenario-cadence"};
@@ -55,18 +80,40 @@ int main(int argc, char **argv) {
     app.add_option("--regime", regime, "reactive, periodic or both")->check(CLI::IsMember({"reactive", "periodic", "both"}));
     app.add_option("--cache", cache, "cold (thrash the caches between events) or warm")->check(CLI::IsMember({"cold", "warm"}));
     app.add_flag("--prefetch", prefetch, "the LB prefetches the next slot for writing 100 us before each publish");
+    app.add_option("--rehearse-us", rehearse_us,
+                   "reactive: both sides rehearse this many us before each event (LB: prefetch the next slot; agent: "
+                   "its read path on the last observation and the action lines); 0: no rehearsal")
+        ->check(CLI::Range(0.0, 100000.0));
+    app.add_option("--hugepages", hugepages,
+                   "the region in this hugetlbfs directory, on huge pages (mount one and reserve pages first: "
+                   "scripts/hugepages.sh)");
     app.footer("Example: marllb-scenario-cadence --seconds 10 --regime reactive (rows in results/runs/<time>-<pid>/cadence.csv)\n");
     if (int rc = parse(app, argc, argv); rc >= 0) return rc;
 
-    const std::string tag = cache + (prefetch ? "-prefetch" : "");
+    const std::string tag = cache + (prefetch ? "-prefetch" : "") + (rehearse_us > 0 ? "-rehearse" : "") +
+                            (hugepages.empty() ? "" : "-huge");
     Setting s;
     if (int rc = begin(c, s, "cadence", tag); rc >= 0) return rc;
     const std::string name = "marllb_scn_cadence_" + std::to_string(getpid());
-    auto lb = shm::LbRegion::create(name);
+    shm::Options opts = shm::default_options();
+    if (!hugepages.empty()) {
+        opts.dir = hugepages.c_str();
+        opts.flags |= MARLLB_OPT_HUGEPAGES;
+    }
+    auto lb = shm::LbRegion::create(name, opts);
     if (!lb) {
         fmt::print(stderr, "marllb-scenario-cadence: {}\n", lb.error().message);
         return 2;
     }
+    if (!hugepages.empty() && !lb->huge_pages()) {
+        fmt::print(stderr, "marllb-scenario-cadence: --hugepages {}: the region is not on huge pages ({}); "
+                           "mount a hugetlbfs there and reserve pages (scripts/hugepages.sh)\n",
+                   hugepages, lb->notes());
+        lb->close();
+        (void)shm::unlink_region(name, opts);
+        return 2;
+    }
+    const std::uint64_t rehearse_ns = std::uint64_t(rehearse_us * 1e3);
     std::string err;
     if (!s.topo->bind_memory(lb->memory().data(), lb->memory().size(), s.placement,
                              s.mem_bind, &err))
@@ -83,12 +130,19 @@ int main(int argc, char **argv) {
         sh->start_ns = now_ns() + 300'000'000; // both sides start from the same schedule
         const bool reactive = rg == "reactive";
         const pid_t agent = fork_agent(s, [&] {
-            auto a = shm::AgentRegion::attach(name);
+            auto a = shm::AgentRegion::attach(name, opts);
             if (!a) return 3;
             shm::Observation o;
             if (reactive) {
+                unsigned char copy[sizeof(marllb_msg_out_t)];
+                marllb_msg_in_t answer_bytes{};
+                for (unsigned i = 0; i < 8; ++i) answer_bytes.weights[i] = 1.0f;
                 for (std::size_t k = 0; k < events; ++k) {
                     if (cold) thrash_caches();
+                    if (rehearse_ns) {
+                        spin_until(sh->start_ns + k * period - std::max<std::uint64_t>(rehearse_ns, 200'000));
+                        a->rehearse();
+                    }
                     spin_until(sh->start_ns + k * period - 200'000);
                     a->heartbeat();
                     const std::uint64_t give_up = sh->start_ns + k * period + 50'000'000;
@@ -110,6 +164,28 @@ int main(int argc, char **argv) {
                     sh->action_write[sh->n] = double(now_ns() - w0);
                     sh->torn += !measure::observation_intact(o.msg); // after answering: not on the measured path
                     ++sh->n;
+                    // The null event, half a period later: same cold caches, same schedule.
+                    if (cold) thrash_caches();
+                    const std::uint64_t tn = sh->start_ns + k * period + period / 2;
+                    spin_until(tn - 200'000);
+                    while (sh->signal.load(std::memory_order_acquire) != k + 1 && now_ns() < tn + 50'000'000) {
+                    }
+                    const std::uint64_t nv = now_ns();
+                    if (sh->signal.load(std::memory_order_relaxed) != k + 1) continue; // never signalled
+                    std::memcpy(copy, sh->payload, sizeof copy);
+                    asm volatile("" : : "r"(copy) : "memory"); // the copy happens, all of it
+                    const std::uint64_t nr = now_ns();
+                    // The answer: an action's bytes copied into shared memory, then its line.
+                    sh->answer_ns = nr;
+                    std::memcpy(sh->answer_payload, &answer_bytes, sizeof answer_bytes);
+                    sh->answer.store(k + 1, std::memory_order_release);
+                    sh->null_answer_write[sh->null_n] = double(now_ns() - nr);
+                    sh->null_visible[sh->null_n] = double(nv - sh->signal_ns);
+                    sh->null_read[sh->null_n] = double(nr - nv);
+                    marllb_msg_out_t check;
+                    std::memcpy(&check, copy, sizeof check);
+                    sh->null_bad += check.sequence_id != k + 1; // the bytes of this event, after answering
+                    ++sh->null_n;
                 }
             } else {
                 const std::size_t reads = std::size_t(double(events) * publish_us / read_us);
@@ -130,15 +206,18 @@ int main(int argc, char **argv) {
             return 0;
         });
 
-        std::vector<double> write, applied, e2e, action_read;
-        std::uint64_t unanswered = 0;
+        std::vector<double> write, applied, e2e, action_read, null_write, null_applied, null_e2e;
+        std::uint64_t unanswered = 0, null_unanswered = 0;
         marllb_msg_out_t msg;
         std::uint64_t published = 0;
         for (std::size_t k = 0; k < events; ++k) {
             if (cold) thrash_caches();
             const std::uint64_t t = sh->start_ns + k * period;
             measure::fill_observation(msg, lb->next_sequence());
-            if (prefetch) {
+            if (rehearse_ns) {
+                spin_until(t - rehearse_ns);
+                lb->rehearse();
+            } else if (prefetch) {
                 spin_until(t - 100'000);
                 lb->prefetch_next_slot();
             }
@@ -168,6 +247,30 @@ int main(int argc, char **argv) {
             // An answer not applied within the wait counts at the wait (a lower bound), so a slow
             // agent raises the percentiles instead of vanishing from them.
             if (!answered) e2e.push_back(double(give_up - t0)), ++unanswered;
+            // The null event: a plain copy into shared memory and a one-line signal.
+            if (cold) thrash_caches();
+            marllb_msg_out_t null_msg;
+            measure::fill_observation(null_msg, k + 1);
+            spin_until(t + period / 2);
+            const std::uint64_t n0 = now_ns();
+            sh->signal_ns = n0;
+            std::memcpy(sh->payload, &null_msg, sizeof null_msg);
+            sh->signal.store(k + 1, std::memory_order_release);
+            const std::uint64_t n1 = now_ns();
+            null_write.push_back(double(n1 - n0));
+            const std::uint64_t null_give_up = n0 + 50'000'000;
+            while (sh->answer.load(std::memory_order_acquire) != k + 1 && now_ns() < null_give_up) {
+            }
+            marllb_msg_in_t got;
+            std::memcpy(&got, sh->answer_payload, sizeof got); // the LB takes the answer's bytes
+            asm volatile("" : : "r"(&got) : "memory");
+            const std::uint64_t na = now_ns();
+            if (sh->answer.load(std::memory_order_relaxed) == k + 1) {
+                null_applied.push_back(double(na - sh->answer_ns));
+                null_e2e.push_back(double(na - n0));
+            } else {
+                null_e2e.push_back(double(null_give_up - n0)), ++null_unanswered;
+            }
         }
         const int agent_rc = wait_child(agent);
         torn_total += sh->torn;
@@ -199,6 +302,23 @@ int main(int argc, char **argv) {
             rows.push_back(row("end_to_end", e2e));
             if (unanswered)
                 rows.back().note = std::to_string(unanswered) + " answers not applied within the LB's 50 ms wait (counted at 50 ms)";
+            const std::size_t e2e_at = rows.size() - 1;
+            rows.push_back(row("null_publish_call", null_write));
+            rows.push_back(row("null_publish_to_visible", std::vector<double>(sh->null_visible, sh->null_visible + sh->null_n)));
+            rows.push_back(row("null_read_call", std::vector<double>(sh->null_read, sh->null_read + sh->null_n)));
+            rows.push_back(row("null_action_write_call",
+                               std::vector<double>(sh->null_answer_write, sh->null_answer_write + sh->null_n)));
+            rows.push_back(row("null_action_to_applied", null_applied));
+            rows.push_back(row("null_end_to_end", null_e2e));
+            if (null_unanswered) rows.back().note = std::to_string(null_unanswered) + " null events unanswered within 50 ms";
+            if (sh->null_bad) rows.back().fail("peer_exit", std::to_string(sh->null_bad) + " null events copied the wrong bytes");
+            // The end-to-end tail against the null's: its per-run limit (targets.toml
+            // end_to_end_over_null) is the null's same quantity plus the target's over_null.
+            for (const Target &t : s.targets.targets)
+                if (applies(t, rows[e2e_at]) && t.per_run_limit && t.over_null >= 0) {
+                    double null_q = 0;
+                    if (quantity(rows.back(), t.quantity, null_q)) rows[e2e_at].expected = null_q + t.over_null;
+                }
         } else {
             Row r = row("read_from_schedule", std::vector<double>(sh->pread, sh->pread + sh->pn));
             rows.push_back(r);
@@ -212,7 +332,7 @@ int main(int argc, char **argv) {
         }
     }
     lb->close();
-    (void)shm::unlink_region(name);
+    (void)shm::unlink_region(name, opts);
     const int rc = write_rows(c, s, rows);
     return torn_total ? 1 : rc;
 }

@@ -23,9 +23,6 @@ const Invariant *Targets::invariant(std::string_view id) const {
     return nullptr;
 }
 
-namespace {
-
-// The row columns a target can judge.
 bool quantity(const Row &r, std::string_view q, double &v) {
     if (q == "p50") v = r.s.p50;
     else if (q == "p90") v = r.s.p90;
@@ -42,6 +39,8 @@ bool quantity(const Row &r, std::string_view q, double &v) {
     else return false;
     return true;
 }
+
+namespace {
 
 bool is_percentile(std::string_view q) { return q == "p50" || q == "p90" || q == "p99" || q == "p999" || q == "max"; }
 
@@ -84,7 +83,7 @@ std::string parse_targets(std::string_view text, std::string_view name, Targets 
     auto str = [](const toml::table &t, const char *k) { return t[k].value_or(std::string()); };
     std::string err = entries("target", [&](const toml::table &t, const std::string &where) -> std::string {
         static const char *known[] = {"id", "source", "what", "scenario", "regime", "metric", "quantity", "op", "limit",
-                                      "unit", "per_run_limit", "heartbeats", "cadences", "max_cadence_us"};
+                                      "unit", "per_run_limit", "heartbeats", "cadences", "over_null", "max_cadence_us"};
         for (auto &&[key, v] : t) {
             bool ok = false;
             for (const char *kk : known) ok |= key.str() == kk;
@@ -98,6 +97,9 @@ std::string parse_targets(std::string_view text, std::string_view name, Targets 
         x.per_run_limit = t["per_run_limit"].value_or(false);
         x.heartbeats = t["heartbeats"].value_or(0.0), x.cadences = t["cadences"].value_or(0.0);
         x.max_cadence_us = t["max_cadence_us"].value_or(0.0);
+        x.over_null = t["over_null"].value_or(-1.0);
+        if (t.contains("over_null") && (!x.per_run_limit || x.over_null < 0))
+            return where + "target '" + x.id + "': over_null needs per_run_limit = true and a value >= 0";
         for (const char *need : {"id", "source", "what", "scenario", "metric", "quantity", "op", "unit"})
             if (str(t, need).empty()) return where + "a [[target]] needs a string '" + need + "'";
         if (!t.contains("limit") && !x.per_run_limit)

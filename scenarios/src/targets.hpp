@@ -15,6 +15,7 @@ struct Target {
     double limit = 0;
     bool per_run_limit = false;        // the limit is the row's `expected`, computed by the binary
     double heartbeats = 0, cadences = 0; // factors of a per-run limit
+    double over_null = -1;             // >= 0: a per-run limit, the null event's same quantity + this
     double max_cadence_us = 0;         // applies only to rows publishing at least this often (0: any)
 };
 
@@ -34,6 +35,9 @@ struct Targets {
 // what to do.
 [[nodiscard]] std::string load_targets(const std::string &path, Targets &out);
 [[nodiscard]] std::string parse_targets(std::string_view text, std::string_view name, Targets &out);
+
+// The row's column a target's `quantity` names (p50, p99, max, lost, ...): false if none.
+[[nodiscard]] bool quantity(const Row &r, std::string_view q, double &v);
 
 // Whether `t` applies to `r` (r.scenario is the binary's scenario, before any --name).
 [[nodiscard]] bool applies(const Target &t, const Row &r);

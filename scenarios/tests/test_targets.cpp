@@ -154,3 +154,26 @@ TEST_CASE("the project's targets file parses and names the seed's targets", "[ta
                            "updates_without_loss", "agent_death_noticed"})
         CHECK(t.target(id));
 }
+
+TEST_CASE("an over-the-null target reads its limit from the row and needs a per-run limit", "[targets]") {
+    // The binary writes the null event's quantity + over_null into `expected`; judge compares.
+    const std::string entry = "[[target]]\nid=\"e2e_over_null\"\nsource=\"project\"\nwhat=\"w\"\nscenario=\"cadence\"\n"
+                              "metric=\"end_to_end\"\nquantity=\"p99\"\nop=\"<=\"\nunit=\"ns\"\n";
+    Targets t;
+    REQUIRE(parse_targets(entry + "per_run_limit = true\nover_null = 10000\n", "t.toml", t) == "");
+    REQUIRE(t.target("e2e_over_null"));
+    CHECK(t.target("e2e_over_null")->over_null == 10000);
+    Row r{.scenario = "cadence", .regime = "reactive-cold", .metric = "end_to_end", .expected = 25000};
+    r.s.count = 1000, r.s.p99 = 25000;
+    REQUIRE(judge(r, t) == "");
+    CHECK(r.status == "ok");
+    r.s.p99 = 25001, r.note.clear();
+    REQUIRE(judge(r, t) == "");
+    CHECK(r.status == "miss");
+    Targets bad;
+    CHECK_THAT(parse_targets(entry + "limit = 1\nover_null = 10000\n", "b.toml", bad), Catch::Contains("over_null needs per_run_limit"));
+    Row null_row{.scenario = "cadence", .metric = "null_end_to_end"};
+    null_row.s.p99 = 1234;
+    double q = 0;
+    CHECK((quantity(null_row, "p99", q) && q == 1234));
+}
