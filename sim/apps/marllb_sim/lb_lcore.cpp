@@ -201,7 +201,10 @@ int lb_lcore_lockstep(Run &r) {
             publish_all(r, t);
             if (wait_agent && !before) wait_for_answers(r, next_check);
         }
-        if (due.read_actions) poll_actions(r);
+        // marllb with an agent: the wait above was this publish's read of the slot. Reading it
+        // again now would race a quick agent's answer to the observation just published, and
+        // apply it one interval early in some runs and not in others.
+        if (due.read_actions && !(wait_agent && sched.model() == LbModel::marllb)) poll_actions(r);
         done = step;
         r.sync.lb_step.store(step, std::memory_order_release); // L3
     }
