@@ -40,6 +40,8 @@ def parse():
     p.add_argument("--load", type=float, default=0.85, help="Poisson load, fraction of capacity")
     p.add_argument("--lb-model", choices=["marllb", "clean"], default="marllb")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--poll-sleep-us", type=float, default=50, help="the environment's sleep between polls of the "
+                   "published sequence while it waits (0: spin)")
     p.add_argument("--build", default=os.path.join(ROOT, "build", "release"), help="build tree with marllb-sim and the module")
     p.add_argument("--csv", default=os.path.join(ROOT, "results", "rl", "env_speed.csv"), help="append the row here ('' = none)")
     a = p.parse_args()
@@ -88,7 +90,8 @@ def main():
     import marllb_env
 
     env = marllb_env.LoadBalanceEnv(episode_steps=a.steps, servers=a.servers, load=a.load, lb_model=a.lb_model,
-                                    seed=a.seed, sim=os.path.join(a.build, "sim", "apps", "marllb-sim"))
+                                    seed=a.seed, sim=os.path.join(a.build, "sim", "apps", "marllb-sim"),
+                                    poll_sleep_s=a.poll_sleep_us * 1e-6)
     load_before = os.getloadavg()[0]
     policy_ns = 0
     loop_ns = 0
@@ -124,6 +127,7 @@ def main():
         "git_commit": git_commit(), "cpu_model": cpu_model(), "kernel": platform.release(),
         "python": platform.python_version(), "servers": a.servers, "load": a.load, "lb_model": a.lb_model,
         "episodes": a.episodes, "steps_per_episode": a.steps, "interval_ms": env.interval_s * 1e3,
+        "poll_sleep_us": a.poll_sleep_us,
         "steps_per_s": f"{steps_per_s:.1f}",
         "steps_per_s_with_resets": f"{steps / total_s:.1f}",
         "sim_alone_intervals_per_s": f"{alone:.1f}",
@@ -137,7 +141,8 @@ def main():
     }
     print(f"# {row['date']} commit {row['git_commit']}, {row['cpu_model']}, load average {row['load1_before']} -> "
           f"{row['load1_after']}")
-    print(f"# {a.episodes} episodes x {a.steps} steps, {a.servers} at load {a.load}, lb_model {a.lb_model}")
+    print(f"# {a.episodes} episodes x {a.steps} steps, {a.servers} at load {a.load}, lb_model {a.lb_model}, "
+          f"poll sleep {a.poll_sleep_us:g} us")
     print(f"steps/s {row['steps_per_s']} (with resets {row['steps_per_s_with_resets']}); the simulator alone "
           f"{row['sim_alone_intervals_per_s']} intervals/s; {row['sim_seconds_per_wall_second']} simulated s per s")
     print(f"{'part':8} {'us/step':>9} {'share':>7}")
