@@ -238,7 +238,8 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
         self._poll_sleep_s = float(poll_sleep_s)
         self._rng = np.random.default_rng(seed)
         self._episode = _Episode()
-        # Runs at close(), when this object is collected, and at interpreter exit.
+        # Stops the episode when this object is collected and at interpreter exit (close() and
+        # reset() stop it directly; stopping twice is harmless).
         self._finalizer = weakref.finalize(self, self._episode.stop)
         self._seq = 0          # the observation the next action answers
         self._weights = None   # the last action written
