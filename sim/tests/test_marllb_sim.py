@@ -168,3 +168,36 @@ def test_exit_with_parent_stops_a_waiting_lockstep_run_when_its_driver_is_killed
         for leftover in (f"/dev/shm/{prefix}0",):  # SIGKILLed: the region is left for its owner to remove
             if os.path.exists(leftover):
                 os.unlink(leftover)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of pid so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_lockstep_run_waiting_for_its_agent_leaves_the_cpus_to_it():
+    # Nobody answers the first observation: the run waits at the second publish. Busy-polling,
+    # its two lcores would use up to 2 CPU-seconds per second; sleeping between polls, far less.
+    prefix = region_prefix()
+    sim = subprocess.Popen([SIM, "--lockstep", "--policy", "agent", "--duration", "60", "--quiet",
+                            "--lockstep-wait-ms", "60000", "--region-prefix", prefix],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        region = f"/dev/shm/{prefix}0"
+        deadline = time.monotonic() + 30
+        while not os.path.exists(region) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert os.path.exists(region), "marllb-sim never created its region"
+        time.sleep(0.5)  # past the first interval, into the wait
+        before, t0 = cpu_seconds(sim.pid), time.monotonic()
+        time.sleep(1.0)
+        used = (cpu_seconds(sim.pid) - before) / (time.monotonic() - t0)
+        assert sim.poll() is None
+        assert used < 0.1, f"{used:.2f} CPU-seconds per second while waiting for the agent"
+    finally:
+        sim.kill()
+        sim.wait()
+        if os.path.exists(f"/dev/shm/{prefix}0"):
+            os.unlink(f"/dev/shm/{prefix}0")

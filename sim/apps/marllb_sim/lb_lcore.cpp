@@ -215,6 +215,7 @@ int lb_lcore_lockstep(Run &r) {
 // observation, or the wait runs out.
 void wait_for_answers(Run &r, std::uint64_t &next_check) {
     const std::uint64_t give_up = mono_ns() + std::uint64_t(r.cfg.lockstep_wait_ms * 1e6);
+    const LockstepPatience patience;
     for (;;) {
         poll_actions(r);
         bool answered = true;
@@ -229,6 +230,7 @@ void wait_for_answers(Run &r, std::uint64_t &next_check) {
             check_agents(r);
             next_check = mono_ns() + 10'000'000;
         }
+        patience.after_poll();
     }
 }
 
