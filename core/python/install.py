@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Install the built marllb_shm module and the seed's import name shm_layout into the
-site-packages of the interpreter that runs this script, so that `import marllb_shm` and
-`from shm_layout import SharedMemoryRegion` work without PYTHONPATH.
+"""Install the built marllb_shm module, the seed's import name shm_layout and the RL environment
+(marllb_env, marllb_reward) into the site-packages of the interpreter that runs this script, so
+that `import marllb_shm`, `from shm_layout import SharedMemoryRegion` and `import marllb_env`
+work without PYTHONPATH.
 
     /usr/bin/python3 core/python/install.py              # what scripts/setup.sh runs
     .venv/bin/python core/python/install.py              # into a venv instead
@@ -20,6 +21,7 @@ import sysconfig
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PURE_PYTHON = ("shm_layout.py", "marllb_env.py", "marllb_reward.py")  # beside the module, as in the build tree
 
 
 def install_dir():
@@ -53,23 +55,23 @@ def main():
         sys.exit(f"install.py: no module at {module}: build it first (cmake --preset release && "
                  f"cmake --build --preset release --target marllb_shm_python), for this interpreter "
                  f"({sys.executable}, Python {sys.version.split()[0]})")
-    alias = os.path.join(ROOT, "core", "python", "shm_layout.py")
+    pure = [os.path.join(ROOT, "core", "python", f) for f in PURE_PYTHON]
     try:
         os.makedirs(dest, exist_ok=True)
-        for f in (module, alias):
+        for f in (module, *pure):
             copy_atomically(f, dest)
     except PermissionError as e:
         sys.exit(f"install.py: cannot write {dest} ({e.strerror}): run as root, or install into a venv "
                  f"(python3 -m venv --system-site-packages .venv && .venv/bin/python {sys.argv[0]})")
     # Check what a fresh interpreter imports, with no PYTHONPATH and away from the source tree.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    r = subprocess.run([sys.executable, "-c", "import marllb_shm, shm_layout; print(marllb_shm.__file__)"],
+    r = subprocess.run([sys.executable, "-c", "import marllb_shm, shm_layout, marllb_env; print(marllb_shm.__file__)"],
                        env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True)
     got = r.stdout.strip()
     if r.returncode != 0 or os.path.dirname(os.path.realpath(got)) != os.path.realpath(dest):
         sys.exit(f"install.py: installed into {dest}, but a fresh {sys.executable} imports "
                  f"{got or 'nothing'}: {r.stderr.strip()}")
-    print(f"installed marllb_shm and shm_layout into {dest}")
+    print(f"installed marllb_shm, shm_layout and marllb_env into {dest}")
     return 0
 
 

@@ -6,7 +6,10 @@ says what was wrong. ctest runs these one at a time (two busy lcores fill both c
 """
 import csv
 import os
+import signal
 import subprocess
+import sys
+import time
 import uuid
 
 import pytest
@@ -120,3 +123,81 @@ def test_flood_reports_the_lb_rate_against_the_bare_handoff(tmp_path):
     # Only the flows whose SYN went by during the bare phase are unknown to the LB.
     assert int(row["drops"]) == 0  # flows the LB never saw open go untracked, by the hash
     assert int(row["untracked"]) > 0
+
+
+def process_alive(pid):
+    """True while pid exists and is not a zombie (an orphan's zombie waits for its reaper)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_exit_with_parent_stops_a_waiting_lockstep_run_when_its_driver_is_killed():
+    # A lockstep run with an agent policy waits (here up to an hour) for answers that a killed
+    # driver will never write; --exit-with-parent must end it within moments of the kill.
+    prefix = region_prefix()
+    driver = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time\n"
+         f"p = subprocess.Popen([{SIM!r}, '--lockstep', '--policy', 'agent', '--duration', '600', '--quiet',\n"
+         f"    '--lockstep-wait-ms', '3600000', '--region-prefix', {prefix!r}, '--exit-with-parent'],\n"
+         "    stdout=subprocess.DEVNULL, start_new_session=True)\n"
+         "print(p.pid, flush=True)\n"
+         "time.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True)
+    sim_pid = int(driver.stdout.readline())
+    try:
+        region = f"/dev/shm/{prefix}0"
+        deadline = time.monotonic() + 30
+        while not os.path.exists(region) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert os.path.exists(region), "marllb-sim never created its region"
+        time.sleep(0.5)  # well into its wait for the first answer
+        assert process_alive(sim_pid)
+        driver.kill()
+        driver.wait()
+        deadline = time.monotonic() + 5
+        while process_alive(sim_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not process_alive(sim_pid), "marllb-sim outlived the process that started it"
+    finally:
+        if process_alive(sim_pid):
+            os.kill(sim_pid, signal.SIGKILL)
+        for leftover in (f"/dev/shm/{prefix}0",):  # SIGKILLed: the region is left for its owner to remove
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of pid so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_lockstep_run_waiting_for_its_agent_leaves_the_cpus_to_it():
+    # Nobody answers the first observation: the run waits at the second publish. Busy-polling,
+    # its two lcores would use up to 2 CPU-seconds per second; sleeping between polls, far less.
+    prefix = region_prefix()
+    sim = subprocess.Popen([SIM, "--lockstep", "--policy", "agent", "--duration", "60", "--quiet",
+                            "--lockstep-wait-ms", "60000", "--region-prefix", prefix],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        region = f"/dev/shm/{prefix}0"
+        deadline = time.monotonic() + 30
+        while not os.path.exists(region) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert os.path.exists(region), "marllb-sim never created its region"
+        time.sleep(0.5)  # past the first interval, into the wait
+        before, t0 = cpu_seconds(sim.pid), time.monotonic()
+        time.sleep(1.0)
+        used = (cpu_seconds(sim.pid) - before) / (time.monotonic() - t0)
+        assert sim.poll() is None
+        assert used < 0.1, f"{used:.2f} CPU-seconds per second while waiting for the agent"
+    finally:
+        sim.kill()
+        sim.wait()
+        if os.path.exists(f"/dev/shm/{prefix}0"):
+            os.unlink(f"/dev/shm/{prefix}0")

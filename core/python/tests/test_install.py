@@ -1,5 +1,5 @@
-"""The install step: after core/python/install.py, a fresh interpreter imports marllb_shm and
-the seed's shm_layout with no PYTHONPATH, and keeps doing so when the build tree is rebuilt or
+"""The install step: after core/python/install.py, a fresh interpreter imports marllb_shm, the
+seed's shm_layout and the RL environment marllb_env with no PYTHONPATH, and keeps doing so when the build tree is rebuilt or
 removed. Shown on a venv of the same interpreter (what install.py does for /usr/bin/python3 is
 the same with its own site-packages)."""
 import os
@@ -49,7 +49,7 @@ def test_without_the_install_step_there_is_no_module(tmp_path):
     assert "No module named 'marllb_shm'" in r.stderr
 
 
-def test_after_the_install_step_both_names_import_without_pythonpath(venv, build_tree, tmp_path):
+def test_after_the_install_step_every_name_imports_without_pythonpath(venv, build_tree, tmp_path):
     r = subprocess.run([str(venv), INSTALL, "--build", str(build_tree)], env=fresh_env(), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     site = run(venv, "import sysconfig; print(sysconfig.get_path('platlib'))", tmp_path).stdout.strip()
@@ -58,8 +58,11 @@ def test_after_the_install_step_both_names_import_without_pythonpath(venv, build
                   "assert shm_layout.SharedMemoryRegion is marllb_shm.SharedMemoryRegion", tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(site)
+    r = run(venv, "import marllb_env, marllb_reward; print(marllb_env.__file__); print(marllb_reward.__file__)", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert all(line.startswith(site) for line in r.stdout.split()), r.stdout
     shutil.rmtree(build_tree)  # a rebuild (or a clean) of the build tree
-    assert run(venv, "from shm_layout import SharedMemoryRegion", tmp_path).returncode == 0
+    assert run(venv, "from shm_layout import SharedMemoryRegion; import marllb_env", tmp_path).returncode == 0
 
 
 def test_the_install_step_says_what_to_build_when_nothing_is_built(venv, tmp_path):

@@ -34,6 +34,8 @@ void add_options(CLI::App &app, Config &cfg) {
     app.add_flag("--no-region", cfg.no_region, "run without publishing (no shared memory)");
     app.add_flag("--raw-reservoirs", cfg.raw_reservoirs, "create regions with the raw reservoir section");
     app.add_flag("--keep-region", cfg.keep_region, "leave the regions in /dev/shm at exit");
+    app.add_flag("--exit-with-parent", cfg.exit_with_parent,
+                 "die (SIGKILL) when the process that started this one exits: for a program that drives a --lockstep run");
     app.add_option("--publish-us", cfg.publish_us, "observation cadence, microseconds (100 .. 10^7)")->check(CLI::Range(100.0, 1e7));
     app.add_option("--warm-us", cfg.warm_us,
                    "prefetch the next observation slot for writing this many microseconds before a publish can be due "

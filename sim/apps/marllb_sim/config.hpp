@@ -36,6 +36,7 @@ struct Config {
     bool no_region = false;
     bool raw_reservoirs = false;
     bool keep_region = false;
+    bool exit_with_parent = false;
     double publish_us = 200'000;
     double warm_us = 100; // prefetch the next slot this long before a publish can be due (0: never)
     // modes

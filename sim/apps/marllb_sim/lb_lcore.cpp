@@ -239,7 +239,10 @@ int lb_lcore_lockstep(Run &r) {
             publish_all(r, t);
             if (wait_agent && !before) wait_for_answers(r, next_check);
         }
-        if (due.read_actions) poll_actions(r);
+        // marllb with an agent: the wait above was this publish's read of the slot. Reading it
+        // again now would race a quick agent's answer to the observation just published, and
+        // apply it one interval early in some runs and not in others.
+        if (due.read_actions && !(wait_agent && sched.model() == LbModel::marllb)) poll_actions(r);
         done = step;
         r.sync.lb_step.store(step, std::memory_order_release); // L3
     }
@@ -250,6 +253,7 @@ int lb_lcore_lockstep(Run &r) {
 // observation, or the wait runs out.
 void wait_for_answers(Run &r, std::uint64_t &next_check) {
     const std::uint64_t give_up = mono_ns() + std::uint64_t(r.cfg.lockstep_wait_ms * 1e6);
+    const LockstepPatience patience;
     for (;;) {
         poll_actions(r);
         bool answered = true;
@@ -264,6 +268,7 @@ void wait_for_answers(Run &r, std::uint64_t &next_check) {
             check_agents(r);
             next_check = mono_ns() + 10'000'000;
         }
+        patience.after_poll();
     }
 }
 

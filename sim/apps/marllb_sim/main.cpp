@@ -37,6 +37,10 @@
 
 #include <filesystem>
 
+#include <csignal>
+#include <sys/prctl.h>
+#include <unistd.h>
+
 namespace marllb::sim::app {
 
 [[noreturn]] void fail(const std::string &msg) {
@@ -180,6 +184,7 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
 int main(int argc, char **argv) {
     using namespace marllb::sim;
     using namespace marllb::sim::app;
+    const pid_t parent = getppid(); // before anything can take time: see --exit-with-parent below
     Run r;
     Config &cfg = r.cfg;
     const int own_argc = split_eal_args(argc, argv, cfg); // everything after "--" goes to the EAL
@@ -188,6 +193,11 @@ int main(int argc, char **argv) {
                  "EAL arguments after '--' replace the default (no hugepages, no NIC: two net_ring vdevs, lcores 0-1)."};
     add_options(cli, cfg);
     CLI11_PARSE(cli, own_argc, argv);
+    // A lockstep run waits for its agent as long as --lockstep-wait-ms says; a driver that was
+    // killed must not leave it polling two cores. The kernel signals this process when the
+    // thread that forked it exits; a parent gone before prctl shows as a changed parent pid.
+    if (cfg.exit_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
+        fail("--exit-with-parent: the starting process is already gone (or prctl failed)");
 
     std::vector<TraceEntry> trace = check_config(r);
     start_dpdk(r);

@@ -13,12 +13,15 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace marllb::sim::app {
@@ -81,6 +84,19 @@ struct Run {
 };
 
 inline std::uint64_t mono_ns() { return marllb_now_mono_ns(); }
+
+// A lockstep wait (for the other lcore, or for the agent): spins for its first 100 us, since a
+// handoff between the lcores takes microseconds; after that the agent is thinking (a learner's
+// update can take 100 ms), and each poll is followed by a sleep of a tenth of the time waited
+// so far (at most 1 ms): the two lcores leave the CPUs of a small machine to the agent, and an
+// answer is seen at most about 10 % later than it came.
+struct LockstepPatience {
+    std::uint64_t since = mono_ns();
+    void after_poll() const {
+        const std::uint64_t waited = mono_ns() - since;
+        if (waited > 100'000) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::uint64_t>(waited / 10, 1'000'000)));
+    }
+};
 inline std::uint64_t &ts_of(Run &r, rte_mbuf *m) { return *RTE_MBUF_DYNFIELD(m, r.ts_offset, std::uint64_t *); }
 
 // Prints "marllb-sim: msg" on stderr and exits with status 2.

@@ -142,7 +142,11 @@ void world_lockstep(Run &r, World &w, Progress &prog) {
         if (tx.n) tx.flush();
         r.sync.world_time.store(t, std::memory_order_relaxed);
         r.sync.world_step.store(++step, std::memory_order_release); // L1
-        while (r.sync.lb_step.load(std::memory_order_acquire) != step) drain_forwarded(r, w, t, true); // L4
+        const LockstepPatience patience; // the LB may be waiting for the agent
+        while (r.sync.lb_step.load(std::memory_order_acquire) != step) { // L4
+            drain_forwarded(r, w, t, true);
+            patience.after_poll();
+        }
         drain_forwarded(r, w, t, true);
         if (t >= next_boundary) next_boundary += interval;
         prog.tick(w, t);

@@ -1,0 +1,245 @@
+"""The environment end to end on marllb-sim: episodes are reproducible by seed, every step goes
+through the region, a bad action is refused before anything is written, and the simulator
+process and the region are gone after close(), after the object is dropped and after Ctrl-C.
+What these cannot show: behaviour on a machine with more than the two lcores' CPUs."""
+import gc
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import marllb_env
+import marllb_reward
+from conftest import process_alive, region_exists
+
+
+def inverse_load(obs):
+    return 1.0 / (1.0 + obs[:, 0])  # depends on the observation: actions differ when observations do
+
+
+def run_episode(env, seed, steps):
+    obs, info = env.reset(seed=seed)
+    seen, rewards = [obs], []
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(inverse_load(obs))
+        seen.append(obs)
+        rewards.append(reward)
+    return np.stack(seen), rewards, info
+
+
+def test_spaces_describe_the_observation_and_the_action():
+    env = marllb_env.LoadBalanceEnv(episode_steps=3, servers="marllb6")
+    assert env.observation_space.shape == (6, 11) and env.action_space.shape == (6,)
+    obs, _ = env.reset(seed=1)
+    try:
+        assert obs.dtype == np.float32 and env.observation_space.contains(obs)
+        assert env.action_space.contains(env.action_space.sample())
+    finally:
+        env.close()
+
+
+def test_the_same_seed_gives_the_same_episode_and_another_seed_another():
+    # However quickly the agent answers: the fresh object below polls without sleeping, which
+    # made an LB that read the slot again right after publishing apply some answers early
+    # (in some runs only: the more episodes, the likelier such a fault shows).
+    with marllb_env.LoadBalanceEnv(episode_steps=12, seed=99) as env:
+        a_obs, a_rew, a_info = run_episode(env, 7, 12)
+        b_obs, b_rew, b_info = run_episode(env, 7, 12)     # same object, reseeded
+        c_obs, _, _ = run_episode(env, 8, 12)
+    with marllb_env.LoadBalanceEnv(episode_steps=12, poll_sleep_s=0) as fresh:
+        quick = [run_episode(fresh, 7, 12) for _ in range(4)]  # a new object, same seed
+    assert a_obs[1:, :, 0].sum() > 0 and a_obs[1:, :, 1:].max() > 0  # something happened
+    np.testing.assert_array_equal(a_obs, b_obs)
+    for d_obs, d_rew, _ in quick:
+        np.testing.assert_array_equal(a_obs, d_obs)
+        assert d_rew == a_rew
+    assert a_rew == b_rew
+    assert a_info["episode"]["fct_p90_s"] == b_info["episode"]["fct_p90_s"]
+    assert not np.array_equal(a_obs, c_obs)
+
+
+def test_every_action_reaches_the_lb_through_the_region():
+    # All weight on server 0: SED sends every new flow there, the others drain.
+    with marllb_env.LoadBalanceEnv(episode_steps=15, load=0.5) as env:
+        obs, _ = env.reset(seed=3)
+        only_first = np.zeros(env.num_servers)
+        only_first[0] = 1.0
+        for _ in range(15):
+            obs, reward, _, truncated, info = env.step(only_first)
+        assert truncated
+        assert obs[0, 0] > 10 * max(1.0, obs[1:, 0].max()), obs[:, 0]
+        row = info["episode"]
+        assert row["actions_applied"] == 15 and row["actions_rejected"] == 0
+        assert row["observations"] == 16
+
+
+def test_the_returned_reward_is_the_fairness_of_the_returned_observation():
+    with marllb_env.LoadBalanceEnv(episode_steps=6, reward_type="jain") as env:
+        obs, _ = env.reset(seed=4)
+        for _ in range(6):
+            obs, reward, _, _, info = env.step(np.ones(env.num_servers))
+            col = obs[:, marllb_env.OBS_COLUMNS.index("duration_mean_decay")]
+            assert reward == marllb_reward.fairness(col, "jain")
+            assert info["reward_fields"] == col.tolist()
+
+
+class RecordingRegion:
+    """Stands in for the episode's region and records every write that reaches it."""
+
+    def __init__(self, region):
+        self.region, self.writes = region, []
+
+    def write_action(self, *args, **kw):
+        self.writes.append(args)
+        return self.region.write_action(*args, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.region, name)
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    (np.ones(6), ValueError, "shape (7,)"),
+    (np.ones((7, 1)), ValueError, "shape (7,)"),
+    ([1, 1, 1, float("nan"), 1, 1, 1], ValueError, "action[3] = nan"),
+    ([1, 1, 1, 1, 1, -0.5, 1], ValueError, "action[5] = -0.5"),
+    ([1, float("inf"), 1, 1, 1, 1, 1], ValueError, "action[1] = inf"),
+    (np.zeros(7), ValueError, "all weights are 0"),
+    ([1e39] * 7, ValueError, "float32"),
+    (["1"] * 7, TypeError, "numbers"),
+    ([True] * 7, TypeError, "numbers"),
+])
+def test_a_bad_action_raises_before_anything_is_written(bad, error, words):
+    with marllb_env.LoadBalanceEnv(episode_steps=5) as env:
+        env.reset(seed=5)
+        rec = RecordingRegion(env._episode.region)
+        env._episode.region = rec
+        with pytest.raises(error) as e:
+            env.step(bad)
+        assert words in str(e.value)
+        assert rec.writes == []
+        assert rec.verdicts()["actions_applied"] == 0 and rec.verdicts()["actions_rejected"] == 0
+        # The episode goes on: a good action after the bad one is written and answered.
+        obs, _, _, _, info = env.step(np.ones(7))
+        assert len(rec.writes) == 1 and info["sequence_id"] == 2
+
+
+def episode_handles(env):
+    return env._episode.proc.pid, env._episode.name, env._episode.dir
+
+
+def test_close_stops_the_process_and_removes_the_region():
+    env = marllb_env.LoadBalanceEnv(episode_steps=50)
+    env.reset(seed=6)
+    env.step(np.ones(7))
+    pid, name, tmp = episode_handles(env)
+    assert process_alive(pid) and region_exists(name)
+    env.close()
+    assert not process_alive(pid) and not region_exists(name) and not os.path.exists(tmp)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.ones(7))
+
+
+def test_a_new_reset_stops_the_previous_episode():
+    with marllb_env.LoadBalanceEnv(episode_steps=50) as env:
+        env.reset(seed=6)
+        pid, name, _ = episode_handles(env)
+        env.reset(seed=6)
+        assert not process_alive(pid) and not region_exists(name)
+        assert process_alive(env._episode.proc.pid)
+
+
+def test_dropping_the_environment_stops_the_process_and_removes_the_region():
+    env = marllb_env.LoadBalanceEnv(episode_steps=50)
+    env.reset(seed=6)
+    pid, name, tmp = episode_handles(env)
+    del env
+    gc.collect()
+    assert not process_alive(pid) and not region_exists(name) and not os.path.exists(tmp)
+
+
+CTRL_C_CHILD = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    import marllb_env
+    from conftest import process_alive
+    env = marllb_env.LoadBalanceEnv(episode_steps=1_000_000)
+    env.reset(seed=1)
+    pid = env._episode.proc.pid
+    print(pid, env._episode.name, flush=True)
+    where = sys.argv[1]
+    try:
+        if where == "step":
+            while True:
+                env.step(np.ones(7))
+        else:
+            time.sleep(60)
+    except KeyboardInterrupt:
+        if where == "step":  # still in this interpreter, env still referenced
+            print("after-interrupt alive:", process_alive(pid), flush=True)
+        raise
+""")
+
+
+@pytest.mark.parametrize("where", ["step", "user-code"])
+def test_ctrl_c_stops_the_process_and_removes_the_region(where, tmp_path):
+    # In a step: the step itself stops the episode (so a notebook that catches the interrupt
+    # holds no running simulator). Elsewhere: the interpreter's exit does.
+    script = tmp_path / "child.py"
+    script.write_text(CTRL_C_CHILD)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))
+    child = subprocess.Popen([sys.executable, str(script), where], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env)
+    pid, name = None, None
+    try:
+        pid_text, name = child.stdout.readline().split()
+        pid = int(pid_text)
+        time.sleep(0.5)  # into the loop of steps, or the sleep
+        assert process_alive(pid) and region_exists(name)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+        assert "KeyboardInterrupt" in err
+        if where == "step":
+            assert "after-interrupt alive: False" in out, (out, err)
+        assert not process_alive(pid) and not region_exists(name)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if pid and process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        if name and region_exists(name):
+            os.unlink(f"/dev/shm/{name}")
+
+
+def test_the_clean_model_ends_its_episode_too():
+    # The clean LB also waits for an answer to its last observation; the environment gives one.
+    with marllb_env.LoadBalanceEnv(episode_steps=4, lb_model="clean") as env:
+        env.reset(seed=2)
+        for _ in range(4):
+            _, _, _, truncated, info = env.step(np.ones(7))
+        assert truncated and info["episode"]["observations"] == 5
+        with pytest.raises(RuntimeError, match="reset"):
+            env.step(np.ones(7))
+
+
+def test_a_simulator_that_fails_to_start_says_why():
+    env = marllb_env.LoadBalanceEnv(episode_steps=2, sim_args=["--no-such-option"])
+    with pytest.raises(marllb_env.SimError, match="no-such-option"):
+        env.reset(seed=1)
+    assert env._episode.proc is None
+
+
+def test_bad_constructor_arguments_say_what_is_accepted():
+    with pytest.raises(ValueError, match="preset"):
+        marllb_env.LoadBalanceEnv(servers="1,x")
+    with pytest.raises(ValueError, match="use one of jain"):
+        marllb_env.LoadBalanceEnv(reward_type="fair")
+    with pytest.raises(FileNotFoundError, match="sim/traces"):
+        marllb_env.LoadBalanceEnv(trace="/nonexistent.csv")
+    with pytest.raises(FileNotFoundError, match="not an executable"):
+        marllb_env.LoadBalanceEnv(sim="/nonexistent/marllb-sim")

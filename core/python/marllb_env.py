@@ -1,0 +1,448 @@
+"""A Gymnasium-API environment over a real marllb-sim run: an RL agent sets the LB's weights
+through the same shared-memory region and protocol a real LB uses.
+
+    import marllb_env
+    env = marllb_env.LoadBalanceEnv(episode_steps=100, servers="marllb7", load=0.85, seed=1)
+    obs, info = env.reset(seed=1)              # obs: float32 (servers, 11)
+    obs, reward, terminated, truncated, info = env.step(weights)   # one weight per server
+    env.close()                                # or `with marllb_env.LoadBalanceEnv(...) as env:`
+
+Each episode is one marllb-sim process in --lockstep with the agent policy, on a region of its
+own (marllb_env<pid>_<n>_<random>0 in /dev/shm). Every step goes through that region: the
+action is written into its action slot (weights and the alias table built from them, by
+marllb_shm.write_action), the simulator runs one publish interval of simulated time, and the
+next observation is read from its observation ring. Nothing else passes between them.
+
+Observation: one row per server, column 0 n_flow_on, columns 1-10 the reservoir features in
+marllb_shm.FEATURE_NAMES order (OBS_COLUMNS). Reward: MARLLB's, marllb_reward.fairness of one
+column (default duration_mean_decay) over the active servers (see marllb_reward).
+
+Timing (MARLLB's LB model, the default): the LB reads the action slot right after it
+publishes, so the answer to observation k is applied at the next publish and governs interval
+k+1 -> k+2: the reward a step returns was earned under the previous step's action. With
+lb_model="clean" the LB waits for the answer right after publishing and applies it at once.
+
+The simulator process and the region are removed on close(), when the object is garbage
+collected, at interpreter exit, and when a step or reset is interrupted (Ctrl-C); the process
+also dies with the thread that started it (marllb-sim --exit-with-parent), so a killed Python
+never leaves it polling.
+
+Registered with gymnasium as "marllb/LoadBalance-v0" when gymnasium is importable; without it
+the spaces are this module's Box (shape, dtype, low, high, contains, sample).
+"""
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+import weakref
+from itertools import count
+
+import numpy as np
+
+import marllb_reward
+import marllb_shm
+
+try:
+    import gymnasium
+except ImportError:
+    gymnasium = None
+
+SERVER_PRESETS = {
+    "marllb7": (1, 1, 1, 1, 2, 2, 2),
+    "marllb6": (2, 2, 2, 4, 4, 4),
+    "marllb24": (2,) * 12 + (4,) * 12,
+}
+OBS_COLUMNS = ("n_flow_on",) + tuple(marllb_shm.FEATURE_NAMES)
+REWARD_FEATURE = "duration_mean_decay"  # MARLLB's flow_duration_avg_decay (env.py:203)
+LB_POLICIES = {"sed": "agent-sed", "alias": "agent-alias"}
+# Waits that no agent should ever reach: a slow learner must never change the run (the LB's
+# fallback or a lockstep timeout would). A driver that dies takes the process with it instead.
+_FOREVER_MS = "86400000"
+_episode_numbers = count()
+
+
+class Box:
+    """A box of shape `shape`: what gymnasium.spaces.Box describes, for use without gymnasium."""
+
+    def __init__(self, low, high, shape, dtype=np.float32):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.low = np.full(self.shape, low, dtype=self.dtype)
+        self.high = np.full(self.shape, high, dtype=self.dtype)
+
+    def contains(self, x):
+        x = np.asarray(x)
+        return x.shape == self.shape and bool(np.all(x >= self.low) and np.all(x <= self.high))
+
+    def sample(self, rng=None):
+        """Uniform where both bounds are finite, low + Exp(1) where only low is (as gymnasium)."""
+        rng = rng if rng is not None else np.random.default_rng()
+        finite = np.isfinite(self.high)
+        return np.where(finite, rng.uniform(self.low, np.where(finite, self.high, self.low)),
+                        self.low + rng.exponential(size=self.shape)).astype(self.dtype)
+
+    def __repr__(self):
+        return f"Box({self.low.min()}, {self.high.max()}, {self.shape}, {self.dtype})"
+
+
+def _box(low, high, shape):
+    if gymnasium is not None:
+        return gymnasium.spaces.Box(low=low, high=high, shape=shape, dtype=np.float32)
+    return Box(low, high, shape)
+
+
+def parse_servers(servers):
+    """Capacities in cores from a preset name, a comma-separated string or a sequence of numbers."""
+    if isinstance(servers, str):
+        if servers in SERVER_PRESETS:
+            return tuple(float(c) for c in SERVER_PRESETS[servers])
+        parts = servers.split(",")
+    else:
+        parts = list(servers)
+    try:
+        caps = tuple(float(c) for c in parts)
+    except (TypeError, ValueError):
+        raise ValueError(f"servers {servers!r}: give capacities in cores like '1,1,2' or [1, 1, 2], "
+                         f"or a preset ({', '.join(SERVER_PRESETS)})") from None
+    if not 1 <= len(caps) <= marllb_shm.MAX_SERVERS or not all(np.isfinite(c) and c > 0 for c in caps):
+        raise ValueError(f"servers {servers!r}: 1..{marllb_shm.MAX_SERVERS} capacities, each finite and > 0")
+    return caps
+
+
+def find_sim(sim=None):
+    """The marllb-sim binary: `sim`, else $MARLLB_SIM, else the build tree this module was built
+    in (build/<preset>/sim/apps), else marllb-sim on PATH."""
+    if sim:
+        if not (os.path.isfile(sim) and os.access(sim, os.X_OK)):
+            raise FileNotFoundError(f"marllb-sim: {sim!r} is not an executable file")
+        return os.path.abspath(sim)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in (os.environ.get("MARLLB_SIM"), os.path.join(here, "..", "..", "sim", "apps", "marllb-sim"),
+                 shutil.which("marllb-sim")):
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return os.path.abspath(path)
+    raise FileNotFoundError("marllb-sim not found: pass sim='build/release/sim/apps/marllb-sim', set MARLLB_SIM, "
+                            "or build it (cmake --build --preset release --target marllb-sim)")
+
+
+def _number_or_text(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v
+
+
+class SimError(RuntimeError):
+    """The simulator process failed, stopped early or broke the lockstep protocol."""
+
+
+class _Episode:
+    """One marllb-sim process and the agent side of its region. Holds no reference to the
+    environment, so the environment's finalizer can own it (see LoadBalanceEnv.__init__)."""
+
+    def __init__(self):
+        self.proc = None
+        self.region = None
+        self.name = None
+        self.dir = None
+
+    def stop(self):
+        """Closes the region, kills the process by its pid and removes the region and the files.
+        Safe to call twice and from a finalizer."""
+        if self.region is not None:
+            self.region.close()
+            self.region = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+        if self.name is not None:  # marllb-sim removes it on a normal exit, not when killed
+            try:
+                os.unlink(f"/dev/shm/{self.name}")
+            except FileNotFoundError:
+                pass
+            self.name = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def log_tail(self, lines=15):
+        try:
+            with open(os.path.join(self.dir, "sim.log")) as f:
+                return "".join(f.readlines()[-lines:]).strip()
+        except (OSError, TypeError):
+            return ""
+
+
+class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
+    """MARLLB's load-balancing task on a marllb-sim run (module docstring: what a step does).
+
+    episode_steps: steps per episode (the episode lasts episode_steps + 1 publish intervals of
+        simulated time; reset returns the first observation).
+    servers: capacities in cores: 'marllb7', 'marllb6', 'marllb24', '1,1,2' or [1, 1, 2].
+    load: Poisson load as a fraction of the total capacity; trace: a MARLLB trace file to replay
+        instead (sim/traces/*.csv), time_scale its replay speed.
+    seed: seeds the episodes' simulator seeds (reset(seed=...) re-seeds).
+    interval_ms: simulated time per step (the LB's publish interval).
+    reward_type: one of marllb_reward.REWARD_TYPES; reward_feature: the OBS_COLUMNS column scored.
+    lb_model: 'marllb' (MARLLB's plugin, the action applies one interval late) or 'clean'.
+    lb_policy: 'sed' (the weights drive SED, as MARLLB's agents) or 'alias' (weighted random).
+    sim: the marllb-sim binary (find_sim); sim_args: more marllb-sim options.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, episode_steps=100, servers="marllb7", load=0.85, trace=None, time_scale=1.0, seed=None,
+                 interval_ms=200.0, reward_type="var", reward_feature=REWARD_FEATURE, lb_model="marllb",
+                 lb_policy="sed", sim=None, sim_args=(), start_timeout_s=30.0, step_timeout_s=60.0,
+                 poll_sleep_s=50e-6):
+        if int(episode_steps) != episode_steps or episode_steps < 1:
+            raise ValueError(f"episode_steps must be a whole number >= 1, got {episode_steps!r}")
+        if not 0.01 <= float(load) <= 2.0:
+            raise ValueError(f"load must be in [0.01, 2] (a fraction of the total capacity), got {load!r}")
+        if trace is not None and not os.path.isfile(trace):
+            raise FileNotFoundError(f"trace {trace!r} does not exist (the MARLLB traces are in sim/traces/)")
+        if not 0.1 <= float(interval_ms) <= 10_000:
+            raise ValueError(f"interval_ms must be in [0.1, 10000], got {interval_ms!r}")
+        marllb_reward.check_type(reward_type)
+        if reward_feature not in OBS_COLUMNS:
+            raise ValueError(f"reward_feature {reward_feature!r}: use one of {', '.join(OBS_COLUMNS)}")
+        if lb_model not in ("marllb", "clean"):
+            raise ValueError(f"lb_model {lb_model!r}: use 'marllb' or 'clean'")
+        if lb_policy not in LB_POLICIES:
+            raise ValueError(f"lb_policy {lb_policy!r}: use one of {', '.join(LB_POLICIES)}")
+        self.capacities = parse_servers(servers)
+        self.num_servers = len(self.capacities)
+        self.episode_steps = int(episode_steps)
+        self.interval_s = float(interval_ms) / 1e3
+        self.reward_type = reward_type
+        self.reward_column = OBS_COLUMNS.index(reward_feature)
+        self.sim = find_sim(sim)
+        self.observation_space = _box(0.0, np.inf, (self.num_servers, len(OBS_COLUMNS)))
+        self.action_space = _box(0.0, np.inf, (self.num_servers,))
+        self._traffic = (["--trace", os.path.abspath(trace), "--time-scale", repr(float(time_scale))] if trace
+                         else ["--load", repr(float(load))])
+        self.lb_model = lb_model
+        self._sim_args = ["--lb-model", lb_model, "--policy", LB_POLICIES[lb_policy], *map(str, sim_args)]
+        self._start_timeout_s = float(start_timeout_s)
+        self._step_timeout_s = float(step_timeout_s)
+        self._poll_sleep_s = float(poll_sleep_s)
+        self._rng = np.random.default_rng(seed)
+        self._episode = _Episode()
+        # Stops the episode when this object is collected and at interpreter exit (close() and
+        # reset() stop it directly; stopping twice is harmless).
+        self._finalizer = weakref.finalize(self, self._episode.stop)
+        self._seq = 0          # the observation the next action answers
+        self._weights = None   # the last action written
+        self._last_read_ns = 0
+        self._steps = 0        # steps taken in this episode
+        self._done = True      # no episode running: reset() first
+        # Where the time of steps and resets went, in ns (the environment's own clock reads):
+        # write_ns the action write, sim_ns waiting for the simulator's next publish, read_ns
+        # reading it, env_ns this class's own Python (checks, the observation array, the reward),
+        # start_ns resets (process start and the first observation), end_ns the wait for the
+        # process to end its run after an episode's last step; steps and resets count them.
+        self.timings = dict.fromkeys(("write_ns", "sim_ns", "read_ns", "env_ns", "start_ns", "end_ns",
+                                      "steps", "resets"), 0)
+
+    # ---- the Gymnasium API
+
+    def reset(self, *, seed=None, options=None):
+        """Starts a new episode (a new marllb-sim process) and returns (observation, info).
+        The same seed gives the same observations, rewards and results for the same actions."""
+        del options
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        sim_seed = int(self._rng.integers(1, 2**62))
+        t0 = time.perf_counter_ns()
+        self._done = True
+        self._episode.stop()
+        try:
+            self._start(sim_seed)
+            obs, raw = self._next_observation(0, self._start_timeout_s)
+        except BaseException:  # Ctrl-C included: never leave the process behind
+            self._episode.stop()
+            raise
+        self._steps = 0
+        self._done = False
+        self.timings["start_ns"] += time.perf_counter_ns() - t0
+        self.timings["resets"] += 1
+        return obs, {"sequence_id": raw["sequence_id"], "sim_seed": sim_seed, "region": self._episode.name,
+                     "sim_pid": self._episode.proc.pid}
+
+    def step(self, action):
+        """Writes `action` (one weight per server: finite, >= 0, not all 0) for the last
+        observation, lets the simulator run one interval, and returns (observation, reward,
+        terminated, truncated, info). A bad action raises ValueError before anything is written.
+        truncated is True at the episode's last step; terminated is always False."""
+        if self._done:
+            raise RuntimeError("no episode running: call reset() first (after the last step too)")
+        t0 = time.perf_counter_ns()
+        weights = self.check_action(action)
+        try:
+            t1 = time.perf_counter_ns()
+            self._episode.region.write_action(self._seq, weights)
+            self._episode.region.heartbeat()
+            self._weights = weights
+            t2 = time.perf_counter_ns()
+            obs, raw = self._next_observation(self._seq, self._step_timeout_s)
+            t3 = time.perf_counter_ns()
+            self._steps += 1
+            reward = self.reward(obs, raw["active"])
+            truncated = self._steps >= self.episode_steps
+            info = {"sequence_id": raw["sequence_id"], "step": self._steps,
+                    "reward_fields": obs[raw["active"], self.reward_column].tolist()}
+            t4 = time.perf_counter_ns()
+            if truncated:
+                self._done = True
+                info["episode"] = self._finish()
+        except BaseException:  # Ctrl-C in the middle of a step: the episode cannot go on
+            self._done = True
+            self._episode.stop()
+            raise
+        tm = self.timings
+        tm["write_ns"] += t2 - t1
+        tm["read_ns"] += self._last_read_ns
+        tm["sim_ns"] += t3 - t2 - self._last_read_ns
+        tm["env_ns"] += (t1 - t0) + (t4 - t3)
+        tm["end_ns"] += time.perf_counter_ns() - t4
+        tm["steps"] += 1
+        return obs, reward, False, truncated, info
+
+    def close(self):
+        """Stops the simulator (by its pid) and removes the region; the object can reset() again."""
+        self._done = True
+        self._episode.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- the pieces, public for tests and tools
+
+    def check_action(self, action):
+        """The action as float64 weights, or ValueError (TypeError for non-numbers) saying what is wrong."""
+        a = np.asarray(action)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"action must be {self.num_servers} numbers (one weight per server), "
+                            f"got {type(action).__name__} of {a.dtype}")
+        w = a.astype(np.float64)
+        if w.shape != (self.num_servers,):
+            raise ValueError(f"action has shape {w.shape}: give one weight per server, shape ({self.num_servers},)")
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"action[{i}] = {w[i]}: every weight must be finite and >= 0 "
+                             f"({bad.size} bad weight(s) at {bad.tolist()})")
+        if np.any(w > np.finfo(np.float32).max):
+            raise ValueError("action: weights must fit in float32 (at most 3.4e38)")
+        if not np.any(w > 0):
+            raise ValueError("action: all weights are 0: at least one server must get traffic")
+        return w
+
+    def reward(self, obs, active=None):
+        """MARLLB's reward of an observation: marllb_reward.fairness of the reward column over
+        the active servers (all when `active` is None)."""
+        col = np.asarray(obs, dtype=np.float64)[:, self.reward_column]
+        return marllb_reward.fairness(col if active is None else col[np.asarray(active, dtype=bool)], self.reward_type)
+
+    def sim_command(self, sim_seed, region_prefix, csv_path):
+        """The marllb-sim command line of one episode."""
+        duration = (self.episode_steps + 1.5) * self.interval_s  # the last publish well inside the run
+        return [self.sim, "--lockstep", "--exit-with-parent", "--quiet",
+                "--servers", ",".join(repr(c) for c in self.capacities), *self._traffic,
+                "--duration", repr(duration), "--publish-us", repr(self.interval_s * 1e6), "--seed", str(sim_seed),
+                "--region-prefix", region_prefix, "--lockstep-wait-ms", _FOREVER_MS,
+                "--agent-timeout-ms", _FOREVER_MS, "--fallback", "keep", "--csv", csv_path, *self._sim_args]
+
+    # ---- internals
+
+    def _start(self, sim_seed):
+        ep = self._episode
+        ep.dir = tempfile.mkdtemp(prefix="marllb_env_")
+        prefix = f"marllb_env{os.getpid()}_{next(_episode_numbers)}_{uuid.uuid4().hex[:6]}_"
+        ep.name = prefix + "0"
+        cmd = self.sim_command(sim_seed, prefix, os.path.join(ep.dir, "episode.csv"))
+        with open(os.path.join(ep.dir, "sim.log"), "w") as log:
+            # Its own session: Ctrl-C reaches Python, which stops it (SIGINT would kill it
+            # without the cleanup); --exit-with-parent covers a Python that is killed.
+            ep.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        deadline = time.monotonic() + self._start_timeout_s
+        while True:
+            try:
+                ep.region = marllb_shm.SharedMemoryRegion(ep.name)
+                return
+            except marllb_shm.NoRegionError:
+                self._check_alive("while starting")
+                if time.monotonic() > deadline:
+                    raise SimError(f"marllb-sim made no region {ep.name} in {self._start_timeout_s:g} s") from None
+                time.sleep(0.005)
+
+    def _check_alive(self, when):
+        proc = self._episode.proc
+        if proc.poll() is not None:
+            raise SimError(f"marllb-sim exited with {proc.returncode} {when}: {self._episode.log_tail()}\n"
+                           f"(command: {' '.join(proc.args)})")
+
+    def _next_observation(self, after, timeout_s):
+        """Waits for observation after+1, the LB's next publish, and reads it. Polls the
+        published sequence (one load) between short sleeps: the simulator's two lcores use both
+        CPUs of a small machine, and a Ctrl-C is seen between sleeps."""
+        region = self._episode.region
+        deadline = time.monotonic() + timeout_s
+        next_check = 0
+        while region.published_sequence <= after:
+            now = time.monotonic()
+            if now >= next_check:
+                self._check_alive(f"before publishing observation {after + 1}")
+                if now > deadline:
+                    raise SimError(f"no observation {after + 1} within {timeout_s:g} s")
+                next_check = now + 0.05
+            time.sleep(self._poll_sleep_s)
+        t0 = time.perf_counter_ns()
+        raw = region.read_observation_arrays()
+        self._last_read_ns = time.perf_counter_ns() - t0
+        if raw is None or raw["sequence_id"] != after + 1:
+            got = None if raw is None else raw["sequence_id"]
+            raise SimError(f"expected observation {after + 1} from the lockstep LB, read {got}")
+        n = len(raw["n_flow_on"])
+        if n != self.num_servers:
+            raise SimError(f"the LB reports {n} servers, the environment has {self.num_servers}")
+        obs = np.empty((n, len(OBS_COLUMNS)), dtype=np.float32)
+        obs[:, 0] = raw["n_flow_on"]
+        obs[:, 1:] = raw["features"]
+        self._seq = raw["sequence_id"]
+        return obs, raw
+
+    def _finish(self):
+        """After the last observation: waits for marllb-sim to end its run and returns its result
+        row (FCT percentiles, Jain's index, counters), then removes the episode."""
+        ep = self._episode
+        if self.lb_model == "clean":  # this LB waits for an answer to its last observation too
+            ep.region.write_action(self._seq, self._weights)
+        try:
+            rc = ep.proc.wait(timeout=self._step_timeout_s)
+        except subprocess.TimeoutExpired:
+            raise SimError("marllb-sim did not end after the episode's last observation") from None
+        if rc != 0:
+            raise SimError(f"marllb-sim exited with {rc}: {ep.log_tail()}")
+        with open(os.path.join(ep.dir, "episode.csv")) as f:
+            row = list(csv.DictReader(f))[-1]
+        ep.stop()
+        return {k: _number_or_text(v) for k, v in row.items()}
+
+
+if gymnasium is not None and "marllb/LoadBalance-v0" not in gymnasium.registry:
+    gymnasium.register(id="marllb/LoadBalance-v0", entry_point="marllb_env:LoadBalanceEnv")

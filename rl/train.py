@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Trains the SAC agent of rl/sac_gru.py in marllb_env, one episode at a time. Run it through
+scripts/train.sh, which installs PyTorch and sets the paths.
+
+<out>/checkpoint.pt    the agent (networks, optimisers, temperature, replay, random states) and
+                       the run's settings, replaced after every episode; a new run on the same
+                       --out resumes from it (the settings must match)
+<out>/progress.csv     one row per episode: return, FCT p50/p90/p99, Jain's index, losses, and the
+                       budget so far (steps, simulated seconds, wall-clock seconds)
+<out>/curve.png        the learning curve: return and p90 FCT per episode
+
+Episode e runs on environment seed --seed + e, so a resumed run sees the episodes an
+uninterrupted one would; an interrupted episode is run again from its start.
+"""
+import argparse
+import csv
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import marllb_env  # noqa: E402
+import sac_gru  # noqa: E402
+
+SETTINGS = ("steps", "servers", "load", "trace", "lb_model", "reward_type", "seed", "hidden", "batch", "buffer")
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="folder of the checkpoint, progress.csv and curve.png")
+    p.add_argument("--episodes", type=int, default=20, help="train until this many episodes are done in total")
+    p.add_argument("--steps", type=int, default=100, help="steps per episode (200 ms of simulated time each)")
+    p.add_argument("--servers", default="marllb7")
+    p.add_argument("--load", type=float, default=0.85)
+    p.add_argument("--trace", help="a MARLLB trace instead of Poisson arrivals")
+    p.add_argument("--lb-model", choices=["marllb", "clean"], default="marllb")
+    p.add_argument("--reward-type", default="var", help="MARLLB's reward types (marllb_reward.REWARD_TYPES)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--buffer", type=int, default=10000, help="replay capacity, transitions")
+    p.add_argument("--warmup", type=int, default=200, help="steps of uniformly random levels before learning")
+    p.add_argument("--updates-per-step", type=int, default=1)
+    p.add_argument("--quiet-file", help="pause before each episode while this file exists")
+    a = p.parse_args()
+    if a.episodes < 1 or a.steps < 1:
+        p.error("--episodes and --steps must be >= 1")
+    return a
+
+
+def wait_quiet(path):
+    if path and os.path.exists(path):
+        print(f"paused: {path} exists", flush=True)
+        while os.path.exists(path):
+            time.sleep(15)
+
+
+def save(path, payload):
+    tmp = path + ".tmp"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # a crash mid-save leaves the previous checkpoint
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ep = [int(r["episode"]) for r in rows]
+    fig, ax = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    ax[0].plot(ep, [float(r["return"]) for r in rows], marker=".")
+    ax[0].set_ylabel(f"return ({rows[-1]['reward_type']})")
+    ax[1].plot(ep, [float(r["fct_p90_ms"]) for r in rows], marker=".", color="tab:red")
+    ax[1].set_ylabel("FCT p90 (ms)")
+    ax[1].set_xlabel("episode")
+    last = rows[-1]
+    fig.suptitle(f"SAC-GRU on {last['servers']} at load {last['load']}: {last['steps_total']} steps, "
+                 f"{float(last['sim_s_total']):.0f} simulated s, {float(last['wall_s_total']):.0f} wall s", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main():
+    a = parse()
+    torch.set_num_threads(1)  # the simulator's two lcores already fill a small machine
+    os.makedirs(a.out, exist_ok=True)
+    ckpt_path = os.path.join(a.out, "checkpoint.pt")
+    progress_path = os.path.join(a.out, "progress.csv")
+    settings = {k: getattr(a, k) for k in SETTINGS}
+    env = marllb_env.LoadBalanceEnv(episode_steps=a.steps, servers=a.servers, load=a.load, trace=a.trace,
+                                    lb_model=a.lb_model, reward_type=a.reward_type)
+    agent = sac_gru.Agent(env.num_servers, hidden=a.hidden, batch=a.batch, buffer=a.buffer, seed=a.seed)
+    done = {"episodes": 0, "steps": 0, "wall_s": 0.0}
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        if ck["settings"] != settings:
+            diff = {k: (ck["settings"].get(k), v) for k, v in settings.items() if ck["settings"].get(k) != v}
+            sys.exit(f"train: {ckpt_path} was made with other settings (checkpoint, now): {diff}; "
+                     f"use another --out or the same settings")
+        agent.load(ck["agent"])
+        done = ck["done"]
+        print(f"resumed from {ckpt_path}: {done['episodes']} episodes, {done['steps']} steps done", flush=True)
+    rows = []
+    if os.path.exists(progress_path):
+        with open(progress_path) as f:
+            rows = [r for r in csv.DictReader(f) if int(r["episode"]) < done["episodes"]]  # drop unsaved episodes
+
+    print(f"{'episode':>7} {'return':>10} {'p90_ms':>8} {'jain':>6} {'alpha':>7} {'loss_q':>8} {'entropy':>7} "
+          f"{'steps':>7} {'wall_s':>7}", flush=True)
+    try:
+        while done["episodes"] < a.episodes:
+            wait_quiet(a.quiet_file)
+            e = done["episodes"]
+            t0 = time.monotonic()
+            obs, _ = env.reset(seed=a.seed + e)
+            window = sac_gru.Window(env.num_servers)
+            levels = np.zeros(env.num_servers, np.int64)  # weight 1 everywhere before the first action
+            win = window.push(obs, agent.weights(levels))
+            rewards, losses = [], []
+            for _ in range(a.steps):
+                if done["steps"] < a.warmup:
+                    levels = agent.rng.integers(0, len(sac_gru.LEVELS), env.num_servers)
+                else:
+                    levels = agent.act(win)
+                weights = agent.weights(levels)
+                obs, reward, _, truncated, info = env.step(weights)
+                nxt = window.push(obs, weights)
+                agent.replay.add(win, levels, reward, nxt)
+                win = nxt
+                rewards.append(reward)
+                done["steps"] += 1
+                if done["steps"] >= a.warmup and agent.replay.size >= a.batch:
+                    for _ in range(a.updates_per_step):
+                        losses.append(agent.update())
+            result = info["episode"]
+            done["episodes"] += 1
+            done["wall_s"] += time.monotonic() - t0
+            lq, lp, ent = (np.mean([l[i] for l in losses]) if losses else float("nan") for i in range(3))
+            row = {"episode": e, "env_seed": a.seed + e, "return": sum(rewards), "mean_reward": np.mean(rewards),
+                   "fct_p50_ms": result["fct_p50_s"] * 1e3, "fct_p90_ms": result["fct_p90_s"] * 1e3,
+                   "fct_p99_ms": result["fct_p99_s"] * 1e3, "jain_util": result["jain_util"],
+                   "alpha": agent.alpha, "loss_q": lq, "loss_pi": lp, "entropy": ent, "updates": agent.updates,
+                   "steps_total": done["steps"], "sim_s_total": done["steps"] * env.interval_s,
+                   "wall_s_total": done["wall_s"], "servers": a.servers, "load": a.load, "lb_model": a.lb_model,
+                   "reward_type": a.reward_type}
+            save(ckpt_path, {"agent": agent.state(), "done": done, "settings": settings})
+            rows.append({k: str(v) for k, v in row.items()})
+            with open(progress_path, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(row))
+                w.writeheader()
+                w.writerows(rows)
+            plot(rows, os.path.join(a.out, "curve.png"))
+            print(f"{e:7d} {row['return']:10.4g} {row['fct_p90_ms']:8.1f} {row['jain_util']:6.3f} {agent.alpha:7.4f} "
+                  f"{lq:8.4f} {ent:7.3f} {done['steps']:7d} {done['wall_s']:7.1f}", flush=True)
+    finally:
+        env.close()
+    print(f"done: {done['episodes']} episodes, {done['steps']} steps, {done['steps'] * env.interval_s:.0f} simulated s, "
+          f"{done['wall_s']:.0f} wall s; {progress_path}, {os.path.join(a.out, 'curve.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
