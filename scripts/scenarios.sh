@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the scenario suite and draws its figures.
 #
-#   scripts/scenarios.sh [--profile quick|full] [--out DIR]
+#   scripts/scenarios.sh [--profile quick|full|budget] [--out DIR]
 #
-# quick (CI-sized, a few minutes): short runs of every scenario; full (~15 min): the runs
-# whose rows and figures are committed in results/scenarios. Every row is judged against
+# quick (CI-sized, a few minutes): short runs of every scenario; full (~25 min): the runs
+# whose rows and figures are committed in results/scenarios; budget (~10 min): only the cold
+# budget of the production cadence, 1,000 events each (reactive; plain, rehearsed, rehearsed on
+# huge pages when root), each beside its null event. Every row is judged against
 # scenarios/targets.toml: ok, miss (a target missed), fail (an invariant broken: a torn
 # observation accepted, loss accounting off or unlike the ring-of-4 replay, a recovery that
 # never happens), unavailable. Rows go to <out>/<scenario>.csv, figures to <out>/*.png
@@ -19,11 +21,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-case "$profile" in quick|full) ;; *) die "--profile must be quick or full" ;; esac
+case "$profile" in quick|full|budget) ;; *) die "--profile must be quick, full or budget" ;; esac
 [ -n "$out" ] || out="$MARLLB_ROOT/results/scenarios"
 [ "$profile" = quick ] && [ "$out" = "$MARLLB_ROOT/results/scenarios" ] && out="$MARLLB_ROOT/build/scenarios-quick"
 
@@ -36,9 +38,27 @@ since="$(date -u +%Y-%m-%dT%H:%M:%SZ)" # the summary covers the rows of this run
 status=0
 run() { say "$*"; "$@" || { say "FAILED: $*"; status=1; }; }
 
+# The cold budget: 1,000 events at the production cadence (200 s), each stage beside the null
+# event's; rehearsed 50 us ahead on both sides; and on huge pages (root only).
+budget() {
+  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds "$1" --regime reactive
+  run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds "$1" --regime reactive --rehearse-us 50
+  if [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+    run "$MARLLB_ROOT/scripts/hugepages.sh" -- "$bin/marllb-scenario-cadence" "${common[@]}" --seconds "$1" --regime reactive \
+        --rehearse-us 50 --hugepages {}
+  else
+    say "huge pages need root: the rehearsed run on huge pages is skipped"
+  fi
+}
+if [ "$profile" = budget ]; then
+  budget 200
+  run /usr/bin/python3 "$MARLLB_ROOT/scripts/scenarios_summary.py" "$out" --since "$since"
+  exit $status
+fi
 if [ "$profile" = quick ]; then
   run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 2
   run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 2 --regime reactive --prefetch
+  budget 2
   run "$bin/marllb-scenario-wrap" "${common[@]}" --seconds 0.5 --ratios 1,2,4,8
   run "$bin/marllb-scenario-maxrate" "${common[@]}" --seconds 0.5
   run "$bin/marllb-scenario-crash" "${common[@]}" --lb-kills 20 --agent-kills 3 --publish-ms 20 --heartbeat-ms 20 --read-ms 50
@@ -47,6 +67,7 @@ if [ "$profile" = quick ]; then
 else
   run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 120
   run "$bin/marllb-scenario-cadence" "${common[@]}" --seconds 120 --regime reactive --prefetch
+  budget 200
   run "$bin/marllb-scenario-wrap" "${common[@]}" --seconds 10 --ratios 1,1.5,2,3,4,6,8,16
   run "$bin/marllb-scenario-maxrate" "${common[@]}" --seconds 10
   run "$bin/marllb-scenario-crash" "${common[@]}" --lb-kills 1000 --agent-kills 50

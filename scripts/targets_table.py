@@ -24,6 +24,8 @@ def load(path):
 def limit(t):
     if t.get("per_run_limit"):
         parts = [f"{t[k]:g} x {k[:-1]}" for k in ("heartbeats", "cadences") if t.get(k)]
+        if t.get("over_null") is not None:
+            parts = [f"the null event's {t['quantity']}", f"{t['over_null']:g} {t['unit']}"]
         return f"{t['op']} {' + '.join(parts)}"
     return f"{t['op']} {t['limit']:g} {t['unit']}"
 

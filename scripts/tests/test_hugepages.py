@@ -1,0 +1,39 @@
+"""scripts/hugepages.sh: the command sees a hugetlbfs mount in place of {}, its exit status
+comes back, and the machine is put back (nr_hugepages, no mount left) whether it passed or failed.
+Root only (it reserves pages and mounts); skipped otherwise."""
+import os
+import subprocess
+
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hugepages.sh")
+KNOB = "/proc/sys/vm/nr_hugepages"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.access(KNOB, os.W_OK), reason="needs root and huge pages")
+
+
+def knob():
+    with open(KNOB) as f:
+        return int(f.read())
+
+
+def hugetlbfs_mounts():
+    with open("/proc/mounts") as f:
+        return [line.split()[1] for line in f if line.split()[2] == "hugetlbfs" and "marllb-huge" in line]
+
+
+def test_the_command_runs_on_a_hugetlbfs_and_the_machine_is_restored():
+    before = knob()
+    r = subprocess.run([SCRIPT, "--pages", "2", "--", "sh", "-c", "grep -q \" {} hugetlbfs \" /proc/mounts && test $(cat " + KNOB + ") -ge " + str(before + 2)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert knob() == before
+    assert hugetlbfs_mounts() == []
+
+
+def test_a_failing_command_keeps_its_status_and_the_machine_is_restored():
+    before = knob()
+    r = subprocess.run([SCRIPT, "--", "sh", "-c", "exit 7"], capture_output=True, text=True)
+    assert r.returncode == 7
+    assert knob() == before
+    assert hugetlbfs_mounts() == []
