@@ -7,8 +7,15 @@
 
 #include <benchmark/benchmark.h>
 
+#include <marllb/shm.h>
+
+#include <x86intrin.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <sched.h>
 #include <string>
+#include <vector>
 
 namespace marllb::bench {
 
@@ -30,6 +37,44 @@ inline std::string allowed_cpus() {
         }
     }
     return out;
+}
+
+// ---- timing one short operation inside a loop (manual time), by the TSC
+// tsc_begin: the loads before it are done first (lfence); tsc_end: the timed code is done
+// before the read (rdtscp waits for earlier instructions; lfence keeps later ones after it).
+inline std::uint64_t tsc_begin() noexcept {
+    _mm_lfence();
+    return __rdtsc();
+}
+inline std::uint64_t tsc_end() noexcept {
+    unsigned aux;
+    const std::uint64_t t = __rdtscp(&aux);
+    _mm_lfence();
+    return t;
+}
+// Nanoseconds per TSC tick, against CLOCK_MONOTONIC over ~20 ms (once per process).
+inline double tsc_ns_per_tick() {
+    static const double v = [] {
+        const std::uint64_t n0 = marllb_now_mono_ns(), t0 = __rdtsc();
+        while (marllb_now_mono_ns() - n0 < 20'000'000) {
+        }
+        const std::uint64_t n1 = marllb_now_mono_ns(), t1 = __rdtsc();
+        return double(n1 - n0) / double(t1 - t0);
+    }();
+    return v;
+}
+// The median ticks of an empty tsc_begin/tsc_end pair (subtracted from each timed operation).
+inline double tsc_pair_ticks() {
+    static const double v = [] {
+        std::vector<std::uint64_t> d(10001);
+        for (auto &x : d) {
+            const std::uint64_t a = tsc_begin();
+            x = tsc_end() - a;
+        }
+        std::nth_element(d.begin(), d.begin() + 5000, d.end());
+        return double(d[5000]);
+    }();
+    return v;
 }
 
 inline void add_host_context() {

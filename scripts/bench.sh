@@ -20,7 +20,7 @@ min_time=0.1 # one profile for baselines and the gate alike: ratios move with it
 cpus=0,1
 build="$MARLLB_ROOT/build/release"
 suites=core,ipc,sim
-core_filter=. ipc_filter=. sim_filter='BM_LbAckPacket|BM_TableTouch'
+core_filter=. ipc_filter=. sim_filter='BM_LbAckPacket|BM_LbAckBurst|BM_TableTouch'
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;

@@ -8,10 +8,11 @@
 #   scripts/gate_series.sh [--runs N] [--plant NAME] [--rule RULE] [--out DIR] [--baseline FILE]
 #     --plant   none (default: the whole suite, every rule), publish_1.5x (hot publish),
 #               read_1.5x (one-way p50), read_tail (one-way p99), lb_1.5x (the LB's per-packet
-#               cost). A plant runs only the benchmarks its rule reads, and judges that rule.
+#               cost, one packet at a time), lb_burst_1.5x (the same, judged on the burst rule).
+#               A plant runs only the benchmarks its rule reads, and judges that rule.
 #     --rule    on unchanged code, run only the benchmarks of this rule and judge it alone
 #               (publish_vs_word_copy, obs_one_way_p50_vs_floor, obs_one_way_p99_vs_floor,
-#               lb_ack_vs_table_touch)
+#               lb_ack_vs_table_touch, lb_burst_vs_table_touch)
 #     --out     default results/bench/gate-series
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 runs=10 plant=none rule="" out="$MARLLB_ROOT/results/bench/gate-series"
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --rule) rule="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -34,7 +35,7 @@ subset() {
   case "$1" in
     publish_vs_word_copy) bench_args=(--suites core --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848') ;;
     obs_one_way_p50_vs_floor|obs_one_way_p99_vs_floor) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm') ;;
-    lb_ack_vs_table_touch) bench_args=(--suites sim) ;;
+    lb_ack_vs_table_touch|lb_burst_vs_table_touch) bench_args=(--suites sim) ;;
     *) die "no benchmark subset for rule '$1'" ;;
   esac
   rules="$1"
@@ -45,13 +46,16 @@ case "$plant" in
   read_1.5x) subset obs_one_way_p50_vs_floor ;;
   read_tail) subset obs_one_way_p99_vs_floor ;;
   lb_1.5x) subset lb_ack_vs_table_touch ;;
-  *) die "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, lb_1.5x)" ;;
+  lb_burst_1.5x) subset lb_burst_vs_table_touch ;;
+  *) die "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, lb_1.5x, lb_burst_1.5x)" ;;
 esac
 [ -z "$rule" ] || [ "$rule" = "$rules" ] || die "--rule $rule is not what plant $plant is judged on ($rules)"
 if [ "$plant" != none ]; then
-  build="$MARLLB_ROOT/build/plant-$plant"
-  say "building the test build with plant $plant in $build"
-  cmake --preset release -B "$build" -DMARLLB_TEST_PLANT="$plant" >/dev/null || die "configure failed for plant $plant"
+  cmake_plant="$plant"
+  [ "$plant" = lb_burst_1.5x ] && cmake_plant=lb_1.5x # the same planted work, judged on the burst rule
+  build="$MARLLB_ROOT/build/plant-$cmake_plant"
+  say "building the test build with plant $cmake_plant in $build"
+  cmake --preset release -B "$build" -DMARLLB_TEST_PLANT="$cmake_plant" >/dev/null || die "configure failed for plant $plant"
   cmake --build "$build" --target bench_core bench_ipc bench_sim >/dev/null || die "build failed for plant $plant"
   bench_args+=(--build "$build")
 else
