@@ -139,12 +139,12 @@ int main(int argc, char **argv) {
                 for (unsigned i = 0; i < 8; ++i) answer_bytes.weights[i] = 1.0f;
                 for (std::size_t k = 0; k < events; ++k) {
                     if (cold) thrash_caches();
-                    if (rehearse_ns) {
-                        spin_until(sh->start_ns + k * period - std::max<std::uint64_t>(rehearse_ns, 200'000));
-                        a->rehearse();
-                    }
                     spin_until(sh->start_ns + k * period - 200'000);
                     a->heartbeat();
+                    if (rehearse_ns) { // at the same time before the event as the LB's
+                        spin_until(sh->start_ns + k * period - std::min<std::uint64_t>(rehearse_ns, 200'000));
+                        a->rehearse();
+                    }
                     const std::uint64_t give_up = sh->start_ns + k * period + 50'000'000;
                     while (a->published_sequence() <= k && now_ns() < give_up) {
                     }
