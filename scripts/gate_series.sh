@@ -11,8 +11,8 @@
 #               cost, one packet at a time), lb_burst_1.5x (the same, judged on the burst rule).
 #               A plant runs only the benchmarks its rule reads, and judges that rule.
 #     --rule    on unchanged code, run only the benchmarks of this rule and judge it alone
-#               (publish_vs_word_copy, obs_one_way_p50_vs_floor, obs_one_way_p99_vs_floor,
-#               lb_ack_vs_table_touch, lb_burst_vs_table_touch)
+#               (publish_vs_word_copy, read_newest_vs_word_copy, obs_one_way_p50_vs_floor,
+#               obs_one_way_p99_vs_floor, lb_ack_vs_table_touch, lb_burst_vs_table_touch)
 #     --out     default results/bench/gate-series
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 runs=10 plant=none rule="" out="$MARLLB_ROOT/results/bench/gate-series"
@@ -34,6 +34,7 @@ build="$MARLLB_ROOT/build/release" bench_args=() rules=""
 subset() {
   case "$1" in
     publish_vs_word_copy) bench_args=(--suites core --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848') ;;
+    read_newest_vs_word_copy) bench_args=(--suites core --core-filter 'BM_ReadNewestObservation|BM_AtomicWordCopy/bytes:2848') ;;
     obs_one_way_p50_vs_floor|obs_one_way_p99_vs_floor) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm') ;;
     lb_ack_vs_table_touch|lb_burst_vs_table_touch) bench_args=(--suites sim) ;;
     *) die "no benchmark subset for rule '$1'" ;;
