@@ -159,8 +159,17 @@ bool refill_stats(PyObject *stats, const marllb_msg_out_t &msg) {
 } // namespace
 
 py::object SeedDictPool::stats_for(const marllb_msg_out_t &msg) {
-    for (auto &kept : kept_)
-        if (kept && Py_REFCNT(kept.ptr()) == 1 && refill_stats(kept.ptr(), msg)) return kept;
+    for (auto &kept : kept_) {
+        if (!kept || Py_REFCNT(kept.ptr()) != 1) continue;
+        // Out of the pool while it is refilled: a refill can run Python code (a finalizer of
+        // a value it replaces, a garbage collection started by an allocation), and that code
+        // may read this region again (it must not be handed this half-filled dict) or close it
+        // (it must not free it under the refill).
+        py::object d = std::move(kept);
+        const bool ok = refill_stats(d.ptr(), msg);
+        if (!kept) kept = d;
+        if (ok) return d;
+    }
     auto stats = py::reinterpret_steal<py::object>(checked(dict_for(__builtin_popcountll(msg.active_as_bitmap))));
     for (std::uint64_t bits = msg.active_as_bitmap; bits; bits &= bits - 1) {
         const unsigned s = unsigned(__builtin_ctzll(bits));

@@ -27,7 +27,9 @@ void init_observation_objects(pybind11::module_ &m);
 // reach. The same holds one level down: a server dict or a float is changed in place only when
 // its own count is 1 (held by its refilled parent alone); anything else a caller kept (a server
 // dict, a number) is replaced, never changed. Every check and change runs with the GIL held,
-// so no other thread takes a reference in between. Two kept dicts cover the usual loop
+// so no other thread takes a reference in between; and a dict being refilled is out of the
+// pool, so Python code the refill itself runs (a finalizer, a garbage collection) cannot be
+// handed it by a re-entrant read or free it by close(). Two kept dicts cover the usual loop
 // `obs = region.read_observation()`, where the previous result is still bound to `obs` while
 // the call runs and the one before it is free.
 class SeedDictPool {
