@@ -7,9 +7,7 @@
 #include "plant.hpp"
 #include "seqlock.hpp"
 
-#include <atomic>
-#include <mutex>
-#include <pthread.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace marllb::shm {
@@ -21,13 +19,32 @@ namespace {
 constexpr unsigned kNewestAttempts = 4;
 constexpr unsigned kNextAttempts = 16;
 
-// Forks seen by this process image: a pthread_atfork child handler (registered at the first
-// attach) adds one in every child. write_action compares it with the count at attach instead
-// of calling getpid(), a system call on every write (glibc no longer caches the pid) that
-// cost a cold write about a microsecond. Relaxed: a child reads the value its own handler
-// stored, in its one thread; the parent's count never changes.
-std::atomic<std::uint64_t> g_forks{0};
-void count_fork_in_child() noexcept { g_forks.fetch_add(1, std::memory_order_relaxed); }
+// Who may write through a handle: the process that attached it. A child of that process
+// (fork, _Fork, vfork-less clone: any new address space) must be refused, without a getpid()
+// system call per write (glibc no longer caches the pid; it cost a cold write about a
+// microsecond). The process keeps a token in a private page marked MADV_WIPEONFORK, which the
+// kernel zeroes in every child however it was made; the first attach in a process draws a
+// nonzero token, each handle remembers it, and write_action compares one word. Where the
+// kernel lacks MADV_WIPEONFORK (before Linux 4.14) the check falls back to getpid().
+// Concurrency: the token is set once per process image with a compare-and-swap (two threads
+// attaching at once agree on one value); afterwards it is only read.
+std::uint64_t *process_token() noexcept {
+    static std::uint64_t *const page = []() -> std::uint64_t * {
+        void *m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return nullptr;
+        if (madvise(m, 4096, MADV_WIPEONFORK) != 0) {
+            munmap(m, 4096);
+            return nullptr;
+        }
+        return static_cast<std::uint64_t *>(m);
+    }();
+    if (!page) return nullptr;
+    std::uint64_t want = 0;
+    // Nonzero and different in a child: the pid (which a child never shares) and the time.
+    const std::uint64_t mine = (std::uint64_t(getpid()) << 32 | (marllb_now_mono_ns() & 0xffffffffu)) | 1u;
+    __atomic_compare_exchange_n(page, &want, mine, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return page;
+}
 } // namespace
 
 AgentRegion::AgentRegion(Mapping map) noexcept : map_(std::move(map)) {}
@@ -35,11 +52,10 @@ AgentRegion::AgentRegion(Mapping map) noexcept : map_(std::move(map)) {}
 Expected<AgentRegion> AgentRegion::attach(std::string_view name, const Options &opts) {
     // The attach proper, once the region is mapped.
     auto adopt = [](Mapping mapped) -> Expected<AgentRegion> {
-        static std::once_flag registered;
-        std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, count_fork_in_child); });
         AgentRegion agent(std::move(mapped));
         agent.owner_pid_ = int(getpid());
-        agent.forks_at_attach_ = g_forks.load(std::memory_order_relaxed);
+        agent.token_ = process_token();
+        agent.token_at_attach_ = agent.token_ ? __atomic_load_n(agent.token_, __ATOMIC_RELAXED) : 0;
         auto *a = agent.map_.action();
         __atomic_store_n(&a->agent_pid, int32_t(getpid()), __ATOMIC_RELAXED);
         add_relaxed(&a->attach_count, 1);
@@ -178,7 +194,9 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     // shares the role lock (the same open file description) but not this handle's state:
     // refuse it. Two threads on one handle would interleave W0..W2 of two writes, ending on a
     // lock value that vouches for a mixed payload: refuse the overlapping one.
-    if (g_forks.load(std::memory_order_relaxed) != forks_at_attach_) return Errc::busy; // a forked child
+    // Another process (a child of the one that attached): one load, or getpid() without the token.
+    if (token_ ? __atomic_load_n(token_, __ATOMIC_RELAXED) != token_at_attach_ : int(getpid()) != owner_pid_)
+        return Errc::busy;
     // Acquire/release on the handle's own flag: the only partners are other threads of this
     // process calling write_action on the same handle (a caller error this turns into busy).
     if (__atomic_exchange_n(&writing_, true, __ATOMIC_ACQUIRE)) return Errc::busy;

@@ -307,6 +307,22 @@ TEST_CASE("a process forked after attach cannot write actions on its parent's ha
     CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
 }
 
+TEST_CASE("a child made without the fork handlers (_Fork) cannot write actions on its parent's handle either", "[protocol][action]") {
+    // glibc's _Fork() (like a raw clone or syscall(SYS_fork)) runs no pthread_atfork handler:
+    // a per-process fork count kept by one never moves in such a child.
+    Fixture f("fork_writer_nohandlers");
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 5);
+    const pid_t pid = _Fork();
+    if (pid == 0) _exit(f.agent->write_action(a, 1) == Errc::busy ? 0 : 1);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED); // nothing was written
+}
+
 TEST_CASE("two threads writing on one agent handle: the overlapping write is refused, nothing mixed applies", "[protocol][action]") {
     Fixture f("two_threads");
     for (int i = 0; i < 64; ++i) f.publish();

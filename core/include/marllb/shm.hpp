@@ -286,7 +286,8 @@ private:
     std::uint64_t total_retries_ = 0;
     std::uint64_t total_fallbacks_ = 0;
     int owner_pid_ = 0;    // getpid() at attach
-    std::uint64_t forks_at_attach_ = 0; // the process's fork count at attach (agent_region.cpp)
+    std::uint64_t *token_ = nullptr;     // this process's token (agent_region.cpp), null: use getpid()
+    std::uint64_t token_at_attach_ = 0;  // its value when this handle attached
     bool writing_ = false; // a write_action is under way on this handle (atomic builtins)
 };
 
