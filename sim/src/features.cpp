@@ -87,10 +87,10 @@ void TopSet::rebuild(const double *v, unsigned n) noexcept {
 // ---- Reservoir -------------------------------------------------------------------------------
 
 void Reservoir::resum() noexcept {
-    sum_v_ = sum_v2_ = sum_u_ = sum_g_ = 0;
+    std_stale_ = true;
+    sum_v_ = sum_u_ = sum_g_ = 0;
     for (unsigned i = 0; i < settled_count_; ++i) {
         sum_v_ += v_[i];
-        sum_v2_ += v_[i] * v_[i];
         sum_u_ += u_[i];
         sum_g_ += g_[i];
     }
@@ -128,6 +128,7 @@ void Reservoir::settle() noexcept {
     constexpr unsigned kRebuildAbove = 24;
     const unsigned marked = unsigned(__builtin_popcountll(dirty_[0]) + __builtin_popcountll(dirty_[1]));
     if (marked == 0) return;
+    std_stale_ = true;
     const bool rebuild = marked > kRebuildAbove || stale_tops_;
     for (unsigned w = 0; w < 2; ++w)
         for (std::uint64_t bits = dirty_[w]; bits; bits &= bits - 1) {
@@ -140,7 +141,6 @@ void Reservoir::settle() noexcept {
             }
             if (slot < settled_count_) { // the sample leaving: out of the sums and the top sets
                 sum_v_ -= v_[slot];
-                sum_v2_ -= v_[slot] * v_[slot];
                 sum_u_ -= u_[slot];
                 sum_g_ -= g_[slot];
                 top_v_.remove(std::uint8_t(slot));
@@ -151,7 +151,6 @@ void Reservoir::settle() noexcept {
             }
             v_[slot] = v, g_[slot] = g, u_[slot] = v * g;
             sum_v_ += v;
-            sum_v2_ += v * v;
             sum_u_ += u_[slot];
             sum_g_ += g;
             // While the reservoir fits in a top set, the sets hold every value (complete).
@@ -192,7 +191,14 @@ Features Reservoir::features(std::uint64_t now_ns, const FeatureOptions &opt) no
     else if (since_recompute_ >= kRecomputeEvery) resum();
     const double n = settled_count_;
     const double mean = sum_v_ / n;
-    const double var = std::max(0.0, sum_v2_ / n - mean * mean);
+    if (std_stale_) { // two passes over the held values: no cancellation, no removed square's rounding
+        double sum = 0, ss = 0;
+        for (unsigned i = 0; i < settled_count_; ++i) sum += v_[i];
+        const double m = sum / n;
+        for (unsigned i = 0; i < settled_count_; ++i) ss += (v_[i] - m) * (v_[i] - m);
+        std_ = std::sqrt(ss / n);
+        std_stale_ = false;
+    }
     // w_i = gamma^(now - t_i) = f * g_i; a sample stamped after now has w > 1.
     const double f = std::exp(ln_gamma_ * (double(now_ns) - double(epoch_ns_)) * 1e-9);
     double mean_decay = f * sum_u_ / n;
@@ -202,7 +208,7 @@ Features Reservoir::features(std::uint64_t now_ns, const FeatureOptions &opt) no
         mean_decay /= mean_w;
         p90_decay /= mean_w;
     }
-    return {float(mean), float(p90_from(top_v_)), float(std::sqrt(var)), float(mean_decay), float(p90_decay)};
+    return {float(mean), float(p90_from(top_v_)), float(std_), float(mean_decay), float(p90_decay)};
 }
 
 } // namespace marllb::sim

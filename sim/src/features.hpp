@@ -9,7 +9,7 @@
 // Cost (docs/design/features.md): a publish must stay O(1) per reservoir, so the work moves
 // to the sample. w_i = gamma^(now - E) * g_i with g_i = gamma^(E - t_i) for a per-reservoir
 // epoch E: g_i and u_i = v_i g_i are fixed per sample, so the order of {w_i v_i} is the order
-// of {u_i}. Each add keeps running sums (v, v^2, u, g) and the largest values of v and of u
+// of {u_i}. Each add keeps running sums (v, u, g) and the largest values of v and of u
 // in two small sorted "top" sets, enough for the p90's two order statistics. A publish reads
 // them; only a top set that lost too many members by eviction is rebuilt (a selection over
 // 128 values), and a reservoir takes a new epoch when its own is 30 s old (one
@@ -134,7 +134,9 @@ private:
     double v_[kCap]{};             // v_i as the sums and top sets hold it
     double g_[kCap]{};             // gamma^(E - t_i)
     double u_[kCap]{};             // v_i * g_[i]
-    double sum_v_ = 0, sum_v2_ = 0, sum_u_ = 0, sum_g_ = 0;
+    double sum_v_ = 0, sum_u_ = 0, sum_g_ = 0;
+    double std_ = 0;          // the std of the settled values, by two passes
+    bool std_stale_ = true;   // values changed since std_ was computed
     TopSet top_v_, top_u_;
     std::uint64_t rebuilds_ = 0;
 };
