@@ -12,6 +12,7 @@ max give the spread. A goal is met when that median ratio is at most the goal.
 """
 import argparse
 import csv
+import math
 import os
 import statistics
 import sys
@@ -40,17 +41,19 @@ def p50_values(path):
     return out, meta
 
 
-def ratios(num, den):
-    n = min(len(num), len(den))
-    if n == 0 or any(d <= 0 for d in den[:n]):
-        raise SystemExit("oneway_series: no repetitions, or a zero denominator")
-    return [num[i] / den[i] for i in range(n)]
+def ratios(num, den, what):
+    if len(num) != len(den) or not num:
+        raise SystemExit(f"oneway_series: {what}: {len(num)} against {len(den)} repetitions; the transports of one run "
+                         "must have the same number (run bench.sh again)")
+    if any(not math.isfinite(v) for v in num + den) or any(d <= 0 for d in den):
+        raise SystemExit(f"oneway_series: {what}: a p50 that is not a positive finite number; the run is unusable")
+    return [n / d for n, d in zip(num, den)]
 
 
 def row(a):
     vals, meta = p50_values(a.bench_csv)
-    rf = ratios(vals[MARLLB], vals[FLOOR])
-    ri = ratios(vals[MARLLB], vals[ICEORYX])
+    rf = ratios(vals[MARLLB], vals[FLOOR], "marllb against the floor")
+    ri = ratios(vals[MARLLB], vals[ICEORYX], "marllb against iceoryx")
     r = {"series": a.series, "run": a.run, "run_id": meta["run_id"], "git_commit": meta["git_commit"], "cpus": meta["cpus"],
          "repetitions": len(rf), "marllb_p50_ns": statistics.median(vals[MARLLB]),
          "floor_p50_ns": statistics.median(vals[FLOOR]), "iceoryx_p50_ns": statistics.median(vals[ICEORYX]),
@@ -59,7 +62,13 @@ def row(a):
          "ratio_iceoryx_max": max(ri), "iceoryx_goal": a.iceoryx_goal}
     r["floor_met"] = "yes" if r["ratio_floor"] <= a.floor_goal else "no"
     r["iceoryx_met"] = "yes" if r["ratio_iceoryx"] <= a.iceoryx_goal else "no"
-    new = not os.path.exists(a.csv)
+    new = not os.path.exists(a.csv) or os.path.getsize(a.csv) == 0
+    if not new:
+        with open(a.csv, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != COLUMNS:
+            raise SystemExit(f"oneway_series: {a.csv} has other columns than this script writes; move it aside "
+                             "(e.g. into a before-* folder) or pass --out to another folder")
     with open(a.csv, "a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         if new:

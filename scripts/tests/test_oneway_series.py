@@ -63,3 +63,16 @@ def test_a_bench_csv_without_iceoryx_is_an_error_and_writes_no_row(tmp_path):
     r = run("row", "--bench-csv", str(b), "--run", "1", "--series", "s", "--csv", str(out))
     assert r.returncode != 0 and "lacks BM_ObsOneWay/iceoryx" in r.stderr
     assert not out.exists()
+
+
+def test_unequal_repetitions_or_another_header_are_refused(tmp_path):
+    b = tmp_path / "bench.csv"
+    bench_csv(b, [250] * 9, [200] * 3, [1000] * 9)
+    out = tmp_path / "series.csv"
+    r = run("row", "--bench-csv", str(b), "--run", "1", "--series", "s", "--csv", str(out))
+    assert r.returncode != 0 and "9 against 3 repetitions" in r.stderr and not out.exists()
+    out.write_text("a,b,c\n1,2,3\n")
+    bench_csv(b, [250] * 3, [200] * 3, [1000] * 3)
+    r = run("row", "--bench-csv", str(b), "--run", "1", "--series", "s", "--csv", str(out))
+    assert r.returncode != 0 and "other columns" in r.stderr
+    assert out.read_text() == "a,b,c\n1,2,3\n"
