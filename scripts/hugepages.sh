@@ -23,21 +23,43 @@ done
 [ "$(id -u)" -eq 0 ] || die "reserving huge pages and mounting hugetlbfs needs root"
 knob=/proc/sys/vm/nr_hugepages
 [ -w "$knob" ] || die "$knob is not writable: this kernel or container offers no huge pages"
-saved=$(cat "$knob")
+# One run at a time changes the reservation (another waiting here would restore a stale value).
+exec 9>/run/lock/marllb-hugepages.lock 2>/dev/null || exec 9>/tmp/marllb-hugepages.lock
+flock 9
 dir=$(mktemp -d /tmp/marllb-huge.XXXXXX)
+added=0 child=""
 restore() {
-  umount "$dir" 2>/dev/null || true
+  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then wait "$child" 2>/dev/null || true; fi
+  if mountpoint -q "$dir"; then umount "$dir" || say "could not unmount $dir (still in use?): unmount it by hand"; fi
   rmdir "$dir" 2>/dev/null || true
-  echo "$saved" > "$knob" || say "could not restore $knob to $saved: do it by hand (echo $saved > $knob)"
+  if [ "$added" -gt 0 ]; then
+    # Give back what this run added, whatever others did meanwhile (not an absolute old value).
+    now=$(cat "$knob")
+    echo $(( now > added ? now - added : 0 )) > "$knob" || say "could not lower $knob by $added: do it by hand"
+  fi
 }
 trap restore EXIT
-echo $((saved + pages)) > "$knob"
+# A signal to this script goes to the command, and the restore waits for it to end.
+forward() { [ -n "$child" ] && kill -"$1" "$child" 2>/dev/null; }
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+trap 'forward HUP' HUP
+before=$(cat "$knob")
+echo $((before + pages)) > "$knob"
 got=$(cat "$knob")
-[ "$got" -ge $((saved + pages)) ] || die "asked for $((saved + pages)) huge pages, the kernel gave $got (memory too fragmented?)"
+added=$(( got > before ? got - before : 0 ))
+[ "$added" -ge "$pages" ] || die "asked for $((before + pages)) huge pages, the kernel gave $got (memory too fragmented?)"
 mount -t hugetlbfs none "$dir" || die "cannot mount hugetlbfs on $dir"
-say "huge pages: $got reserved (was $saved), hugetlbfs on $dir"
+say "huge pages: $got reserved ($added by this run), hugetlbfs on $dir"
 args=()
 for a in "$@"; do args+=("${a//\{\}/$dir}"); done
+"${args[@]}" &
+child=$!
 rc=0
-"${args[@]}" || rc=$?
+# wait returns early when a trapped signal arrives: wait again until the command has ended.
+while :; do
+  wait "$child" && rc=0 || rc=$?
+  kill -0 "$child" 2>/dev/null || break
+done
+child=""
 exit $rc

@@ -37,3 +37,27 @@ def test_a_failing_command_keeps_its_status_and_the_machine_is_restored():
     assert r.returncode == 7
     assert knob() == before
     assert hugetlbfs_mounts() == []
+
+
+def test_a_signal_to_the_script_reaches_the_command_and_the_restore_waits_for_it():
+    import signal
+    import time
+    before = knob()
+    marker = f"/tmp/marllb-huge-test-{os.getpid()}"
+    p = subprocess.Popen([SCRIPT, "--", "sh", "-c",
+                          f"trap 'touch {marker}; exit 3' TERM; while :; do sleep 0.05; done"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while not hugetlbfs_mounts() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=20)
+    try:
+        assert os.path.exists(marker)  # the command got the signal and ended
+        assert p.returncode == 3       # its status came back
+        assert knob() == before
+        assert hugetlbfs_mounts() == []
+    finally:
+        if os.path.exists(marker):
+            os.unlink(marker)
