@@ -73,12 +73,15 @@ std::string summary_text(const RunReport &r) {
                        "LB lcore", 100 * f.full_busy, f.full_capacity_mpps, f.full_capacity_mpps > 0 ? 1e3 / f.full_capacity_mpps : 0.0);
         fmt::format_to(out, "  {:<28} sent {:.2f} Mpps in the bare phase, {:.2f} Mpps in the LB phase\n", "world (generator)",
                        f.bare_gen_mpps, f.full_gen_mpps);
+        fmt::format_to(out, "  {:<28} {:.1f} % of the world's bursts found the LB's input ring full\n", "backlog",
+                       100 * f.full_ring_share);
         if (lb_saturated(f))
-            fmt::format_to(out, "  {:<28} saturated: busy {:.1f} % >= {:.0f} % of the time, the LB set the rate\n", "LB phase",
-                           100 * f.full_busy, 100 * kSaturatedBusy);
+            fmt::format_to(out, "  {:<28} saturated: frames waited for the LB (full ring in >= {:.0f} % of bursts, busy >= {:.0f} %)\n",
+                           "LB phase", 100 * kSaturatedFullRing, 100 * kSaturatedBusy);
         else
-            fmt::format_to(out, "  {:<28} NOT saturated: busy {:.1f} % < {:.0f} % of the time: the generator set the rate, read the capacity\n",
-                           "LB phase", 100 * f.full_busy, 100 * kSaturatedBusy);
+            fmt::format_to(out, "  {:<28} NOT saturated: no backlog (full ring in < {:.0f} % of bursts) or busy < {:.0f} %: "
+                                "the generator set the rate; read the capacity\n",
+                           "LB phase", 100 * kSaturatedFullRing, 100 * kSaturatedBusy);
     }
     fmt::format_to(out, "  {:<28} {} new, {} ended by RST, {} expired\n", "flows at the LB", r.lb.flows, r.lb.flows_ended,
                    r.lb.flows_expired);
@@ -130,7 +133,7 @@ measure::ResultRow result_row(const RunReport &r, const measure::Host &host) {
         .add("ratio_to_bare", f.bare_mpps > 0 ? f.full_mpps / f.bare_mpps : 0.0);
     if (r.mode == RunMode::flood) // flood rows only: the other modes' files keep their columns
         row.add("empty_polls", f.full_empty_polls).add("busy", f.full_busy).add("capacity_mpps", f.full_capacity_mpps)
-            .add("gen_mpps", f.full_gen_mpps).add("status", lb_saturated(f) ? "ok" : "miss")
+            .add("gen_mpps", f.full_gen_mpps).add("full_ring_share", f.full_ring_share).add("status", lb_saturated(f) ? "ok" : "miss")
             .add("publish_call_p50_us", cost_of(r.publish_call_ns).p50_us).add("publish_call_p99_us", cost_of(r.publish_call_ns).p99_us)
             .add("warm_us", r.warm_us);
     row.add("flows", r.lb.flows)

@@ -32,15 +32,21 @@ struct FloodRates {
     // could forward were it never waiting for frames.
     double full_busy = 0, full_capacity_mpps = 0;
     double bare_gen_mpps = 0, full_gen_mpps = 0; // frames the world sent per second, per phase
+    // LB phase: the share of the world's bursts that found the LB's input ring full (backlog:
+    // frames were waiting for the LB).
+    double full_ring_share = 0;
 };
 
 // The LB phase counts as saturated (the LB, not the world that generates its frames, set the
-// rate) when at most 5 % of the LB lcore's time went to polls that found nothing. Judged by
-// time, not by the count of empty polls: an empty poll takes tens of ns and a full burst about
-// a microsecond, so two empty polls in three can be 1 % of the time (seen in floods whose every
-// burst was full: the ring was refilled as the frames came back).
-inline constexpr double kSaturatedBusy = 0.95;
-[[nodiscard]] inline bool lb_saturated(const FloodRates &f) noexcept { return f.full_busy >= kSaturatedBusy; }
+// rate) when frames were waiting for it: at least half of the world's bursts found the LB's
+// input ring full, and the LB lcore was busy (in polls that returned frames) >= 95 % of the
+// time. Busy alone does not show it: when both lcores run at the same pace the LB finds the
+// ring empty, polls again tens of ns later and finds a burst, busy stays near 99 % while no
+// frame ever waits (seen in floods whose world rewrote every frame the LB had just written).
+inline constexpr double kSaturatedBusy = 0.95, kSaturatedFullRing = 0.5;
+[[nodiscard]] inline bool lb_saturated(const FloodRates &f) noexcept {
+    return f.full_busy >= kSaturatedBusy && f.full_ring_share >= kSaturatedFullRing;
+}
 
 // What the world saw (absent in flood mode, which has no clients).
 struct WorldResults {

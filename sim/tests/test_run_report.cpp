@@ -109,25 +109,29 @@ TEST_CASE("run report: flood mode prints both phases and no client lines", "[rep
 }
 
 TEST_CASE("run report: a flood row is ok only when the LB was saturated, and the summary says which", "[report]") {
-    // Saturated: the LB lcore busy (in polls that returned frames) >= 95 % of the LB phase,
-    // whatever the count of empty polls. Otherwise the generator set the rate, the row is a
-    // miss and the capacity (frames / busy time) is the LB's figure.
+    // Saturated: frames waited for the LB (the world found its input ring full in >= 50 % of
+    // its bursts) and the LB lcore was busy >= 95 % of the LB phase. Otherwise the generator
+    // set the rate, the row is a miss and the capacity (frames / busy time) is the LB's figure.
     RunReport r = sample();
     r.mode = RunMode::flood;
     r.world.reset();
-    r.flood = {.bare_mpps = 40, .full_mpps = 15, .full_empty_polls = 0.7, .full_busy = 0.95,
-               .full_capacity_mpps = 15.5, .full_gen_mpps = 15.1};
+    r.flood = {.bare_mpps = 40, .full_mpps = 15, .full_empty_polls = 0.01, .full_busy = 0.95,
+               .full_capacity_mpps = 15.5, .full_gen_mpps = 15.1, .full_ring_share = 0.5};
     const measure::ResultRow ok = result_row(r, measure::Host{});
     CHECK(value(ok, "status") == "ok");
     CHECK(value(ok, "capacity_mpps") == "15.5");
     CHECK(value(ok, "busy") == "0.95");
     CHECK(value(ok, "gen_mpps") == "15.1");
-    CHECK(line_of(summary_text(r), "LB phase   ").find("saturated: busy 95.0 % >= 95 % of the time") != std::string::npos);
+    CHECK(line_of(summary_text(r), "LB phase   ").find("saturated: frames waited for the LB") != std::string::npos);
+    CHECK(line_of(summary_text(r), "backlog") == "  backlog                      50.0 % of the world's bursts found the LB's input ring full");
     CHECK(line_of(summary_text(r), "LB lcore  ") == "  LB lcore                     busy 95.0 % of the LB phase: capacity 15.50 Mpps (64.5 ns per frame)");
-    r.flood.full_busy = 0.94;
-    r.flood.full_empty_polls = 0.01;
+    r.flood.full_busy = 0.99; // busy, but nothing ever waited: the two lcores ran in step
+    r.flood.full_ring_share = 0.49;
     CHECK(value(result_row(r, measure::Host{}), "status") == "miss");
-    CHECK(line_of(summary_text(r), "LB phase   ").find("NOT saturated: busy 94.0 % < 95 % of the time") != std::string::npos);
+    CHECK(line_of(summary_text(r), "LB phase   ").find("NOT saturated: no backlog") != std::string::npos);
+    r.flood.full_ring_share = 0.9; // a backlog, but the LB lcore idle 6 % of the time
+    r.flood.full_busy = 0.94;
+    CHECK(value(result_row(r, measure::Host{}), "status") == "miss");
     // Rows of the other modes keep their columns: no status, no flood figures.
     const measure::ResultRow other = result_row(sample(), measure::Host{});
     for (const auto &[k, v] : other.columns()) CHECK((k != "status" && k != "capacity_mpps"));

@@ -169,7 +169,7 @@ void world_flood(Run &r) {
     for (int phase = 0; phase < 2; ++phase) {
         r.sync.phase.store(phase, std::memory_order_release);
         const std::uint64_t start = mono_ns(), end = start + std::uint64_t(r.cfg.flood_seconds * 1e9);
-        std::uint64_t now = start, sent_total = 0;
+        std::uint64_t now = start, sent_total = 0, bursts = 0, full_bursts = 0;
         while (now < end) {
             unsigned have = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, m, kBurst); // forwarded: reused
             if (have < kBurst && rte_pktmbuf_alloc_bulk(r.pool, m + have, kBurst - have) == 0) have = kBurst;
@@ -187,16 +187,21 @@ void world_flood(Run &r) {
             // Every frame goes out (a lost SYN would turn its flow's packets into unknown ones):
             // while the LB's ring is full, take back what it forwarded (freed) and try again.
             unsigned sent = 0;
+            ++bursts;
+            bool full = false;
             while ((sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(have - sent))) < have) {
+                full = true;
                 rte_mbuf *back[kBurst];
                 const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
                 if (n) rte_pktmbuf_free_bulk(back, n);
                 else rte_pause();
             }
             sent_total += have;
+            full_bursts += full;
             now = mono_ns();
         }
         (phase == 0 ? r.flood.bare_gen_mpps : r.flood.full_gen_mpps) = double(sent_total) / double(now - start) * 1e3;
+        if (phase == 1) r.flood.full_ring_share = bursts ? double(full_bursts) / double(bursts) : 0;
         // Let the LB drain before the next phase starts.
         const std::uint64_t settle = mono_ns() + 50'000'000;
         while (mono_ns() < settle) {
