@@ -17,7 +17,7 @@
 #                 under each LB model (--lb-model marllb, the default, and clean)
 #   trace.csv     replay of the MARLLB trace at 350 flows/s, lockstep, 120 s, SED, each LB model
 # Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/,
-# flood rows written before the busy share and the status in results/sim/before-flood-status/.
+# flood rows written before the busy share and the status in results/sim/before-flood-status/, before the backlog share in before-backlog/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out="$MARLLB_ROOT/results/sim"
 only=""
