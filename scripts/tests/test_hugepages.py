@@ -44,8 +44,9 @@ def test_a_signal_to_the_script_reaches_the_command_and_the_restore_waits_for_it
     import time
     before = knob()
     marker = f"/tmp/marllb-huge-test-{os.getpid()}"
+    pidfile = marker + ".pid"
     p = subprocess.Popen([SCRIPT, "--", "sh", "-c",
-                          f"trap 'touch {marker}; exit 3' TERM; while :; do sleep 0.05; done"],
+                          f"echo $$ > {pidfile}; trap 'touch {marker}; exit 3' TERM; while :; do sleep 0.05; done"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 10
     while not hugetlbfs_mounts() and time.time() < deadline:
@@ -59,5 +60,15 @@ def test_a_signal_to_the_script_reaches_the_command_and_the_restore_waits_for_it
         assert knob() == before
         assert hugetlbfs_mounts() == []
     finally:
+        # A script that failed to pass the signal on leaves the command running: stop it by its pid.
+        if os.path.exists(pidfile):
+            with open(pidfile) as f:
+                pid = int(f.read().strip() or 0)
+            if pid > 0:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            os.unlink(pidfile)
         if os.path.exists(marker):
             os.unlink(marker)
