@@ -39,6 +39,8 @@ import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import result_rows  # noqa: E402
 
 
 def percentile(xs, q):
@@ -62,22 +64,6 @@ def timed(fn, before, iterations, floor_ns):
             raise SystemExit(f"bench_python: {getattr(fn, '__name__', fn)} returned None after a publish")
         out.append(t1 - t0 - floor_ns)
     return out
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit():
-    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
-    return r.stdout.strip() or "unknown"
 
 
 def cpp_read_newest(binary):
@@ -194,7 +180,7 @@ def main():
     load_after = os.getloadavg()[0]
 
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "git_commit": git_commit(), "cpu_model": cpu_model(), "kernel": platform.release(),
+            "git_commit": result_rows.git_commit(), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
             "python": platform.python_version(), "module": m.__file__, "servers": a.servers, "reps": a.reps,
             "iterations": a.iterations, "load1_before": f"{load_before:.2f}", "load1_after": f"{load_after:.2f}"}
     print(f"# {meta['date']} commit {meta['git_commit']}, {meta['cpu_model']}, Python {meta['python']}")

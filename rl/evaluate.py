@@ -25,8 +25,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 import marllb_env  # noqa: E402
 import sac_gru  # noqa: E402
+import result_rows  # noqa: E402
 
 HEURISTICS = ("ecmp", "wcmp", "lsq", "sed")
 T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}  # t(0.975, n-1)
@@ -118,13 +120,7 @@ def main():
             print(f"p90 FCT, sac-gru minus {policy}: {d.mean():+.1f} +- {T95[len(d)] * d.std(ddof=1) / np.sqrt(len(d)):.1f} ms "
                   f"(worse on {int((d > 0).sum())} of {len(d)} workloads)")
     if a.csv:
-        os.makedirs(os.path.dirname(os.path.abspath(a.csv)), exist_ok=True)
-        new = not os.path.exists(a.csv)
-        with open(a.csv, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            if new:
-                w.writeheader()
-            w.writerows(rows)
+        result_rows.append_rows(a.csv, rows)
         print(f"{len(rows)} rows appended to {a.csv}")
     return 0
 

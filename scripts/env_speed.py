@@ -29,6 +29,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import result_rows  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -48,22 +51,6 @@ def parse():
     if a.episodes < 1 or a.steps < 1:
         p.error("--episodes and --steps must be >= 1")
     return a
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit():
-    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
-    return r.stdout.strip() or "unknown"
 
 
 def sim_alone(env, seed):
@@ -124,7 +111,7 @@ def main():
     total_s = (loop_ns + tm["start_ns"]) / 1e9
     row = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git_commit": git_commit(), "cpu_model": cpu_model(), "kernel": platform.release(),
+        "git_commit": result_rows.git_commit(), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
         "python": platform.python_version(), "servers": a.servers, "load": a.load, "lb_model": a.lb_model,
         "episodes": a.episodes, "steps_per_episode": a.steps, "interval_ms": env.interval_s * 1e3,
         "poll_sleep_us": a.poll_sleep_us,
@@ -150,13 +137,7 @@ def main():
         print(f"{k:8} {per_step_us[k]:9.2f} {parts[k] / in_steps:7.1%}")
     print(f"reset (new marllb-sim, first interval) {row['reset_ms']} ms; episode end {row['episode_end_ms']} ms")
     if a.csv:
-        os.makedirs(os.path.dirname(os.path.abspath(a.csv)), exist_ok=True)
-        new = not os.path.exists(a.csv)
-        with open(a.csv, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        result_rows.append_rows(a.csv, [row])
         print(f"row appended to {a.csv}")
     return 0
 

@@ -17,6 +17,9 @@ import os
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import result_rows  # noqa: E402
+
 MARLLB = "BM_ObsOneWay/marllb_shm"
 FLOOR = "BM_CopyFloorOneWay"
 ICEORYX = "BM_ObsOneWay/iceoryx"
@@ -62,18 +65,7 @@ def row(a):
          "ratio_iceoryx_max": max(ri), "iceoryx_goal": a.iceoryx_goal}
     r["floor_met"] = "yes" if r["ratio_floor"] <= a.floor_goal else "no"
     r["iceoryx_met"] = "yes" if r["ratio_iceoryx"] <= a.iceoryx_goal else "no"
-    new = not os.path.exists(a.csv) or os.path.getsize(a.csv) == 0
-    if not new:
-        with open(a.csv, newline="") as f:
-            header = next(csv.reader(f), [])
-        if header != COLUMNS:
-            raise SystemExit(f"oneway_series: {a.csv} has other columns than this script writes; move it aside "
-                             "(e.g. into a before-* folder) or pass --out to another folder")
-    with open(a.csv, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            w.writeheader()
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    result_rows.append_rows(a.csv, [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()}], COLUMNS)
     print(f"run {a.run}: marllb p50 {r['marllb_p50_ns']:.0f} ns, floor {r['floor_p50_ns']:.0f} ns, iceoryx "
           f"{r['iceoryx_p50_ns']:.0f} ns; marllb/floor {r['ratio_floor']:.2f} ({r['ratio_floor_min']:.2f}-"
           f"{r['ratio_floor_max']:.2f}) goal <= {a.floor_goal}: {r['floor_met']}; marllb/iceoryx "

@@ -1,0 +1,51 @@
+"""What the project's Python scripts share when they write result rows: the host metadata every
+row carries (as marllb/measure/host.hpp gives the C++ binaries) and an append that refuses a CSV
+of another column set instead of mixing schemas in one file.
+
+    sys.path.insert(0, "<repo>/scripts"); import result_rows
+"""
+import csv
+import os
+import platform
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo ('unknown' when there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit():
+    """The repository's HEAD, 12 hex digits ('unknown' outside a git checkout)."""
+    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
+def append_rows(path, rows, columns=None):
+    """Appends dict rows to the CSV at path (header written when the file is new or empty).
+    Raises SystemExit with what to do when the file's header is not these columns."""
+    if not rows:
+        return
+    columns = list(columns or rows[0])
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
+    if not new:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != columns:
+            raise SystemExit(f"{path} has other columns than these rows; move it aside (e.g. into a before-* "
+                             "folder) or write to another file")
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        if new:
+            w.writeheader()
+        w.writerows(rows)
