@@ -1,5 +1,6 @@
 #include "trace.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -76,6 +77,23 @@ shm::Expected<std::vector<TraceEntry>> load_trace(const std::string &path) {
     std::stringstream ss;
     ss << in.rdbuf();
     return parse_trace(ss.str(), path);
+}
+
+shm::Expected<std::vector<TraceEntry>> trace_window(std::vector<TraceEntry> trace, double start_s) {
+    if (!(start_s >= 0) || !std::isfinite(start_s))
+        return shm::unexpected(shm::Error{shm::Errc::invalid, "the trace start must be a finite number of seconds >= 0, got " +
+                                                                  std::to_string(start_s)});
+    if (start_s == 0) return trace;
+    const auto first = std::lower_bound(trace.begin(), trace.end(), start_s,
+                                        [](const TraceEntry &e, double t) { return e.time_s < t; });
+    if (first == trace.end())
+        return shm::unexpected(shm::Error{shm::Errc::invalid,
+                                          "the trace start " + std::to_string(start_s) + " s is past its last request (at " +
+                                              std::to_string(trace.empty() ? 0.0 : trace.back().time_s) +
+                                              " s): start earlier"});
+    trace.erase(trace.begin(), first);
+    for (auto &e : trace) e.time_s -= start_s;
+    return trace;
 }
 
 } // namespace marllb::sim

@@ -21,5 +21,9 @@ struct TraceEntry {
 [[nodiscard]] shm::Expected<std::vector<TraceEntry>> parse_trace(std::string_view text, std::string_view name);
 // Reads and parses a file.
 [[nodiscard]] shm::Expected<std::vector<TraceEntry>> load_trace(const std::string &path);
+// The part of a trace from `start_s` seconds on, its times shifted so that start_s becomes 0:
+// several windows of one trace give several workloads of the same traffic. An error when
+// start_s is negative or leaves no request.
+[[nodiscard]] shm::Expected<std::vector<TraceEntry>> trace_window(std::vector<TraceEntry> trace, double start_s);
 
 } // namespace marllb::sim

@@ -53,3 +53,30 @@ TEST_CASE("a missing trace file says so and what to do", "[trace][bad-input]") {
     CHECK_THAT(t.error().message, Catch::Contains("No such file"));
     CHECK_THAT(t.error().message, Catch::Contains("sim/traces/poisson_for_loop_rate_350.csv")); // where the traces are
 }
+
+TEST_CASE("a trace window starts at its first request at or after the start, shifted to 0", "[trace]") {
+    auto t = parse_trace("time\tquery\n0.5\t/dummy.php/?n=1\n1.0\t/dummy.php/?n=2\n1.0\t/dummy.php/?n=3\n2.5\t/dummy.php/?n=4\n",
+                         "w.csv");
+    REQUIRE(t.has_value());
+    auto w = trace_window(*t, 1.0);
+    REQUIRE(w.has_value());
+    REQUIRE(w->size() == 3); // both requests at exactly 1.0 s are kept
+    CHECK(w->at(0).n == 2);
+    CHECK(w->at(0).time_s == 0.0);
+    CHECK(w->at(2).time_s == 1.5);
+    auto whole = trace_window(*t, 0.0);
+    REQUIRE(whole.has_value());
+    CHECK(whole->size() == 4);
+    CHECK(whole->front().time_s == 0.5); // start 0 leaves the times as they are
+}
+
+TEST_CASE("a trace window past the last request or before 0 says so", "[trace][bad-input]") {
+    auto t = parse_trace("time\tquery\n0.5\t/dummy.php/?n=1\n", "w.csv");
+    REQUIRE(t.has_value());
+    auto late = trace_window(*t, 0.6);
+    REQUIRE_FALSE(late.has_value());
+    CHECK_THAT(late.error().message, Catch::Contains("past its last request") && Catch::Contains("start earlier"));
+    auto negative = trace_window(*t, -1.0);
+    REQUIRE_FALSE(negative.has_value());
+    CHECK_THAT(negative.error().message, Catch::Contains(">= 0"));
+}

@@ -15,6 +15,8 @@ void add_options(CLI::App &app, Config &cfg) {
     app.add_option("--mean-work-ms", cfg.mean_work_ms, "mean work per flow, core-milliseconds (Poisson)")->check(marllb::sim::cli::positive);
     app.add_option("--trace", cfg.trace, "replay a MARLLB trace file instead of Poisson arrivals (sim/traces/*.csv)");
     app.add_option("--time-scale", cfg.time_scale, "trace replay speed: 2 = arrivals twice as fast")->check(marllb::sim::cli::positive);
+    app.add_option("--trace-start", cfg.trace_start_s, "trace: replay from this many seconds into the file (before --time-scale)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--ns-per-iteration", cfg.ns_per_iteration, "trace: server work per loop iteration, ns")->check(marllb::sim::cli::positive);
     app.add_option("--ack-interval-ms", cfg.ack_interval_ms, "client ACKs while a response streams, one per interval")->check(marllb::sim::cli::positive);
     app.add_option("--seed", cfg.seed, "random seed (arrivals, work, reservoirs)");

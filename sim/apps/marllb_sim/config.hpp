@@ -17,6 +17,7 @@ struct Config {
     double mean_work_ms = 50;
     std::string trace;
     double time_scale = 1.0;
+    double trace_start_s = 0;
     double ns_per_iteration = 6.5;
     double ack_interval_ms = 10;
     double duration_s = 20;

@@ -69,10 +69,15 @@ std::vector<TraceEntry> check_config(Run &r) {
     if (!parse_policy(cfg.policy, r.policy))
         fail("unknown --policy '" + cfg.policy + "': use ecmp, wcmp, lsq, sed, agent, agent-sed or agent-alias");
     if (cfg.lockstep && cfg.flood) fail("--lockstep and --flood are different modes: pick one");
-    if (cfg.trace.empty()) return {};
+    if (cfg.trace.empty()) {
+        if (cfg.trace_start_s > 0) fail("--trace-start needs --trace");
+        return {};
+    }
     auto t = load_trace(cfg.trace);
     if (!t) fail(t.error().message);
-    return std::move(*t);
+    auto w = trace_window(std::move(*t), cfg.trace_start_s);
+    if (!w) fail(cfg.trace + ": " + w.error().message);
+    return std::move(*w);
 }
 
 void start_dpdk(Run &r) {
