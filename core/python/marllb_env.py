@@ -7,8 +7,15 @@ through the same shared-memory region and protocol a real LB uses.
     obs, reward, terminated, truncated, info = env.step(weights)   # one weight per server
     env.close()                                # or `with marllb_env.LoadBalanceEnv(...) as env:`
 
+With lbs=N (N > 1) the simulator runs N LBs, each seeing only its own flows (the world spreads
+flows over them by a hash, as ECMP in front of MARLLB's LBs), each with its own region: the
+observation is (N, servers, 11), one row block per LB, the action (N, servers), one weight
+vector per LB's agent, and info["lb_rewards"] holds each LB's reward, the fairness of its own
+observation, as MARLLB's independent agents each score their own (the returned reward is
+their mean).
+
 Each episode is one marllb-sim process in --lockstep with the agent policy, on a region of its
-own (marllb_env<pid>_<n>_<random>0 in /dev/shm). Every step goes through that region: the
+own (marllb_env<pid>_<n>_<random>_<lb> in /dev/shm). Every step goes through that region: the
 action is written into its action slot (weights and the alias table built from them, by
 marllb_shm.write_action), the simulator runs one publish interval of simulated time, and the
 next observation is read from its observation ring. Nothing else passes between them.
@@ -146,16 +153,16 @@ class _Episode:
 
     def __init__(self):
         self.proc = None
-        self.region = None
-        self.name = None
+        self.regions = []  # one per LB, in LB order
+        self.names = []    # the regions' names, kept until they are removed
         self.dir = None
 
     def stop(self):
         """Closes the region, kills the process by its pid and removes the region and the files.
         Safe to call twice and from a finalizer."""
-        if self.region is not None:
-            self.region.close()
-            self.region = None
+        for region in self.regions:
+            region.close()
+        self.regions = []
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
@@ -165,12 +172,12 @@ class _Episode:
                     self.proc.kill()
                     self.proc.wait()
             self.proc = None
-        if self.name is not None:  # marllb-sim removes it on a normal exit, not when killed
+        for name in self.names:  # marllb-sim removes them on a normal exit, not when killed
             try:
-                os.unlink(f"/dev/shm/{self.name}")
+                os.unlink(f"/dev/shm/{name}")
             except FileNotFoundError:
                 pass
-            self.name = None
+        self.names = []
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
@@ -189,6 +196,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
     episode_steps: steps per episode (the episode lasts episode_steps + 1 publish intervals of
         simulated time; reset returns the first observation).
     servers: capacities in cores: 'marllb7', 'marllb6', 'marllb24', '1,1,2' or [1, 1, 2].
+    lbs: LBs in front of the servers (1..64), one agent each (module docstring).
     load: Poisson load as a fraction of the total capacity; trace: a MARLLB trace file to replay
         instead (sim/traces/*.csv), time_scale its replay speed.
     seed: seeds the episodes' simulator seeds (reset(seed=...) re-seeds).
@@ -202,13 +210,17 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
     metadata = {"render_modes": []}
 
     def __init__(self, episode_steps=100, servers="marllb7", load=0.85, trace=None, time_scale=1.0, seed=None,
-                 interval_ms=200.0, reward_type="var", reward_feature=REWARD_FEATURE, lb_model="marllb",
+                 lbs=1, trace_start_s=0.0, interval_ms=200.0, reward_type="var", reward_feature=REWARD_FEATURE, lb_model="marllb",
                  lb_policy="sed", sim=None, sim_args=(), start_timeout_s=30.0, step_timeout_s=60.0,
                  poll_sleep_s=50e-6):
         if int(episode_steps) != episode_steps or episode_steps < 1:
             raise ValueError(f"episode_steps must be a whole number >= 1, got {episode_steps!r}")
         if not 0.01 <= float(load) <= 2.0:
             raise ValueError(f"load must be in [0.01, 2] (a fraction of the total capacity), got {load!r}")
+        if int(lbs) != lbs or not 1 <= lbs <= 64:
+            raise ValueError(f"lbs must be a whole number in [1, 64] (LBs, one agent each), got {lbs!r}")
+        if not float(trace_start_s) >= 0:
+            raise ValueError(f"trace_start_s must be >= 0 (seconds into the trace), got {trace_start_s!r}")
         if trace is not None and not os.path.isfile(trace):
             raise FileNotFoundError(f"trace {trace!r} does not exist (the MARLLB traces are in sim/traces/)")
         if not 0.1 <= float(interval_ms) <= 10_000:
@@ -222,14 +234,18 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
             raise ValueError(f"lb_policy {lb_policy!r}: use one of {', '.join(LB_POLICIES)}")
         self.capacities = parse_servers(servers)
         self.num_servers = len(self.capacities)
+        self.num_lbs = int(lbs)
+        # (servers, ...) with one LB, as a single-agent environment; (lbs, servers, ...) with several
+        self._lb_shape = () if self.num_lbs == 1 else (self.num_lbs,)
         self.episode_steps = int(episode_steps)
         self.interval_s = float(interval_ms) / 1e3
         self.reward_type = reward_type
         self.reward_column = OBS_COLUMNS.index(reward_feature)
         self.sim = find_sim(sim)
-        self.observation_space = _box(0.0, np.inf, (self.num_servers, len(OBS_COLUMNS)))
-        self.action_space = _box(0.0, np.inf, (self.num_servers,))
-        self._traffic = (["--trace", os.path.abspath(trace), "--time-scale", repr(float(time_scale))] if trace
+        self.observation_space = _box(0.0, np.inf, self._lb_shape + (self.num_servers, len(OBS_COLUMNS)))
+        self.action_space = _box(0.0, np.inf, self._lb_shape + (self.num_servers,))
+        self._traffic = (["--trace", os.path.abspath(trace), "--time-scale", repr(float(time_scale)),
+                          "--trace-start", repr(float(trace_start_s))] if trace
                          else ["--load", repr(float(load))])
         self.lb_model = lb_model
         self._sim_args = ["--lb-model", lb_model, "--policy", LB_POLICIES[lb_policy], *map(str, sim_args)]
@@ -241,8 +257,8 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
         # Stops the episode when this object is collected and at interpreter exit (close() and
         # reset() stop it directly; stopping twice is harmless).
         self._finalizer = weakref.finalize(self, self._episode.stop)
-        self._seq = 0          # the observation the next action answers
-        self._weights = None   # the last action written
+        self._seq = 0          # the observation the next action answers (the same for every LB)
+        self._weights = None   # the last action written, (lbs, servers)
         self._last_read_ns = 0
         self._steps = 0        # steps taken in this episode
         self._done = True      # no episode running: reset() first
@@ -276,31 +292,36 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
         self._done = False
         self.timings["start_ns"] += time.perf_counter_ns() - t0
         self.timings["resets"] += 1
-        return obs, {"sequence_id": raw["sequence_id"], "sim_seed": sim_seed, "region": self._episode.name,
-                     "sim_pid": self._episode.proc.pid}
+        return obs, {"sequence_id": raw[0]["sequence_id"], "sim_seed": sim_seed, "region": self._episode.names[0],
+                     "regions": list(self._episode.names), "sim_pid": self._episode.proc.pid}
 
     def step(self, action):
-        """Writes `action` (one weight per server: finite, >= 0, not all 0) for the last
-        observation, lets the simulator run one interval, and returns (observation, reward,
-        terminated, truncated, info). A bad action raises ValueError before anything is written.
-        truncated is True at the episode's last step; terminated is always False."""
+        """Writes `action` (one weight per server: finite, >= 0, not all 0; with several LBs one
+        such row per LB) for the last observation, lets the simulator run one interval, and
+        returns (observation, reward, terminated, truncated, info). A bad action raises
+        ValueError before anything is written, to any LB. truncated is True at the episode's
+        last step; terminated is always False."""
         if self._done:
             raise RuntimeError("no episode running: call reset() first (after the last step too)")
         t0 = time.perf_counter_ns()
         weights = self.check_action(action)
         try:
             t1 = time.perf_counter_ns()
-            self._episode.region.write_action(self._seq, weights)
-            self._episode.region.heartbeat()
+            for region, w in zip(self._episode.regions, weights):
+                region.write_action(self._seq, w)
+                region.heartbeat()
             self._weights = weights
             t2 = time.perf_counter_ns()
             obs, raw = self._next_observation(self._seq, self._step_timeout_s)
             t3 = time.perf_counter_ns()
             self._steps += 1
-            reward = self.reward(obs, raw["active"])
+            per_lb = obs.reshape(self.num_lbs, self.num_servers, len(OBS_COLUMNS))
+            lb_rewards = [self.reward(o, r["active"]) for o, r in zip(per_lb, raw)]
+            reward = lb_rewards[0] if self.num_lbs == 1 else float(np.mean(lb_rewards))
             truncated = self._steps >= self.episode_steps
-            info = {"sequence_id": raw["sequence_id"], "step": self._steps,
-                    "reward_fields": obs[raw["active"], self.reward_column].tolist()}
+            info = {"sequence_id": raw[0]["sequence_id"], "step": self._steps, "lb_rewards": lb_rewards,
+                    "reward_fields": obs[raw[0]["active"], self.reward_column].tolist() if self.num_lbs == 1
+                    else [o[r["active"], self.reward_column].tolist() for o, r in zip(per_lb, raw)]}
             t4 = time.perf_counter_ns()
             if truncated:
                 self._done = True
@@ -332,23 +353,30 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
     # ---- the pieces, public for tests and tools
 
     def check_action(self, action):
-        """The action as float64 weights, or ValueError (TypeError for non-numbers) saying what is wrong."""
+        """The action as float64 weights, shape (lbs, servers) (one row with one LB), or
+        ValueError (TypeError for non-numbers) saying what is wrong."""
         a = np.asarray(action)
+        shape = self._lb_shape + (self.num_servers,)
         if a.dtype.kind not in "iuf":
-            raise TypeError(f"action must be {self.num_servers} numbers (one weight per server), "
-                            f"got {type(action).__name__} of {a.dtype}")
+            raise TypeError(f"action must be numbers of shape {shape} (one weight per server"
+                            f"{'' if self.num_lbs == 1 else ' for each LB'}), got {type(action).__name__} of {a.dtype}")
         w = a.astype(np.float64)
-        if w.shape != (self.num_servers,):
-            raise ValueError(f"action has shape {w.shape}: give one weight per server, shape ({self.num_servers},)")
-        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(f"action[{i}] = {w[i]}: every weight must be finite and >= 0 "
-                             f"({bad.size} bad weight(s) at {bad.tolist()})")
-        if np.any(w > np.finfo(np.float32).max):
-            raise ValueError("action: weights must fit in float32 (at most 3.4e38)")
-        if not np.any(w > 0):
-            raise ValueError("action: all weights are 0: at least one server must get traffic")
+        if w.shape != shape:
+            raise ValueError(f"action has shape {w.shape}: give one weight per server"
+                             f"{'' if self.num_lbs == 1 else ' for each LB'}, shape {shape}")
+        w = w.reshape(self.num_lbs, self.num_servers)
+        where = (lambda lb, i: f"action[{i}]") if self.num_lbs == 1 else (lambda lb, i: f"action[{lb}, {i}]")
+        for lb, row in enumerate(w):
+            bad = np.flatnonzero(~np.isfinite(row) | (row < 0))
+            if bad.size:
+                i = int(bad[0])
+                raise ValueError(f"{where(lb, i)} = {row[i]}: every weight must be finite and >= 0 "
+                                 f"({bad.size} bad weight(s) at {bad.tolist()}{'' if self.num_lbs == 1 else f' of LB {lb}'})")
+            if np.any(row > np.finfo(np.float32).max):
+                raise ValueError(f"action{'' if self.num_lbs == 1 else f'[{lb}]'}: weights must fit in float32 (at most 3.4e38)")
+            if not np.any(row > 0):
+                raise ValueError(f"action{'' if self.num_lbs == 1 else f'[{lb}]'}: all weights are 0: "
+                                 f"at least one server must get traffic")
         return w
 
     def reward(self, obs, active=None):
@@ -363,7 +391,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
         return [self.sim, "--lockstep", "--exit-with-parent", "--quiet",
                 "--servers", ",".join(repr(c) for c in self.capacities), *self._traffic,
                 "--duration", repr(duration), "--publish-us", repr(self.interval_s * 1e6), "--seed", str(sim_seed),
-                "--region-prefix", region_prefix, "--lockstep-wait-ms", _FOREVER_MS,
+                "--lbs", str(self.num_lbs), "--region-prefix", region_prefix, "--lockstep-wait-ms", _FOREVER_MS,
                 "--agent-timeout-ms", _FOREVER_MS, "--fallback", "keep", "--csv", csv_path, *self._sim_args]
 
     # ---- internals
@@ -372,7 +400,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
         ep = self._episode
         ep.dir = tempfile.mkdtemp(prefix="marllb_env_")
         prefix = f"marllb_env{os.getpid()}_{next(_episode_numbers)}_{uuid.uuid4().hex[:6]}_"
-        ep.name = prefix + "0"
+        ep.names = [prefix + str(lb) for lb in range(self.num_lbs)]
         cmd = self.sim_command(sim_seed, prefix, os.path.join(ep.dir, "episode.csv"))
         with open(os.path.join(ep.dir, "sim.log"), "w") as log:
             # Its own session: Ctrl-C reaches Python, which stops it (SIGINT would kill it
@@ -380,15 +408,16 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
             ep.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
         deadline = time.monotonic() + self._start_timeout_s
-        while True:
-            try:
-                ep.region = marllb_shm.SharedMemoryRegion(ep.name)
-                return
-            except marllb_shm.NoRegionError:
-                self._check_alive("while starting")
-                if time.monotonic() > deadline:
-                    raise SimError(f"marllb-sim made no region {ep.name} in {self._start_timeout_s:g} s") from None
-                time.sleep(0.005)
+        for name in ep.names:
+            while True:
+                try:
+                    ep.regions.append(marllb_shm.SharedMemoryRegion(name))
+                    break
+                except marllb_shm.NoRegionError:
+                    self._check_alive("while starting")
+                    if time.monotonic() > deadline:
+                        raise SimError(f"marllb-sim made no region {name} in {self._start_timeout_s:g} s") from None
+                    time.sleep(0.005)
 
     def _check_alive(self, when):
         proc = self._episode.proc
@@ -397,41 +426,46 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
                            f"(command: {' '.join(proc.args)})")
 
     def _next_observation(self, after, timeout_s):
-        """Waits for observation after+1, the LB's next publish, and reads it. Polls the
-        published sequence (one load) between short sleeps: the simulator's two lcores use both
-        CPUs of a small machine, and a Ctrl-C is seen between sleeps."""
-        region = self._episode.region
+        """Waits for observation after+1 of every LB (the simulator publishes them together) and
+        reads them: (observation, [each LB's raw arrays]). Polls the published sequence (one
+        load) between short sleeps: the simulator's two lcores use both CPUs of a small machine,
+        and a Ctrl-C is seen between sleeps."""
         deadline = time.monotonic() + timeout_s
         next_check = 0
-        while region.published_sequence <= after:
-            now = time.monotonic()
-            if now >= next_check:
-                self._check_alive(f"before publishing observation {after + 1}")
-                if now > deadline:
-                    raise SimError(f"no observation {after + 1} within {timeout_s:g} s")
-                next_check = now + 0.05
-            time.sleep(self._poll_sleep_s)
-        t0 = time.perf_counter_ns()
-        raw = region.read_observation_arrays()
-        self._last_read_ns = time.perf_counter_ns() - t0
-        if raw is None or raw["sequence_id"] != after + 1:
-            got = None if raw is None else raw["sequence_id"]
-            raise SimError(f"expected observation {after + 1} from the lockstep LB, read {got}")
-        n = len(raw["n_flow_on"])
-        if n != self.num_servers:
-            raise SimError(f"the LB reports {n} servers, the environment has {self.num_servers}")
-        obs = np.empty((n, len(OBS_COLUMNS)), dtype=np.float32)
-        obs[:, 0] = raw["n_flow_on"]
-        obs[:, 1:] = raw["features"]
-        self._seq = raw["sequence_id"]
-        return obs, raw
+        obs = np.empty((self.num_lbs, self.num_servers, len(OBS_COLUMNS)), dtype=np.float32)
+        raws = []
+        self._last_read_ns = 0
+        for lb, region in enumerate(self._episode.regions):
+            while region.published_sequence <= after:
+                now = time.monotonic()
+                if now >= next_check:
+                    self._check_alive(f"before publishing observation {after + 1} of LB {lb}")
+                    if now > deadline:
+                        raise SimError(f"no observation {after + 1} of LB {lb} within {timeout_s:g} s")
+                    next_check = now + 0.05
+                time.sleep(self._poll_sleep_s)
+            t0 = time.perf_counter_ns()
+            raw = region.read_observation_arrays()
+            self._last_read_ns += time.perf_counter_ns() - t0
+            if raw is None or raw["sequence_id"] != after + 1:
+                got = None if raw is None else raw["sequence_id"]
+                raise SimError(f"expected observation {after + 1} from the lockstep LB {lb}, read {got}")
+            n = len(raw["n_flow_on"])
+            if n != self.num_servers:
+                raise SimError(f"LB {lb} reports {n} servers, the environment has {self.num_servers}")
+            obs[lb, :, 0] = raw["n_flow_on"]
+            obs[lb, :, 1:] = raw["features"]
+            raws.append(raw)
+        self._seq = after + 1
+        return obs.reshape(self._lb_shape + obs.shape[1:]), raws
 
     def _finish(self):
         """After the last observation: waits for marllb-sim to end its run and returns its result
         row (FCT percentiles, Jain's index, counters), then removes the episode."""
         ep = self._episode
         if self.lb_model == "clean":  # this LB waits for an answer to its last observation too
-            ep.region.write_action(self._seq, self._weights)
+            for region, w in zip(ep.regions, self._weights):
+                region.write_action(self._seq, w)
         try:
             rc = ep.proc.wait(timeout=self._step_timeout_s)
         except subprocess.TimeoutExpired:

@@ -116,8 +116,8 @@ class RecordingRegion:
 def test_a_bad_action_raises_before_anything_is_written(bad, error, words):
     with marllb_env.LoadBalanceEnv(episode_steps=5) as env:
         env.reset(seed=5)
-        rec = RecordingRegion(env._episode.region)
-        env._episode.region = rec
+        rec = RecordingRegion(env._episode.regions[0])
+        env._episode.regions[0] = rec
         with pytest.raises(error) as e:
             env.step(bad)
         assert words in str(e.value)
@@ -129,7 +129,7 @@ def test_a_bad_action_raises_before_anything_is_written(bad, error, words):
 
 
 def episode_handles(env):
-    return env._episode.proc.pid, env._episode.name, env._episode.dir
+    return env._episode.proc.pid, env._episode.names[0], env._episode.dir
 
 
 def test_close_stops_the_process_and_removes_the_region():
@@ -170,7 +170,7 @@ CTRL_C_CHILD = textwrap.dedent("""
     env = marllb_env.LoadBalanceEnv(episode_steps=1_000_000)
     env.reset(seed=1)
     pid = env._episode.proc.pid
-    print(pid, env._episode.name, flush=True)
+    print(pid, env._episode.names[0], flush=True)
     where = sys.argv[1]
     try:
         if where == "step":
@@ -243,3 +243,72 @@ def test_bad_constructor_arguments_say_what_is_accepted():
         marllb_env.LoadBalanceEnv(trace="/nonexistent.csv")
     with pytest.raises(FileNotFoundError, match="not an executable"):
         marllb_env.LoadBalanceEnv(sim="/nonexistent/marllb-sim")
+    with pytest.raises(ValueError, match=r"lbs must be a whole number in \[1, 64\]"):
+        marllb_env.LoadBalanceEnv(lbs=0)
+    with pytest.raises(ValueError, match="trace_start_s must be >= 0"):
+        marllb_env.LoadBalanceEnv(trace_start_s=-1)
+
+
+# ---- several LBs, one agent each
+
+def test_several_lbs_each_apply_their_own_agents_action_and_see_only_their_own_flows():
+    # LB 0's agent puts all weight on server 0, LB 1's on server 6: each LB's flows go to its
+    # own server, and each LB's observation counts only the flows it balanced.
+    with marllb_env.LoadBalanceEnv(episode_steps=15, load=0.5, lbs=2) as env:
+        assert env.observation_space.shape == (2, 7, 11) and env.action_space.shape == (2, 7)
+        obs, info = env.reset(seed=3)
+        assert obs.shape == (2, 7, 11) and len(info["regions"]) == 2
+        action = np.zeros((2, 7))
+        action[0, 0] = action[1, 6] = 1.0
+        for _ in range(15):
+            obs, reward, _, truncated, info = env.step(action)
+        assert env.observation_space.contains(obs)
+        assert obs[0, 0, 0] > 10 * max(1.0, obs[0, 1:, 0].max()), obs[0, :, 0]
+        assert obs[1, 6, 0] > 10 * max(1.0, obs[1, :6, 0].max()), obs[1, :, 0]
+        assert len(info["lb_rewards"]) == 2
+        assert reward == pytest.approx(np.mean(info["lb_rewards"]))
+        row = info["episode"]
+        assert row["lbs"] == 2 and row["actions_applied"] == 30 and row["actions_rejected"] == 0
+
+
+def test_with_several_lbs_each_reward_is_the_fairness_of_that_lbs_own_observation():
+    with marllb_env.LoadBalanceEnv(episode_steps=6, lbs=3, reward_type="jain") as env:
+        obs, _ = env.reset(seed=4)
+        col = marllb_env.OBS_COLUMNS.index("duration_mean_decay")
+        differ = False
+        for _ in range(6):
+            obs, reward, _, _, info = env.step(np.ones((3, 7)))
+            expected = [marllb_reward.fairness(np.asarray(f), "jain") for f in info["reward_fields"]]
+            assert info["lb_rewards"] == expected
+            for lb in range(3):  # every server is active here: the fields are the whole column
+                assert info["reward_fields"][lb] == obs[lb, :, col].tolist()
+            differ |= len(set(info["lb_rewards"])) > 1
+        assert differ  # three views of the same servers, not one copied
+
+
+def test_a_bad_action_for_one_lb_writes_nothing_to_any_lb():
+    with marllb_env.LoadBalanceEnv(episode_steps=5, lbs=2) as env:
+        env.reset(seed=5)
+        recs = [RecordingRegion(r) for r in env._episode.regions]
+        env._episode.regions[:] = recs
+        bad = np.ones((2, 7))
+        bad[1, 4] = np.nan
+        with pytest.raises(ValueError, match=r"action\[1, 4\] = nan.*of LB 1"):
+            env.step(bad)
+        with pytest.raises(ValueError, match=r"shape \(2, 7\)"):
+            env.step(np.ones(7))
+        with pytest.raises(ValueError, match=r"action\[0\]: all weights are 0"):
+            env.step(np.vstack([np.zeros(7), np.ones(7)]))
+        assert all(r.writes == [] for r in recs)
+        _, _, _, _, info = env.step(np.ones((2, 7)))
+        assert [len(r.writes) for r in recs] == [1, 1] and info["sequence_id"] == 2
+
+
+def test_close_stops_a_several_lb_episode_and_removes_every_region():
+    env = marllb_env.LoadBalanceEnv(episode_steps=50, lbs=3)
+    env.reset(seed=6)
+    env.step(np.ones((3, 7)))
+    names, pid = list(env._episode.names), env._episode.proc.pid
+    assert len(names) == 3 and all(region_exists(n) for n in names)
+    env.close()
+    assert not process_alive(pid) and not any(region_exists(n) for n in names)
