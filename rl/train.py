@@ -2,15 +2,22 @@
 """Trains the SAC agent of rl/sac_gru.py in marllb_env, one episode at a time. Run it through
 scripts/train.sh, which installs PyTorch and sets the paths.
 
-<out>/checkpoint.pt    the agent (networks, optimisers, temperature, replay, random states) and
+<out>/checkpoint.pt    the agents (networks, optimisers, temperature, replay, random states) and
                        the run's settings, replaced after every episode; a new run on the same
                        --out resumes from it (the settings must match)
+<out>/policies.pt      the agents' policy networks and the settings only (what rl/evaluate.py
+                       needs; about 0.2 MB per agent)
 <out>/progress.csv     one row per episode: return, FCT p50/p90/p99, Jain's index, losses, and the
                        budget so far (steps, simulated seconds, wall-clock seconds)
 <out>/curve.png        the learning curve: return and p90 FCT per episode
 
-Episode e runs on environment seed --seed + e, so a resumed run sees the episodes an
-uninterrupted one would; an interrupted episode is run again from its start.
+Episode e runs on environment seed --seed + e, at the e-th load of --load (taken in turn), so
+a resumed run sees the episodes an uninterrupted one would; an interrupted episode is run again
+from its start.
+
+With --lbs N the simulator runs N LBs that each see only their own flows, and N agents learn
+independently, as MARLLB's (one per LB, its own networks and replay; each acts on its own LB's
+observation and learns from its own LB's reward, marllb_env's info["lb_rewards"]).
 """
 import argparse
 import csv
@@ -25,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import marllb_env  # noqa: E402
 import sac_gru  # noqa: E402
 
-SETTINGS = ("steps", "servers", "load", "trace", "lb_model", "reward_type", "seed", "hidden", "batch", "buffer")
+SETTINGS = ("steps", "servers", "load", "trace", "lb_model", "reward_type", "seed", "hidden", "batch", "buffer", "lbs")
 
 
 def parse():
@@ -34,7 +41,8 @@ def parse():
     p.add_argument("--episodes", type=int, default=20, help="train until this many episodes are done in total")
     p.add_argument("--steps", type=int, default=100, help="steps per episode (200 ms of simulated time each)")
     p.add_argument("--servers", default="marllb7")
-    p.add_argument("--load", type=float, default=0.85)
+    p.add_argument("--load", default="0.85", help="Poisson load, or loads taken in turn by episode ('0.85,0.95')")
+    p.add_argument("--lbs", type=int, default=1, help="LBs, one independent agent each")
     p.add_argument("--trace", help="a MARLLB trace instead of Poisson arrivals")
     p.add_argument("--lb-model", choices=["marllb", "clean"], default="marllb")
     p.add_argument("--reward-type", default="var", help="MARLLB's reward types (marllb_reward.REWARD_TYPES)")
@@ -48,6 +56,12 @@ def parse():
     a = p.parse_args()
     if a.episodes < 1 or a.steps < 1:
         p.error("--episodes and --steps must be >= 1")
+    if not 1 <= a.lbs <= 8:
+        p.error("--lbs must be 1..8 (an agent per LB trains at every step)")
+    try:
+        a.loads = [float(x) for x in a.load.split(",")]
+    except ValueError:
+        p.error(f"--load {a.load!r}: give a load like 0.85 or loads like 0.85,0.95")
     return a
 
 
@@ -76,7 +90,7 @@ def plot(rows, path):
     ax[1].set_ylabel("FCT p90 (ms)")
     ax[1].set_xlabel("episode")
     last = rows[-1]
-    fig.suptitle(f"SAC-GRU on {last['servers']} at load {last['load']}: {last['steps_total']} steps, "
+    fig.suptitle(f"SAC-GRU, {last['lbs']} LB(s), on {last['servers']} at load {last['load']}: {last['steps_total']} steps, "
                  f"{float(last['sim_s_total']):.0f} simulated s, {float(last['wall_s_total']):.0f} wall s", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -90,9 +104,11 @@ def main():
     ckpt_path = os.path.join(a.out, "checkpoint.pt")
     progress_path = os.path.join(a.out, "progress.csv")
     settings = {k: getattr(a, k) for k in SETTINGS}
-    env = marllb_env.LoadBalanceEnv(episode_steps=a.steps, servers=a.servers, load=a.load, trace=a.trace,
-                                    lb_model=a.lb_model, reward_type=a.reward_type)
-    agent = sac_gru.Agent(env.num_servers, hidden=a.hidden, batch=a.batch, buffer=a.buffer, seed=a.seed)
+    envs = [marllb_env.LoadBalanceEnv(episode_steps=a.steps, servers=a.servers, load=load, trace=a.trace,
+                                      lb_model=a.lb_model, reward_type=a.reward_type, lbs=a.lbs) for load in a.loads]
+    servers = envs[0].num_servers
+    agents = [sac_gru.Agent(servers, hidden=a.hidden, batch=a.batch, buffer=a.buffer, seed=a.seed * 1000 + lb)
+              for lb in range(a.lbs)]
     done = {"episodes": 0, "steps": 0, "wall_s": 0.0}
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
@@ -100,7 +116,8 @@ def main():
             diff = {k: (ck["settings"].get(k), v) for k, v in settings.items() if ck["settings"].get(k) != v}
             sys.exit(f"train: {ckpt_path} was made with other settings (checkpoint, now): {diff}; "
                      f"use another --out or the same settings")
-        agent.load(ck["agent"])
+        for agent, state in zip(agents, ck["agents"]):
+            agent.load(state)
         done = ck["done"]
         print(f"resumed from {ckpt_path}: {done['episodes']} episodes, {done['steps']} steps done", flush=True)
     rows = []
@@ -114,27 +131,30 @@ def main():
         while done["episodes"] < a.episodes:
             wait_quiet(a.quiet_file)
             e = done["episodes"]
+            env = envs[e % len(envs)]
             t0 = time.monotonic()
             obs, _ = env.reset(seed=a.seed + e)
-            window = sac_gru.Window(env.num_servers)
-            levels = np.zeros(env.num_servers, np.int64)  # weight 1 everywhere before the first action
-            win = window.push(obs, agent.weights(levels))
+            obs = obs.reshape(a.lbs, servers, -1)  # one block per LB, also with one LB
+            windows = [sac_gru.Window(servers) for _ in agents]
+            weights = np.ones((a.lbs, servers))  # weight 1 everywhere before the first action
+            wins = [w.push(o, ws) for w, o, ws in zip(windows, obs, weights)]
             rewards, losses = [], []
             for _ in range(a.steps):
-                if done["steps"] < a.warmup:
-                    levels = agent.rng.integers(0, len(sac_gru.LEVELS), env.num_servers)
-                else:
-                    levels = agent.act(win)
-                weights = agent.weights(levels)
-                obs, reward, _, truncated, info = env.step(weights)
-                nxt = window.push(obs, weights)
-                agent.replay.add(win, levels, reward, nxt)
-                win = nxt
-                rewards.append(reward)
+                levels = [agent.rng.integers(0, len(sac_gru.LEVELS), servers) if done["steps"] < a.warmup
+                          else agent.act(win) for agent, win in zip(agents, wins)]
+                weights = np.stack([agent.weights(lv) for agent, lv in zip(agents, levels)])
+                obs, _, _, truncated, info = env.step(weights if a.lbs > 1 else weights[0])
+                obs = obs.reshape(a.lbs, servers, -1)
+                for lb, agent in enumerate(agents):  # each agent: its own LB's view and reward
+                    nxt = windows[lb].push(obs[lb], weights[lb])
+                    agent.replay.add(wins[lb], levels[lb], info["lb_rewards"][lb], nxt)
+                    wins[lb] = nxt
+                rewards.append(np.mean(info["lb_rewards"]))
                 done["steps"] += 1
-                if done["steps"] >= a.warmup and agent.replay.size >= a.batch:
-                    for _ in range(a.updates_per_step):
-                        losses.append(agent.update())
+                for agent in agents:
+                    if done["steps"] >= a.warmup and agent.replay.size >= a.batch:
+                        for _ in range(a.updates_per_step):
+                            losses.append(agent.update())
             result = info["episode"]
             done["episodes"] += 1
             done["wall_s"] += time.monotonic() - t0
@@ -142,21 +162,25 @@ def main():
             row = {"episode": e, "env_seed": a.seed + e, "return": sum(rewards), "mean_reward": np.mean(rewards),
                    "fct_p50_ms": result["fct_p50_s"] * 1e3, "fct_p90_ms": result["fct_p90_s"] * 1e3,
                    "fct_p99_ms": result["fct_p99_s"] * 1e3, "jain_util": result["jain_util"],
-                   "alpha": agent.alpha, "loss_q": lq, "loss_pi": lp, "entropy": ent, "updates": agent.updates,
+                   "alpha": np.mean([ag.alpha for ag in agents]), "loss_q": lq, "loss_pi": lp, "entropy": ent,
+                   "updates": sum(ag.updates for ag in agents),
                    "steps_total": done["steps"], "sim_s_total": done["steps"] * env.interval_s,
-                   "wall_s_total": done["wall_s"], "servers": a.servers, "load": a.load, "lb_model": a.lb_model,
-                   "reward_type": a.reward_type}
-            save(ckpt_path, {"agent": agent.state(), "done": done, "settings": settings})
+                   "wall_s_total": done["wall_s"], "servers": a.servers, "load": "trace" if a.trace else a.loads[e % len(a.loads)], "lbs": a.lbs,
+                   "lb_model": a.lb_model, "reward_type": a.reward_type}
+            save(ckpt_path, {"agents": [ag.state() for ag in agents], "done": done, "settings": settings})
+            save(os.path.join(a.out, "policies.pt"),  # what rl/evaluate.py needs: small enough to commit
+                 {"policies": [ag.policy.state_dict() for ag in agents], "done": done, "settings": settings})
             rows.append({k: str(v) for k, v in row.items()})
             with open(progress_path, "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=list(row))
                 w.writeheader()
                 w.writerows(rows)
             plot(rows, os.path.join(a.out, "curve.png"))
-            print(f"{e:7d} {row['return']:10.4g} {row['fct_p90_ms']:8.1f} {row['jain_util']:6.3f} {agent.alpha:7.4f} "
+            print(f"{e:7d} {row['return']:10.4g} {row['fct_p90_ms']:8.1f} {row['jain_util']:6.3f} {row['alpha']:7.4f} "
                   f"{lq:8.4f} {ent:7.3f} {done['steps']:7d} {done['wall_s']:7.1f}", flush=True)
     finally:
-        env.close()
+        for env in envs:
+            env.close()
     print(f"done: {done['episodes']} episodes, {done['steps']} steps, {done['steps'] * env.interval_s:.0f} simulated s, "
           f"{done['wall_s']:.0f} wall s; {progress_path}, {os.path.join(a.out, 'curve.png')}")
     return 0
