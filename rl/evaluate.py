@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
-"""A first evaluation of a trained agent (rl/train.py's checkpoint) against ECMP, WCMP, LSQ and
-SED, on the same simulated workloads: one LB, the checkpoint's server set, load and LB model.
-A control runs the agent's path (the environment, SED over the agent's weights) with every
-weight 1: what the learned weights add over a capacity-blind SED.
+"""Evaluates trained agents (rl/train.py's policies.pt, one per training run) against ECMP,
+WCMP, LSQ and SED on the same simulated workloads, with the run's server set and number of LBs.
 
-For each seed, the environment draws a simulator seed; the agent plays one episode on it
-(greedy levels), and marllb-sim runs the same seed, duration and world once per heuristic (no
-agent, no region). One row per (policy, seed) goes to --csv; a summary per policy (mean and a
-95 % t interval over seeds of FCT p50/p90/p99 and Jain's index over utilisation) is printed,
-then the agent's p90 FCT minus each other policy's on the same workloads (paired).
+Workloads (each on --seeds seeds, --steps steps of 200 ms):
+  poisson-0.85, poisson-0.95  Poisson arrivals at 85 % and 95 % of the total capacity (the
+                              agents trained on these two loads, on other seeds);
+  trace-350                   MARLLB's rate_350 trace (sim/traces), never seen in training: its
+                              arrivals as recorded, its work per request scaled to 85 % of the
+                              capacity (--ns-per-iteration), seed k replays the k-th window of
+                              the trace (--trace-start), so the windows do not overlap.
+Policies: sac-gru (one agent per LB, each acting greedily on its own LB's observation, through
+the regions), agent-weights-1 (the same path with every weight 1: SED over weights that ignore
+capacity, a control), and the heuristics (marllb-sim without agent or region, the same seed).
 
-    PYTHONPATH=build/release/core/python nice -n 19 /usr/bin/python3 rl/evaluate.py \\
-        --checkpoint results/rl/train/checkpoint.pt --seeds 5 --csv results/rl/eval.csv
+Writes one row per (policy, LBs, seed, workload) to --csv, a summary per (servers, LBs,
+workload, policy) to --summary (mean and 95 % t interval over seeds of FCT p50/p90/p99 and
+Jain's index over utilisation; for sac-gru the paired p90 difference to the best heuristic and
+to SED, and whether the evaluation's aim is met), and a figure to --figure.
+
+    scripts/evaluate.sh --runs results/rl/train-marllb7-lbs1 results/rl/train-marllb7-lbs2 \\
+        --csv results/rl/eval.csv --summary results/rl/eval_summary.csv --figure results/rl/eval.png
 """
 import argparse
 import csv
@@ -24,27 +32,89 @@ import tempfile
 import numpy as np
 import torch
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import eval_stats  # noqa: E402
 import marllb_env  # noqa: E402
-import sac_gru  # noqa: E402
 import result_rows  # noqa: E402
+import sac_gru  # noqa: E402
 
 HEURISTICS = ("ecmp", "wcmp", "lsq", "sed")
-T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}  # t(0.975, n-1)
+POLICIES = ("sac-gru", "agent-weights-1") + HEURISTICS
 METRICS = ("fct_p50_s", "fct_p90_s", "fct_p99_s", "jain_util")
+WORKLOADS = ("poisson-0.85", "poisson-0.95", "trace-350")
+TRACE = os.path.join(ROOT, "sim", "traces", "poisson_for_loop_rate_350.csv")
+TRACE_LOAD = 0.85
+TRACE_SKIP_S = 10.0  # the trace's first seconds are lighter than the rest (docs/sim.md)
 
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--seeds", type=int, default=5, help="workloads (2..10)")
-    p.add_argument("--first-seed", type=int, default=10_000, help="evaluation seeds start here (training used --seed + e)")
-    p.add_argument("--csv", default="", help="append one row per (policy, seed) here")
+    p.add_argument("--runs", nargs="+", required=True, help="training folders, each with a policies.pt")
+    p.add_argument("--seeds", type=int, default=7, help="workloads per cell (2..31)")
+    p.add_argument("--steps", type=int, default=150, help="steps (200 ms each) per evaluation episode")
+    p.add_argument("--first-seed", type=int, default=10_000, help="environment seeds start here (training used 1..)")
+    p.add_argument("--workloads", default=",".join(WORKLOADS), help=f"some of {','.join(WORKLOADS)}")
+    p.add_argument("--csv", default="", help="append one row per (policy, LBs, seed, workload) here")
+    p.add_argument("--summary", default="", help="write the summary rows here (replaced)")
+    p.add_argument("--figure", default="", help="write the p90 FCT figure here (PNG)")
     a = p.parse_args()
-    if not 2 <= a.seeds <= 10:
-        p.error("--seeds must be 2..10")
+    if not 2 <= a.seeds <= 31:
+        p.error("--seeds must be 2..31 (a t interval needs at least 2)")
+    if a.steps < 10:
+        p.error("--steps must be >= 10")
+    a.workloads = a.workloads.split(",")
+    bad = [w for w in a.workloads if w not in WORKLOADS]
+    if bad:
+        p.error(f"--workloads: unknown {bad}; use some of {','.join(WORKLOADS)}")
+    for run in a.runs:
+        if not os.path.isfile(os.path.join(run, "policies.pt")):
+            p.error(f"--runs: {run} has no policies.pt (train first: scripts/train.sh --out {run} ...)")
     return a
+
+
+class Greedy:
+    """A trained agent's policy network, picking each server's most likely level."""
+
+    def __init__(self, servers, hidden, state):
+        self.net = sac_gru.Net(servers * (len(sac_gru.INPUT_COLUMNS) + 1), servers, hidden)
+        self.net.load_state_dict(state)
+        self.net.eval()
+
+    def weights(self, window):
+        with torch.no_grad():
+            levels = self.net(torch.from_numpy(window)[None])[0].argmax(-1).numpy()
+        return sac_gru.Agent.weights(levels)
+
+
+def trace_facts(path):
+    """(requests per second from the first to the last request, mean loop count, last time)."""
+    t, n = [], []
+    with open(path) as f:
+        next(f)
+        for line in f:
+            time_s, query = line.rstrip("\n").split("\t")
+            t.append(float(time_s))
+            n.append(int(query.rsplit("=", 1)[1]))
+    return (len(t) - 1) / (t[-1] - t[0]), float(np.mean(n)), t[-1]
+
+
+def workload_env(name, seed_index, settings, steps):
+    """marllb_env arguments of workload `name`, seed index k, for a run's settings."""
+    caps = marllb_env.parse_servers(settings["servers"])
+    common = dict(episode_steps=steps, servers=settings["servers"], lbs=settings["lbs"],
+                  lb_model=settings["lb_model"], reward_type=settings["reward_type"])
+    if name.startswith("poisson-"):
+        return dict(common, load=float(name.split("-")[1]))
+    rate, mean_n, last = trace_facts(TRACE)
+    window = (steps + 1.5) * 0.2
+    start = TRACE_SKIP_S + seed_index * window
+    if start + window > last:
+        sys.exit(f"evaluate: the trace holds {int((last - TRACE_SKIP_S) // window)} windows of {window:g} s; "
+                 f"use fewer --seeds or --steps")
+    ns = TRACE_LOAD * sum(caps) / (rate * mean_n) * 1e9
+    return dict(common, trace=TRACE, trace_start_s=start, sim_args=["--ns-per-iteration", repr(ns)])
 
 
 def heuristic_row(env, sim_seed, policy):
@@ -59,69 +129,147 @@ def heuristic_row(env, sim_seed, policy):
             return {k: marllb_env._number_or_text(v) for k, v in list(csv.DictReader(f))[-1].items()}
 
 
-def agent_row(env, agent, seed):
-    """The agent's episode on the environment's seed `seed` (greedy levels), or, with agent
-    None, the same path with every weight 1 (the control: SED over the agent path, blind to
-    capacity)."""
+def agent_row(env, agents, seed):
+    """One episode on environment seed `seed`: each LB's agent acts on its own LB's observation;
+    with agents None, every weight is 1 (the control)."""
     obs, info = env.reset(seed=seed)
-    window = sac_gru.Window(env.num_servers)
-    weights = sac_gru.Agent.weights(np.zeros(env.num_servers, np.int64))
-    win = window.push(obs, weights)
+    lbs, servers = env.num_lbs, env.num_servers
+    obs = obs.reshape(lbs, servers, -1)
+    weights = np.ones((lbs, servers))
+    windows = [sac_gru.Window(servers) for _ in range(lbs)]
+    wins = [w.push(o, ws) for w, o, ws in zip(windows, obs, weights)]
     truncated = False
     while not truncated:
-        if agent is not None:
-            weights = agent.weights(agent.act(win, deterministic=True))
-        obs, _, _, truncated, step_info = env.step(weights)
-        win = window.push(obs, weights)
+        if agents is not None:
+            weights = np.stack([ag.weights(win) for ag, win in zip(agents, wins)])
+        obs, _, _, truncated, step_info = env.step(weights if lbs > 1 else weights[0])
+        obs = obs.reshape(lbs, servers, -1)
+        wins = [w.push(o, ws) for w, o, ws in zip(windows, obs, weights)]
     return info["sim_seed"], step_info["episode"]
+
+
+def evaluate_run(run, a, date, commit):
+    ck = torch.load(os.path.join(run, "policies.pt"))
+    s, done = ck["settings"], ck["done"]
+    s.setdefault("lbs", 1)
+    caps = marllb_env.parse_servers(s["servers"])
+    agents = [Greedy(len(caps), s["hidden"], p) for p in ck["policies"]]
+    if len(agents) != s["lbs"]:
+        sys.exit(f"evaluate: {run}/policies.pt holds {len(agents)} policies for {s['lbs']} LBs")
+    rows = []
+    for wl in a.workloads:
+        for k in range(a.seeds):
+            kw = workload_env(wl, k, s, a.steps)
+            with marllb_env.LoadBalanceEnv(**kw) as env:
+                sim_seed, mine = agent_row(env, agents, a.first_seed + k)
+                same, control = agent_row(env, None, a.first_seed + k)
+                assert same == sim_seed
+                results = {"sac-gru": mine, "agent-weights-1": control,
+                           **{h: heuristic_row(env, sim_seed, h) for h in HEURISTICS}}
+            for policy, r in results.items():
+                rows.append({"date": date, "git_commit": commit, "run": os.path.relpath(run, ROOT),
+                             "trained_episodes": done["episodes"], "trained_steps": done["steps"],
+                             "trained_sim_s": round(done["steps"] * 0.2, 1), "trained_wall_s": round(done["wall_s"], 1),
+                             "policy": policy, "lbs": s["lbs"], "servers": s["servers"], "workload": wl,
+                             "trace_start_s": kw.get("trace_start_s", ""), "lb_model": s["lb_model"],
+                             "seed": a.first_seed + k, "sim_seed": sim_seed, "duration_s": r["duration_s"],
+                             **{m: r[m] for m in METRICS}, "flows_completed": r["flows_completed"],
+                             "actions_applied": r["actions_applied"]})
+            print(f"{os.path.basename(run)} {wl} seed {a.first_seed + k}: p90 ms " +
+                  " ".join(f"{p} {results[p]['fct_p90_s'] * 1e3:.1f}" for p in POLICIES), flush=True)
+    return rows
+
+
+def summarise(rows):
+    """Summary rows per (servers, lbs, workload, policy); the sac-gru row carries the paired p90
+    differences to the best heuristic and to SED, and the aim's verdict."""
+    out = []
+    cells = sorted({(r["servers"], r["lbs"], r["workload"]) for r in rows}, key=str)
+    for servers, lbs, wl in cells:
+        cell = [r for r in rows if (r["servers"], r["lbs"], r["workload"]) == (servers, lbs, wl)]
+        by = {p: sorted((r for r in cell if r["policy"] == p), key=lambda r: r["seed"]) for p in POLICIES}
+        p90 = {p: np.array([r["fct_p90_s"] for r in by[p]], dtype=float) * 1e3 for p in POLICIES}
+        best = min(HEURISTICS, key=lambda h: p90[h].mean())
+        for p in POLICIES:
+            row = {"servers": servers, "lbs": lbs, "workload": wl, "policy": p, "seeds": len(by[p])}
+            for m in METRICS:
+                scale = 1e3 if m.startswith("fct") else 1
+                mean, half = eval_stats.mean_ci([r[m] * scale for r in by[p]])
+                name = m.replace("_s", "_ms") if m.startswith("fct") else m
+                row[name], row[name + "_ci95"] = round(mean, 4), round(half, 4)
+            if p == "sac-gru":
+                d_best, h_best, worse_best = eval_stats.paired(p90[p], p90[best])
+                d_sed, h_sed, worse_sed = eval_stats.paired(p90[p], p90["sed"])
+                aim = "beat the best heuristic" if lbs > 1 else "match SED at least"
+                v = eval_stats.verdict(d_best, h_best) if lbs > 1 else eval_stats.verdict(d_sed, h_sed)
+                row.update(best_heuristic=best, p90_minus_best_ms=round(d_best, 2), p90_minus_best_ci95=round(h_best, 2),
+                           worse_than_best_on=worse_best, p90_minus_sed_ms=round(d_sed, 2),
+                           p90_minus_sed_ci95=round(h_sed, 2), worse_than_sed_on=worse_sed, aim=aim,
+                           aim_met="yes" if (v == "better" if lbs > 1 else v != "worse") else "no")
+            out.append(row)
+    return out
+
+
+def figure(summary, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sets = sorted({r["servers"] for r in summary})
+    wls = [w for w in WORKLOADS if any(r["workload"] == w for r in summary)]
+    fig, axes = plt.subplots(len(sets), len(wls), figsize=(4.2 * len(wls), 3.4 * len(sets)), squeeze=False)
+    colors = dict(zip(POLICIES, ("tab:red", "tab:pink", "tab:gray", "tab:olive", "tab:blue", "tab:green")))
+    for i, servers in enumerate(sets):
+        for j, wl in enumerate(wls):
+            ax = axes[i][j]
+            lbs_values = sorted({r["lbs"] for r in summary if r["servers"] == servers and r["workload"] == wl})
+            width = 0.8 / len(POLICIES)
+            for k, p in enumerate(POLICIES):
+                got = [next((r for r in summary if (r["servers"], r["lbs"], r["workload"], r["policy"]) ==
+                             (servers, lbs, wl, p)), None) for lbs in lbs_values]
+                x = [n + (k - (len(POLICIES) - 1) / 2) * width for n in range(len(lbs_values))]
+                ax.bar(x, [g["fct_p90_ms"] if g else 0 for g in got], width,
+                       yerr=[g["fct_p90_ms_ci95"] if g else 0 for g in got], color=colors[p], label=p, capsize=2)
+            ax.set_xticks(range(len(lbs_values)), [f"{n} LB" + ("s" if n > 1 else "") for n in lbs_values])
+            ax.set_yscale("log")
+            ax.set_title(f"{servers}, {wl}", fontsize=9)
+            ax.set_ylabel("p90 FCT (ms), 95 % CI")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main():
     a = parse()
     torch.set_num_threads(1)
-    ck = torch.load(a.checkpoint)
-    s = ck["settings"]
-    env = marllb_env.LoadBalanceEnv(episode_steps=s["steps"], servers=s["servers"], load=s["load"], trace=s["trace"],
-                                    lb_model=s["lb_model"], reward_type=s["reward_type"])
-    agent = sac_gru.Agent(env.num_servers, hidden=s["hidden"], batch=s["batch"], buffer=s["buffer"])
-    agent.load(ck["agent"])
-    results = {p: [] for p in ("sac-gru", "agent-weights-1") + HEURISTICS}
-    rows = []
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with env:
-        for k in range(a.seeds):
-            sim_seed, row = agent_row(env, agent, a.first_seed + k)
-            same_seed, control = agent_row(env, None, a.first_seed + k)
-            assert same_seed == sim_seed
-            per_policy = {"sac-gru": row, "agent-weights-1": control,
-                          **{h: heuristic_row(env, sim_seed, h) for h in HEURISTICS}}
-            for policy, r in per_policy.items():
-                results[policy].append(r)
-                rows.append({"date": date, "checkpoint": a.checkpoint, "trained_episodes": ck["done"]["episodes"],
-                             "trained_steps": ck["done"]["steps"], "policy": policy, "lbs": 1, "servers": s["servers"],
-                             "load": s["load"], "lb_model": s["lb_model"], "seed": a.first_seed + k, "sim_seed": sim_seed,
-                             "duration_s": r["duration_s"], **{m: r[m] for m in METRICS},
-                             "flows_completed": r["flows_completed"]})
-    print(f"{a.seeds} workloads of {s['steps'] * env.interval_s:g} simulated s, {s['servers']} at load {s['load']}, "
-          f"one LB, lb_model {s['lb_model']}; agent trained {ck['done']['episodes']} episodes ({ck['done']['steps']} steps)")
-    print(f"{'policy':16} " + " ".join(f"{m:>22}" for m in METRICS))
-    for policy, rs in results.items():
-        cells = []
-        for m in METRICS:
-            v = np.array([r[m] for r in rs], dtype=float) * (1e3 if m.startswith("fct") else 1)
-            half = T95[len(v)] * v.std(ddof=1) / np.sqrt(len(v))
-            cells.append(f"{v.mean():12.3f} +- {half:7.3f}")
-        print(f"{policy:16} " + " ".join(f"{c:>22}" for c in cells))
-    print("(FCT in ms; mean +- 95 % t interval over workloads)")
-    mine = np.array([r["fct_p90_s"] for r in results["sac-gru"]]) * 1e3
-    for policy, rs in results.items():
-        if policy != "sac-gru":  # the same workloads: a paired difference
-            d = mine - np.array([r["fct_p90_s"] for r in rs]) * 1e3
-            print(f"p90 FCT, sac-gru minus {policy}: {d.mean():+.1f} +- {T95[len(d)] * d.std(ddof=1) / np.sqrt(len(d)):.1f} ms "
-                  f"(worse on {int((d > 0).sum())} of {len(d)} workloads)")
+    commit = result_rows.git_commit()
+    rows = [r for run in a.runs for r in evaluate_run(run, a, date, commit)]
+    summary = summarise(rows)
+    print(f"\n{'servers':9} {'LBs':>3} {'workload':13} {'policy':16} {'p50 ms':>15} {'p90 ms':>17} {'p99 ms':>17} "
+          f"{'jain':>6}")
+    for r in summary:
+        print(f"{r['servers']:9} {r['lbs']:>3} {r['workload']:13} {r['policy']:16} "
+              f"{r['fct_p50_ms']:8.1f} +- {r['fct_p50_ms_ci95']:4.1f} {r['fct_p90_ms']:9.1f} +- {r['fct_p90_ms_ci95']:5.1f} "
+              f"{r['fct_p99_ms']:9.1f} +- {r['fct_p99_ms_ci95']:5.1f} {r['jain_util']:6.3f}")
+        if r["policy"] == "sac-gru":
+            print(f"{'':44}p90 minus best heuristic ({r['best_heuristic']}): {r['p90_minus_best_ms']:+.1f} +- "
+                  f"{r['p90_minus_best_ci95']:.1f} ms, minus SED {r['p90_minus_sed_ms']:+.1f} +- "
+                  f"{r['p90_minus_sed_ci95']:.1f} ms; aim ({r['aim']}): {r['aim_met']}")
     if a.csv:
         result_rows.append_rows(a.csv, rows)
         print(f"{len(rows)} rows appended to {a.csv}")
+    if a.summary:
+        os.makedirs(os.path.dirname(os.path.abspath(a.summary)), exist_ok=True)
+        with open(a.summary, "w", newline="") as f:
+            cols = list(dict.fromkeys(k for r in summary for k in r))
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            w.writerows(summary)
+        print(f"summary: {a.summary}")
+    if a.figure:
+        figure(summary, a.figure)
+        print(f"figure: {a.figure}")
     return 0
 
 
