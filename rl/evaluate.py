@@ -172,7 +172,7 @@ def evaluate_run(run, a, date, commit):
                              "trained_sim_s": round(done["steps"] * 0.2, 1), "trained_wall_s": round(done["wall_s"], 1),
                              "policy": policy, "lbs": s["lbs"], "servers": s["servers"], "workload": wl,
                              "trace_start_s": kw.get("trace_start_s", ""), "lb_model": s["lb_model"],
-                             "seed": a.first_seed + k, "sim_seed": sim_seed, "duration_s": r["duration_s"],
+                             "seed": a.first_seed + k, "sim_seed": r["seed"], "duration_s": r["duration_s"],
                              **{m: r[m] for m in METRICS}, "flows_completed": r["flows_completed"],
                              "actions_applied": r["actions_applied"]})
             print(f"{os.path.basename(run)} {wl} seed {a.first_seed + k}: p90 ms " +

@@ -137,10 +137,13 @@ def find_sim(sim=None):
 
 
 def _number_or_text(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return v
+    """A CSV cell as an int (exactly: seeds reach 2^62), else a float, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except (TypeError, ValueError):
+            pass
+    return v
 
 
 class SimError(RuntimeError):
