@@ -49,20 +49,26 @@ std::string ResultRow::line() const {
     return r;
 }
 
+shm::Expected<void> ResultRow::check_appendable(const std::string &path) const {
+    std::error_code ec;
+    const std::filesystem::path p(path);
+    if (!std::filesystem::exists(p) || std::filesystem::file_size(p, ec) == 0) return {};
+    std::ifstream in(p);
+    std::string existing;
+    std::getline(in, existing);
+    if (existing != header())
+        return shm::unexpected(shm::Error{shm::Errc::invalid,
+            "'" + path + "' has another column set (an older schema?): move it aside or write to another file; nothing was written"});
+    return {};
+}
+
 shm::Expected<void> ResultRow::append_to(const std::string &path) const {
-    const std::string head = header();
+    if (auto ok = check_appendable(path); !ok) return ok;
     std::error_code ec;
     const std::filesystem::path p(path);
     if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
     const bool fresh = !std::filesystem::exists(p) || std::filesystem::file_size(p, ec) == 0;
-    if (!fresh) {
-        std::ifstream in(p);
-        std::string existing;
-        std::getline(in, existing);
-        if (existing != head)
-            return shm::unexpected(shm::Error{shm::Errc::invalid,
-                "'" + path + "' has another column set (an older schema?): move it aside or write to another file; nothing was written"});
-    }
+    const std::string head = header();
     std::ofstream out(p, std::ios::app);
     if (fresh) out << head << '\n';
     out << line() << '\n';

@@ -201,3 +201,15 @@ def test_a_lockstep_run_waiting_for_its_agent_leaves_the_cpus_to_it():
         sim.wait()
         if os.path.exists(f"/dev/shm/{prefix}0"):
             os.unlink(f"/dev/shm/{prefix}0")
+
+
+def test_a_csv_of_another_column_set_is_refused_before_the_run_and_leaves_no_region(tmp_path):
+    # Checked before DPDK starts: no run is lost to a bad --csv, and no region is left behind.
+    out = tmp_path / "other.csv"
+    out.write_text("a,b\n1,2\n")
+    prefix = region_prefix()
+    r = run("--lockstep", "--duration", "60", "--quiet", "--region-prefix", prefix, "--csv", str(out))
+    assert r.returncode != 0 and "another column set" in r.stderr, r.stderr
+    assert "client flows" not in r.stdout  # refused before the run, not after it
+    assert not os.path.exists(f"/dev/shm/{prefix}0")
+    assert out.read_text() == "a,b\n1,2\n"

@@ -205,6 +205,12 @@ int main(int argc, char **argv) {
         fail("--exit-with-parent: the starting process is already gone (or prctl failed)");
 
     std::vector<TraceEntry> trace = check_config(r);
+    // A --csv of another column set would refuse the row after the run: say so before it.
+    if (!cfg.csv.empty()) {
+        RunReport columns; // the row's columns depend on the mode only
+        columns.mode = cfg.flood ? RunMode::flood : cfg.lockstep ? RunMode::lockstep : RunMode::realtime;
+        if (auto ok = result_row(columns, marllb::measure::host()).check_appendable(cfg.csv); !ok) fail(ok.error().message);
+    }
     start_dpdk(r);
     open_lbs(r);
 
@@ -228,16 +234,17 @@ int main(int argc, char **argv) {
 
     const RunReport rep = report(r, world ? &*world : nullptr, wall_s);
     fmt::print("{}", summary_text(rep));
-    if (!cfg.csv.empty()) {
-        if (auto ok = result_row(rep, marllb::measure::host()).append_to(cfg.csv); !ok) fail(ok.error().message);
-        fmt::print("  row appended to {}\n", cfg.csv);
-    }
-
+    // The regions go first: a row that cannot be written (the file changed during the run)
+    // must not leave them behind.
     for (auto &inst : r.lbs)
         if (inst.region && !cfg.keep_region) {
             inst.region.reset();
             (void)marllb::shm::unlink_region(inst.name);
         }
+    if (!cfg.csv.empty()) {
+        if (auto ok = result_row(rep, marllb::measure::host()).append_to(cfg.csv); !ok) fail(ok.error().message);
+        fmt::print("  row appended to {}\n", cfg.csv);
+    }
     rte_eth_dev_stop(std::uint16_t(cfg.port_in));
     rte_eth_dev_stop(std::uint16_t(cfg.port_out));
     rte_eal_cleanup();

@@ -26,6 +26,9 @@ public:
     // Appends the row to the CSV at path (its directory is created). Fails, writing nothing,
     // when the file's header names other columns, or when the file cannot be written.
     [[nodiscard]] shm::Expected<void> append_to(const std::string &path) const;
+    // What append_to checks before it writes: fails when the CSV at path exists with another
+    // header. A program whose run is long checks this first, so a bad --csv loses no run.
+    [[nodiscard]] shm::Expected<void> check_appendable(const std::string &path) const;
     [[nodiscard]] const std::vector<std::pair<std::string, std::string>> &columns() const noexcept { return cols_; }
     [[nodiscard]] std::string header() const;
     [[nodiscard]] std::string line() const; // the values, quoted where CSV needs it
