@@ -25,6 +25,7 @@ import argparse
 import csv
 import datetime
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -241,6 +242,9 @@ def figure(summary, path):
 
 def main():
     a = parse()
+    # SIGTERM (scripts/rl_runs.sh stopping a queue) unwinds like Ctrl-C: the environments close,
+    # so no simulator process or region is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     torch.set_num_threads(1)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     commit = result_rows.git_commit()

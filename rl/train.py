@@ -22,6 +22,7 @@ observation and learns from its own LB's reward, marllb_env's info["lb_rewards"]
 import argparse
 import csv
 import os
+import signal
 import sys
 import time
 
@@ -99,6 +100,9 @@ def plot(rows, path):
 
 def main():
     a = parse()
+    # SIGTERM (scripts/rl_runs.sh stopping a queue) unwinds like Ctrl-C: the environments close,
+    # so no simulator process or region is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     torch.set_num_threads(1)  # the simulator's two lcores already fill a small machine
     os.makedirs(a.out, exist_ok=True)
     ckpt_path = os.path.join(a.out, "checkpoint.pt")

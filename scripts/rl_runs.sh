@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The reported RL runs (docs/rl.md): trains one agent per (server set, LBs) and evaluates them
+# all against the heuristics.
+#
+#   scripts/rl_runs.sh [--episodes N] [--only train|evaluate] [--out DIR (default results/rl)]
+#
+#   results/rl/train-<servers>-lbs<N>/   rl/train.py for [1,1,1,1,2,2,2] (marllb7) and the 24-server
+#                                        set (marllb24), with 1 LB and with 2 (one independent agent
+#                                        per LB), Poisson loads 0.85 and 0.95 in turn, 100 steps an
+#                                        episode, --episodes episodes (default 300); resumes a run
+#                                        whose checkpoint is there
+#   results/rl/eval.csv, eval_summary.csv, eval.png
+#                                        rl/evaluate.py on those four runs: 7 seeds, 150 steps,
+#                                        Poisson 0.85 and 0.95, and the rate_350 trace (unseen)
+# The four trainings run two at a time (lockstep: the results do not depend on the timing).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+episodes=300
+only=""
+rl="$MARLLB_ROOT/results/rl"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --episodes) episodes="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
+    --out) rl="$2"; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+case "$only" in ""|train|evaluate) ;; *) die "--only: use train or evaluate" ;; esac
+train_queue() { # the LB count; both server sets, one after the other
+  for servers in marllb7 marllb24; do
+    local out="$rl/train-$servers-lbs$1"
+    mkdir -p "$out"
+    "$MARLLB_ROOT/scripts/train.sh" --out "$out" --servers "$servers" --lbs "$1" \
+      --load 0.85,0.95 --episodes "$episodes" --steps 100 >> "$out/train.log" 2>&1 ||
+      { say "training $servers with $1 LB(s) failed: see $out/train.log"; return 1; }
+  done
+}
+if [ "$only" != evaluate ]; then
+  set -m # each queue in its own process group, stopped as a whole by its pid
+  train_queue 1 & one=$!
+  train_queue 2 & two=$!
+  set +m
+  trap 'kill -- -"$one" -"$two" 2>/dev/null; exit 143' INT TERM
+  ok=0
+  wait "$one" || ok=1
+  wait "$two" || ok=1
+  trap - INT TERM
+  [ "$ok" -eq 0 ] || die "a training failed (logs in $rl)"
+fi
+if [ "$only" != train ]; then
+  "$MARLLB_ROOT/scripts/evaluate.sh" --runs "$rl"/train-marllb7-lbs1 "$rl"/train-marllb7-lbs2 \
+    "$rl"/train-marllb24-lbs1 "$rl"/train-marllb24-lbs2 --seeds 7 --steps 150 \
+    --csv "$rl/eval.csv" --summary "$rl/eval_summary.csv" --figure "$rl/eval.png"
+fi
