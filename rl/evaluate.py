@@ -52,7 +52,8 @@ TRACE_SKIP_S = 10.0  # the trace's first seconds are lighter than the rest (docs
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", nargs="+", required=True, help="training folders, each with a policies.pt")
+    p.add_argument("--runs", nargs="+", default=[], help="training folders, each with a policies.pt")
+    p.add_argument("--rows-from", default="", help="summarise the rows of this CSV (an earlier --csv) instead of running")
     p.add_argument("--seeds", type=int, default=7, help="workloads per cell (2..31)")
     p.add_argument("--steps", type=int, default=150, help="steps (200 ms each) per evaluation episode")
     p.add_argument("--first-seed", type=int, default=10_000, help="environment seeds start here (training used 1..)")
@@ -69,6 +70,10 @@ def parse():
     bad = [w for w in a.workloads if w not in WORKLOADS]
     if bad:
         p.error(f"--workloads: unknown {bad}; use some of {','.join(WORKLOADS)}")
+    if bool(a.runs) == bool(a.rows_from):
+        p.error("give --runs (evaluate) or --rows-from (summarise rows written before), not both")
+    if a.rows_from and a.csv:
+        p.error("--csv: the rows of --rows-from are written already")
     for run in a.runs:
         if not os.path.isfile(os.path.join(run, "policies.pt")):
             p.error(f"--runs: {run} has no policies.pt (train first: scripts/train.sh --out {run} ...)")
@@ -181,6 +186,16 @@ def evaluate_run(run, a, date, commit):
     return rows
 
 
+def read_rows(path):
+    """The rows of an earlier --csv, with numbers as numbers."""
+    with open(path) as f:
+        rows = [{k: marllb_env._number_or_text(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    missing = {"servers", "lbs", "workload", "policy", "seed", *METRICS} - set(rows[0] if rows else ())
+    if missing:
+        sys.exit(f"evaluate: {path} has no rows of rl/evaluate.py (missing columns {sorted(missing)})")
+    return rows
+
+
 def summarise(rows):
     """Summary rows per (servers, lbs, workload, policy); the sac-gru row carries the paired p90
     differences to the best heuristic and to SED, and the aim's verdict."""
@@ -248,7 +263,7 @@ def main():
     torch.set_num_threads(1)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     commit = result_rows.git_commit()
-    rows = [r for run in a.runs for r in evaluate_run(run, a, date, commit)]
+    rows = [r for run in a.runs for r in evaluate_run(run, a, date, commit)] if a.runs else read_rows(a.rows_from)
     summary = summarise(rows)
     print(f"\n{'servers':9} {'LBs':>3} {'workload':13} {'policy':16} {'p50 ms':>15} {'p90 ms':>17} {'p99 ms':>17} "
           f"{'jain':>6}")

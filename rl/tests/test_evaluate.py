@@ -56,6 +56,12 @@ def test_rows_pair_every_policy_on_the_same_workloads_and_the_agents_drive_every
     assert {x["aim"] for x in mine if x["lbs"] == "1"} == {"match SED at least"}
     assert {x["aim"] for x in mine if x["lbs"] == "2"} == {"beat the best heuristic"}
     assert all(x["aim_met"] in ("yes", "no") for x in mine)
+    # The same summary again from the rows alone (--rows-from: rows of several invocations)
+    again = tmp_path / "again.csv"
+    r = subprocess.run([sys.executable, os.path.join(HERE, "..", "evaluate.py"), "--rows-from", str(rows_csv),
+                        "--summary", str(again)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert again.read_text() == summary_csv.read_text()
 
 
 def test_a_run_without_policies_says_how_to_make_one(tmp_path):
