@@ -232,7 +232,7 @@ def figure(summary, path):
     import matplotlib.pyplot as plt
     sets = sorted({r["servers"] for r in summary})
     wls = [w for w in WORKLOADS if any(r["workload"] == w for r in summary)]
-    fig, axes = plt.subplots(len(sets), len(wls), figsize=(4.2 * len(wls), 3.4 * len(sets)), squeeze=False)
+    fig, axes = plt.subplots(len(sets), len(wls) + 1, figsize=(4.2 * (len(wls) + 1), 3.4 * len(sets)), squeeze=False)
     colors = dict(zip(POLICIES, ("tab:red", "tab:pink", "tab:gray", "tab:olive", "tab:blue", "tab:green")))
     for i, servers in enumerate(sets):
         for j, wl in enumerate(wls):
@@ -249,7 +249,21 @@ def figure(summary, path):
             ax.set_yscale("log")
             ax.set_title(f"{servers}, {wl}", fontsize=9)
             ax.set_ylabel("p90 FCT (ms), 95 % CI")
-    axes[0][-1].legend(fontsize=7)
+        # The paired differences: sac-gru minus the best heuristic and minus SED, per cell
+        ax = axes[i][-1]
+        mine = [r for r in summary if r["servers"] == servers and r["policy"] == "sac-gru"]
+        mine.sort(key=lambda r: (wls.index(r["workload"]), r["lbs"]))
+        y = np.arange(len(mine))
+        ax.errorbar([r["p90_minus_best_ms"] for r in mine], y - 0.12, xerr=[r["p90_minus_best_ci95"] for r in mine],
+                    fmt="o", color="tab:red", capsize=2, label="minus best heuristic")
+        ax.errorbar([r["p90_minus_sed_ms"] for r in mine], y + 0.12, xerr=[r["p90_minus_sed_ci95"] for r in mine],
+                    fmt="s", color="tab:green", capsize=2, label="minus SED")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, [f"{r['workload']}, {r['lbs']} LB" for r in mine], fontsize=7)
+        ax.set_xlabel("sac-gru p90 FCT difference (ms), 95 % CI; < 0: better", fontsize=8)
+        ax.set_title(f"{servers}: paired on the same workloads", fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0][-2].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
