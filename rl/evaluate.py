@@ -7,8 +7,10 @@ Workloads (each on --seeds seeds, --steps steps of 200 ms):
                               agents trained on these two loads, on other seeds);
   trace-350                   MARLLB's rate_350 trace (sim/traces), never seen in training: its
                               arrivals as recorded, its work per request scaled to 85 % of the
-                              capacity (--ns-per-iteration), seed k replays the k-th window of
-                              the trace (--trace-start), so the windows do not overlap.
+                              capacity (--ns-per-iteration) on average over the trace after its
+                              first 10 s (one window's load varies, 83-87 % for 150 steps),
+                              seed k replays the k-th window of the trace from 10 s on
+                              (--trace-start), so the windows do not overlap.
 Policies: sac-gru (one agent per LB, each acting greedily on its own LB's observation, through
 the regions), agent-weights-1 (the same path with every weight 1: SED over weights that ignore
 capacity, a control), and the heuristics (marllb-sim without agent or region, the same seed).
@@ -99,7 +101,7 @@ def parse():
             p.error(f"--runs: {run}/policies.pt holds {len(ck['policies'])} policies for {s['lbs']} LBs")
         a.checkpoints[run] = ck
     if "trace-350" in a.workloads:
-        _, _, last = trace_facts(TRACE)
+        _, last = trace_facts(TRACE)
         window = trace_window_s(a.steps)
         fits = int((last - TRACE_SKIP_S) // window)
         if fits < a.seeds:
@@ -133,8 +135,9 @@ class Greedy:
         return sac_gru.Agent.weights(levels)
 
 
-def trace_facts(path):
-    """(requests per second from the first to the last request, mean loop count, last time)."""
+def trace_facts(path, skip_s=TRACE_SKIP_S):
+    """(loop iterations per second from skip_s to the last request, where the evaluation's
+    windows lie; the time of the last request)."""
     t, n = [], []
     with open(path) as f:
         next(f)
@@ -142,7 +145,8 @@ def trace_facts(path):
             time_s, query = line.rstrip("\n").split("\t")
             t.append(float(time_s))
             n.append(int(query.rsplit("=", 1)[1]))
-    return (len(t) - 1) / (t[-1] - t[0]), float(np.mean(n)), t[-1]
+    t, n = np.array(t), np.array(n, dtype=float)
+    return float(n[t >= skip_s].sum()) / (t[-1] - skip_s), float(t[-1])
 
 
 def workload_env(name, seed_index, settings, steps):
@@ -152,12 +156,14 @@ def workload_env(name, seed_index, settings, steps):
                   lb_model=settings["lb_model"], reward_type=settings["reward_type"])
     if name.startswith("poisson-"):
         return dict(common, load=float(name.split("-")[1]))
-    rate, mean_n, last = trace_facts(TRACE)
+    iterations_per_s, last = trace_facts(TRACE)
     window = trace_window_s(steps)
     start = TRACE_SKIP_S + seed_index * window
     if start + window > last:  # parse() refuses such a grid before any episode
         raise ValueError(f"trace window {seed_index} ({start:g} s + {window:g} s) runs past the trace's end ({last:g} s)")
-    ns = TRACE_LOAD * sum(caps) / (rate * mean_n) * 1e9
+    # the windows' mean work at TRACE_LOAD of the capacity: measured over the part of the trace
+    # they are taken from (the lighter first seconds would put them at 87 % instead)
+    ns = TRACE_LOAD * sum(caps) / iterations_per_s * 1e9
     return dict(common, trace=TRACE, trace_start_s=start, sim_args=["--ns-per-iteration", repr(ns)])
 
 

@@ -173,3 +173,21 @@ def test_the_aim_is_beating_the_best_heuristic_with_several_lbs_and_matching_sed
     s = [r for r in evaluate.summarise(summary_rows("r", lbs, {"sac-gru": mine, **heuristics}))
          if r["policy"] == "sac-gru"][0]
     assert s["best_heuristic"] == best and s["aim_met"] == met, s
+
+
+def test_the_trace_windows_offer_85_percent_of_the_capacity_on_average():
+    # The load of each window, from the trace's own requests and the work per iteration the
+    # workload gives marllb-sim: their mean over the grid's windows is the load named.
+    steps, seeds = 150, 7
+    settings = {"servers": "marllb7", "lbs": 1, "lb_model": "marllb", "reward_type": "var"}
+    with open(evaluate.TRACE) as f:
+        next(f)
+        requests = [(float(t), int(q.rsplit("=", 1)[1])) for t, q in (line.rstrip("\n").split("\t") for line in f)]
+    loads = []
+    for k in range(seeds):
+        kw = evaluate.workload_env("trace-350", k, settings, steps)
+        ns = float(kw["sim_args"][kw["sim_args"].index("--ns-per-iteration") + 1])
+        start, window = kw["trace_start_s"], evaluate.trace_window_s(steps)
+        work_s = sum(n for t, n in requests if start <= t < start + window) * ns / 1e9
+        loads.append(work_s / window / sum((1, 1, 1, 1, 2, 2, 2)))
+    assert sum(loads) / len(loads) == pytest.approx(evaluate.TRACE_LOAD, abs=0.005), loads
