@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -191,3 +192,45 @@ def test_the_trace_windows_offer_85_percent_of_the_capacity_on_average():
         work_s = sum(n for t, n in requests if start <= t < start + window) * ns / 1e9
         loads.append(work_s / window / sum((1, 1, 1, 1, 2, 2, 2)))
     assert sum(loads) / len(loads) == pytest.approx(evaluate.TRACE_LOAD, abs=0.005), loads
+
+
+class RecordingAgent:
+    """Records each window it is given; answers with weights that name its LB (1 + LB)."""
+
+    def __init__(self, lb):
+        self.lb, self.seen = lb, []
+
+    def weights(self, window):
+        self.seen.append(window.copy())
+        return np.full(7, 1.0 + self.lb)
+
+
+def test_each_lbs_agent_acts_on_its_own_lbs_window_and_its_answer_goes_to_that_lb():
+    import marllb_env
+    settings = {"servers": "marllb7", "lbs": 2, "lb_model": "marllb", "reward_type": "var"}
+    agents = [RecordingAgent(0), RecordingAgent(1)]
+    with marllb_env.LoadBalanceEnv(**evaluate.workload_env("poisson-0.85", 0, settings, 10)) as env:
+        seen_obs, actions = [], []
+        real_reset, real_step = env.reset, env.step
+
+        def reset(**kw):
+            obs, info = real_reset(**kw)
+            seen_obs.append(obs.copy())
+            return obs, info
+
+        def step(action):
+            actions.append(np.array(action))
+            out = real_step(action)
+            seen_obs.append(out[0].copy())
+            return out
+
+        env.reset, env.step = reset, step
+        evaluate.agent_row(env, agents, 10_000)
+    assert len(actions) == 10 and all(np.array_equal(a, [[1.0] * 7, [2.0] * 7]) for a in actions)  # LB i gets agent i's
+    assert any(not np.array_equal(o[0], o[1]) for o in seen_obs)  # the two LBs' views differ
+    for lb, agent in enumerate(agents):
+        assert len(agent.seen) == 10
+        for t, window in enumerate(agent.seen):  # decision t: the newest frame is LB lb's observation t
+            before = np.ones(7) if t == 0 else np.full(7, 1.0 + lb)
+            frame = np.concatenate([sac_gru.encode(seen_obs[t][lb]), (before[:, None] - 1.0)], axis=1).ravel()
+            np.testing.assert_array_equal(window[-1], frame.astype(np.float32))
