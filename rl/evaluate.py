@@ -16,10 +16,10 @@ the regions), agent-weights-1 (the same path with every weight 1: SED over weigh
 capacity, a control), and the heuristics (marllb-sim without agent or region, the same seed).
 
 Writes one row per (policy, LBs, seed, workload) to --csv, appended as each workload is done,
-a summary per (run, workload, policy) to --summary (mean and 95 % t interval over seeds of FCT p50/p90/p99 and
-Jain's index over utilisation; for sac-gru the paired p90 difference to the best heuristic and
-to SED, and whether the evaluation's aim is met), and a figure to --figure. A grid that could
-not finish (too many trace windows, a --csv of other columns) or whose workloads a run trained
+a summary per (run, workload, policy) to --summary (mean and 95 % t interval over seeds of FCT
+p50/p90/p99 and Jain's index over utilisation; for sac-gru the paired p90 difference to the
+best heuristic and to SED, and whether the evaluation's aim is met), and a figure to --figure.
+A grid that could not finish (too many trace windows, a --csv of other columns) or whose workloads a run trained
 on (its seeds, its trace) is refused before the first episode.
 
     scripts/evaluate.sh --runs results/rl/train-marllb7-lbs1 results/rl/train-marllb7-lbs2 \\
