@@ -7,16 +7,20 @@ Workloads (each on --seeds seeds, --steps steps of 200 ms):
                               agents trained on these two loads, on other seeds);
   trace-350                   MARLLB's rate_350 trace (sim/traces), never seen in training: its
                               arrivals as recorded, its work per request scaled to 85 % of the
-                              capacity (--ns-per-iteration), seed k replays the k-th window of
-                              the trace (--trace-start), so the windows do not overlap.
+                              capacity (--ns-per-iteration) on average over the trace after its
+                              first 10 s (one window's load varies, 83-87 % for 150 steps),
+                              seed k replays the k-th window of the trace from 10 s on
+                              (--trace-start), so the windows do not overlap.
 Policies: sac-gru (one agent per LB, each acting greedily on its own LB's observation, through
 the regions), agent-weights-1 (the same path with every weight 1: SED over weights that ignore
 capacity, a control), and the heuristics (marllb-sim without agent or region, the same seed).
 
-Writes one row per (policy, LBs, seed, workload) to --csv, a summary per (servers, LBs,
-workload, policy) to --summary (mean and 95 % t interval over seeds of FCT p50/p90/p99 and
-Jain's index over utilisation; for sac-gru the paired p90 difference to the best heuristic and
-to SED, and whether the evaluation's aim is met), and a figure to --figure.
+Writes one row per (policy, LBs, seed, workload) to --csv, appended as each workload is done,
+a summary per (run, workload, policy) to --summary (mean and 95 % t interval over seeds of FCT
+p50/p90/p99 and Jain's index over utilisation; for sac-gru the paired p90 difference to the
+best heuristic and to SED, and whether the evaluation's aim is met), and a figure to --figure.
+A grid that could not finish (too many trace windows, a --csv of other columns) or whose workloads a run trained
+on (its seeds, its trace) is refused before the first episode.
 
     scripts/evaluate.sh --runs results/rl/train-marllb7-lbs1 results/rl/train-marllb7-lbs2 \\
         --csv results/rl/eval.csv --summary results/rl/eval_summary.csv --figure results/rl/eval.png
@@ -45,6 +49,9 @@ HEURISTICS = ("ecmp", "wcmp", "lsq", "sed")
 POLICIES = ("sac-gru", "agent-weights-1") + HEURISTICS
 METRICS = ("fct_p50_s", "fct_p90_s", "fct_p99_s", "jain_util")
 WORKLOADS = ("poisson-0.85", "poisson-0.95", "trace-350")
+ROW_COLUMNS = ("date", "git_commit", "run", "trained_episodes", "trained_steps", "trained_sim_s", "trained_wall_s",
+               "policy", "lbs", "servers", "workload", "trace_start_s", "lb_model", "seed", "sim_seed", "duration_s",
+               *METRICS, "flows_completed", "actions_applied")
 TRACE = os.path.join(ROOT, "sim", "traces", "poisson_for_loop_rate_350.csv")
 TRACE_LOAD = 0.85
 TRACE_SKIP_S = 10.0  # the trace's first seconds are lighter than the rest (docs/sim.md)
@@ -77,7 +84,47 @@ def parse():
     for run in a.runs:
         if not os.path.isfile(os.path.join(run, "policies.pt")):
             p.error(f"--runs: {run} has no policies.pt (train first: scripts/train.sh --out {run} ...)")
+    # Everything that can be known before the first episode is checked here: an evaluation runs
+    # for hours, and a grid that cannot finish must not be found out at its end.
+    real = [os.path.realpath(run) for run in a.runs]
+    if len(set(real)) != len(real):
+        p.error("--runs: a training folder is named twice; name each once")
+    a.checkpoints = {}
+    for run in a.runs:
+        ck = torch.load(os.path.join(run, "policies.pt"))
+        s, done = ck["settings"], ck["done"]
+        trained_on = s.get("trace")
+        if "trace-350" in a.workloads and trained_on and os.path.basename(trained_on) == os.path.basename(TRACE):
+            p.error(f"--runs: {run} was trained on {trained_on}, so trace-350 is not unseen for it: "
+                    f"drop trace-350 from --workloads or evaluate another run")
+        if "seed" in s:  # training episode e ran on environment seed s["seed"] + e
+            first, last = s["seed"], s["seed"] + done["episodes"] - 1
+            if a.first_seed <= last and first <= a.first_seed + a.seeds - 1:
+                p.error(f"--first-seed {a.first_seed} with --seeds {a.seeds}: {run} trained on environment "
+                        f"seeds {first}..{last}, so these workloads are not unseen; use --first-seed {last + 1} or more")
+        s.setdefault("lbs", 1)
+        if len(ck["policies"]) != s["lbs"]:
+            p.error(f"--runs: {run}/policies.pt holds {len(ck['policies'])} policies for {s['lbs']} LBs")
+        a.checkpoints[run] = ck
+    if "trace-350" in a.workloads:
+        _, last = trace_facts(TRACE)
+        window = trace_window_s(a.steps)
+        fits = int((last - TRACE_SKIP_S) // window)
+        if fits < a.seeds:
+            p.error(f"--seeds {a.seeds} --steps {a.steps}: the trace holds {fits} windows of {window:g} s after its "
+                    f"first {TRACE_SKIP_S:g} s; use fewer --seeds or --steps, or drop trace-350 from --workloads")
+    if a.csv and os.path.exists(a.csv) and os.path.getsize(a.csv) > 0:
+        with open(a.csv, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != list(ROW_COLUMNS):
+            p.error(f"--csv {a.csv} has other columns than this evaluation's rows; move it aside (e.g. into a "
+                    f"before-* folder) or write to another file")
     return a
+
+
+def trace_window_s(steps):
+    """Simulated seconds of one evaluation episode: the trace window a seed replays."""
+    return (steps + 1.5) * 0.2
 
 
 class Greedy:
@@ -94,8 +141,9 @@ class Greedy:
         return sac_gru.Agent.weights(levels)
 
 
-def trace_facts(path):
-    """(requests per second from the first to the last request, mean loop count, last time)."""
+def trace_facts(path, skip_s=TRACE_SKIP_S):
+    """(loop iterations per second from skip_s to the last request, where the evaluation's
+    windows lie; the time of the last request)."""
     t, n = [], []
     with open(path) as f:
         next(f)
@@ -103,7 +151,8 @@ def trace_facts(path):
             time_s, query = line.rstrip("\n").split("\t")
             t.append(float(time_s))
             n.append(int(query.rsplit("=", 1)[1]))
-    return (len(t) - 1) / (t[-1] - t[0]), float(np.mean(n)), t[-1]
+    t, n = np.array(t), np.array(n, dtype=float)
+    return float(n[t >= skip_s].sum()) / (t[-1] - skip_s), float(t[-1])
 
 
 def workload_env(name, seed_index, settings, steps):
@@ -113,13 +162,14 @@ def workload_env(name, seed_index, settings, steps):
                   lb_model=settings["lb_model"], reward_type=settings["reward_type"])
     if name.startswith("poisson-"):
         return dict(common, load=float(name.split("-")[1]))
-    rate, mean_n, last = trace_facts(TRACE)
-    window = (steps + 1.5) * 0.2
+    iterations_per_s, last = trace_facts(TRACE)
+    window = trace_window_s(steps)
     start = TRACE_SKIP_S + seed_index * window
-    if start + window > last:
-        sys.exit(f"evaluate: the trace holds {int((last - TRACE_SKIP_S) // window)} windows of {window:g} s; "
-                 f"use fewer --seeds or --steps")
-    ns = TRACE_LOAD * sum(caps) / (rate * mean_n) * 1e9
+    if start + window > last:  # parse() refuses such a grid before any episode
+        raise ValueError(f"trace window {seed_index} ({start:g} s + {window:g} s) runs past the trace's end ({last:g} s)")
+    # the windows' mean work at TRACE_LOAD of the capacity: measured over the part of the trace
+    # they are taken from (the lighter first seconds would put them at 87 % instead)
+    ns = TRACE_LOAD * sum(caps) / iterations_per_s * 1e9
     return dict(common, trace=TRACE, trace_start_s=start, sim_args=["--ns-per-iteration", repr(ns)])
 
 
@@ -155,16 +205,14 @@ def agent_row(env, agents, seed):
 
 
 def evaluate_run(run, a, date, commit):
-    ck = torch.load(os.path.join(run, "policies.pt"))
+    ck = a.checkpoints[run]
     s, done = ck["settings"], ck["done"]
-    s.setdefault("lbs", 1)
     caps = marllb_env.parse_servers(s["servers"])
     agents = [Greedy(len(caps), s["hidden"], p) for p in ck["policies"]]
-    if len(agents) != s["lbs"]:
-        sys.exit(f"evaluate: {run}/policies.pt holds {len(agents)} policies for {s['lbs']} LBs")
     rows = []
     for wl in a.workloads:
         for k in range(a.seeds):
+            cell = len(rows)
             kw = workload_env(wl, k, s, a.steps)
             with marllb_env.LoadBalanceEnv(**kw) as env:
                 sim_seed, mine = agent_row(env, agents, a.first_seed + k)
@@ -181,6 +229,8 @@ def evaluate_run(run, a, date, commit):
                              "seed": a.first_seed + k, "sim_seed": r["seed"], "duration_s": r["duration_s"],
                              **{m: r[m] for m in METRICS}, "flows_completed": r["flows_completed"],
                              "actions_applied": r["actions_applied"]})
+            if a.csv:  # as each workload is done: a later failure keeps what was measured
+                result_rows.append_rows(a.csv, rows[cell:], ROW_COLUMNS)
             print(f"{os.path.basename(run)} {wl} seed {a.first_seed + k}: p90 ms " +
                   " ".join(f"{p} {results[p]['fct_p90_s'] * 1e3:.1f}" for p in POLICIES), flush=True)
     return rows
@@ -197,17 +247,23 @@ def read_rows(path):
 
 
 def summarise(rows):
-    """Summary rows per (servers, lbs, workload, policy); the sac-gru row carries the paired p90
-    differences to the best heuristic and to SED, and the aim's verdict."""
+    """Summary rows per (run, workload, policy); the sac-gru row carries the paired p90
+    differences to the best heuristic and to SED, and the aim's verdict. Each run is its own
+    cell: two runs with the same servers and LBs are two agents, and their heuristic rows are
+    the same workloads twice, not more of them."""
     out = []
-    cells = sorted({(r["servers"], r["lbs"], r["workload"]) for r in rows}, key=str)
-    for servers, lbs, wl in cells:
-        cell = [r for r in rows if (r["servers"], r["lbs"], r["workload"]) == (servers, lbs, wl)]
+    cells = sorted({(r["run"], r["servers"], r["lbs"], r["workload"]) for r in rows}, key=str)
+    for run, servers, lbs, wl in cells:
+        cell = [r for r in rows if (r["run"], r["servers"], r["lbs"], r["workload"]) == (run, servers, lbs, wl)]
         by = {p: sorted((r for r in cell if r["policy"] == p), key=lambda r: r["seed"]) for p in POLICIES}
+        seeds = [r["seed"] for r in by["sac-gru"]]
+        if len(set(seeds)) != len(seeds) or any([r["seed"] for r in by[p]] != seeds for p in POLICIES):
+            raise ValueError(f"{run}, {wl}: every policy needs one row per seed, the same seeds, to pair them; got "
+                             + ", ".join(f"{p} {[r['seed'] for r in by[p]]}" for p in POLICIES))
         p90 = {p: np.array([r["fct_p90_s"] for r in by[p]], dtype=float) * 1e3 for p in POLICIES}
         best = min(HEURISTICS, key=lambda h: p90[h].mean())
         for p in POLICIES:
-            row = {"servers": servers, "lbs": lbs, "workload": wl, "policy": p, "seeds": len(by[p])}
+            row = {"run": run, "servers": servers, "lbs": lbs, "workload": wl, "policy": p, "seeds": len(by[p])}
             for m in METRICS:
                 scale = 1e3 if m.startswith("fct") else 1
                 mean, half = eval_stats.mean_ci([r[m] * scale for r in by[p]])
@@ -237,15 +293,17 @@ def figure(summary, path):
     for i, servers in enumerate(sets):
         for j, wl in enumerate(wls):
             ax = axes[i][j]
-            lbs_values = sorted({r["lbs"] for r in summary if r["servers"] == servers and r["workload"] == wl})
+            runs = sorted({(r["lbs"], r["run"]) for r in summary if r["servers"] == servers and r["workload"] == wl})
             width = 0.8 / len(POLICIES)
             for k, p in enumerate(POLICIES):
-                got = [next((r for r in summary if (r["servers"], r["lbs"], r["workload"], r["policy"]) ==
-                             (servers, lbs, wl, p)), None) for lbs in lbs_values]
-                x = [n + (k - (len(POLICIES) - 1) / 2) * width for n in range(len(lbs_values))]
+                got = [next((r for r in summary if (r["run"], r["workload"], r["policy"]) == (run, wl, p)), None)
+                       for _, run in runs]
+                x = [n + (k - (len(POLICIES) - 1) / 2) * width for n in range(len(runs))]
                 ax.bar(x, [g["fct_p90_ms"] if g else 0 for g in got], width,
                        yerr=[g["fct_p90_ms_ci95"] if g else 0 for g in got], color=colors[p], label=p, capsize=2)
-            ax.set_xticks(range(len(lbs_values)), [f"{n} LB" + ("s" if n > 1 else "") for n in lbs_values])
+            one_per_lbs = len({n for n, _ in runs}) == len(runs)  # else the run's folder tells them apart
+            ax.set_xticks(range(len(runs)), [f"{n} LB" + ("s" if n > 1 else "") +
+                                             ("" if one_per_lbs else f"\n{os.path.basename(run)}") for n, run in runs])
             ax.set_yscale("log")
             ax.set_title(f"{servers}, {wl}", fontsize=9)
             ax.set_ylabel("p90 FCT (ms), 95 % CI")
@@ -279,18 +337,17 @@ def main():
     commit = result_rows.git_commit()
     rows = [r for run in a.runs for r in evaluate_run(run, a, date, commit)] if a.runs else read_rows(a.rows_from)
     summary = summarise(rows)
-    print(f"\n{'servers':9} {'LBs':>3} {'workload':13} {'policy':16} {'p50 ms':>15} {'p90 ms':>17} {'p99 ms':>17} "
-          f"{'jain':>6}")
+    print(f"\n{'run':24} {'servers':9} {'LBs':>3} {'workload':13} {'policy':16} {'p50 ms':>15} {'p90 ms':>17} "
+          f"{'p99 ms':>17} {'jain':>6}")
     for r in summary:
-        print(f"{r['servers']:9} {r['lbs']:>3} {r['workload']:13} {r['policy']:16} "
+        print(f"{os.path.basename(r['run']):24} {r['servers']:9} {r['lbs']:>3} {r['workload']:13} {r['policy']:16} "
               f"{r['fct_p50_ms']:8.1f} +- {r['fct_p50_ms_ci95']:4.1f} {r['fct_p90_ms']:9.1f} +- {r['fct_p90_ms_ci95']:5.1f} "
               f"{r['fct_p99_ms']:9.1f} +- {r['fct_p99_ms_ci95']:5.1f} {r['jain_util']:6.3f}")
         if r["policy"] == "sac-gru":
-            print(f"{'':44}p90 minus best heuristic ({r['best_heuristic']}): {r['p90_minus_best_ms']:+.1f} +- "
+            print(f"{'':69}p90 minus best heuristic ({r['best_heuristic']}): {r['p90_minus_best_ms']:+.1f} +- "
                   f"{r['p90_minus_best_ci95']:.1f} ms, minus SED {r['p90_minus_sed_ms']:+.1f} +- "
                   f"{r['p90_minus_sed_ci95']:.1f} ms; aim ({r['aim']}): {r['aim_met']}")
     if a.csv:
-        result_rows.append_rows(a.csv, rows)
         print(f"{len(rows)} rows appended to {a.csv}")
     if a.summary:
         os.makedirs(os.path.dirname(os.path.abspath(a.summary)), exist_ok=True)

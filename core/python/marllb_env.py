@@ -222,8 +222,10 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else object):
             raise ValueError(f"load must be in [0.01, 2] (a fraction of the total capacity), got {load!r}")
         if int(lbs) != lbs or not 1 <= lbs <= 64:
             raise ValueError(f"lbs must be a whole number in [1, 64] (LBs, one agent each), got {lbs!r}")
-        if not float(trace_start_s) >= 0:
-            raise ValueError(f"trace_start_s must be >= 0 (seconds into the trace), got {trace_start_s!r}")
+        if not (float(trace_start_s) >= 0 and np.isfinite(float(trace_start_s))):
+            raise ValueError(f"trace_start_s must be a finite number >= 0 (seconds into the trace), got {trace_start_s!r}")
+        if float(trace_start_s) > 0 and trace is None:
+            raise ValueError(f"trace_start_s={trace_start_s!r} needs a trace: give trace= too (Poisson arrivals have no start)")
         if trace is not None and not os.path.isfile(trace):
             raise FileNotFoundError(f"trace {trace!r} does not exist (the MARLLB traces are in sim/traces/)")
         if not 0.1 <= float(interval_ms) <= 10_000:

@@ -245,8 +245,12 @@ def test_bad_constructor_arguments_say_what_is_accepted():
         marllb_env.LoadBalanceEnv(sim="/nonexistent/marllb-sim")
     with pytest.raises(ValueError, match=r"lbs must be a whole number in \[1, 64\]"):
         marllb_env.LoadBalanceEnv(lbs=0)
-    with pytest.raises(ValueError, match="trace_start_s must be >= 0"):
+    with pytest.raises(ValueError, match="trace_start_s must be a finite number >= 0"):
         marllb_env.LoadBalanceEnv(trace_start_s=-1)
+    with pytest.raises(ValueError, match="trace_start_s must be a finite number >= 0"):
+        marllb_env.LoadBalanceEnv(trace="sim/traces/poisson_for_loop_rate_350.csv", trace_start_s=float("inf"))
+    with pytest.raises(ValueError, match="trace_start_s=30 needs a trace"):  # not silently Poisson from 0
+        marllb_env.LoadBalanceEnv(load=0.85, trace_start_s=30)
 
 
 # ---- several LBs, one agent each
