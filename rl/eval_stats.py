@@ -1,6 +1,6 @@
 """The statistics of rl/evaluate.py, apart so that they can be tested: a mean with its 95 %
-Student t interval over seeds, a paired difference on the same workloads, and the verdict of
-such a difference against the evaluation's aims."""
+Student t interval over seeds, a paired difference on the same workloads, the verdict of such a
+difference, and non-inferiority within a margin (what "matches" means)."""
 import math
 
 import numpy as np
@@ -39,3 +39,12 @@ def verdict(mean, half):
     if mean - half > 0:
         return "worse"
     return "tie"
+
+
+def within_margin(mean, half, margin):
+    """Non-inferiority: a difference (lower is better for mine) whose whole 95 % interval lies
+    below `margin` (> 0). A tie with a wide interval is not enough: it says too few seeds, not
+    a match."""
+    if not margin > 0:
+        raise ValueError(f"the margin must be > 0, got {margin}")
+    return mean + half < margin

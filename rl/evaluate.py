@@ -54,6 +54,7 @@ ROW_COLUMNS = ("date", "git_commit", "run", "trained_episodes", "trained_steps",
                *METRICS, "flows_completed", "actions_applied")
 TRACE = os.path.join(ROOT, "sim", "traces", "poisson_for_loop_rate_350.csv")
 TRACE_LOAD = 0.85
+SED_MARGIN = 0.05  # one LB "matches" SED when its p90 FCT is surely below 1.05 x SED's (summarise)
 TRACE_SKIP_S = 10.0  # the trace's first seconds are lighter than the rest (docs/sim.md)
 
 
@@ -272,12 +273,17 @@ def summarise(rows):
             if p == "sac-gru":
                 d_best, h_best, worse_best = eval_stats.paired(p90[p], p90[best])
                 d_sed, h_sed, worse_sed = eval_stats.paired(p90[p], p90["sed"])
-                aim = "beat the best heuristic" if lbs > 1 else "match SED at least"
-                v = eval_stats.verdict(d_best, h_best) if lbs > 1 else eval_stats.verdict(d_sed, h_sed)
+                # One LB: "at least matches SED" is non-inferiority: the whole interval of the
+                # difference below SED_MARGIN of SED's p90 (a tie on a wide interval is no match).
+                margin = SED_MARGIN * p90["sed"].mean()
+                if lbs > 1:
+                    aim, met = "beat the best heuristic", eval_stats.verdict(d_best, h_best) == "better"
+                else:
+                    aim, met = f"match SED at least (within {SED_MARGIN:.0%})", eval_stats.within_margin(d_sed, h_sed, margin)
                 row.update(best_heuristic=best, p90_minus_best_ms=round(d_best, 2), p90_minus_best_ci95=round(h_best, 2),
                            worse_than_best_on=worse_best, p90_minus_sed_ms=round(d_sed, 2),
-                           p90_minus_sed_ci95=round(h_sed, 2), worse_than_sed_on=worse_sed, aim=aim,
-                           aim_met="yes" if (v == "better" if lbs > 1 else v != "worse") else "no")
+                           p90_minus_sed_ci95=round(h_sed, 2), worse_than_sed_on=worse_sed, sed_margin_ms=round(margin, 2),
+                           aim=aim, aim_met="yes" if met else "no")
             out.append(row)
     return out
 

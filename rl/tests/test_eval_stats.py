@@ -31,6 +31,12 @@ def test_the_verdict_needs_the_whole_interval_on_one_side_of_zero(mean, half, ex
     assert eval_stats.verdict(mean, half) == expected
 
 
+@pytest.mark.parametrize("mean, half, margin, expected", [(1, 2, 5, True), (1, 4, 5, False), (-10, 12, 5, True),
+                                                          (0, 20, 5, False)])
+def test_matching_within_a_margin_needs_the_whole_interval_below_it(mean, half, margin, expected):
+    assert eval_stats.within_margin(mean, half, margin) is expected
+
+
 def test_bad_inputs_say_what_is_wrong():
     with pytest.raises(ValueError, match="2..31 values"):
         eval_stats.mean_ci([1.0])
@@ -38,3 +44,5 @@ def test_bad_inputs_say_what_is_wrong():
         eval_stats.mean_ci([1.0, float("nan")])
     with pytest.raises(ValueError, match="same workloads"):
         eval_stats.paired([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="margin must be > 0"):
+        eval_stats.within_margin(0, 1, 0)

@@ -54,7 +54,7 @@ def test_rows_pair_every_policy_on_the_same_workloads_and_the_agents_drive_every
     summary = list(csv.DictReader(open(summary_csv)))
     assert len(summary) == 6 * 2 * 2
     mine = [x for x in summary if x["policy"] == "sac-gru"]
-    assert {x["aim"] for x in mine if x["lbs"] == "1"} == {"match SED at least"}
+    assert {x["aim"] for x in mine if x["lbs"] == "1"} == {"match SED at least (within 5%)"}
     assert {x["aim"] for x in mine if x["lbs"] == "2"} == {"beat the best heuristic"}
     assert all(x["aim_met"] in ("yes", "no") for x in mine)
     # The same summary again from the rows alone (--rows-from: rows of several invocations)
@@ -171,7 +171,8 @@ LSQ_BEST = dict(HEURISTIC_P90, lsq=[150, 152, 148])
     (2, [100, 110, 105], HEURISTIC_P90, "sed", "yes"),  # below the best heuristic on every seed, interval below 0
     (2, [158, 170, 150], HEURISTIC_P90, "sed", "no"),   # several LBs must beat it: a tie is not enough
     (2, [155, 157, 153], LSQ_BEST, "lsq", "no"),        # beats SED, not the best heuristic (LSQ here)
-    (1, [158, 170, 150], HEURISTIC_P90, "sed", "yes"),  # one LB: matching SED (a tie) is the aim
+    (1, [159, 166, 157], HEURISTIC_P90, "sed", "yes"),  # one LB: matching SED within 5 % is the aim
+    (1, [158, 170, 150], HEURISTIC_P90, "sed", "no"),   # a tie whose interval reaches past 5 %: no match shown
     (1, [300, 310, 305], HEURISTIC_P90, "sed", "no"),   # worse than SED
     (1, [155, 157, 153], LSQ_BEST, "lsq", "yes"),       # one LB is judged against SED, even when LSQ is best
 ])
