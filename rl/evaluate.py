@@ -70,6 +70,8 @@ def parse():
     p.add_argument("--summary", default="", help="write the summary rows here (replaced)")
     p.add_argument("--figure", default="", help="write the p90 FCT figure here (PNG)")
     a = p.parse_args()
+    if a.first_seed < 0:
+        p.error("--first-seed must be >= 0")
     if not 2 <= a.seeds <= 31:
         p.error("--seeds must be 2..31 (a t interval needs at least 2)")
     if a.steps < 10:

@@ -33,7 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import marllb_env  # noqa: E402
 import sac_gru  # noqa: E402
 
-SETTINGS = ("steps", "servers", "load", "trace", "lb_model", "reward_type", "seed", "hidden", "batch", "buffer", "lbs")
+SETTINGS = ("steps", "servers", "load", "trace", "lb_model", "reward_type", "seed", "hidden", "batch", "buffer", "lbs",
+            "warmup", "updates_per_step")
 
 
 def parse():
@@ -63,6 +64,10 @@ def parse():
         a.loads = [float(x) for x in a.load.split(",")]
     except ValueError:
         p.error(f"--load {a.load!r}: give a load like 0.85 or loads like 0.85,0.95")
+    if not all(0.01 <= x <= 2.0 for x in a.loads):
+        p.error(f"--load {a.load!r}: each load is a fraction of the capacity in [0.01, 2]")
+    if a.warmup < 0 or a.updates_per_step < 1:
+        p.error("--warmup must be >= 0 and --updates-per-step >= 1")
     return a
 
 

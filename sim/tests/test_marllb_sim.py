@@ -213,3 +213,11 @@ def test_a_csv_of_another_column_set_is_refused_before_the_run_and_leaves_no_reg
     assert "client flows" not in r.stdout  # refused before the run, not after it
     assert not os.path.exists(f"/dev/shm/{prefix}0")
     assert out.read_text() == "a,b\n1,2\n"
+
+
+def test_a_run_that_outlasts_its_trace_window_says_so():
+    trace = os.path.join(TRACES, "poisson_for_loop_rate_350.csv")
+    late = run("--lockstep", "--duration", "5", "--quiet", "--no-region", "--trace", trace, "--trace-start", "226")
+    assert late.returncode == 0 and "no arrivals after it" in late.stderr, late.stderr
+    inside = run("--lockstep", "--duration", "2", "--quiet", "--no-region", "--trace", trace, "--trace-start", "100")
+    assert inside.returncode == 0 and "no arrivals after it" not in inside.stderr, inside.stderr

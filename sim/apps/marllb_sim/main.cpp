@@ -77,6 +77,11 @@ std::vector<TraceEntry> check_config(Run &r) {
     if (!t) fail(t.error().message);
     auto w = trace_window(std::move(*t), cfg.trace_start_s);
     if (!w) fail(cfg.trace + ": " + w.error().message);
+    // Not an error (a run may drain what the trace left), but a run that outlasts its trace
+    // has a tail without arrivals, which its numbers would not show.
+    if (const double end_s = w->back().time_s / cfg.time_scale; !cfg.flood && end_s < cfg.duration_s)
+        fmt::print(stderr, "marllb-sim: note: the trace's last request arrives at {:.3g} s of this {:.3g} s run (--trace-start {:g}, "
+                           "--time-scale {:g}): no arrivals after it\n", end_s, cfg.duration_s, cfg.trace_start_s, cfg.time_scale);
     return std::move(*w);
 }
 
