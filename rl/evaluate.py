@@ -88,7 +88,7 @@ def parse():
         if not os.path.isfile(os.path.join(run, "policies.pt")):
             p.error(f"--runs: {run} has no policies.pt (train first: scripts/train.sh --out {run} ...)")
     # Everything that can be known before the first episode is checked here: an evaluation runs
-    # for hours, and a grid that cannot finish must not be found out at its end.
+    # for many minutes, and a grid that cannot finish must not be found out at its end.
     real = [os.path.realpath(run) for run in a.runs]
     if len(set(real)) != len(real):
         p.error("--runs: a training folder is named twice; name each once")
