@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""What weights a trained policy gives (docs/rl.md, "The evaluation"): plays one greedy
+evaluation episode of each run on a workload and prints the mean weight the agents gave the
+smallest and the largest servers, their ratio against the capacities' ratio (SED's weights are
+the capacities: a policy that learned them gives the same ratio), and the share of steps at
+exactly SED's levels (1 on the smallest servers, 2 on the largest).
+
+    PYTHONPATH=build/release/core/python MARLLB_SIM=build/release/sim/apps/marllb-sim \\
+        /usr/bin/python3 rl/policy_weights.py results/rl/train-marllb7-lbs1 ...
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import evaluate  # noqa: E402
+import marllb_env  # noqa: E402
+import sac_gru  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", help="training folders, each with a policies.pt")
+    p.add_argument("--workload", default="poisson-0.85", choices=evaluate.WORKLOADS)
+    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--seed", type=int, default=10_000, help="the environment seed (the evaluation's first)")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    for run in a.runs:
+        ck = torch.load(os.path.join(run, "policies.pt"))
+        s = ck["settings"]
+        caps = np.array(marllb_env.parse_servers(s["servers"]))
+        agents = [evaluate.Greedy(len(caps), s["hidden"], state) for state in ck["policies"]]
+        given = []
+        with marllb_env.LoadBalanceEnv(**evaluate.workload_env(a.workload, 0, s, a.steps)) as env:
+            obs, _ = env.reset(seed=a.seed)
+            lbs = env.num_lbs
+            obs = obs.reshape(lbs, len(caps), -1)
+            weights = np.ones((lbs, len(caps)))
+            windows = [sac_gru.Window(len(caps)) for _ in range(lbs)]
+            wins = [w.push(o, ws) for w, o, ws in zip(windows, obs, weights)]
+            truncated = False
+            while not truncated:
+                weights = np.stack([ag.weights(win) for ag, win in zip(agents, wins)])
+                given.append(weights)
+                obs, _, _, truncated, _ = env.step(weights if lbs > 1 else weights[0])
+                obs = obs.reshape(lbs, len(caps), -1)
+                wins = [w.push(o, ws) for w, o, ws in zip(windows, obs, weights)]
+        w = np.array(given)  # (steps, lbs, servers)
+        small, large = caps == caps.min(), caps == caps.max()
+        at_sed = np.all(w[:, :, small] == 1.0, axis=(1, 2)) & np.all(w[:, :, large] == 2.0, axis=(1, 2))
+        print(f"{run}: {a.workload}, {lbs} LB(s), {a.steps} steps: mean weight smallest servers "
+              f"{w[:, :, small].mean():.2f}, largest {w[:, :, large].mean():.2f}, ratio "
+              f"{w[:, :, large].mean() / w[:, :, small].mean():.2f} (capacities {caps.max() / caps.min():g}); "
+              f"steps at SED's levels {at_sed.mean():.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
