@@ -1,8 +1,7 @@
 # Sourced by scripts/train.sh and scripts/evaluate.sh: installs PyTorch and OpenBLAS on first
 # use (never scripts/setup.sh: they are large), checks the build, and sets the paths.
 # Debian's python3-torch (CPU) runs under the reference BLAS unless OpenBLAS is installed: one
-# update of the agent then takes about 6 times as long (75 ms against 12.7 ms for 7 servers on a
-# 2-vCPU machine).
+# update of the agent then takes 7-8 times as long (rl/bench_update.py, results/rl/bench_update.txt).
 PY=/usr/bin/python3
 if ! "$PY" -c "import torch" 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
   say "installing PyTorch and OpenBLAS: apt-get install python3-torch libopenblas0-pthread (CPU, several hundred MB)"

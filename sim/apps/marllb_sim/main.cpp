@@ -70,7 +70,7 @@ std::vector<TraceEntry> check_config(Run &r) {
         fail("unknown --policy '" + cfg.policy + "': use ecmp, wcmp, lsq, sed, agent, agent-sed or agent-alias");
     if (cfg.lockstep && cfg.flood) fail("--lockstep and --flood are different modes: pick one");
     if (cfg.trace.empty()) {
-        if (cfg.trace_start_s > 0) fail("--trace-start needs --trace");
+        if (cfg.trace_start_s != 0) fail("--trace-start needs --trace"); // NaN included
         return {};
     }
     auto t = load_trace(cfg.trace);
