@@ -33,6 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import marllb_env  # noqa: E402
 import sac_gru  # noqa: E402
 
+LATER_SETTINGS = ("warmup", "updates_per_step")  # recorded in checkpoints since they were compared
+DEFAULTS = {"warmup": 200, "updates_per_step": 1}
 SETTINGS = ("steps", "servers", "load", "trace", "lb_model", "reward_type", "seed", "hidden", "batch", "buffer", "lbs",
             "warmup", "updates_per_step")
 
@@ -52,8 +54,8 @@ def parse():
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--buffer", type=int, default=10000, help="replay capacity, transitions")
-    p.add_argument("--warmup", type=int, default=200, help="steps of uniformly random levels before learning")
-    p.add_argument("--updates-per-step", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=DEFAULTS["warmup"], help="steps of uniformly random levels before learning")
+    p.add_argument("--updates-per-step", type=int, default=DEFAULTS["updates_per_step"])
     p.add_argument("--quiet-file", help="pause before each episode while this file exists")
     a = p.parse_args()
     if a.episodes < 1 or a.steps < 1:
@@ -121,8 +123,11 @@ def main():
     done = {"episodes": 0, "steps": 0, "wall_s": 0.0}
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
-        if ck["settings"] != settings:
-            diff = {k: (ck["settings"].get(k), v) for k, v in settings.items() if ck["settings"].get(k) != v}
+        # A checkpoint written before a setting was recorded ran it at its default: accept the
+        # default for it, nothing else.
+        old = {**{k: DEFAULTS[k] for k in LATER_SETTINGS if k not in ck["settings"]}, **ck["settings"]}
+        if old != settings:
+            diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
             sys.exit(f"train: {ckpt_path} was made with other settings (checkpoint, now): {diff}; "
                      f"use another --out or the same settings")
         for agent, state in zip(agents, ck["agents"]):

@@ -1,0 +1,45 @@
+"""rl/train.py's resume rule (needs PyTorch; no simulator runs: the checkpoint is already at
+--episodes): a checkpoint resumes only under its own settings, and one written before a setting
+was recorded counts as having used that setting's default."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+import sac_gru  # noqa: E402
+
+SETTINGS = {"steps": 100, "servers": "marllb7", "load": "0.85", "trace": None, "lb_model": "marllb",
+            "reward_type": "var", "seed": 1, "hidden": 16, "batch": 64, "buffer": 1000, "lbs": 1}
+
+
+def checkpoint(folder, **settings):
+    os.makedirs(folder, exist_ok=True)
+    agent = sac_gru.Agent(7, hidden=16, buffer=1000)
+    torch.save({"agents": [agent.state()], "done": {"episodes": 2, "steps": 200, "wall_s": 1.0},
+                "settings": {**SETTINGS, **settings}}, os.path.join(folder, "checkpoint.pt"))
+
+
+def train(folder, *args):
+    return subprocess.run([sys.executable, os.path.join(HERE, "..", "train.py"), "--out", str(folder), "--episodes", "2",
+                           "--hidden", "16", "--buffer", "1000", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_an_older_checkpoint_resumes_at_the_defaults_of_settings_it_did_not_record(tmp_path):
+    checkpoint(tmp_path)  # no warmup, no updates_per_step: written before they were recorded
+    r = train(tmp_path)
+    assert r.returncode == 0 and "resumed" in r.stdout, r.stdout + r.stderr
+    r = train(tmp_path, "--warmup", "300")
+    assert r.returncode != 0 and "'warmup': (200, 300)" in r.stderr, r.stderr
+
+
+def test_a_checkpoint_refuses_other_settings_and_names_them(tmp_path):
+    checkpoint(tmp_path, warmup=200, updates_per_step=1)
+    r = train(tmp_path, "--lbs", "2")
+    assert r.returncode != 0 and "'lbs': (1, 2)" in r.stderr, r.stderr
+    r = train(tmp_path, "--updates-per-step", "2")
+    assert r.returncode != 0 and "'updates_per_step': (1, 2)" in r.stderr, r.stderr
+    assert train(tmp_path).returncode == 0
