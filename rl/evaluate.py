@@ -188,9 +188,10 @@ def heuristic_row(env, sim_seed, policy):
             return {k: marllb_env._number_or_text(v) for k, v in list(csv.DictReader(f))[-1].items()}
 
 
-def agent_row(env, agents, seed):
+def agent_row(env, agents, seed, given=None):
     """One episode on environment seed `seed`: each LB's agent acts on its own LB's observation;
-    with agents None, every weight is 1 (the control)."""
+    with agents None, every weight is 1 (the control). `given`, a list, receives each step's
+    weights, (lbs, servers)."""
     obs, info = env.reset(seed=seed)
     lbs, servers = env.num_lbs, env.num_servers
     obs = obs.reshape(lbs, servers, -1)
@@ -201,6 +202,8 @@ def agent_row(env, agents, seed):
     while not truncated:
         if agents is not None:
             weights = np.stack([ag.weights(win) for ag, win in zip(agents, wins)])
+        if given is not None:
+            given.append(weights)
         obs, _, _, truncated, step_info = env.step(weights if lbs > 1 else weights[0])
         obs = obs.reshape(lbs, servers, -1)
         wins = [w.push(o, ws) for w, o, ws in zip(windows, obs, weights)]

@@ -18,7 +18,6 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import evaluate  # noqa: E402
 import marllb_env  # noqa: E402
-import sac_gru  # noqa: E402
 
 
 def main():
@@ -36,19 +35,8 @@ def main():
         agents = [evaluate.Greedy(len(caps), s["hidden"], state) for state in ck["policies"]]
         given = []
         with marllb_env.LoadBalanceEnv(**evaluate.workload_env(a.workload, 0, s, a.steps)) as env:
-            obs, _ = env.reset(seed=a.seed)
+            evaluate.agent_row(env, agents, a.seed, given)
             lbs = env.num_lbs
-            obs = obs.reshape(lbs, len(caps), -1)
-            weights = np.ones((lbs, len(caps)))
-            windows = [sac_gru.Window(len(caps)) for _ in range(lbs)]
-            wins = [w.push(o, ws) for w, o, ws in zip(windows, obs, weights)]
-            truncated = False
-            while not truncated:
-                weights = np.stack([ag.weights(win) for ag, win in zip(agents, wins)])
-                given.append(weights)
-                obs, _, _, truncated, _ = env.step(weights if lbs > 1 else weights[0])
-                obs = obs.reshape(lbs, len(caps), -1)
-                wins = [w.push(o, ws) for w, o, ws in zip(windows, obs, weights)]
         w = np.array(given)  # (steps, lbs, servers)
         small, large = caps == caps.min(), caps == caps.max()
         at_sed = np.all(w[:, :, small] == 1.0, axis=(1, 2)) & np.all(w[:, :, large] == 2.0, axis=(1, 2))
