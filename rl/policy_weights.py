@@ -28,6 +28,9 @@ def main():
     p.add_argument("--seed", type=int, default=10_000, help="the environment seed (the evaluation's first)")
     a = p.parse_args()
     torch.set_num_threads(1)
+    missing = [run for run in a.runs if not os.path.isfile(os.path.join(run, "policies.pt"))]
+    if missing:
+        p.error(f"no policies.pt in {', '.join(missing)} (train first: scripts/train.sh --out <folder> ...)")
     for run in a.runs:
         ck = torch.load(os.path.join(run, "policies.pt"))
         s = ck["settings"]
