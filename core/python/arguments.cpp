@@ -151,15 +151,25 @@ const char *reason_code(marllb::shm::RejectReason r) noexcept {
     case MARLLB_ACTION_ALIAS_PROB_RANGE: return "alias_prob_range";
     case MARLLB_ACTION_ALIAS_INDEX_RANGE: return "alias_index_range";
     case MARLLB_ACTION_ALIAS_MISMATCH: return "alias_mismatch";
+    case MARLLB_ACTION_RESERVED_NONZERO: return "reserved_nonzero";
+    case MARLLB_ACTION_ALIAS_BEYOND_N: return "alias_beyond_n";
+    case MARLLB_ACTION_SERVER_COUNT: return "server_count";
+    case MARLLB_ACTION_SERVER_SET: return "server_set";
+    case MARLLB_ACTION_META: return "meta";
     default: return "other"; // a reason added to the core after this module was written
     }
 }
 
-MsgIn parse_action(py::handle sequence_id, py::handle weights, py::handle num_servers) {
+MsgIn parse_action(std::uint32_t declared, py::handle sequence_id, py::handle weights, py::handle num_servers) {
     MsgIn act{};
     act.sequence_id = parse_int(sequence_id, "sequence_id", "pass the sequence_id of the observation answered");
     const std::size_t n = parse_weights(weights, act.weights);
     if (n == 0) raise_action("weights is empty: give one weight per server (1..64)", "num_servers");
+    // The LB's own count first: a length mistake must not pass as a smaller or larger set.
+    if (declared != 0 && n != declared)
+        raise_action("weights has " + std::to_string(n) + " values but the LB declared " + std::to_string(declared) +
+                         " servers: give one weight per server of the LB (region.num_servers)",
+                     "server_count", std::min<std::size_t>(n, declared));
     std::size_t servers = n;
     if (!num_servers.is_none()) {
         servers = std::size_t(parse_int(num_servers, "num_servers", "an int in 1..64 (the number of weights)"));

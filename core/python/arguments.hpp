@@ -28,7 +28,8 @@ void init_arguments(pybind11::module_ &m);
 // weights a sequence or 1-D numpy array of 1..64 real numbers (no bools), each finite, >= 0 and
 // within float32; num_servers (default len(weights)) an int in 1..64 equal to len(weights);
 // not all weights 0. The alias table is not built here.
-[[nodiscard]] marllb::shm::MsgIn parse_action(pybind11::handle sequence_id, pybind11::handle weights,
+// declared: the LB's server count (0: not declared); another length is refused before writing.
+[[nodiscard]] marllb::shm::MsgIn parse_action(std::uint32_t declared, pybind11::handle sequence_id, pybind11::handle weights,
                                               pybind11::handle num_servers);
 
 // A number of seconds in [min_s, max_s] (min exclusive if `min_exclusive`), finite, not a bool;

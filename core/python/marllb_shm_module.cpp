@@ -35,9 +35,7 @@ Waits (wait_observation, action_verdict with a timeout) release the GIL.)doc";
 
 PYBIND11_MODULE(marllb_shm, m) {
     m.doc() = kModuleDoc;
-    auto region_error = py::register_exception<marllb_py::RegionError>(m, "RegionError", PyExc_RuntimeError);
-    py::register_exception<marllb_py::NoRegionError>(m, "NoRegionError", region_error.ptr());
-    py::register_exception<marllb_py::ReservoirsGone>(m, "ReservoirsGone", region_error.ptr());
+    marllb_py::init_region_errors(m);
     marllb_py::init_arguments(m);
     marllb_py::init_observation_objects(m);
     m.attr("MAX_SERVERS") = MARLLB_MAX_AS;
@@ -46,11 +44,22 @@ PYBIND11_MODULE(marllb_shm, m) {
 
     py::class_<Region>(m, "SharedMemoryRegion",
                        "One side of a region: the agent's (create=False, the seed's use) or the LB's (create=True).")
-        .def(py::init<std::string, bool, bool, std::optional<std::string>>(), py::arg("name") = "marllb_lb0",
-             py::arg("create") = false, py::arg("raw_reservoirs") = false, py::arg("dir") = py::none(),
-             "Attach as the agent (create=False), or create the region as its LB (create=True; raw_reservoirs adds\n"
-             "that section). NoRegionError if there is no region yet; RegionError for any other fault; ValueError\n"
-             "for a name or dir containing NUL.")
+        .def(py::init<std::string, bool, bool, std::optional<std::string>, py::handle, bool>(),
+             py::arg("name") = "marllb_lb0", py::arg("create") = false, py::arg("raw_reservoirs") = false,
+             py::arg("dir") = py::none(), py::arg("num_servers") = py::none(), py::arg("group_shared") = false,
+             "Attach as the agent (create=False), or open the region as its LB (create=True: created, or reopened\n"
+             "as a restarting LB when a previous LB left it; raw_reservoirs adds that section, group_shared makes it\n"
+             "mode 0660). num_servers: the LB's server count, which every action must match (LB side); on the agent\n"
+             "side, the count the agent is built for (RegionError code 'server_count' if the LB declared another).\n"
+             "NoRegionError if there is no region yet; RegionError (.code) for any other fault; ValueError for a name\n"
+             "or dir containing NUL.")
+        .def_property_readonly("num_servers", &Region::num_servers,
+                               "The LB's declared server count (0: not declared; any count is then accepted).")
+        .def_property_readonly("server_set_seq", &Region::server_set_seq,
+                               "The first observation sequence id of the LB's current server set.")
+        .def("set_servers", &Region::set_servers, py::arg("num_servers"),
+             "LB side: announce a new server set (servers added or drained) before publishing its first observation.\n"
+             "Actions answering older observations are then refused ('server_set'); the action in force is dropped.")
         .def_property_readonly("name", &Region::name)
         .def_property_readonly("role", &Region::role, "'agent', 'lb' or 'closed'")
         .def_property_readonly("last_sequence", &Region::last_sequence,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <thread>
 
 namespace py = pybind11;
@@ -17,9 +18,23 @@ namespace {
 
 constexpr double kMaxSeconds = 86400; // a timeout beyond a day is a unit mistake
 
-[[noreturn]] void raise(const shm::Error &e) {
-    if (e.code == shm::Errc::no_region || e.code == shm::Errc::not_ready) throw NoRegionError(e.message);
-    throw RegionError(e.message);
+[[noreturn]] void raise(const shm::Error &e) { raise_region(e.code, e.message); }
+
+// The core's messages name its C calls and flags; a Python caller is told the Python way.
+std::string in_python_terms(std::string s) {
+    static const std::pair<const char *, const char *> kTerms[] = {
+        {"marllb_lb_open replaces it", "SharedMemoryRegion(name, create=True) replaces it"},
+        {"(marllb_lb_open/reopen)", "(SharedMemoryRegion(name, create=True))"},
+        {"marllb_unlink or rm", "SharedMemoryRegion.unlink() or rm"},
+        {"MARLLB_OPT_GROUP_SHARED", "group_shared=True"},
+        {"MARLLB_OPT_RAW_RESERVOIRS", "raw_reservoirs=True"},
+        {"marllb_agent_num_servers", "region.num_servers"},
+        {"marllb_agent_write_action", "write_action"},
+    };
+    for (const auto &[c, py_way] : kTerms)
+        for (std::size_t at = s.find(c); at != std::string::npos; at = s.find(c, at + std::strlen(py_way)))
+            s.replace(at, std::strlen(c), py_way);
+    return s;
 }
 
 // Runs `done` with the GIL released every 50 us until it returns true or `timeout_s` passes.
@@ -37,24 +52,136 @@ template <class F> bool poll_released(double timeout_s, unsigned &waiting, F don
     return got;
 }
 
+std::uint32_t server_count_arg(py::handle v, const char *what) {
+    if (PyBool_Check(v.ptr()) || !PyIndex_Check(v.ptr()))
+        throw py::type_error(std::string(what) + " is " + std::string(py::repr(v)) +
+                             ": it must be the LB's number of servers, an int in 1..64");
+    const long long n = v.cast<long long>();
+    if (n < 1 || n > MARLLB_MAX_AS)
+        throw py::value_error(std::string(what) + " is " + std::to_string(n) + ": an LB has 1..64 servers");
+    return std::uint32_t(n);
+}
+
 } // namespace
 
-Region::Region(std::string name, bool create, bool raw_reservoirs, std::optional<std::string> dir)
+const char *code_name(shm::Errc code) noexcept {
+    switch (code) {
+    case shm::Errc::no_region: return "no_region";
+    case shm::Errc::exists: return "exists";
+    case shm::Errc::bad_magic: return "not_a_region";
+    case shm::Errc::bad_version: return "version";
+    case shm::Errc::bad_size: return "size";
+    case shm::Errc::bad_layout: return "layout";
+    case shm::Errc::stale: return "stale";
+    case shm::Errc::busy: return "busy";
+    case shm::Errc::not_ready: return "not_ready";
+    case shm::Errc::no_space: return "no_space";
+    case shm::Errc::permission: return "permission";
+    case shm::Errc::invalid: return "invalid";
+    case shm::Errc::again: return "again";
+    case shm::Errc::gone: return "gone";
+    case shm::Errc::no_memory: return "no_memory";
+    case shm::Errc::rejected: return "rejected";
+    default: return "system";
+    }
+}
+
+void raise_region(shm::Errc code, const std::string &message) {
+    const std::string m = in_python_terms(message);
+    if (code == shm::Errc::no_region || code == shm::Errc::not_ready) throw NoRegionError(m, code_name(code));
+    if (code == shm::Errc::gone) throw ReservoirsGone(m);
+    throw RegionError(m, code_name(code));
+}
+
+namespace {
+PyObject *g_region_error = nullptr, *g_no_region_error = nullptr, *g_reservoirs_gone = nullptr;
+
+void set_python_error(PyObject *type, const RegionError &e) {
+    py::object value = py::handle(type)(e.what());
+    value.attr("code") = e.code;
+    PyErr_SetObject(type, value.ptr());
+}
+} // namespace
+
+void init_region_errors(py::module_ &m) {
+    // Types with a .code attribute (a class default of None; each raised one sets its own).
+    auto make = [&](const char *name, PyObject *base, const char *doc) {
+        PyObject *t = PyErr_NewExceptionWithDoc((std::string("marllb_shm.") + name).c_str(), doc, base, nullptr);
+        if (!t) throw py::error_already_set();
+        m.add_object(name, py::handle(t));
+        py::handle(t).attr("code") = py::none();
+        return t;
+    };
+    g_region_error = make("RegionError", PyExc_RuntimeError,
+                          "A region fault; .code says which: 'no_region', 'not_ready', 'exists', 'not_a_region',\n"
+                          "'version', 'size', 'layout', 'stale', 'busy', 'no_space', 'permission', 'invalid',\n"
+                          "'gone', 'system'; or a misuse of the object: 'role', 'closed', 'busy_wait', 'usage'.");
+    g_no_region_error = make("NoRegionError", g_region_error, "No region yet, or being created: wait and retry.");
+    g_reservoirs_gone = make("ReservoirsGone", g_region_error, "The observation's raw reservoirs are not in the region.");
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const ReservoirsGone &e) {
+            set_python_error(g_reservoirs_gone, e);
+        } catch (const NoRegionError &e) {
+            set_python_error(g_no_region_error, e);
+        } catch (const RegionError &e) {
+            set_python_error(g_region_error, e);
+        }
+    });
+}
+
+Region::Region(std::string name, bool create, bool raw_reservoirs, std::optional<std::string> dir,
+               py::handle num_servers, bool group_shared)
     : name_(std::move(name)), dir_(dir.value_or("")) {
     check_no_nul(name_, "the region name");
     check_no_nul(dir_, "dir");
+    const std::uint32_t n = num_servers.is_none() ? 0 : server_count_arg(num_servers, "num_servers");
     shm::Options o = shm::default_options();
     if (!dir_.empty()) o.dir = dir_.c_str();
     if (create) {
+        // Create, or reopen as a restarting LB (sequence ids continue, the action in force is
+        // re-adopted): what an LB process does at start.
         if (raw_reservoirs) o.flags |= MARLLB_OPT_RAW_RESERVOIRS;
-        auto r = shm::LbRegion::create(name_, o);
+        if (group_shared) o.flags |= MARLLB_OPT_GROUP_SHARED;
+        o.num_servers = n;
+        auto r = shm::LbRegion::open(name_, o);
         if (!r) raise(r.error());
         lb_.emplace(std::move(*r));
     } else {
+        if (raw_reservoirs || group_shared)
+            throw py::value_error("raw_reservoirs and group_shared are the LB's choices (create=True); an agent "
+                                  "attaches to the region as its LB made it");
         auto a = shm::AgentRegion::attach(name_, o);
         if (!a) raise(a.error());
         agent_.emplace(std::move(*a));
+        // An agent built for n servers checks the LB it attached to.
+        if (n != 0 && agent_->num_servers() != 0 && agent_->num_servers() != n) {
+            const std::uint32_t lb_n = agent_->num_servers();
+            agent_.reset();
+            throw RegionError("region '" + name_ + "' belongs to an LB of " + std::to_string(lb_n) +
+                                  " servers, not num_servers=" + std::to_string(n) +
+                                  ": attach an agent built for its server set",
+                              "server_count");
+        }
     }
+}
+
+std::uint32_t Region::num_servers() const {
+    if (lb_) return lb_->num_servers();
+    if (agent_) return agent_->num_servers();
+    throw RegionError("the region is closed", "closed");
+}
+
+std::uint64_t Region::server_set_seq() const {
+    if (lb_) return lb_->server_set_seq();
+    if (agent_) return agent_->server_set_seq();
+    throw RegionError("the region is closed", "closed");
+}
+
+void Region::set_servers(py::handle num_servers) {
+    auto &lb = lb_side();
+    (void)lb.set_servers(server_count_arg(num_servers, "num_servers")); // in range: cannot fail
 }
 
 std::string Region::role() const { return lb_ ? "lb" : agent_ ? "agent" : "closed"; }
@@ -66,14 +193,16 @@ std::uint64_t Region::last_sequence() const {
 shm::AgentRegion &Region::agent() {
     if (!agent_)
         throw RegionError(lb_ ? "this is the LB side (create=True): the agent side attaches with create=False"
-                              : "the region is closed");
+                              : "the region is closed",
+                          lb_ ? "role" : "closed");
     return *agent_;
 }
 
 shm::LbRegion &Region::lb_side() {
     if (!lb_)
         throw RegionError(agent_ ? "this is the agent side: only the LB (create=True) writes observations and reads actions"
-                                 : "the region is closed");
+                                 : "the region is closed",
+                          agent_ ? "role" : "closed");
     return *lb_;
 }
 
@@ -86,7 +215,7 @@ bool Region::newest(shm::Observation &o) {
     if (a.published_sequence() <= before) return false;
     const shm::Errc rc = a.read_newest(o);
     if (rc == shm::Errc::again) return false; // every candidate was being overwritten
-    if (rc != shm::Errc::ok) throw RegionError(shm::describe(rc));
+    if (rc != shm::Errc::ok) raise_region(rc, shm::describe(rc));
     if (o.msg.sequence_id <= before) return false;
     obs_generation_ = o.generation;
     return true;
@@ -95,7 +224,7 @@ bool Region::newest(shm::Observation &o) {
 bool Region::next(shm::Observation &o) {
     const shm::Errc rc = agent().read_next(o);
     if (rc == shm::Errc::again) return false;
-    if (rc != shm::Errc::ok) throw RegionError(shm::describe(rc));
+    if (rc != shm::Errc::ok) raise_region(rc, shm::describe(rc));
     obs_generation_ = o.generation;
     return true;
 }
@@ -140,7 +269,8 @@ py::object Region::read_reservoirs(py::handle sequence_id, py::handle out) {
     auto &a = agent();
     if (!a.has_reservoirs())
         throw RegionError("region '" + name_ + "' has no raw reservoirs: its LB must create it with them "
-                          "(SharedMemoryRegion(name, create=True, raw_reservoirs=True); marllb-sim --raw-reservoirs)");
+                          "(SharedMemoryRegion(name, create=True, raw_reservoirs=True); marllb-sim --raw-reservoirs)",
+                          "no_reservoirs");
     std::uint64_t seq = a.last_returned();
     if (!sequence_id.is_none()) seq = sequence_arg(sequence_id, "sequence_id");
     if (seq == 0) throw py::value_error("no observation read yet: read one first, or pass its sequence_id");
@@ -167,13 +297,13 @@ py::object Region::read_reservoirs(py::handle sequence_id, py::handle out) {
     case shm::Errc::invalid:
         throw py::value_error("observation " + std::to_string(seq) + " is not published yet (newest: " +
                               std::to_string(a.published_sequence()) + ")");
-    default: throw RegionError(shm::describe(rc));
+    default: raise_region(rc, shm::describe(rc));
     }
 }
 
 void Region::write_action(py::handle sequence_id, py::handle weights, py::handle num_servers) {
     auto &a = agent();
-    shm::MsgIn act = parse_action(sequence_id, weights, num_servers);
+    shm::MsgIn act = parse_action(a.num_servers(), sequence_id, weights, num_servers);
     act.timestamp_us = marllb_now_realtime_us();
     if (marllb_alias_build(act.weights, act.num_servers, act.alias_table) != MARLLB_OK)
         raise_action("no alias table can be built from these weights", "alias_mismatch");
@@ -183,7 +313,7 @@ void Region::write_action(py::handle sequence_id, py::handle weights, py::handle
     if (rc == shm::Errc::rejected)
         raise_action("action for observation " + std::to_string(act.sequence_id) + " refused: " + shm::describe(reason),
                      reason_code(reason));
-    if (rc != shm::Errc::ok) throw RegionError(shm::describe(rc));
+    if (rc != shm::Errc::ok) raise_region(rc, shm::describe(rc));
     written_ = Written{act.sequence_id, before};
 }
 
@@ -234,7 +364,7 @@ py::dict Region::verdict_of_last_action(const shm::Verdicts &v) const {
 py::dict Region::action_verdict(py::handle timeout) {
     const double t = seconds_arg(timeout, "timeout", 0, false, kMaxSeconds);
     auto &a = agent();
-    if (!written_) throw RegionError("no action written through this region yet: write_action first");
+    if (!written_) throw RegionError("no action written through this region yet: write_action first", "usage");
     const auto judged = [&] {
         const shm::Verdicts v = a.verdicts();
         const auto &b = written_->before;
@@ -254,6 +384,10 @@ std::uint64_t Region::write_observation(const std::vector<std::uint32_t> &n_flow
     auto &lb = lb_side();
     if (n_flow_on.empty() || n_flow_on.size() > MARLLB_MAX_AS)
         throw py::value_error("n_flow_on must have 1..64 entries, got " + std::to_string(n_flow_on.size()));
+    if (lb.num_servers() != 0 && n_flow_on.size() != lb.num_servers())
+        throw py::value_error("n_flow_on has " + std::to_string(n_flow_on.size()) + " entries but this LB declared " +
+                              std::to_string(lb.num_servers()) + " servers: publish one per server, or announce the "
+                              "new set first (set_servers)");
     shm::MsgOut m{};
     m.num_active_as = std::uint32_t(n_flow_on.size());
     m.active_as_bitmap = n_flow_on.size() == 64 ? ~0ull : (1ull << n_flow_on.size()) - 1;
@@ -306,11 +440,12 @@ bool Region::peer_alive(py::handle timeout) const {
     const auto ns = std::uint64_t(t * 1e9);
     if (lb_) return lb_->agent_alive(ns);
     if (agent_) return agent_->lb_alive(ns);
-    throw RegionError("the region is closed");
+    throw RegionError("the region is closed", "closed");
 }
 
 void Region::close() {
-    if (waiting_) throw RegionError("another thread is waiting on this region: close it after the wait returns");
+    if (waiting_)
+        throw RegionError("another thread is waiting on this region: close it after the wait returns", "busy_wait");
     lb_.reset();
     agent_.reset();
     pool_.clear();

@@ -18,23 +18,39 @@
 
 namespace marllb_py {
 
+// .code in Python: what a program tests instead of the message (code_name's values for the
+// core's faults; 'role', 'closed', 'busy_wait', 'no_reservoirs' for misuse of this object).
 struct RegionError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+    explicit RegionError(const std::string &message, const char *code_name = "usage")
+        : std::runtime_error(message), code(code_name) {}
+    const char *code;
 };
+// Raises the module's RegionError (NoRegionError for no_region and not_ready, ReservoirsGone
+// for gone) with .code set to code_name(code) and the message in Python's terms.
+[[noreturn]] void raise_region(marllb::shm::Errc code, const std::string &message);
+// 'no_region', 'stale', 'version', 'permission', ...: what RegionError.code holds.
+[[nodiscard]] const char *code_name(marllb::shm::Errc code) noexcept;
+void init_region_errors(pybind11::module_ &m);
 struct NoRegionError : RegionError { // no region yet, or being created: wait and retry
     using RegionError::RegionError;
 };
 struct ReservoirsGone : RegionError { // the observation's raw reservoirs were overwritten
-    using RegionError::RegionError;
+    explicit ReservoirsGone(const std::string &message) : RegionError(message, "gone") {}
 };
 
 class Region {
 public:
-    Region(std::string name, bool create, bool raw_reservoirs, std::optional<std::string> dir);
+    Region(std::string name, bool create, bool raw_reservoirs, std::optional<std::string> dir,
+           pybind11::handle num_servers, bool group_shared);
 
     [[nodiscard]] std::string role() const;
     [[nodiscard]] const std::string &name() const { return name_; }
     [[nodiscard]] std::uint64_t last_sequence() const;
+    // The LB's declared server count (0: not declared), from either side.
+    [[nodiscard]] std::uint32_t num_servers() const;
+    [[nodiscard]] std::uint64_t server_set_seq() const;
+    // LB side: announce a new server set (see LbRegion::set_servers).
+    void set_servers(pybind11::handle num_servers);
 
     // ---- agent side. Reads return only observations newer than the last one returned by
     // any read of this object; None when there is none.

@@ -14,11 +14,15 @@ namespace {
 constexpr double kAliasShareTolerance = 1e-4;
 } // namespace
 
-RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq) noexcept {
+RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
     if (a.sequence_id == 0) return MARLLB_ACTION_SEQ_ZERO;
     if (a.sequence_id > newest_seq) return MARLLB_ACTION_SEQ_FROM_FUTURE;
     const std::uint32_t n = a.num_servers;
     if (n == 0 || n > MARLLB_MAX_AS) return MARLLB_ACTION_NUM_SERVERS;
+    // Before anything is read by index: an action sized for another server set is refused as
+    // a whole, whatever its weights (8 weights for 7 servers would send flows to server 7).
+    if (set.num_servers != 0 && n != set.num_servers) return MARLLB_ACTION_SERVER_COUNT;
+    if (a.sequence_id < set.first_seq) return MARLLB_ACTION_SERVER_SET;
     if (a.reserved != 0) return MARLLB_ACTION_RESERVED_NONZERO;
     // One branch-free pass over all 64 weights; reasons are then reported in a fixed order.
     // Beyond num_servers every bit must be 0 (the layout's contract): -0.0 and NaN are junk too.
@@ -78,6 +82,9 @@ const char *describe(RejectReason reason) noexcept {
     case MARLLB_ACTION_RESERVED_NONZERO: return "the reserved field is not 0: zero the whole action before filling it";
     case MARLLB_ACTION_ALIAS_BEYOND_N: return "an alias entry beyond num_servers is not all zero: zero entries num_servers..63 (marllb_alias_build does)";
     case MARLLB_ACTION_ALIAS_MISMATCH: return "the alias table does not draw servers in proportion to the weights (rebuild it with marllb_alias_build)";
+    case MARLLB_ACTION_SERVER_COUNT: return "num_servers is not the LB's server count: send one weight per server of the LB (marllb_agent_num_servers)";
+    case MARLLB_ACTION_SERVER_SET: return "the action answers an observation of a server set the LB has since changed: answer an observation of the current set";
+    case MARLLB_ACTION_META: return "the action's metadata is junk (write time in the future, observation generation above the LB's, or its reserved word set): write actions through marllb_agent_write_action";
     default: return "unknown reject reason";
     }
 }
@@ -139,6 +146,11 @@ extern "C" int marllb_alias_build(const float *weights, uint32_t n, marllb_alias
 
 extern "C" marllb_action_reject_t marllb_action_validate(const marllb_msg_in_t *action, uint64_t newest_seq) {
     return marllb::shm::validate_action(*action, newest_seq);
+}
+
+extern "C" marllb_action_reject_t marllb_action_validate_for(const marllb_msg_in_t *action, uint64_t newest_seq,
+                                                             uint32_t num_servers, uint64_t server_set_seq) {
+    return marllb::shm::validate_action(*action, newest_seq, {num_servers, server_set_seq});
 }
 
 extern "C" const char *marllb_reject_reason_str(marllb_action_reject_t reason) {

@@ -187,14 +187,19 @@ Errc AgentRegion::read_reservoirs(std::uint64_t seq, ReservoirData &out) noexcep
 
 Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation,
                                RejectReason *reason) noexcept {
-    const RejectReason r = validate_action(action, load_acquire(&map_.ring()->published_seq));
+    // P2 first: the server set read after it is at least as new as the newest observation
+    // (see LbRegion::declare_servers). The LB checks again against its own copy.
+    const std::uint64_t newest = load_acquire(&map_.ring()->published_seq);
+    const RejectReason r = validate_action(action, newest, {num_servers(), server_set_seq()});
     if (reason) *reason = r;
     if (r != MARLLB_ACTION_OK) return Errc::rejected;
     // One writer per region is what makes the seqlock sound. A child forked after attach
     // shares the role lock (the same open file description) but not this handle's state:
     // refuse it. Two threads on one handle would interleave W0..W2 of two writes, ending on a
     // lock value that vouches for a mixed payload: refuse the overlapping one.
-    // Another process (a child of the one that attached): one load, or getpid() without the token.
+    // Another address space (a child forked after attach): one load, or getpid() without the
+    // token. A vfork child or a clone(CLONE_VM) task shares this memory, token and handle, as
+    // a thread does: it passes here and is held to one writer at a time by writing_ below.
     if (token_ ? __atomic_load_n(token_, __ATOMIC_RELAXED) != token_at_attach_ : int(getpid()) != owner_pid_)
         return Errc::busy;
     // Acquire/release on the handle's own flag: the only partners are other threads of this
@@ -262,6 +267,15 @@ void AgentRegion::heartbeat() noexcept {
 bool AgentRegion::lb_alive(std::uint64_t timeout_ns) const noexcept {
     const std::uint64_t hb = load_relaxed(&map_.header()->lb_heartbeat_ns);
     return hb != 0 && hb + timeout_ns >= marllb_now_mono_ns();
+}
+
+std::uint32_t AgentRegion::num_servers() const noexcept {
+    // Relaxed: a report the LB stores before publishing the set's first observation.
+    return __atomic_load_n(&map_.header()->num_servers, __ATOMIC_RELAXED);
+}
+
+std::uint64_t AgentRegion::server_set_seq() const noexcept {
+    return load_relaxed(&map_.header()->server_set_seq);
 }
 
 Verdicts AgentRegion::verdicts() const noexcept {

@@ -78,12 +78,7 @@ int take_options(const char *fn, const marllb_options_t *opts, Options &out) {
                        " that are no MARLLB_OPT_* of this library; use only the MARLLB_OPT_* flags of marllb/shm.h";
         return MARLLB_E_INVAL;
     }
-    if (out.reserved != 0) {
-        t_last_error = std::string(fn) + ": options.reserved is " + std::to_string(out.reserved) +
-                       ", must be 0; start from marllb_options_init";
-        return MARLLB_E_INVAL;
-    }
-    return MARLLB_OK;
+    return MARLLB_OK; // numa_node and num_servers: checked by the C++ calls, with their messages
 }
 
 template <class Handle, class Region>
@@ -171,6 +166,17 @@ int marllb_lb_poll_action(marllb_lb_t *lb, marllb_action_reject_t *reason) {
 
 const marllb_msg_in_t *marllb_lb_action(const marllb_lb_t *lb) { return lb->region.action(); }
 
+int marllb_lb_set_servers(marllb_lb_t *lb, uint32_t num_servers) {
+    if (lb->region.set_servers(num_servers) == Errc::ok) return MARLLB_OK;
+    t_last_error = "marllb_lb_set_servers: num_servers is " + std::to_string(num_servers) +
+                   "; an LB has 1..64 servers (nothing changed)";
+    return MARLLB_E_INVAL;
+}
+
+uint32_t marllb_lb_num_servers(const marllb_lb_t *lb) { return lb->region.num_servers(); }
+
+uint64_t marllb_lb_server_set_seq(const marllb_lb_t *lb) { return lb->region.server_set_seq(); }
+
 void marllb_lb_heartbeat(marllb_lb_t *lb) { lb->region.heartbeat(); }
 
 int marllb_lb_agent_alive(const marllb_lb_t *lb, uint64_t timeout_ns) {
@@ -233,6 +239,10 @@ int marllb_agent_has_reservoirs(const marllb_agent_t *agent) { return agent->reg
 int marllb_agent_lb_pid(const marllb_agent_t *agent) { return agent->region.lb_pid(); }
 
 int marllb_agent_attached_pid(const marllb_agent_t *agent) { return agent->region.attached_pid(); }
+
+uint32_t marllb_agent_num_servers(const marllb_agent_t *agent) { return agent->region.num_servers(); }
+
+uint64_t marllb_agent_server_set_seq(const marllb_agent_t *agent) { return agent->region.server_set_seq(); }
 
 const char *marllb_agent_path(const marllb_agent_t *agent) { return agent->region.path().c_str(); }
 

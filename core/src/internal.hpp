@@ -36,6 +36,10 @@ void set_last_error(std::string sentence) noexcept;
 
 [[nodiscard]] Expected<std::string> region_path(std::string_view name, const Options &opts);
 
+// Removes the temporary names (.NAME.creating.PID.N) that creators killed mid-replace left
+// in the region's directory, of creators that are no live process. Returns how many.
+unsigned remove_dead_creators(std::string_view name, const Options &opts) noexcept;
+
 [[nodiscard]] std::uint64_t expected_region_size(std::uint32_t flags) noexcept;
 
 } // namespace marllb::shm::detail

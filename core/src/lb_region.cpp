@@ -51,6 +51,7 @@ Expected<LbRegion> LbRegion::create(std::string_view name, const Options &opts) 
     LbRegion lb(std::move(*m));
     lb.report_.generation = 1;
     lb.report_.next_seq = 1;
+    lb.declare_servers(opts.num_servers, 1);
     return lb;
 }
 
@@ -58,11 +59,12 @@ Expected<LbRegion> LbRegion::reopen(std::string_view name, const Options &opts) 
     auto m = open_mapping(name, opts, Role::lb);
     if (!m) return unexpected(m.error());
     LbRegion lb(std::move(*m));
-    lb.recover();
+    lb.recover(opts.num_servers);
     return lb;
 }
 
 Expected<LbRegion> LbRegion::open(std::string_view name, const Options &opts) {
+    if (auto path = region_path(name, opts); path) (void)remove_dead_creators(name, opts);
     // Bounded: each turn either returns or saw the name change hands (created, replaced or
     // removed by another process meanwhile).
     for (int turn = 0;; ++turn) {
@@ -79,6 +81,7 @@ Expected<LbRegion> LbRegion::open(std::string_view name, const Options &opts) {
                 LbRegion lb(std::move(**m));
                 lb.report_.generation = 1;
                 lb.report_.next_seq = 1;
+                lb.declare_servers(opts.num_servers, 1);
                 return lb;
             }
             if (m->error().code != Errc::not_ready) return unexpected(m->error());
@@ -94,7 +97,7 @@ Expected<LbRegion> LbRegion::open(std::string_view name, const Options &opts) {
 // Runs once after a reopen, before anything is published. The previous LB is dead (we hold
 // its lock), so no writer runs concurrently; readers may, and must never see a torn slot
 // become valid.
-void LbRegion::recover() noexcept {
+void LbRegion::recover(std::uint32_t num_servers) noexcept {
     auto *h = map_.header();
     auto *ring = map_.ring();
     std::uint64_t published = load_relaxed(&ring->published_seq);
@@ -138,6 +141,10 @@ void LbRegion::recover() noexcept {
     store_relaxed(&h->reopened_realtime_ns,
                   std::uint64_t(ts.tv_sec) * 1000000000u + std::uint64_t(ts.tv_nsec));
     __atomic_store_n(&h->lb_pid, int32_t(getpid()), __ATOMIC_RELAXED);
+    // The same count as the previous LB declared continues its set (and its action in force);
+    // another count is a new set from the first observation this LB publishes.
+    const std::uint32_t old_count = __atomic_load_n(&h->num_servers, __ATOMIC_RELAXED);
+    declare_servers(num_servers, num_servers == old_count ? load_relaxed(&h->server_set_seq) : next_seq_);
     restore_action(published);
     report_.generation = generation_;
     report_.next_seq = next_seq_;
@@ -168,7 +175,7 @@ void LbRegion::restore_action(std::uint64_t published) noexcept {
         if (l == 0 || (l & 1u)) continue;
         ActionCopy c;
         copy_from_shared(&c, &rec->saved[k].write_mono_ns, sizeof c);
-        if (validate_action(c.msg, published) != MARLLB_ACTION_OK) continue;
+        if (check(&c, published) != MARLLB_ACTION_OK) continue;
         action_ = c.msg;
         action_generation_ = c.obs_generation;
         action_write_ns_ = c.write_mono_ns;
@@ -198,7 +205,8 @@ void LbRegion::rehearse() const noexcept {
     prefetch_lines_for_write(&map_.action_record()->saved[(saves_ + 1) % 2], sizeof(marllb_saved_action_t));
     prefetch_lines_for_write(&map_.header()->applied_action_seq, 64); // the verdict line
     if (has_action_) {
-        const RejectReason r = validate_action(action_, next_seq_ - 1); // the code path, warmed
+        const ActionCopy in_force{action_write_ns_, action_generation_, 0, action_};
+        const RejectReason r = check(&in_force, next_seq_ - 1); // the path, warmed
         asm volatile("" : : "r"(r));
     }
 }
@@ -269,7 +277,7 @@ PollResult LbRegion::poll_action() noexcept {
     seen_action_lock_ = l;
 
     PollResult r{};
-    r.reason = validate_action(copy.msg, next_seq_ - 1);
+    r.reason = check(&copy, next_seq_ - 1);
     if (r.reason != MARLLB_ACTION_OK) {
         r.status = MARLLB_POLL_REJECTED;
     } else if (copy.msg.sequence_id > applied_seq_ ||
@@ -291,6 +299,46 @@ PollResult LbRegion::poll_action() noexcept {
     // stale count twice), never an action in force unrecorded.
     store_relaxed(&rec->handled_lock, l);
     return r;
+}
+
+// Everything the LB takes from an action: the message (validate_action, against this LB's
+// server set) and the meta copied with it, which the LB reports (action_write_mono_ns,
+// action_generation): junk there is refused, not reported.
+RejectReason LbRegion::check(const void *meta_and_msg, std::uint64_t newest_seq) const noexcept {
+    const auto &c = *static_cast<const ActionCopy *>(meta_and_msg);
+    const RejectReason r = validate_action(c.msg, newest_seq, {num_servers_, server_set_seq_});
+    if (r != MARLLB_ACTION_OK) return r;
+    // The agent stamps write_mono_ns from the same CLOCK_MONOTONIC before it writes, so a
+    // genuine stamp is never later than now (0: a writer that stamps nothing; reported as 0).
+    const bool junk = c.reserved != 0 || c.obs_generation > generation_ || c.write_mono_ns > marllb_now_mono_ns();
+    return junk ? MARLLB_ACTION_META : MARLLB_ACTION_OK;
+}
+
+// The server set in this LB's private copy (what poll_action checks against) and in the
+// header (what agents read). Relaxed stores: they are reports, and an agent that has read an
+// observation published after this call sees them, since that publish's release store of
+// published_seq (P1) orders them before it and the agent's read acquires it (P2).
+void LbRegion::declare_servers(std::uint32_t num_servers, std::uint64_t first_seq) noexcept {
+    num_servers_ = num_servers;
+    server_set_seq_ = num_servers ? first_seq : 0;
+    auto *h = map_.header();
+    __atomic_store_n(&h->num_servers, num_servers_, __ATOMIC_RELAXED);
+    store_relaxed(&h->server_set_seq, server_set_seq_);
+}
+
+Errc LbRegion::set_servers(std::uint32_t num_servers) noexcept {
+    if (num_servers == 0 || num_servers > MARLLB_MAX_AS) return Errc::invalid;
+    declare_servers(num_servers, next_seq_);
+    // The action in force answers the old set: dropped, never applied to the new one. A
+    // re-adoption still pending after a reopen is dropped too; the slot is then judged from
+    // where the previous LB left it (an action there answers the old set and is refused).
+    if (readopt_pending_) {
+        readopt_pending_ = false;
+        seen_action_lock_ = restored_lock_;
+    }
+    has_action_ = false;
+    store_relaxed(&map_.header()->applied_action_seq, 0);
+    return Errc::ok;
 }
 
 // Keeps the action now in force in the region for a restarted LB (restore_action). Two

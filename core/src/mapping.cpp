@@ -10,9 +10,11 @@
 #include <hwloc.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <utility>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
@@ -38,6 +40,44 @@ constexpr off_t kLbLockByte = 0;
 constexpr off_t kAgentLockByte = 1;
 
 const char *dir_of(const Options &opts) noexcept { return opts.dir ? opts.dir : "/dev/shm"; }
+
+const char *file_kind(mode_t mode) noexcept {
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+    return "not a regular file";
+}
+
+// Opens the file at a region's name for reading and writing, as a region only: a symbolic
+// link is not followed (ELOOP) and anything but a regular file is refused before it is read
+// (O_NONBLOCK: opening a FIFO must not wait for a peer). -1 with errno; ENOTREG-like cases
+// set *kind to what is there.
+int open_region_file(const std::string &path, const char **kind) {
+    *kind = nullptr;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ELOOP) *kind = "a symbolic link";
+        return -1;
+    }
+    struct stat st{};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *kind = file_kind(st.st_mode);
+        ::close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    fcntl(fd, F_SETFL, 0); // a regular file: blocking I/O as usual
+    return fd;
+}
+
+Error not_a_region_file(const std::string &path, const char *kind) {
+    return make_error(Errc::bad_magic,
+                      "%s is %s, not a marllb region (a region is a regular file, and links are not "
+                      "followed): check the name, or remove it (rm %s) if it is yours",
+                      path.c_str(), kind, path.c_str());
+}
 
 // Tries to take the write lock on one byte. 0, EAGAIN (held by another), or an errno.
 int lock_byte(int fd, off_t byte) noexcept {
@@ -148,6 +188,14 @@ Expected<std::string> region_path(std::string_view name, const Options &opts) {
         return unexpected(make_error(
             Errc::invalid, "bad region name '%.*s': use 1-200 characters without '/', e.g. marllb_lb0",
             int(name.size()), name.data()));
+    if (opts.numa_node < -1)
+        return unexpected(make_error(Errc::invalid,
+                                     "numa_node is %d: use -1 (no binding) or the os index of a NUMA node of this "
+                                     "machine (hwloc-ls lists them)",
+                                     opts.numa_node));
+    if (opts.num_servers > MARLLB_MAX_AS)
+        return unexpected(make_error(Errc::invalid, "num_servers is %u: an LB has 1..64 servers (0: not declared)",
+                                     opts.num_servers));
     return std::string(dir_of(opts)) + "/" + std::string(name);
 }
 
@@ -323,6 +371,33 @@ Expected<Mapping> create_mapping(std::string_view name, const Options &opts, boo
     return m;
 }
 
+// A creator SIGKILLed while it replaced a half-made region leaves its temporary name
+// (.NAME.creating.PID.N, see open_unnamed). Removed when PID is no live process: a live one
+// may still be creating (a pid reused since only delays the removal to a later open).
+unsigned remove_dead_creators(std::string_view name, const Options &opts) noexcept {
+    DIR *d = opendir(dir_of(opts));
+    if (!d) return 0;
+    std::string prefix(1, '.');
+    prefix.append(name).append(".creating.");
+    unsigned removed = 0;
+    while (const dirent *e = readdir(d)) {
+        const std::string_view entry(e->d_name);
+        if (entry.size() <= prefix.size() || entry.substr(0, prefix.size()) != prefix) continue;
+        const std::string rest(entry.substr(prefix.size())); // PID.N
+        unsigned long pid = 0, n = 0;
+        int used = 0;
+        if (std::sscanf(rest.c_str(), "%lu.%lu%n", &pid, &n, &used) != 2 || std::size_t(used) != rest.size() ||
+            pid == 0 || pid > 0x3fffffff)
+            continue;
+        if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue; // alive, or not ours to judge
+        struct stat st{};
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0) ++removed;
+    }
+    closedir(d);
+    return removed;
+}
+
 bool is_half_made(std::uint64_t file_size, const marllb_region_header_t *h) noexcept {
     // What an interrupted create of an earlier build left: the file empty, or full-size with
     // the magic (written last) still 0. A non-zero foreign magic is someone else's file.
@@ -335,8 +410,9 @@ std::optional<Expected<Mapping>> replace_half_made(std::string_view name, const 
     std::optional<Expected<Mapping>> out;
     auto path = region_path(name, opts);
     if (!path) return out;
-    const int fd = ::open(path->c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return out;
+    const char *kind = nullptr;
+    const int fd = open_region_file(*path, &kind);
+    if (fd < 0) return out; // gone, or not a regular file: never replaced (open_mapping says so)
     struct Closer {
         int fd;
         ~Closer() { close(fd); } // after the rename: keeps the old inode locked until then
@@ -377,10 +453,17 @@ std::optional<Expected<Mapping>> replace_half_made(std::string_view name, const 
 Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role role) {
     auto path = region_path(name, opts);
     if (!path) return unexpected(path.error());
+    if (role == Role::agent && opts.num_servers != 0)
+        return unexpected(make_error(Errc::invalid,
+                                     "num_servers is %u in an agent's options: the LB declares its server count; "
+                                     "leave it 0 and read the LB's with marllb_agent_num_servers",
+                                     opts.num_servers));
     Mapping m;
     m.path = *path;
-    m.fd = ::open(m.path.c_str(), O_RDWR | O_CLOEXEC);
+    const char *kind = nullptr;
+    m.fd = open_region_file(m.path, &kind);
     if (m.fd < 0) {
+        if (kind) return unexpected(not_a_region_file(m.path, kind));
         if (errno == ENOENT)
             return unexpected(make_error(
                 Errc::no_region,
@@ -512,6 +595,10 @@ Options default_options() noexcept {
 Expected<void> unlink_region(std::string_view name, const Options &opts) {
     auto path = detail::region_path(name, opts);
     if (!path) return unexpected(path.error());
+    if (opts.num_servers != 0)
+        return unexpected(detail::make_error(Errc::invalid,
+                                             "num_servers is %u in unlink's options: it is an LB's open option; leave it 0",
+                                             opts.num_servers));
     if (::unlink(path->c_str()) != 0) {
         if (errno == ENOENT)
             return unexpected(detail::make_error(Errc::no_region, "no region %s to remove", path->c_str()));

@@ -187,9 +187,13 @@ static void test_options(void) {
     CHECK(marllb_lb_create(name, &o, &lb) == MARLLB_E_INVAL);
     CHECK(HAS("0x100") && HAS("MARLLB_OPT_"));
     marllb_options_init(&o);
-    o.reserved = 7;
+    o.num_servers = 65;
     CHECK(marllb_lb_create(name, &o, &lb) == MARLLB_E_INVAL);
-    CHECK(HAS("reserved is 7"));
+    CHECK(HAS("num_servers is 65"));
+    marllb_options_init(&o);
+    o.numa_node = -2;
+    CHECK(marllb_lb_create(name, &o, &lb) == MARLLB_E_INVAL);
+    CHECK(HAS("numa_node is -2"));
     CHECK(marllb_unlink(name, NULL) == MARLLB_E_NOENT);
 
     /* NULL where a pointer is required, and a bad name */
@@ -439,12 +443,75 @@ static void test_validation(void) {
     CHECK(marllb_unlink(name, NULL) == MARLLB_OK);
 }
 
+/* The LB declares its server count at open; the agent reads it and cannot write an action
+ * for another count (marllb_action_validate_for says what the LB checks; the LB's own check
+ * of raw bytes is in test_protocol.cpp); a new server set refuses actions answering the old one. */
+static void test_server_count(void) {
+    char name[64];
+    region_name(name, sizeof name, "servers");
+    marllb_options_t o;
+    marllb_options_init(&o);
+    o.num_servers = 7;
+    marllb_lb_t *lb = NULL;
+    marllb_agent_t *agent = NULL;
+    CHECK(marllb_lb_open(name, &o, &lb, NULL) == MARLLB_OK);
+    CHECK(marllb_agent_attach(name, NULL, &agent) == MARLLB_OK);
+    if (!lb || !agent) return;
+    CHECK(marllb_lb_num_servers(lb) == 7 && marllb_agent_num_servers(agent) == 7);
+    marllb_msg_out_t obs;
+    memset(&obs, 0, sizeof obs);
+    CHECK(marllb_lb_publish(lb, &obs, NULL) == 1);
+
+    float w[8] = {1, 1, 1, 1, 2, 2, 2, 100};
+    marllb_msg_in_t a;
+    memset(&a, 0, sizeof a);
+    a.sequence_id = 1;
+    a.num_servers = 8;
+    memcpy(a.weights, w, sizeof w);
+    CHECK(marllb_alias_build(w, 8, a.alias_table) == MARLLB_OK);
+    marllb_action_reject_t why = MARLLB_ACTION_OK;
+    CHECK(marllb_agent_write_action(agent, &a, 1, &why) == MARLLB_E_REJECTED);
+    CHECK(why == MARLLB_ACTION_SERVER_COUNT);
+    CHECK(marllb_action_validate_for(&a, 1, 7, 1) == MARLLB_ACTION_SERVER_COUNT);
+    CHECK(marllb_action_validate(&a, 1) == MARLLB_ACTION_OK); /* valid in itself */
+    CHECK(marllb_lb_poll_action(lb, NULL) == MARLLB_POLL_UNCHANGED); /* nothing written */
+    CHECK(strstr(marllb_reject_reason_str(MARLLB_ACTION_SERVER_COUNT), "server count") != NULL);
+
+    a.num_servers = 7;
+    a.weights[7] = 0;
+    CHECK(marllb_alias_build(w, 7, a.alias_table) == MARLLB_OK);
+    CHECK(marllb_agent_write_action(agent, &a, 1, NULL) == MARLLB_OK);
+    CHECK(marllb_lb_poll_action(lb, NULL) == MARLLB_POLL_APPLIED);
+
+    CHECK(marllb_lb_set_servers(lb, 0) == MARLLB_E_INVAL && HAS("1..64"));
+    CHECK(marllb_lb_set_servers(lb, 6) == MARLLB_OK);
+    CHECK(marllb_lb_action(lb) == NULL);
+    CHECK(marllb_lb_server_set_seq(lb) == 2 && marllb_agent_server_set_seq(agent) == 2);
+    CHECK(marllb_agent_num_servers(agent) == 6);
+    a.num_servers = 6;
+    a.weights[6] = 0;
+    CHECK(marllb_alias_build(w, 6, a.alias_table) == MARLLB_OK);
+    CHECK(marllb_agent_write_action(agent, &a, 1, &why) == MARLLB_E_REJECTED); /* answers observation 1 */
+    CHECK(why == MARLLB_ACTION_SERVER_SET);
+    CHECK(marllb_lb_publish(lb, &obs, NULL) == 2);
+    a.sequence_id = 2;
+    CHECK(marllb_agent_write_action(agent, &a, 1, NULL) == MARLLB_OK);
+    CHECK(marllb_lb_poll_action(lb, NULL) == MARLLB_POLL_APPLIED);
+    CHECK(marllb_lb_action(lb) != NULL && marllb_lb_action(lb)->num_servers == 6);
+
+    marllb_agent_close(agent);
+    marllb_lb_close(lb);
+    CHECK(marllb_agent_attach(name, &o, &agent) == MARLLB_E_INVAL); /* num_servers is the LB's */
+    CHECK(marllb_unlink(name, NULL) == MARLLB_OK);
+}
+
 int main(void) {
     test_roles();
     test_options();
     test_read_next_and_reopen();
     test_reservoirs();
     test_validation();
+    test_server_count();
     printf("c_api: %d failed\n", failures);
     return failures == 0 ? 0 : 1;
 }

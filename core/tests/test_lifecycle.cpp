@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace marllb::shm;
@@ -224,6 +225,86 @@ TEST_CASE("an LB does not replace a file that is no marllb region", "[lifecycle]
     auto lb = LbRegion::open(name);
     REQUIRE_FALSE(lb);
     CHECK(lb.error().code == Errc::bad_magic);
+}
+
+TEST_CASE("a FIFO or a symbolic link at a region's name is refused and left as it was", "[lifecycle][create]") {
+    const auto name = unique_region("notreg");
+    Cleanup c{name};
+    SECTION("a FIFO") {
+        REQUIRE(mkfifo(path_of(name).c_str(), 0600) == 0);
+        auto lb = LbRegion::open(name);
+        REQUIRE_FALSE(lb);
+        CHECK(lb.error().code == Errc::bad_magic);
+        CHECK_THAT(lb.error().message, Catch::Contains("is a FIFO, not a marllb region"));
+        auto agent = AgentRegion::attach(name);
+        REQUIRE_FALSE(agent);
+        CHECK_THAT(agent.error().message, Catch::Contains("a FIFO"));
+        struct stat st{};
+        REQUIRE(lstat(path_of(name).c_str(), &st) == 0);
+        CHECK(S_ISFIFO(st.st_mode)); // not renamed over
+    }
+    SECTION("a symbolic link, even to an empty file (which would look half-made)") {
+        const auto target = path_of(name) + ".target";
+        const int fd = ::open(target.c_str(), O_CREAT | O_WRONLY, 0600);
+        REQUIRE(fd >= 0);
+        close(fd);
+        REQUIRE(symlink(target.c_str(), path_of(name).c_str()) == 0);
+        auto lb = LbRegion::open(name);
+        REQUIRE_FALSE(lb);
+        CHECK_THAT(lb.error().message, Catch::Contains("is a symbolic link"));
+        struct stat st{};
+        REQUIRE(lstat(path_of(name).c_str(), &st) == 0);
+        CHECK(S_ISLNK(st.st_mode));
+        REQUIRE(stat(target.c_str(), &st) == 0);
+        CHECK(st.st_size == 0); // the target was not written
+        ::unlink(target.c_str());
+    }
+}
+
+TEST_CASE("an LB's open removes the temporary names of creators that died, not of live ones", "[lifecycle][create]") {
+    const auto name = unique_region("leftover");
+    Cleanup c{name};
+    // A pid no process has: a child that has exited and been reaped.
+    const pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    REQUIRE(dead > 0);
+    int status = 0;
+    REQUIRE(waitpid(dead, &status, 0) == dead);
+    const auto of_dead = "/dev/shm/." + name + ".creating." + std::to_string(dead) + ".3";
+    const auto of_live = "/dev/shm/." + name + ".creating." + std::to_string(getpid()) + ".4";
+    const auto other = "/dev/shm/." + name + ".creating.notapid";
+    for (const auto &p : {of_dead, of_live, other}) {
+        const int fd = ::open(p.c_str(), O_CREAT | O_WRONLY, 0600);
+        REQUIRE(fd >= 0);
+        close(fd);
+    }
+    { REQUIRE(LbRegion::open(name)); }
+    CHECK(access(of_dead.c_str(), F_OK) != 0);
+    CHECK(access(of_live.c_str(), F_OK) == 0);
+    CHECK(access(other.c_str(), F_OK) == 0);
+    ::unlink(of_live.c_str());
+    ::unlink(other.c_str());
+}
+
+TEST_CASE("options the machine cannot honour are refused: numa_node below -1, num_servers above 64", "[lifecycle]") {
+    const auto name = unique_region("badopts");
+    Cleanup c{name};
+    auto opts = default_options();
+    opts.numa_node = -2;
+    auto lb = LbRegion::create(name, opts);
+    REQUIRE_FALSE(lb);
+    CHECK(lb.error().code == Errc::invalid);
+    CHECK_THAT(lb.error().message, Catch::Contains("numa_node is -2"));
+    opts = default_options();
+    opts.num_servers = 65;
+    lb = LbRegion::create(name, opts);
+    REQUIRE_FALSE(lb);
+    CHECK_THAT(lb.error().message, Catch::Contains("num_servers is 65"));
+    opts.num_servers = 7;
+    { REQUIRE(LbRegion::create(name, opts)); }
+    auto agent = AgentRegion::attach(name, opts); // the LB declares; an agent's options do not
+    REQUIRE_FALSE(agent);
+    CHECK(agent.error().code == Errc::invalid);
 }
 
 TEST_CASE("reopen refuses a live LB, and continues a dead one's region", "[lifecycle]") {

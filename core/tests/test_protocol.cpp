@@ -32,9 +32,11 @@ struct Fixture {
     std::optional<LbRegion> lb;
     std::optional<AgentRegion> agent;
     std::unique_ptr<RawRegion> raw; // the test's own mapping: it stands in for a killed writer
-    explicit Fixture(const char *tag, std::uint32_t flags = 0) : name(unique_region(tag)) {
+    explicit Fixture(const char *tag, std::uint32_t flags = 0, std::uint32_t num_servers = 0)
+        : name(unique_region(tag)) {
         auto opts = default_options();
         opts.flags = flags;
+        opts.num_servers = num_servers;
         auto l = LbRegion::create(name, opts);
         REQUIRE(l);
         lb.emplace(std::move(*l));
@@ -50,9 +52,11 @@ struct Fixture {
         fill_observation(m, lb->next_sequence());
         return lb->publish(m);
     }
-    void restart_lb() {
+    void restart_lb(std::uint32_t num_servers = 0) {
         lb.reset();
-        auto l = LbRegion::reopen(name);
+        auto opts = default_options();
+        opts.num_servers = num_servers;
+        auto l = LbRegion::reopen(name, opts);
         REQUIRE(l);
         lb.emplace(std::move(*l));
     }
@@ -60,12 +64,21 @@ struct Fixture {
     marllb_obs_slot_t &slot_of(std::uint64_t seq) { return raw->slot_of(seq); }
     // Writes an action straight into the action section, bypassing the agent's checks, as a
     // buggy or hostile agent would.
-    void raw_write_action(const marllb_msg_in_t &a) {
+    // meta: written before msg when given (write_mono_ns, obs_generation, reserved4).
+    struct Meta {
+        std::uint64_t write_mono_ns;
+        std::uint32_t obs_generation;
+        std::uint32_t reserved;
+    };
+    void raw_write_action(const marllb_msg_in_t &a, std::optional<Meta> meta = std::nullopt) {
         const int fd = ::open(lb->path().c_str(), O_RDWR);
         REQUIRE(fd >= 0);
         std::uint64_t lock = 0;
         REQUIRE(pread(fd, &lock, 8, MARLLB_ACTION_OFFSET) == 8);
         lock = (lock | 1) + 1;
+        if (meta)
+            REQUIRE(pwrite(fd, &*meta, sizeof *meta, MARLLB_ACTION_OFFSET + offsetof(marllb_action_section_t, write_mono_ns)) ==
+                    ssize_t(sizeof *meta));
         REQUIRE(pwrite(fd, &a, sizeof a, MARLLB_ACTION_OFFSET + offsetof(marllb_action_section_t, msg)) ==
                 ssize_t(sizeof a));
         REQUIRE(pwrite(fd, &lock, 8, MARLLB_ACTION_OFFSET) == 8);
@@ -289,6 +302,131 @@ TEST_CASE("an invalid action is refused by the agent API and rejected by the LB,
     CHECK(v.last_reject_reason == MARLLB_ACTION_ALIAS_INDEX_RANGE);
     CHECK(v.last_rejected_seq == 5);
     CHECK(f.raw->header()->rejects_by_reason[MARLLB_ACTION_ALIAS_INDEX_RANGE] == 1);
+}
+
+TEST_CASE("an action for another server count is refused by the agent and by the LB, the action in force stays", "[protocol][action][servers]") {
+    Fixture f("server_count", 0, 7); // an LB of 7 servers
+    CHECK(f.agent->num_servers() == 7);
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t good;
+    fill_action(good, 4, 7);
+    REQUIRE(f.agent->write_action(good, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    const auto written = f.raw->action()->actions_written;
+
+    for (std::uint32_t n : {8u, 3u}) { // one too many (the heavy weight on a server that is not there), too few
+        INFO("num_servers " << n);
+        marllb_msg_in_t wrong;
+        fill_action(wrong, 5, n);
+        if (n == 8) wrong.weights[7] = 1000.0f, marllb_alias_build(wrong.weights, 8, wrong.alias_table);
+        RejectReason why{};
+        CHECK(f.agent->write_action(wrong, 1, &why) == Errc::rejected);
+        CHECK(why == MARLLB_ACTION_SERVER_COUNT);
+        CHECK(f.raw->action()->actions_written == written); // nothing written
+        CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED);
+
+        f.raw_write_action(wrong); // raw bytes: the LB's own check
+        const auto r = f.lb->poll_action();
+        CHECK(r.status == MARLLB_POLL_REJECTED);
+        CHECK(r.reason == MARLLB_ACTION_SERVER_COUNT);
+        REQUIRE(f.lb->action() != nullptr);
+        CHECK(std::memcmp(f.lb->action(), &good, sizeof good) == 0);
+    }
+    CHECK(f.raw->header()->rejects_by_reason[MARLLB_ACTION_SERVER_COUNT] == 2);
+    CHECK(f.agent->verdicts().last_reject_reason == MARLLB_ACTION_SERVER_COUNT);
+}
+
+TEST_CASE("a new server set: actions for the old one are refused, the action in force is dropped", "[protocol][action][servers]") {
+    Fixture f("server_set", 0, 7);
+    f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 1, 7);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    f.publish(); // 2, still of 7 servers
+
+    REQUIRE(f.lb->set_servers(8) == Errc::ok); // a server added: observations from 3 on
+    CHECK(f.lb->set_servers(0) == Errc::invalid);
+    CHECK(f.lb->set_servers(65) == Errc::invalid);
+    CHECK(f.lb->action() == nullptr); // not half-applied to the new set
+    CHECK(f.lb->server_set_seq() == 3);
+    CHECK(f.agent->num_servers() == 8);
+    CHECK(f.agent->verdicts().applied_action_seq == 0);
+
+    fill_action(a, 2, 8); // the right count, but it answers an observation of the old set
+    RejectReason why{};
+    CHECK(f.agent->write_action(a, 1, &why) == Errc::rejected);
+    CHECK(why == MARLLB_ACTION_SERVER_SET);
+    f.raw_write_action(a);
+    auto r = f.lb->poll_action();
+    CHECK(r.status == MARLLB_POLL_REJECTED);
+    CHECK(r.reason == MARLLB_ACTION_SERVER_SET);
+    CHECK(f.lb->action() == nullptr);
+
+    f.publish(); // 3: the new set's first observation
+    fill_action(a, 3, 8);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    CHECK(f.lb->action()->num_servers == 8);
+
+    SECTION("a restarted LB of the same count keeps the set and re-adopts its action") {
+        f.restart_lb(8);
+        CHECK(f.lb->server_set_seq() == 3);
+        CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+        CHECK(f.lb->action()->sequence_id == 3);
+    }
+    SECTION("a restarted LB of another count starts a new set and re-adopts nothing") {
+        f.restart_lb(7);
+        CHECK(f.lb->server_set_seq() == 4);
+        CHECK(f.agent->num_servers() == 7);
+        CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED);
+        CHECK(f.lb->action() == nullptr);
+    }
+}
+
+TEST_CASE("an action whose metadata is junk is rejected, junk in the bytes the LB never reads is ignored", "[protocol][action]") {
+    Fixture f("junk_meta");
+    for (int i = 0; i < 6; ++i) f.publish();
+    marllb_msg_in_t a;
+    std::uint64_t seq = 1;
+    const auto now = marllb_now_mono_ns();
+    using Meta = Fixture::Meta;
+    for (const Meta junk : {Meta{UINT64_MAX, 1, 0}, Meta{now + 3'600'000'000'000ull, 1, 0}, Meta{now, 0xffffffffu, 0},
+                            Meta{now, 2, 0}, Meta{now, 1, 7}}) {
+        INFO("write time " << junk.write_mono_ns << ", generation " << junk.obs_generation << ", reserved " << junk.reserved);
+        fill_action(a, seq++);
+        f.raw_write_action(a, junk);
+        const auto r = f.lb->poll_action();
+        CHECK(r.status == MARLLB_POLL_REJECTED);
+        CHECK(r.reason == MARLLB_ACTION_META);
+        CHECK(f.lb->action() == nullptr);
+        CHECK(f.lb->action_write_mono_ns() == 0); // never reported
+    }
+    std::memset(f.raw->action()->reserved3, 0xab, sizeof f.raw->action()->reserved3); // never read
+    fill_action(a, seq);
+    f.raw_write_action(a, Meta{now, 1, 0});
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    CHECK(f.lb->action_write_mono_ns() == now);
+}
+
+TEST_CASE("a vfork child shares its parent's agent handle, as a thread does: its write is accepted", "[protocol][action]") {
+    // The contract (shm.h): E_BUSY is for another address space, which has its own copy of the
+    // handle; a vfork child runs in the parent's memory while the parent waits.
+    Fixture f("vfork_writer");
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 5);
+    volatile int result = -1;
+    const pid_t pid = vfork();
+    if (pid == 0) {
+        result = int(f.agent->write_action(a, 1));
+        _exit(0);
+    }
+    REQUIRE(pid > 0);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(result == int(Errc::ok));
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
 }
 
 namespace {

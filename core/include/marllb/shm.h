@@ -55,7 +55,9 @@ typedef struct marllb_options {
     uint32_t struct_size; /* sizeof(marllb_options_t), set by marllb_options_init */
     uint32_t flags;       /* MARLLB_OPT_* */
     int32_t numa_node;    /* create: bind the region's memory to this NUMA node; -1 = no */
-    uint32_t reserved;    /* 0 */
+    uint32_t num_servers; /* LB side (create, reopen, open): the LB's server count, 1..64; the
+                             LB refuses actions for another count (MARLLB_ACTION_SERVER_COUNT).
+                             0 = not declared: any count is accepted. Attach, unlink: 0 */
     const char *dir;      /* directory of the region file; NULL = "/dev/shm" */
 } marllb_options_t;
 
@@ -68,7 +70,8 @@ typedef struct marllb_options {
  *     against a newer header) and any byte beyond the fields this library knows is non-zero:
  *     a newer option left at its default (zero) is accepted, one that was set is refused
  *     rather than silently ignored;
- *   - flags holds a bit that is not a MARLLB_OPT_*, or reserved is not 0. */
+ *   - flags holds a bit that is not a MARLLB_OPT_*, numa_node is below -1, or num_servers is
+ *     above 64 (or not 0 for marllb_agent_attach and marllb_unlink). */
 #define MARLLB_OPTIONS_MIN_SIZE (offsetof(marllb_options_t, dir) + sizeof(const char *))
 void marllb_options_init(marllb_options_t *opts);
 
@@ -151,6 +154,17 @@ int marllb_lb_poll_action(marllb_lb_t *lb, marllb_action_reject_t *reason);
 
 /* The action in force (LB-private copy, stable until the next poll), or NULL if none. */
 const marllb_msg_in_t *marllb_lb_action(const marllb_lb_t *lb);
+
+/* Announce a new server set (servers added or drained), before publishing the first
+ * observation of it: num_servers in 1..64 becomes the count actions must carry, and every
+ * action answering an observation published before this call is refused
+ * (MARLLB_ACTION_SERVER_SET), never applied to the new set. The action in force is dropped
+ * (marllb_lb_action returns NULL until an action for the new set is applied): the LB falls
+ * back to its own weights meanwhile. Errors: E_INVAL (num_servers not in 1..64). */
+int marllb_lb_set_servers(marllb_lb_t *lb, uint32_t num_servers);
+/* The declared server count (0 = not declared), and the first sequence id of its set. */
+uint32_t marllb_lb_num_servers(const marllb_lb_t *lb);
+uint64_t marllb_lb_server_set_seq(const marllb_lb_t *lb);
 
 void marllb_lb_heartbeat(marllb_lb_t *lb);
 /* 1 if the agent stamped its heartbeat within timeout_ns, else 0. */
@@ -257,10 +271,20 @@ size_t marllb_agent_size(const marllb_agent_t *agent);
 int marllb_agent_read_reservoirs(marllb_agent_t *agent, uint64_t seq,
                                  marllb_reservoir_data_t *out);
 
+/* The LB's declared server count (0 = not declared) and the first observation sequence id of
+ * its current server set, as the LB last announced them (may be a moment old; read after an
+ * observation, they are at least as new as that observation's set). */
+uint32_t marllb_agent_num_servers(const marllb_agent_t *agent);
+uint64_t marllb_agent_server_set_seq(const marllb_agent_t *agent);
+
 /* Validate and write an action answering the observation (seq, generation). Invalid actions
- * are not written: returns E_REJECTED and *reason. E_BUSY: called from a process other than
- * the one that attached (a child forked after attach must attach its own handle once the
- * parent has closed), or while another thread writes on this handle. */
+ * are not written: returns E_REJECTED and *reason; that includes an action for another
+ * server count than the LB declared, or answering an observation of a server set the LB has
+ * replaced. E_BUSY: called from another address space than the one that attached (a child
+ * forked after attach, which has its own copy of the handle, must attach its own once the
+ * parent has closed), or while another thread writes on this handle. A vfork child or a
+ * clone(CLONE_VM) task shares the attaching process's memory, and so the handle, as a thread
+ * does: its writes are accepted, under the same one-writer-at-a-time guard. */
 int marllb_agent_write_action(marllb_agent_t *agent, const marllb_msg_in_t *action,
                               uint32_t obs_generation, marllb_action_reject_t *reason);
 
@@ -291,6 +315,10 @@ int marllb_unlink(const char *name, const marllb_options_t *opts);
 
 /* Check an action as the LB will. newest_seq: the newest published observation. */
 marllb_action_reject_t marllb_action_validate(const marllb_msg_in_t *action, uint64_t newest_seq);
+/* The same, for an LB that declared num_servers (0 = not declared) with its current server
+ * set first published at server_set_seq (0 = from the start). */
+marllb_action_reject_t marllb_action_validate_for(const marllb_msg_in_t *action, uint64_t newest_seq,
+                                                  uint32_t num_servers, uint64_t server_set_seq);
 
 /* Vose's alias method: O(n) build from n weights (finite, >= 0, not all 0; 1 <= n <= 64).
  * Zero weights are never drawn. table holds MARLLB_MAX_AS entries: entries n..63 are zeroed,

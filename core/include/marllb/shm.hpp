@@ -159,6 +159,16 @@ public:
     // CLOCK_MONOTONIC time at which the agent began writing the action in force.
     [[nodiscard]] std::uint64_t action_write_mono_ns() const noexcept { return action_write_ns_; }
 
+    // Announces a new server set (servers added or drained) before the first observation of
+    // it is published: its count (1..64) becomes the one actions must carry, and actions
+    // answering an observation published before this call are refused (SERVER_SET). The
+    // action in force is dropped: action() is nullptr until one for the new set is applied.
+    // Errc::invalid for a count outside 1..64 (nothing changes).
+    [[nodiscard]] Errc set_servers(std::uint32_t num_servers) noexcept;
+    // The declared server count (0: not declared, any count accepted) and the first sequence
+    // id of the current set.
+    [[nodiscard]] std::uint32_t num_servers() const noexcept { return num_servers_; }
+    [[nodiscard]] std::uint64_t server_set_seq() const noexcept { return server_set_seq_; }
     void heartbeat() noexcept;
     [[nodiscard]] bool agent_alive(std::uint64_t timeout_ns) const noexcept;
 
@@ -183,10 +193,15 @@ public:
 
 private:
     explicit LbRegion(detail::Mapping map) noexcept;
-    void recover() noexcept;
+    void recover(std::uint32_t num_servers) noexcept;
     void restore_action(std::uint64_t published) noexcept;
     void save_action(const void *meta_and_msg) noexcept;
     void record_verdict(PollResult r, std::uint64_t seq) noexcept;
+    void declare_servers(std::uint32_t num_servers, std::uint64_t first_seq) noexcept;
+    // meta_and_msg: an action's meta (write time, generation, reserved) followed by its message.
+    [[nodiscard]] RejectReason check(const void *meta_and_msg, std::uint64_t newest_seq) const noexcept;
+    std::uint32_t num_servers_ = 0;    // declared server count, 0 = not declared
+    std::uint64_t server_set_seq_ = 0; // first sequence id of the current server set
 
     detail::Mapping map_;
     std::uint64_t next_seq_ = 1;      // next sequence id to publish
@@ -236,14 +251,20 @@ public:
     [[nodiscard]] Errc read_reservoirs(std::uint64_t seq, ReservoirData &out) noexcept;
 
     // Validates, then writes the action answering observation (action.sequence_id, generation).
-    // Errc::rejected (and *reason) if invalid; Errc::busy from a process other than the one
-    // that attached, or while another thread of this process is writing on this handle.
+    // Errc::rejected (and *reason) if invalid, including another server count than the LB
+    // declared; Errc::busy from another address space than the one that attached (a forked
+    // child), or while another thread or task sharing this memory (a vfork child, a
+    // clone(CLONE_VM) task: the handle is theirs as it is a thread's) is writing on it.
     [[nodiscard]] Errc write_action(const MsgIn &action, std::uint32_t obs_generation,
                                     RejectReason *reason = nullptr) noexcept;
 
     void heartbeat() noexcept;
     [[nodiscard]] bool lb_alive(std::uint64_t timeout_ns) const noexcept;
     [[nodiscard]] Verdicts verdicts() const noexcept;
+    // The LB's declared server count (0: not declared) and the first observation sequence id
+    // of its current set; any time, may be a moment old (see marllb_agent_num_servers).
+    [[nodiscard]] std::uint32_t num_servers() const noexcept;
+    [[nodiscard]] std::uint64_t server_set_seq() const noexcept;
 
     // Optional, agent side, shortly before an observation is due (the LB's counterpart is
     // LbRegion::prefetch_next_slot): runs the read path over the last observation returned,
@@ -295,7 +316,15 @@ private:
 [[nodiscard]] Expected<void> unlink_region(std::string_view name,
                                            const Options &opts = default_options());
 
-// Any side: the checks the LB applies to every action.
-[[nodiscard]] RejectReason validate_action(const MsgIn &action, std::uint64_t newest_seq) noexcept;
+// The server set an action must answer: the LB's declared count (0: any) and the first
+// observation sequence id of the set (0: from the start).
+struct ServerSet {
+    std::uint32_t num_servers = 0;
+    std::uint64_t first_seq = 0;
+};
+// Any side: the checks the LB applies to every action's message (the LB also checks the
+// meta the agent writes beside it: MARLLB_ACTION_META).
+[[nodiscard]] RejectReason validate_action(const MsgIn &action, std::uint64_t newest_seq,
+                                           ServerSet set = {}) noexcept;
 
 } // namespace marllb::shm

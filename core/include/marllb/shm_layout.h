@@ -135,7 +135,13 @@ typedef enum marllb_action_reject {
     MARLLB_ACTION_ALIAS_MISMATCH = 10,    /* alias table does not draw the weights' shares */
     MARLLB_ACTION_RESERVED_NONZERO = 11,  /* msg_in_t.reserved is not 0 */
     MARLLB_ACTION_ALIAS_BEYOND_N = 12,    /* alias entry at index >= num_servers is not all zero */
-    MARLLB_ACTION_REJECT_REASONS = 13
+    MARLLB_ACTION_SERVER_COUNT = 13,      /* num_servers is not the LB's declared server count */
+    MARLLB_ACTION_SERVER_SET = 14,        /* answers an observation of a server set the LB has
+                                             since replaced (sequence_id < server_set_seq) */
+    MARLLB_ACTION_META = 15,              /* the bytes the LB copies with msg_in_t are junk:
+                                             obs_generation beyond the LB's, write time in the
+                                             future, or their reserved word non-zero */
+    MARLLB_ACTION_REJECT_REASONS = 16
 } marllb_action_reject_t;
 
 typedef struct marllb_region_header {
@@ -178,8 +184,12 @@ typedef struct marllb_region_header {
     uint64_t actions_stale;        /* well-formed but not newer than the one in force */
     uint64_t last_rejected_seq;
     uint32_t last_reject_reason;   /* marllb_action_reject_t */
-    uint32_t reserved4;
-    uint64_t reserved5;
+    /* The LB's server set, declared at open and announced again when it changes (servers added
+     * or drained). 0 = not declared (an LB that declares nothing, or a region of an older
+     * build, which zero-filled these words): any num_servers in 1..64 is then accepted. */
+    uint32_t num_servers;          /* actions with another num_servers: SERVER_COUNT */
+    uint64_t server_set_seq;       /* first observation sequence id of the current set; actions
+                                      answering an older observation: SERVER_SET */
     /* lines 5-6: rejections per reason */
     uint64_t rejects_by_reason[16];
 } marllb_region_header_t;
@@ -212,11 +222,16 @@ typedef struct marllb_action_section {
     uint64_t attach_count;
     uint64_t actions_written;
     uint64_t reserved2[4];
-    /* lines 2..: payload, copied under the lock; meta contiguous with msg */
+    /* lines 2..: payload, copied under the lock; meta contiguous with msg. The LB reads
+     * write_mono_ns, obs_generation, reserved4 and msg, and nothing else of this section but
+     * the lock: an action whose meta is junk (a write time later than the LB's clock when it
+     * polls, a generation above the LB's, reserved4 non-zero) is rejected
+     * (MARLLB_ACTION_META); the reserved words outside it are never read, so junk there is
+     * ignored. */
     uint64_t reserved3[6];
     uint64_t write_mono_ns;  /* CLOCK_MONOTONIC when the agent began writing */
     uint32_t obs_generation; /* generation of the observation the action answers */
-    uint32_t reserved4;
+    uint32_t reserved4;      /* 0 */
     marllb_msg_in_t msg;
     uint8_t tail_pad[40];
 } marllb_action_section_t;
@@ -290,6 +305,8 @@ MARLLB_STATIC_ASSERT(offsetof(marllb_region_header_t, applied_action_seq) == 256
 MARLLB_STATIC_ASSERT(offsetof(marllb_region_header_t, rejects_by_reason) == 320, "header line 5");
 MARLLB_STATIC_ASSERT(sizeof(marllb_region_header_t) == 448, "header");
 MARLLB_STATIC_ASSERT(sizeof(marllb_region_header_t) <= MARLLB_PAGE_SIZE, "header fits its page");
+MARLLB_STATIC_ASSERT(offsetof(marllb_region_header_t, num_servers) == 308, "header line 4: server count");
+MARLLB_STATIC_ASSERT(offsetof(marllb_region_header_t, server_set_seq) == 312, "header line 4: server set");
 MARLLB_STATIC_ASSERT(MARLLB_ACTION_REJECT_REASONS <= 16, "rejects_by_reason has room");
 
 MARLLB_STATIC_ASSERT(offsetof(marllb_saved_action_t, write_mono_ns) == 48, "saved action meta");

@@ -128,6 +128,7 @@ void open_lbs(Run &r) {
         if (!cfg.no_region) {
             shm::Options o = shm::default_options();
             if (cfg.raw_reservoirs) o.flags |= MARLLB_OPT_RAW_RESERVOIRS;
+            o.num_servers = std::uint32_t(r.caps.size()); // actions for another count are refused
             const std::string name = cfg.region_prefix + std::to_string(i);
             auto reg = shm::LbRegion::open(name, o);
             if (!reg) fail("region '" + name + "': " + reg.error().message);
