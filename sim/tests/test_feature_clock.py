@@ -103,9 +103,10 @@ def test_lockstep_features_recompute_from_the_reservoirs_at_the_observations_tim
 
 
 def test_realtime_features_recompute_from_the_reservoirs_at_the_publish_time():
-    # In real time the features are taken at the LB's clock reading just before the publish;
-    # publish_mono_ns is read at the start of the publish call, a few microseconds later:
-    # rtol 1e-3 allows ~10 ms between the two (a descheduled LB lcore) and nothing more.
+    # In real time the features are taken at the LB's clock reading before the publish;
+    # publish_mono_ns is read at the start of the publish call, after the features were
+    # computed (~50 us with 7 servers): each 100 us between the two moves a decayed feature by
+    # 1.05e-5, so rtol 1e-3 allows ~10 ms (a descheduled LB lcore) and nothing more.
     proc, region, name = start("--duration", "4", "--seed", "5")
     try:
         checked, decayed = 0, []
