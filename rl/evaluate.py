@@ -40,6 +40,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import eval_figure  # noqa: E402
 import eval_stats  # noqa: E402
 import marllb_env  # noqa: E402
 import result_rows  # noqa: E402
@@ -293,49 +294,13 @@ def summarise(rows):
     return out
 
 
-def figure(summary, path):
-    import matplotlib
-    matplotlib.use("Agg")
+def figure(summary, rows, path):
+    """The figure of the summary, with the rows' provenance (rl/eval_figure.py draws it)."""
     import matplotlib.pyplot as plt
-    sets = sorted({r["servers"] for r in summary})
-    wls = [w for w in WORKLOADS if any(r["workload"] == w for r in summary)]
-    fig, axes = plt.subplots(len(sets), len(wls) + 1, figsize=(4.2 * (len(wls) + 1), 3.4 * len(sets)), squeeze=False)
-    colors = dict(zip(POLICIES, ("tab:red", "tab:pink", "tab:gray", "tab:olive", "tab:blue", "tab:green")))
-    for i, servers in enumerate(sets):
-        for j, wl in enumerate(wls):
-            ax = axes[i][j]
-            runs = sorted({(r["lbs"], r["run"]) for r in summary if r["servers"] == servers and r["workload"] == wl})
-            width = 0.8 / len(POLICIES)
-            for k, p in enumerate(POLICIES):
-                got = [next((r for r in summary if (r["run"], r["workload"], r["policy"]) == (run, wl, p)), None)
-                       for _, run in runs]
-                x = [n + (k - (len(POLICIES) - 1) / 2) * width for n in range(len(runs))]
-                ax.bar(x, [g["fct_p90_ms"] if g else 0 for g in got], width,
-                       yerr=[g["fct_p90_ms_ci95"] if g else 0 for g in got], color=colors[p], label=p, capsize=2)
-            one_per_lbs = len({n for n, _ in runs}) == len(runs)  # else the run's folder tells them apart
-            ax.set_xticks(range(len(runs)), [f"{n} LB" + ("s" if n > 1 else "") +
-                                             ("" if one_per_lbs else f"\n{os.path.basename(run)}") for n, run in runs])
-            ax.set_yscale("log")
-            ax.set_title(f"{servers}, {wl}", fontsize=9)
-            ax.set_ylabel("p90 FCT (ms), 95 % CI")
-        # The paired differences: sac-gru minus the best heuristic and minus SED, per cell
-        ax = axes[i][-1]
-        mine = [r for r in summary if r["servers"] == servers and r["policy"] == "sac-gru"]
-        mine.sort(key=lambda r: (wls.index(r["workload"]), r["lbs"]))
-        y = np.arange(len(mine))
-        ax.errorbar([r["p90_minus_best_ms"] for r in mine], y - 0.12, xerr=[r["p90_minus_best_ci95"] for r in mine],
-                    fmt="o", color="tab:red", capsize=2, label="minus best heuristic")
-        ax.errorbar([r["p90_minus_sed_ms"] for r in mine], y + 0.12, xerr=[r["p90_minus_sed_ci95"] for r in mine],
-                    fmt="s", color="tab:green", capsize=2, label="minus SED")
-        ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(y, [f"{r['workload']}, {r['lbs']} LB" for r in mine], fontsize=7)
-        ax.set_xlabel("sac-gru p90 FCT difference (ms), 95 % CI; < 0: better", fontsize=8)
-        ax.set_title(f"{servers}: paired on the same workloads", fontsize=9)
-        ax.legend(fontsize=7)
-    axes[0][-2].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig = eval_figure.draw(summary, rows)
+    if fig is not None:
+        fig.savefig(path, dpi=eval_figure.figures.DPI)
+        plt.close(fig)
 
 
 def main():
@@ -369,7 +334,7 @@ def main():
             w.writerows(summary)
         print(f"summary: {a.summary}")
     if a.figure:
-        figure(summary, a.figure)
+        figure(summary, rows, a.figure)
         print(f"figure: {a.figure}")
     return 0
 

@@ -51,7 +51,7 @@ bool parse_agent_policy(const std::string &s, AgentPolicy &p) {
 // Weights for the servers of one observation. Each policy is a plain function of what the LB
 // published (and, for `reservoir`, of its raw samples).
 std::vector<float> decide(AgentPolicy p, const shm::Observation &o, const std::vector<double> &caps,
-                          const shm::ReservoirData *raw) {
+                          const shm::ReservoirData *raw, bool lockstep) {
     const unsigned n = o.msg.num_active_as;
     std::vector<float> w(n, 1.0f);
     auto cap = [&](unsigned s) { return s < caps.size() ? caps[s] : 1.0; };
@@ -76,7 +76,10 @@ std::vector<float> decide(AgentPolicy p, const shm::Observation &o, const std::v
     }
     case AgentPolicy::reservoir: { // median flow duration of the samples of the last 2 s, inverted
         std::vector<double> med(n, 0);
-        const std::uint64_t horizon = o.publish_mono_ns > 2'000'000'000ull ? o.publish_mono_ns - 2'000'000'000ull : 0;
+        // The samples' clock (docs/sim.md, "Time"): simulated time in lockstep, which the LB
+        // writes into timestamp_us; CLOCK_MONOTONIC in real time, the clock of publish_mono_ns.
+        const std::uint64_t now = lockstep ? o.msg.timestamp_us * 1000 : o.publish_mono_ns;
+        const std::uint64_t horizon = now > 2'000'000'000ull ? now - 2'000'000'000ull : 0;
         double sum = 0;
         unsigned k = 0;
         for (unsigned s = 0; s < n && raw; ++s) {
@@ -225,7 +228,7 @@ int main(int argc, char **argv) {
             const shm::ReservoirData *raw = nullptr;
             if (policy == AgentPolicy::reservoir && a->read_reservoirs(o.msg.sequence_id, *reservoirs) == shm::Errc::ok)
                 raw = reservoirs.get();
-            const std::vector<float> w = decide(policy, o, caps, raw);
+            const std::vector<float> w = decide(policy, o, caps, raw, lockstep);
             shm::MsgIn act{};
             act.sequence_id = o.msg.sequence_id;
             act.timestamp_us = marllb_now_realtime_us();

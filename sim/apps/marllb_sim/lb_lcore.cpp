@@ -21,6 +21,11 @@ void publish_all(Run &r, std::uint64_t now) {
     for (auto &inst : r.lbs) {
         const std::uint64_t t0 = mono_ns();
         inst.lb->observe(now, inst.msg);
+        // Lockstep: the features and the raw reservoirs' timestamps are in simulated time, so the
+        // observation carries that clock (the publish's simulated time in us), for an agent to
+        // decay the raw samples to; in real time the core stamps CLOCK_REALTIME, and the
+        // reservoirs share the clock of the slot's publish_mono_ns (docs/sim.md, "Time").
+        if (r.cfg.lockstep) inst.msg.timestamp_us = now / 1000;
         const std::uint64_t t1 = mono_ns();
         if (inst.region) inst.region->publish(inst.msg, inst.raw ? &inst.lb->raw_reservoirs() : nullptr);
         const std::uint64_t t2 = mono_ns();

@@ -221,7 +221,9 @@ int main(int argc, char **argv) {
     open_lbs(r);
 
     const unsigned worker = rte_get_next_lcore(rte_lcore_id(), 1, 0);
-    r.start_ns = mono_ns();
+    // Lockstep's simulated clock starts here; on a whole microsecond, so every publish boundary
+    // is one and the observation's timestamp_us names its time exactly (lb_lcore.cpp).
+    r.start_ns = cfg.lockstep ? mono_ns() / 1000 * 1000 : mono_ns();
     std::optional<World> world;
     if (!cfg.flood) world.emplace(world_config(r, std::move(trace)));
     FILE *series = open_timeseries(cfg.timeseries);
