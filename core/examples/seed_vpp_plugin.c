@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
     }
 
     /* init: the region, created (or reopened after a restart: ids continue) */
-    shm_region_t *shm = shm_create(region, sizeof(shm_data_t));
+    shm_region_t *shm = shm_create_servers(region, sizeof(shm_data_t), SERVERS);
     if (!shm) {
         fprintf(stderr, "plugin: %s\n", marllb_last_error());
         return 2;

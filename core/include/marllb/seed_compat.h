@@ -7,6 +7,8 @@
  *   seed                               here                                   C API
  *   shm_region_t                       the LB's handle                        marllb_lb_t
  *   shm_create(name, size)             create, or reopen after a restart      marllb_lb_open
+ *   shm_create_servers(name, size, n)  the same, declaring n servers (actions
+ *                                      for another count are refused)         marllb_lb_open
  *   shm_write_observation(shm, &obs)   publish; returns the sequence id       marllb_lb_publish
  *   shm_read_action(shm)               poll; the action in force, or NULL     marllb_lb_poll_action,
  *                                                                             marllb_lb_action
@@ -88,6 +90,19 @@ static inline shm_region_t *shm_create(const char *name, size_t size)
     marllb_lb_t *lb = NULL;
     marllb_options_init(&opts);
     if (size > MARLLB_REGION_SIZE_BASE) opts.flags |= MARLLB_OPT_RAW_RESERVOIRS;
+    return marllb_lb_open(name, &opts, &lb, NULL) == MARLLB_OK ? lb : NULL;
+}
+
+/* As shm_create, and the LB declares num_servers (1..64): an action for another count is
+ * refused by the LB (MARLLB_ACTION_SERVER_COUNT), never applied. A plugin knows its server
+ * set at init: prefer this to shm_create. When the set changes, marllb_lb_set_servers. */
+static inline shm_region_t *shm_create_servers(const char *name, size_t size, uint32_t num_servers)
+{
+    marllb_options_t opts;
+    marllb_lb_t *lb = NULL;
+    marllb_options_init(&opts);
+    if (size > MARLLB_REGION_SIZE_BASE) opts.flags |= MARLLB_OPT_RAW_RESERVOIRS;
+    opts.num_servers = num_servers;
     return marllb_lb_open(name, &opts, &lb, NULL) == MARLLB_OK ? lb : NULL;
 }
 

@@ -80,7 +80,9 @@ typedef struct marllb_as_stats {
 
 typedef struct marllb_msg_out {
     uint64_t sequence_id;      /* set by marllb_lb_publish: 1, 2, 3, ... never reused */
-    uint64_t timestamp_us;     /* CLOCK_REALTIME microseconds; stamped by publish if 0 */
+    uint64_t timestamp_us;     /* CLOCK_REALTIME microseconds; stamped by publish if 0. An LB
+                                  whose features run on another clock (a simulator in lockstep:
+                                  marllb-sim writes its simulated time) puts that clock here */
     uint64_t active_as_bitmap; /* bit i set: server i is active */
     uint32_t num_active_as;
     uint32_t reserved;
