@@ -221,3 +221,60 @@ def test_a_run_that_outlasts_its_trace_window_says_so():
     assert late.returncode == 0 and "no arrivals after it" in late.stderr, late.stderr
     inside = run("--lockstep", "--duration", "2", "--quiet", "--no-region", "--trace", trace, "--trace-start", "100")
     assert inside.returncode == 0 and "no arrivals after it" not in inside.stderr, inside.stderr
+
+
+def raw_action(seq, weights):
+    """msg_in_t bytes: the weights and an alias table that draws each server with its share
+    (non-heaviest entries kept with p_i = w_i n / sum, else aliased to the heaviest)."""
+    import struct
+    n, total = len(weights), float(sum(weights))
+    heavy = max(range(n), key=lambda i: weights[i])
+    probs = [w * n / total for w in weights]
+    probs[heavy] = 0.0
+    probs[heavy] = weights[heavy] * n / total - (n - 1 - sum(probs))
+    body = struct.pack("<QQII", seq, 0, n, 0) + struct.pack("<64f", *(list(weights) + [0.0] * (64 - n)))
+    for i in range(64):
+        body += struct.pack("<fI", probs[i], heavy) if i < n else struct.pack("<fI", 0.0, 0)
+    return body
+
+
+@pytest.mark.parametrize("count", [8, 3])
+def test_raw_actions_for_another_server_count_are_rejected_by_the_lb(tmp_path, count):
+    # An agent writing straight into the region (no library checks) answers every observation of
+    # a 7-server LB with `count` weights, the heaviest on the last index. The LB declared 7
+    # servers: it rejects each (SERVER_COUNT) and never applies one, so no flow goes to a
+    # server that does not exist and none is starved by a short table.
+    import mmap
+    import struct
+    prefix, out = region_prefix(), tmp_path / "sim.csv"
+    sim = subprocess.Popen([SIM, "--lockstep", "--policy", "agent-alias", "--servers", "1,1,1,1,2,2,2",
+                            "--duration", "4", "--lockstep-wait-ms", "20", "--quiet", "--region-prefix", prefix,
+                            "--csv", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path, answered, rejected_by_reason = f"/dev/shm/{prefix}0", 0, 0
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(path) and time.monotonic() < deadline and sim.poll() is None:
+            time.sleep(0.01)
+        with open(path, "r+b") as f, mmap.mmap(f.fileno(), 0) as mm:
+            while sim.poll() is None and time.monotonic() < deadline:
+                seq = struct.unpack_from("<Q", mm, 4096)[0]  # published_seq
+                if seq > answered:
+                    weights = [1.0] * (count - 1) + [1000.0]
+                    lock = struct.unpack_from("<Q", mm, 16384)[0]
+                    mm[16384 + 192:16384 + 192 + 792] = raw_action(seq, weights)
+                    struct.pack_into("<Q", mm, 16384, (lock | 1) + 1)
+                    answered = seq
+                rejected_by_reason = struct.unpack_from("<Q", mm, 320 + 8 * 13)[0]  # SERVER_COUNT
+                time.sleep(0.001)
+        sim.wait(timeout=60)
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+            sim.wait()
+        if os.path.exists(path):
+            os.unlink(path)
+    assert sim.returncode == 0, sim.stderr.read()
+    row = rows(out)[0]
+    assert answered >= 10
+    assert int(row["actions_applied"]) == 0, row
+    assert int(row["actions_rejected"]) >= 10 and rejected_by_reason >= 10, (row, rejected_by_reason)
