@@ -31,6 +31,9 @@ using tl::unexpected;
 } // namespace marllb::shm
 #endif
 
+// The library is built with hidden visibility: what this header declares is its interface
+// (detail::Mapping too: the region classes' inline moves and destructors call it).
+#pragma GCC visibility push(default)
 namespace marllb::shm {
 
 enum class Errc : int {
@@ -299,3 +302,4 @@ private:
 [[nodiscard]] RejectReason validate_action(const MsgIn &action, std::uint64_t newest_seq) noexcept;
 
 } // namespace marllb::shm
+#pragma GCC visibility pop
