@@ -15,14 +15,19 @@
 #include <string_view>
 #include <version>
 
-#if defined(__cpp_lib_expected)
+#if defined(__cpp_lib_expected) && !defined(MARLLB_SHM_TL_EXPECTED)
 #include <expected>
 namespace marllb::shm {
 template <class T, class E> using expected_type = std::expected<T, E>;
 using std::unexpected;
 } // namespace marllb::shm
+#elif !defined(MARLLB_SHM_TL_EXPECTED)
+// A return type is not part of a function's linker name: code that chose another Expected
+// than the library did would link and then read the wrong layout.
+#error "marllb/shm.hpp needs std::expected, as the library was built with: C++23 (g++ 12: -std=c++23)"
 #else
-// clang 14 over libstdc++ 12 (the fuzzing build) has no std::expected: tl::expected (Debian
+// clang 14 over libstdc++ 12 (the fuzzing build, which defines MARLLB_SHM_TL_EXPECTED for the
+// library and everything built with it) has no std::expected: tl::expected (Debian
 // libexpected-dev) has the same interface for what this API uses.
 #include <tl/expected.hpp>
 namespace marllb::shm {
