@@ -72,3 +72,4 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/marllb_shmConfigVersion.c
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/marllb_shmConfig.cmake ${PROJECT_BINARY_DIR}/marllb_shmConfigVersion.cmake
   DESTINATION ${_cmake_dir} COMPONENT dev)
+
