@@ -37,7 +37,8 @@ using tl::unexpected;
 #endif
 
 // The library is built with hidden visibility: what this header declares is its interface
-// (detail::Mapping too: the region classes' inline moves and destructors call it).
+// (detail::Mapping too: the region classes' inline moves and destructors call it), except the
+// classes' private functions, marked hidden.
 #pragma GCC visibility push(default)
 namespace marllb::shm {
 
@@ -189,12 +190,12 @@ public:
     // Empty, or what create did differently from what was asked (e.g. no huge pages here).
     [[nodiscard]] const std::string &notes() const noexcept { return map_.notes; }
 
-private:
-    explicit LbRegion(detail::Mapping map) noexcept;
-    void recover() noexcept;
-    void restore_action(std::uint64_t published) noexcept;
-    void save_action(const void *meta_and_msg) noexcept;
-    void record_verdict(PollResult r, std::uint64_t seq) noexcept;
+private: // hidden: called only inside the library, so not exported from it
+    [[gnu::visibility("hidden")]] explicit LbRegion(detail::Mapping map) noexcept;
+    [[gnu::visibility("hidden")]] void recover() noexcept;
+    [[gnu::visibility("hidden")]] void restore_action(std::uint64_t published) noexcept;
+    [[gnu::visibility("hidden")]] void save_action(const void *meta_and_msg) noexcept;
+    [[gnu::visibility("hidden")]] void record_verdict(PollResult r, std::uint64_t seq) noexcept;
 
     detail::Mapping map_;
     std::uint64_t next_seq_ = 1;      // next sequence id to publish
@@ -283,9 +284,9 @@ public:
     // The process that attached: the only one whose write_action is accepted.
     [[nodiscard]] int attached_pid() const noexcept { return owner_pid_; }
 
-private:
-    explicit AgentRegion(detail::Mapping map) noexcept;
-    bool try_read_slot(std::uint64_t seq, Observation &out) const noexcept;
+private: // hidden: called only inside the library, so not exported from it
+    [[gnu::visibility("hidden")]] explicit AgentRegion(detail::Mapping map) noexcept;
+    [[gnu::visibility("hidden")]] bool try_read_slot(std::uint64_t seq, Observation &out) const noexcept;
 
     detail::Mapping map_;
     std::uint64_t last_returned_ = 0; // newest sequence id returned to the caller

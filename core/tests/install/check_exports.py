@@ -8,8 +8,8 @@ declares (its static inline helpers excepted), and every out-of-line function ma
 declares in a public section (detail::Mapping included: the region classes' inline moves and
 destructors call it). Each must be a defined dynamic symbol of LIBRARY (nm -D --defined-only).
 Every defined dynamic symbol must in turn be one of those C functions, or in namespace
-marllb::shm (a class is exported whole, so its private members are too) outside
-marllb::shm::detail (Mapping excepted), or the version node MARLLB_SHM_<ABI>. Exit 0 when both
+marllb::shm outside marllb::shm::detail (Mapping excepted) and not a private function of a
+class, or the version node MARLLB_SHM_<ABI>. Exit 0 when both
 hold, 1 with the symbols that break them, 2 on bad arguments.
 """
 import re
@@ -81,10 +81,10 @@ def c_functions(header: Path) -> set:
     return names
 
 
-def cxx_functions(header: Path) -> set:
+def cxx_functions(header: Path, wanted_access: str = "public") -> set:
     names = set()
     for scope, access, stmt, brace in statements(strip_source(header.read_text())):
-        if brace or access != "public" or "(" not in stmt or stmt.startswith(("using", "template", "typedef", "friend")):
+        if brace or access != wanted_access or "(" not in stmt or stmt.startswith(("using", "template", "typedef", "friend")):
             continue
         if re.search(r"=\s*(default|delete)\s*$", stmt):
             continue
@@ -103,6 +103,7 @@ def main(argv) -> int:
     lib, inc = Path(argv[1]), Path(argv[2]) / "marllb"
     want_c = c_functions(inc / "shm.h")
     want_cxx = cxx_functions(inc / "shm.hpp")
+    private_cxx = cxx_functions(inc / "shm.hpp", "private")
     rows = subprocess.run(["nm", "-D", "--defined-only", "-C", str(lib)], check=True, capture_output=True,
                           text=True).stdout.splitlines()
     exported = []
@@ -116,6 +117,9 @@ def main(argv) -> int:
             continue
         if name in want_c:
             continue
+        if any(name.startswith(p + "(") for p in private_cxx):
+            leaked.append(name + "  [private]")
+            continue
         if name.startswith("marllb::shm::") and (not name.startswith("marllb::shm::detail::")
                                                 or name.startswith("marllb::shm::detail::Mapping::")):
             continue
@@ -125,7 +129,8 @@ def main(argv) -> int:
     missing += sorted(n for n in want_cxx if not any(e.startswith(n + "(") for e in names))
 
     print(f"check_exports: {lib.name}: {len(exported)} symbols exported; the headers declare "
-          f"{len(want_c)} C functions and {len(want_cxx)} out-of-line C++ functions")
+          f"{len(want_c)} C functions and {len(want_cxx)} out-of-line public C++ functions "
+          f"({len(private_cxx)} private ones, not to be exported)")
     for name in leaked:
         print(f"  leaked (not in the public API): {name}")
     for name in missing:
