@@ -24,14 +24,24 @@
  *  - shm_write_observation sets obs->sequence_id itself (1, 2, 3, ..., continued by a
  *    restarted LB): the seed's get_next_seq_id() is the region's, so the caller's value is
  *    overwritten. It returns the id given.
- *  - shm_read_action returns const msg_in_t *: the LB's private copy of the action in force,
- *    already validated, stable until the next call. Declare `const msg_in_t *action`; the
- *    seed's test `action->sequence_id > last_applied` still tells a new action from the last.
+ *  - shm_read_action returns the LB's private copy of the action in force (already validated,
+ *    stable until the next call), never the agent's shared slot. It is not const, so that the
+ *    seed's `msg_in_t *action = shm_read_action(shm);` compiles cleanly; writing through it
+ *    changes only what later calls return until the next action is applied (the LB decides
+ *    what is new by the sequence id it applied, kept apart), nothing the agent sees. The
+ *    seed's test `action->sequence_id > last_applied` tells a new action from the last.
  *  - size: the layout is fixed by the ABI (marllb_lb_size says the region's size); size only
  *    chooses whether the optional raw reservoirs are there: sizeof(shm_data_t) without,
  *    sizeof(shm_data_reservoirs_t) (any size above MARLLB_REGION_SIZE_BASE) with. Publish
  *    reservoirs with marllb_lb_publish(shm, &obs, &raw).
  *  - Failures return NULL (or a negative marllb_status_t); marllb_last_error() says why.
+ *
+ * Build with the installed library (libmarllb-shm-dev, or cmake --install):
+ *   #include <marllb/seed_compat.h>:  gcc -c plugin.c $(pkg-config --cflags marllb-shm)
+ *   the seed's #include "shm_layout.h": gcc -c plugin.c $(pkg-config --cflags marllb-shm-seed)
+ *   link (either):                     gcc -shared -o plugin.so plugin.o $(pkg-config --libs marllb-shm)
+ *   CMake: find_package(marllb_shm CONFIG REQUIRED), then target_link_libraries(plugin PRIVATE
+ *   marllb::shm), or marllb::shm_seed for the seed's include name (docs/c-api.md).
  *
  * Thread and process contract: as marllb/shm.h (shm_* on an shm_region_t in the LB process
  * only, on an shm_agent_t in the agent process only; one thread per handle at a time).
@@ -114,11 +124,12 @@ static inline uint64_t shm_write_observation(shm_region_t *shm, msg_out_t *obs)
 }
 
 /* LB side, on every burst: one cache-line load when nothing changed. The action in force (a
- * new one replaces it only if valid and newer), or NULL while the agent has sent none. */
-static inline const msg_in_t *shm_read_action(shm_region_t *shm)
+ * new one replaces it only if valid and newer), or NULL while the agent has sent none: this
+ * handle's private copy (marllb_lb_action), hence not const (see the top of this file). */
+static inline msg_in_t *shm_read_action(shm_region_t *shm)
 {
     (void)marllb_lb_poll_action(shm, NULL);
-    return marllb_lb_action(shm);
+    return (msg_in_t *)(uintptr_t)marllb_lb_action(shm); /* via uintptr_t: no -Wcast-qual */
 }
 
 /* LB side, at exit: releases the region, which stays for a restarted LB. NULL is ignored. */

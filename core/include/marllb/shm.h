@@ -16,6 +16,8 @@
 
 #include <marllb/shm_layout.h>
 
+/* The library is built with hidden visibility: what this header declares is its interface. */
+#pragma GCC visibility push(default)
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -349,5 +351,6 @@ static inline uint64_t marllb_rand64(uint64_t *state)
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
+#pragma GCC visibility pop
 
 #endif /* MARLLB_SHM_H */

@@ -15,14 +15,19 @@
 #include <string_view>
 #include <version>
 
-#if defined(__cpp_lib_expected)
+#if defined(__cpp_lib_expected) && !defined(MARLLB_SHM_TL_EXPECTED)
 #include <expected>
 namespace marllb::shm {
 template <class T, class E> using expected_type = std::expected<T, E>;
 using std::unexpected;
 } // namespace marllb::shm
+#elif !defined(MARLLB_SHM_TL_EXPECTED)
+// A return type is not part of a function's linker name: code that chose another Expected
+// than the library did would link and then read the wrong layout.
+#error "marllb/shm.hpp needs std::expected, as the library was built with: C++23 (g++ 12: -std=c++23)"
 #else
-// clang 14 over libstdc++ 12 (the fuzzing build) has no std::expected: tl::expected (Debian
+// clang 14 over libstdc++ 12 (the fuzzing build, which defines MARLLB_SHM_TL_EXPECTED for the
+// library and everything built with it) has no std::expected: tl::expected (Debian
 // libexpected-dev) has the same interface for what this API uses.
 #include <tl/expected.hpp>
 namespace marllb::shm {
@@ -31,6 +36,10 @@ using tl::unexpected;
 } // namespace marllb::shm
 #endif
 
+// The library is built with hidden visibility: what this header declares is its interface
+// (detail::Mapping too: the region classes' inline moves and destructors call it), except the
+// classes' private functions, marked hidden.
+#pragma GCC visibility push(default)
 namespace marllb::shm {
 
 enum class Errc : int {
@@ -191,15 +200,16 @@ public:
     // Empty, or what create did differently from what was asked (e.g. no huge pages here).
     [[nodiscard]] const std::string &notes() const noexcept { return map_.notes; }
 
-private:
-    explicit LbRegion(detail::Mapping map) noexcept;
-    void recover(std::uint32_t num_servers) noexcept;
-    void restore_action(std::uint64_t published) noexcept;
-    void save_action(const void *meta_and_msg) noexcept;
-    void record_verdict(PollResult r, std::uint64_t seq) noexcept;
-    void declare_servers(std::uint32_t num_servers, std::uint64_t first_seq) noexcept;
+private: // hidden: called only inside the library, so not exported from it
+    [[gnu::visibility("hidden")]] explicit LbRegion(detail::Mapping map) noexcept;
+    [[gnu::visibility("hidden")]] void recover(std::uint32_t num_servers) noexcept;
+    [[gnu::visibility("hidden")]] void restore_action(std::uint64_t published) noexcept;
+    [[gnu::visibility("hidden")]] void save_action(const void *meta_and_msg) noexcept;
+    [[gnu::visibility("hidden")]] void record_verdict(PollResult r, std::uint64_t seq) noexcept;
+    [[gnu::visibility("hidden")]] void declare_servers(std::uint32_t num_servers, std::uint64_t first_seq) noexcept;
     // meta_and_msg: an action's meta (write time, generation, reserved) followed by its message.
-    [[nodiscard]] RejectReason check(const void *meta_and_msg, std::uint64_t newest_seq) const noexcept;
+    [[gnu::visibility("hidden")]] [[nodiscard]] RejectReason check(const void *meta_and_msg,
+                                                                 std::uint64_t newest_seq) const noexcept;
     std::uint32_t num_servers_ = 0;    // declared server count, 0 = not declared
     std::uint64_t server_set_seq_ = 0; // first sequence id of the current server set
 
@@ -296,9 +306,9 @@ public:
     // The process that attached: the only one whose write_action is accepted.
     [[nodiscard]] int attached_pid() const noexcept { return owner_pid_; }
 
-private:
-    explicit AgentRegion(detail::Mapping map) noexcept;
-    bool try_read_slot(std::uint64_t seq, Observation &out) const noexcept;
+private: // hidden: called only inside the library, so not exported from it
+    [[gnu::visibility("hidden")]] explicit AgentRegion(detail::Mapping map) noexcept;
+    [[gnu::visibility("hidden")]] bool try_read_slot(std::uint64_t seq, Observation &out) const noexcept;
 
     detail::Mapping map_;
     std::uint64_t last_returned_ = 0; // newest sequence id returned to the caller
@@ -328,3 +338,4 @@ struct ServerSet {
                                            ServerSet set = {}) noexcept;
 
 } // namespace marllb::shm
+#pragma GCC visibility pop
