@@ -185,3 +185,17 @@ def test_agent_options_that_belong_to_the_lb_are_refused(name):
     with m.SharedMemoryRegion(name, create=True):
         with pytest.raises(ValueError, match="LB's choices"):
             m.SharedMemoryRegion(name, raw_reservoirs=True)
+
+
+def test_a_reopen_that_asks_for_raw_reservoirs_never_publishes_nothing_silently(name):
+    # create=True reopens a region its previous LB left. If that region was made without raw
+    # reservoirs, an LB asking raw_reservoirs=True must be told (at open or at publish), not
+    # have every write_observation(reservoirs=...) return 0 and publish nothing.
+    with m.SharedMemoryRegion(name, create=True, num_servers=2) as lb:
+        lb.write_observation([1, 1])
+    raw = np.zeros(1, dtype=m.RESERVOIR_DTYPE)
+    with pytest.raises((m.RegionError, ValueError)):  # refused at open, or at the publish
+        with m.SharedMemoryRegion(name, create=True, num_servers=2, raw_reservoirs=True) as lb:
+            seq = lb.write_observation([1, 1], reservoirs=raw)
+            assert seq != 0, "write_observation returned 0: nothing was published, and nothing said so"
+
