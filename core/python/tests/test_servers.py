@@ -199,3 +199,7 @@ def test_a_reopen_that_asks_for_raw_reservoirs_never_publishes_nothing_silently(
             seq = lb.write_observation([1, 1], reservoirs=raw)
             assert seq != 0, "write_observation returned 0: nothing was published, and nothing said so"
 
+
+def test_a_server_count_beyond_64_bits_is_a_value_error_naming_the_range(name):
+    with pytest.raises(ValueError, match="1..64"):
+        m.SharedMemoryRegion(name, create=True, num_servers=2**70)
