@@ -3,7 +3,10 @@ written (Python) and by the LB's poll (raw bytes); a new server set refuses the 
 actions. And RegionError's .code, and messages in Python's terms."""
 import mmap
 import os
+import shutil
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -203,3 +206,32 @@ def test_a_reopen_that_asks_for_raw_reservoirs_never_publishes_nothing_silently(
 def test_a_server_count_beyond_64_bits_is_a_value_error_naming_the_range(name):
     with pytest.raises(ValueError, match="1..64"):
         m.SharedMemoryRegion(name, create=True, num_servers=2**70)
+
+
+def _time_namespace_ahead_works():
+    if shutil.which("unshare") is None:
+        return False
+    r = subprocess.run(["unshare", "-T", "--fork", "--monotonic=100000", sys.executable, "-c",
+                        "import time; print(time.monotonic())"], capture_output=True, text=True)
+    return r.returncode == 0 and float(r.stdout) > 100000
+
+
+@pytest.mark.skipif(not _time_namespace_ahead_works(), reason="needs unshare -T (time namespaces)")
+def test_an_agent_whose_monotonic_clock_is_ahead_has_its_valid_actions_applied(name):
+    # An agent in a time namespace (a container with its own CLOCK_MONOTONIC offset, a process
+    # restored by CRIU) stamps write_mono_ns on its clock. write_action accepts its action; the
+    # LB must not then reject every one as junk META because the stamp is ahead of its clock.
+    agent = (
+        "import marllb_shm as m\n"
+        f"a = m.SharedMemoryRegion({name!r})\n"
+        "o = a.read_observation()\n"
+        "a.write_action(o['sequence_id'], [1.0, 2.0])\n"
+    )
+    with m.SharedMemoryRegion(name, create=True, num_servers=2) as lb:
+        lb.write_observation([1, 1])
+        env = dict(os.environ)
+        subprocess.run(["unshare", "-T", "--fork", "--monotonic=100000", sys.executable, "-c", agent],
+                       check=True, env=env)
+        act = lb.read_action()
+        assert act is not None, "the agent's valid action was rejected (META: write time ahead of the LB's clock)"
+        assert act["weights"] == [1.0, 2.0]
