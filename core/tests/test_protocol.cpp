@@ -624,6 +624,32 @@ TEST_CASE("a corrupted action record is not re-adopted, and the verdicts then na
     CHECK(f.agent->verdicts().applied_action_seq == 0);
 }
 
+TEST_CASE("restart: a newest saved action the new LB refuses does not bring back the older one it replaced",
+          "[protocol][recovery][action]") {
+    // The two saved buffers hold the action in force and the one before it. When the newest
+    // complete copy is refused at reopen (here: its write time is ahead of the new LB's clock,
+    // as when the LB restarts on another CLOCK_MONOTONIC: a time namespace, a restore on
+    // another host, a region dir that outlived a reboot), the older copy is an action the
+    // agent had already replaced: re-adopting it would put superseded weights back in force.
+    Fixture f("supersede");
+    for (int i = 0; i < 5; ++i) f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 4);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED);
+    fill_action(a, 5);
+    REQUIRE(f.agent->write_action(a, 1) == Errc::ok);
+    REQUIRE(f.lb->poll_action().status == MARLLB_POLL_APPLIED); // 5 replaces 4
+    auto &saved = f.raw->action_record()->saved;
+    auto &newest = saved[saved[1].lock > saved[0].lock ? 1 : 0];
+    REQUIRE(newest.msg.sequence_id == 5);
+    newest.write_mono_ns = marllb_now_mono_ns() + 3'600'000'000'000ull; // its clock ran an hour ahead
+    f.restart_lb();
+    (void)f.lb->poll_action();
+    const MsgIn *in_force = f.lb->action();
+    CHECK((in_force == nullptr || in_force->sequence_id == 5)); // never 4, which 5 replaced
+}
+
 TEST_CASE("an agent that died mid-write leaves the previous action in force", "[protocol][recovery][action]") {
     Fixture f("agentdeath");
     for (int i = 0; i < 5; ++i) f.publish();
