@@ -409,6 +409,20 @@ TEST_CASE("an action whose metadata is junk is rejected, junk in the bytes the L
     CHECK(f.lb->action_write_mono_ns() == now);
 }
 
+TEST_CASE("agent API: an obs_generation above the LB's is refused before writing, as the LB would", "[protocol][action]") {
+    // write_action takes the generation from its caller (an agent of two LBs can pass one
+    // LB's generation to the other). The LB rejects it as META; the agent API must not report
+    // the write as a success and leave the agent to find the rejection in the verdicts.
+    Fixture f("agent_gen");
+    f.publish();
+    marllb_msg_in_t a;
+    fill_action(a, 1);
+    RejectReason why{};
+    CHECK(f.agent->write_action(a, 5, &why) == Errc::rejected); // this LB is generation 1
+    CHECK(why == MARLLB_ACTION_META);
+    CHECK(f.lb->poll_action().status == MARLLB_POLL_UNCHANGED); // nothing was written
+}
+
 TEST_CASE("a vfork child shares its parent's agent handle, as a thread does: its write is accepted", "[protocol][action]") {
     // The contract (shm.h): E_BUSY is for another address space, which has its own copy of the
     // handle; a vfork child runs in the parent's memory while the parent waits.
