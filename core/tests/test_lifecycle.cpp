@@ -286,6 +286,55 @@ TEST_CASE("an LB's open removes the temporary names of creators that died, not o
     ::unlink(other.c_str());
 }
 
+TEST_CASE("an LB's open never removes a file another process holds, whatever its name's pid", "[lifecycle][create]") {
+    // The pid in .NAME.creating.PID.N says nothing about processes of another pid namespace
+    // sharing the directory (a creator in a container has a pid this one cannot see), and a
+    // region's own name may have that form (names may start with '.'). What a live creator or
+    // LB always has is the LB lock byte of the file.
+    const auto name = unique_region("heldtemp");
+    Cleanup c{name};
+    const pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    REQUIRE(dead > 0);
+    int status = 0;
+    REQUIRE(waitpid(dead, &status, 0) == dead);
+    // 1. A live LB's region named like a dead creator's temporary file.
+    const auto region_like = "." + name + ".creating." + std::to_string(dead) + ".1";
+    Cleanup c2{region_like};
+    auto holder = LbRegion::create(region_like);
+    REQUIRE(holder);
+    // 2. A creator's temporary file, held (LB lock byte) by a live process whose pid, as
+    // written in the name, is not alive here: the stand-in for a creator in another pid namespace.
+    const auto held = "/dev/shm/." + name + ".creating." + std::to_string(dead) + ".2";
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    const pid_t creator = fork();
+    if (creator == 0) {
+        const int fd = ::open(held.c_str(), O_CREAT | O_RDWR, 0600);
+        struct flock fl{};
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = 0;
+        fl.l_len = 1;
+        const char ok = (fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0) ? 1 : 0;
+        (void)!write(ready[1], &ok, 1);
+        pause();
+        _exit(0);
+    }
+    REQUIRE(creator > 0);
+    char ok = 0;
+    REQUIRE(read(ready[0], &ok, 1) == 1);
+    REQUIRE(ok == 1);
+    { REQUIRE(LbRegion::open(name)); }
+    CHECK(access(("/dev/shm/" + region_like).c_str(), F_OK) == 0); // the live LB's region
+    CHECK(access(held.c_str(), F_OK) == 0);                          // the held temporary file
+    kill(creator, SIGKILL);
+    waitpid(creator, &status, 0);
+    ::unlink(held.c_str());
+    close(ready[0]);
+    close(ready[1]);
+}
+
 TEST_CASE("options the machine cannot honour are refused: numa_node below -1, num_servers above 64", "[lifecycle]") {
     const auto name = unique_region("badopts");
     Cleanup c{name};
