@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <sys/stat.h>
 #include <thread>
 
 namespace py = pybind11;
@@ -30,6 +31,8 @@ std::string in_python_terms(std::string s) {
         {"MARLLB_OPT_RAW_RESERVOIRS", "raw_reservoirs=True"},
         {"marllb_agent_num_servers", "region.num_servers"},
         {"marllb_agent_write_action", "write_action"},
+        {"(marllb_alias_build does)", "(write_action does)"},
+        {"(rebuild it with marllb_alias_build)", "(write_action builds it from the weights)"},
     };
     for (const auto &[c, py_way] : kTerms)
         for (std::size_t at = s.find(c); at != std::string::npos; at = s.find(c, at + std::strlen(py_way)))
@@ -56,9 +59,12 @@ std::uint32_t server_count_arg(py::handle v, const char *what) {
     if (PyBool_Check(v.ptr()) || !PyIndex_Check(v.ptr()))
         throw py::type_error(std::string(what) + " is " + std::string(py::repr(v)) +
                              ": it must be the LB's number of servers, an int in 1..64");
-    const long long n = v.cast<long long>();
-    if (n < 1 || n > MARLLB_MAX_AS)
-        throw py::value_error(std::string(what) + " is " + std::to_string(n) + ": an LB has 1..64 servers");
+    int overflow = 0;
+    auto idx = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
+    if (!idx) throw py::error_already_set();
+    const long long n = PyLong_AsLongLongAndOverflow(idx.ptr(), &overflow);
+    if (overflow != 0 || n < 1 || n > MARLLB_MAX_AS)
+        throw py::value_error(std::string(what) + " is " + std::string(py::repr(idx)) + ": an LB has 1..64 servers");
     return std::uint32_t(n);
 }
 
@@ -147,6 +153,22 @@ Region::Region(std::string name, bool create, bool raw_reservoirs, std::optional
         o.num_servers = n;
         auto r = shm::LbRegion::open(name_, o);
         if (!r) raise(r.error());
+        // A reopened region keeps what its creator chose: asked for otherwise, say so now
+        // rather than publish without reservoirs (or share it with a group) silently.
+        if (raw_reservoirs && !r->has_reservoirs())
+            throw RegionError("region '" + name_ + "' exists without raw reservoirs (a previous LB made it so): remove "
+                              "it first (SharedMemoryRegion.unlink() or rm " + r->path() +
+                              ") to make it with them, or open it with raw_reservoirs=False",
+                              "layout");
+        if (group_shared) {
+            struct stat st{};
+            if (::stat(r->path().c_str(), &st) == 0 && (st.st_mode & 0777) != 0660)
+                throw RegionError("region '" + name_ + "' exists with mode 0" + std::to_string((st.st_mode >> 6) & 7) +
+                                      std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
+                                      ", not group-shared (0660): remove it first to make it group-shared, or open "
+                                      "it with group_shared=False",
+                                  "layout");
+        }
         lb_.emplace(std::move(*r));
     } else {
         if (raw_reservoirs || group_shared)
@@ -311,7 +333,8 @@ void Region::write_action(py::handle sequence_id, py::handle weights, py::handle
     shm::RejectReason reason = MARLLB_ACTION_OK;
     const shm::Errc rc = a.write_action(act, obs_generation_ ? obs_generation_ : 1, &reason);
     if (rc == shm::Errc::rejected)
-        raise_action("action for observation " + std::to_string(act.sequence_id) + " refused: " + shm::describe(reason),
+        raise_action("action for observation " + std::to_string(act.sequence_id) + " refused: " +
+                         in_python_terms(shm::describe(reason)),
                      reason_code(reason));
     if (rc != shm::Errc::ok) raise_region(rc, shm::describe(rc));
     written_ = Written{act.sequence_id, before};
@@ -328,7 +351,7 @@ py::dict Region::verdicts() {
     d["actions_stale"] = v.actions_stale;
     d["last_rejected_seq"] = v.last_rejected_seq;
     d["last_reject_reason"] = v.actions_rejected ? py::object(py::str(reason_code(r))) : py::object(py::none());
-    d["last_reject_message"] = v.actions_rejected ? py::object(py::str(shm::describe(r))) : py::object(py::none());
+    d["last_reject_message"] = v.actions_rejected ? py::object(py::str(in_python_terms(shm::describe(r)))) : py::object(py::none());
     d["generation"] = v.generation;
     d["published_seq"] = v.published_seq;
     return d;
@@ -347,7 +370,7 @@ py::dict Region::verdict_of_last_action(const shm::Verdicts &v) const {
         status = "rejected";
         const auto r = shm::RejectReason(v.last_reject_reason);
         reason = py::str(reason_code(r));
-        message = py::str(shm::describe(r));
+        message = py::str(in_python_terms(shm::describe(r)));
     } else if (v.actions_applied > b.actions_applied && v.applied_action_seq == w.seq) {
         status = "applied";
     } else if (v.actions_stale > b.actions_stale && v.applied_action_seq >= w.seq) {
@@ -408,7 +431,12 @@ std::uint64_t Region::write_observation(const std::vector<std::uint32_t> &n_flow
             throw py::value_error("reservoirs must be one aligned record of marllb_shm.RESERVOIR_DTYPE");
         raw = static_cast<const shm::ReservoirData *>(r.data());
     }
-    return lb.publish(m, raw);
+    const std::uint64_t seq = lb.publish(m, raw);
+    if (seq == 0) // only when reservoirs are given to a region without them
+        throw RegionError("region '" + name_ + "' has no raw reservoirs: nothing was published; publish without "
+                          "reservoirs=, or make the region with raw_reservoirs=True",
+                          "no_reservoirs");
+    return seq;
 }
 
 // The action in force after polling the slot: a dict, or None before any valid action.
@@ -426,7 +454,7 @@ py::object Region::read_action() {
                   : p.status == MARLLB_POLL_REJECTED ? "rejected"
                   : p.status == MARLLB_POLL_STALE    ? "stale"
                                                      : "unchanged";
-    if (p.status == MARLLB_POLL_REJECTED) d["reason"] = shm::describe(p.reason);
+    if (p.status == MARLLB_POLL_REJECTED) d["reason"] = in_python_terms(shm::describe(p.reason));
     return d;
 }
 

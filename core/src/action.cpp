@@ -84,7 +84,7 @@ const char *describe(RejectReason reason) noexcept {
     case MARLLB_ACTION_ALIAS_MISMATCH: return "the alias table does not draw servers in proportion to the weights (rebuild it with marllb_alias_build)";
     case MARLLB_ACTION_SERVER_COUNT: return "num_servers is not the LB's server count: send one weight per server of the LB (marllb_agent_num_servers)";
     case MARLLB_ACTION_SERVER_SET: return "the action answers an observation of a server set the LB has since changed: answer an observation of the current set";
-    case MARLLB_ACTION_META: return "the action's metadata is junk (write time in the future, observation generation above the LB's, or its reserved word set): write actions through marllb_agent_write_action";
+    case MARLLB_ACTION_META: return "the action's metadata is junk (an observation generation above the LB's, or its reserved word set): write actions through marllb_agent_write_action";
     default: return "unknown reject reason";
     }
 }

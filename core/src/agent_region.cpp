@@ -190,7 +190,10 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     // P2 first: the server set read after it is at least as new as the newest observation
     // (see LbRegion::declare_servers). The LB checks again against its own copy.
     const std::uint64_t newest = load_acquire(&map_.ring()->published_seq);
-    const RejectReason r = validate_action(action, newest, {num_servers(), server_set_seq()});
+    RejectReason r = validate_action(action, newest, {num_servers(), server_set_seq()});
+    // The LB refuses an observation generation it never had (META); so does the agent, before
+    // writing (an agent serving two LBs could pass one's generation to the other).
+    if (r == MARLLB_ACTION_OK && obs_generation > load_relaxed(&map_.header()->generation)) r = MARLLB_ACTION_META;
     if (reason) *reason = r;
     if (r != MARLLB_ACTION_OK) return Errc::rejected;
     // One writer per region is what makes the seqlock sound. A child forked after attach

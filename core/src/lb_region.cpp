@@ -175,10 +175,13 @@ void LbRegion::restore_action(std::uint64_t published) noexcept {
         if (l == 0 || (l & 1u)) continue;
         ActionCopy c;
         copy_from_shared(&c, &rec->saved[k].write_mono_ns, sizeof c);
-        if (check(&c, published) != MARLLB_ACTION_OK) continue;
+        // The newest complete copy is the action that was in force: if it no longer passes
+        // (another server set now), nothing is re-adopted. Falling back to the older copy
+        // would bring back an action that one had replaced.
+        if (check(&c, published) != MARLLB_ACTION_OK) break;
         action_ = c.msg;
         action_generation_ = c.obs_generation;
-        action_write_ns_ = c.write_mono_ns;
+        action_write_ns_ = reported_write_time(c.write_mono_ns);
         applied_seq_ = c.msg.sequence_id;
         readopt_pending_ = true;
         restored_lock_ = handled;
@@ -286,7 +289,7 @@ PollResult LbRegion::poll_action() noexcept {
         // the one that was in force.
         action_ = copy.msg;
         action_generation_ = copy.obs_generation;
-        action_write_ns_ = copy.write_mono_ns;
+        action_write_ns_ = reported_write_time(copy.write_mono_ns);
         has_action_ = true;
         applied_seq_ = copy.msg.sequence_id;
         save_action(&copy);
@@ -308,10 +311,16 @@ RejectReason LbRegion::check(const void *meta_and_msg, std::uint64_t newest_seq)
     const auto &c = *static_cast<const ActionCopy *>(meta_and_msg);
     const RejectReason r = validate_action(c.msg, newest_seq, {num_servers_, server_set_seq_});
     if (r != MARLLB_ACTION_OK) return r;
-    // The agent stamps write_mono_ns from the same CLOCK_MONOTONIC before it writes, so a
-    // genuine stamp is never later than now (0: a writer that stamps nothing; reported as 0).
-    const bool junk = c.reserved != 0 || c.obs_generation > generation_ || c.write_mono_ns > marllb_now_mono_ns();
+    // An observation generation this region never had, or the meta's reserved word set, is
+    // junk: refused. The write time is not judged (an agent in another time namespace has
+    // another CLOCK_MONOTONIC, and its actions are as valid): one the LB cannot have seen
+    // yet is reported as 0, unknown (reported_write_time).
+    const bool junk = c.reserved != 0 || c.obs_generation > generation_;
     return junk ? MARLLB_ACTION_META : MARLLB_ACTION_OK;
+}
+
+std::uint64_t LbRegion::reported_write_time(std::uint64_t write_mono_ns) noexcept {
+    return write_mono_ns <= marllb_now_mono_ns() ? write_mono_ns : 0;
 }
 
 // The server set in this LB's private copy (what poll_action checks against) and in the
@@ -322,8 +331,11 @@ void LbRegion::declare_servers(std::uint32_t num_servers, std::uint64_t first_se
     num_servers_ = num_servers;
     server_set_seq_ = num_servers ? first_seq : 0;
     auto *h = map_.header();
-    __atomic_store_n(&h->num_servers, num_servers_, __ATOMIC_RELAXED);
+    // The set's first sequence before its count: an LB killed between the two leaves the new
+    // set's start with the old count, which a restart then treats as a change (stricter), never
+    // the new count with the old start (an old set's action continuing).
     store_relaxed(&h->server_set_seq, server_set_seq_);
+    __atomic_store_n(&h->num_servers, num_servers_, __ATOMIC_RELAXED);
 }
 
 Errc LbRegion::set_servers(std::uint32_t num_servers) noexcept {

@@ -359,6 +359,9 @@ Expected<Mapping> create_mapping(std::string_view name, const Options &opts, boo
     store_release(&h->magic, MARLLB_MAGIC);
 
     if (int err = publish_name(*u, m.path, replace); err != 0) {
+        struct stat there{};
+        if (err == EEXIST && lstat(m.path.c_str(), &there) == 0 && !S_ISREG(there.st_mode))
+            return fail(not_a_region_file(m.path, file_kind(there.st_mode)));
         if (err == EEXIST)
             return fail(make_error(
                 Errc::exists,
@@ -390,9 +393,15 @@ unsigned remove_dead_creators(std::string_view name, const Options &opts) noexce
             pid == 0 || pid > 0x3fffffff)
             continue;
         if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue; // alive, or not ours to judge
+        // A pid that is dead here may be alive in another pid namespace sharing this directory,
+        // and a region's own name may have this form: what every live creator and LB holds is
+        // the file's LB lock byte. Held: not ours to remove.
+        const int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) continue;
         struct stat st{};
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (unlinkat(dirfd(d), e->d_name, 0) == 0) ++removed;
+        const bool removable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !byte_is_locked(fd, kLbLockByte);
+        ::close(fd);
+        if (removable && unlinkat(dirfd(d), e->d_name, 0) == 0) ++removed;
     }
     closedir(d);
     return removed;
@@ -599,6 +608,12 @@ Expected<void> unlink_region(std::string_view name, const Options &opts) {
         return unexpected(detail::make_error(Errc::invalid,
                                              "num_servers is %u in unlink's options: it is an LB's open option; leave it 0",
                                              opts.num_servers));
+    // Only a region file is removed by name: a FIFO, a link or a directory there is not ours.
+    struct stat st{};
+    if (lstat(path->c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+        return unexpected(detail::make_error(Errc::bad_magic,
+                                             "%s is not a regular file, not a marllb region: not removed; check the name",
+                                             path->c_str()));
     if (::unlink(path->c_str()) != 0) {
         if (errno == ENOENT)
             return unexpected(detail::make_error(Errc::no_region, "no region %s to remove", path->c_str()));

@@ -242,6 +242,10 @@ TEST_CASE("a FIFO or a symbolic link at a region's name is refused and left as i
         struct stat st{};
         REQUIRE(lstat(path_of(name).c_str(), &st) == 0);
         CHECK(S_ISFIFO(st.st_mode)); // not renamed over
+        auto gone = unlink_region(name);
+        REQUIRE_FALSE(gone); // and unlink removes only regions
+        CHECK_THAT(gone.error().message, Catch::Contains("not a regular file"));
+        ::unlink(path_of(name).c_str());
     }
     SECTION("a symbolic link, even to an empty file (which would look half-made)") {
         const auto target = path_of(name) + ".target";
@@ -258,6 +262,7 @@ TEST_CASE("a FIFO or a symbolic link at a region's name is refused and left as i
         REQUIRE(stat(target.c_str(), &st) == 0);
         CHECK(st.st_size == 0); // the target was not written
         ::unlink(target.c_str());
+        ::unlink(path_of(name).c_str());
     }
 }
 

@@ -210,6 +210,7 @@ private: // hidden: called only inside the library, so not exported from it
     // meta_and_msg: an action's meta (write time, generation, reserved) followed by its message.
     [[gnu::visibility("hidden")]] [[nodiscard]] RejectReason check(const void *meta_and_msg,
                                                                  std::uint64_t newest_seq) const noexcept;
+    [[gnu::visibility("hidden")]] static std::uint64_t reported_write_time(std::uint64_t write_mono_ns) noexcept;
     std::uint32_t num_servers_ = 0;    // declared server count, 0 = not declared
     std::uint64_t server_set_seq_ = 0; // first sequence id of the current server set
 

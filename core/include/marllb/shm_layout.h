@@ -141,8 +141,8 @@ typedef enum marllb_action_reject {
     MARLLB_ACTION_SERVER_SET = 14,        /* answers an observation of a server set the LB has
                                              since replaced (sequence_id < server_set_seq) */
     MARLLB_ACTION_META = 15,              /* the bytes the LB copies with msg_in_t are junk:
-                                             obs_generation beyond the LB's, write time in the
-                                             future, or their reserved word non-zero */
+                                             obs_generation beyond the LB's, or their reserved
+                                             word non-zero */
     MARLLB_ACTION_REJECT_REASONS = 16
 } marllb_action_reject_t;
 
@@ -226,10 +226,10 @@ typedef struct marllb_action_section {
     uint64_t reserved2[4];
     /* lines 2..: payload, copied under the lock; meta contiguous with msg. The LB reads
      * write_mono_ns, obs_generation, reserved4 and msg, and nothing else of this section but
-     * the lock: an action whose meta is junk (a write time later than the LB's clock when it
-     * polls, a generation above the LB's, reserved4 non-zero) is rejected
-     * (MARLLB_ACTION_META); the reserved words outside it are never read, so junk there is
-     * ignored. */
+     * the lock: an action whose meta is junk (a generation above the LB's, reserved4
+     * non-zero) is rejected (MARLLB_ACTION_META); a write time later than the LB's clock when
+     * it polls (junk, or an agent in another time namespace) is reported as 0, unknown; the
+     * reserved words outside the meta are never read, so junk there is ignored. */
     uint64_t reserved3[6];
     uint64_t write_mono_ns;  /* CLOCK_MONOTONIC when the agent began writing */
     uint32_t obs_generation; /* generation of the observation the action answers */
