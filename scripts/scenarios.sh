@@ -14,6 +14,7 @@
 # (scripts/scenarios_summary.py): every miss and fail; it exits 1 on any fail or failed
 # command, 0 when targets were only missed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 
 profile=quick
 out=""
@@ -21,11 +22,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
-case "$profile" in quick|full|budget) ;; *) die "--profile must be quick, full or budget" ;; esac
+case "$profile" in quick|full|budget) ;; *) usage_error "--profile must be quick, full or budget" ;; esac
 [ -n "$out" ] || out="$MARLLB_ROOT/results/scenarios"
 [ "$profile" = quick ] && [ "$out" = "$MARLLB_ROOT/results/scenarios" ] && out="$MARLLB_ROOT/build/scenarios-quick"
 
