@@ -25,9 +25,15 @@ def cpu_model():
 
 
 def git_commit():
-    """The repository's HEAD, 12 hex digits ('unknown' outside a git checkout)."""
+    """The repository's HEAD, 12 hex digits, '-dirty' when a tracked file outside results/ differs
+    from it ('unknown' outside a git checkout): the rule the binaries are built with
+    (cmake/git_commit.cmake) and scripts/lib.sh follows."""
     r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
-    return r.stdout.strip() or "unknown"
+    commit = r.stdout.strip() or "unknown"
+    if commit != "unknown" and subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", ".", ":(exclude)results"],
+                                              capture_output=True).returncode == 1:
+        commit += "-dirty"
+    return commit
 
 
 def append_rows(path, rows, columns=None):
