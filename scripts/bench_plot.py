@@ -16,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 TRANSPORTS = [  # (benchmark, label), fastest expected first
     ("BM_CacheLineOneWay", "cache line\n(limit)"),
     ("BM_CopyFloorOneWay", "copy floor\n(same bytes)"),
@@ -45,6 +47,7 @@ def load(path):
 
 
 def main(argv):
+    result_rows.answer_help_and_version(argv, __doc__)
     if len(argv) != 3:
         sys.exit(__doc__)
     t = load(argv[1])

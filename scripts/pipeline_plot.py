@@ -13,8 +13,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 
 def main():
+    result_rows.answer_help_and_version(sys.argv, __doc__)
     run_dir = sys.argv[1]
     with open(os.path.join(run_dir, "timeseries.csv")) as f:
         rows = list(csv.DictReader(f))

@@ -55,3 +55,20 @@ def append_rows(path, rows, columns=None):
         if new:
             w.writeheader()
         w.writerows(rows)
+
+
+def version(prog):
+    """The --version line of a script: its name and the checkout's commit."""
+    return f"{prog} (git {git_commit()})"
+
+
+def answer_help_and_version(argv, doc):
+    """For a script that reads sys.argv itself: --help prints doc, --version version(); both exit 0
+    before anything else runs."""
+    prog = os.path.basename(argv[0])
+    if any(a in ("-h", "--help") for a in argv[1:]):
+        print(doc.strip())
+        raise SystemExit(0)
+    if "--version" in argv[1:]:
+        print(version(prog))
+        raise SystemExit(0)

@@ -22,6 +22,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = os.path.join(ROOT, "scenarios", "targets.toml")
 QS = [0.5, 0.9, 0.99, 0.999, 1.0]
@@ -164,6 +166,7 @@ def scale(d, made):
 
 
 def main():
+    result_rows.answer_help_and_version(sys.argv, __doc__)
     d = sys.argv[1] if len(sys.argv) > 1 else "results/scenarios"
     made = []
     for f in (latency, wrap, crash, scale):

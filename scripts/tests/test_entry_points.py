@@ -103,3 +103,18 @@ def test_fuzz_refuses_an_unknown_target_and_bad_seconds():
 def test_soak_takes_out_not_csv():
     r = run("soak.sh", "--csv", "/tmp/x.csv")
     assert r.returncode == 2 and "pass --out DIR" in r.stderr
+
+
+PY_TOOLS = ["pipeline.py", "scenarios_summary.py", "targets_table.py", "env_speed.py", "oneway_series.py",
+            "bench_plot.py", "bench_to_csv.py", "pipeline_plot.py", "scenarios_plot.py"]
+
+
+@pytest.mark.parametrize("name", PY_TOOLS)
+def test_python_tools_answer_version_and_help_and_do_nothing_else(name, tmp_path):
+    tool = os.path.join(ROOT, "scripts", name)
+    v = subprocess.run(["/usr/bin/python3", tool, "--version"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert v.returncode == 0 and v.stderr == ""
+    assert re.fullmatch(rf"{re.escape(name)} \(git ([0-9a-f]{{12}}(-dirty)?|unknown)\)\n", v.stdout), v.stdout
+    h = subprocess.run(["/usr/bin/python3", tool, "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert h.returncode == 0 and h.stdout.strip() and h.stderr == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written
