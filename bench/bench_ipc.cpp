@@ -26,6 +26,8 @@
 #include "host_context.hpp"
 #include "ipc/harness.hpp"
 
+#include <marllb/measure/command_line.hpp>
+
 #include <CLI/CLI.hpp>
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -85,6 +87,7 @@ int main(int argc, char **argv) {
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     app.add_option("--cpu-a", g_cpu_receiver, "CPU of the receiver (this process)")->capture_default_str()->check(CLI::Range(0, CPU_SETSIZE - 1));
     app.add_option("--cpu-b", g_cpu_sender, "CPU of the sender (a forked child)")->capture_default_str()->check(CLI::Range(0, CPU_SETSIZE - 1));
+    marllb::measure::add_version_flag(app, "bench_ipc");
     app.allow_extras(); // Google Benchmark's own flags, passed on
     app.footer("Google Benchmark's flags pass through in their --name=value form, e.g.\n"
                "  --benchmark_filter=REGEX --benchmark_repetitions=N --benchmark_out=FILE --benchmark_out_format=json\n"
@@ -97,7 +100,7 @@ int main(int argc, char **argv) {
         benchmark::PrintDefaultHelp();
         return 0;
     } catch (const CLI::ParseError &e) {
-        return app.exit(e);
+        return marllb::measure::exit_code(app, e); // --version: 0; a bad option: exit 2, one line
     }
     for (const auto &[cpu, option] : {std::pair{g_cpu_receiver, "--cpu-a"}, std::pair{g_cpu_sender, "--cpu-b"}})
         if (std::string why = unusable_cpu(cpu, option); !why.empty()) {

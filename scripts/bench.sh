@@ -15,6 +15,7 @@
 #     --*-filter  a Google Benchmark filter for that binary (default: what the gate reads
 #                 from bench_sim, everything from the others)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 out="$MARLLB_ROOT/results/bench/latest"
 min_time=0.1 # one profile for baselines and the gate alike: ratios move with it
 cpus=0,1
@@ -30,8 +31,7 @@ while [ $# -gt 0 ]; do
     --core-filter) core_filter="$2"; shift 2 ;;
     --ipc-filter) ipc_filter="$2"; shift 2 ;;
     --sim-filter) sim_filter="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 [ "$(nproc)" -ge 2 ] || die "bench_ipc needs two CPUs; this machine has $(nproc)"

@@ -8,6 +8,7 @@
 #
 #   scripts/bench_gate.sh [--baseline FILE] [--tries N] [bench.sh options]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 baseline="$MARLLB_ROOT/results/bench/baseline.csv"
 tries=2
 while [ $# -gt 0 ]; do

@@ -22,6 +22,7 @@ import figures  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 PROFILE = ("cpu_relation",)  # how the rows' CPUs were chosen: the benchmarks' profile
+import result_rows  # scripts/ is this script's own folder, first on sys.path
 
 TRANSPORTS = [  # (benchmark, label), fastest expected first
     ("BM_CacheLineOneWay", "cache line\n(limit)"),
@@ -140,6 +141,7 @@ def draw(path):
 
 
 def main(argv):
+    result_rows.answer_help_and_version(argv, __doc__)
     if len(argv) != 3 or argv[1].startswith("-"):
         print("usage: bench_plot.py BENCH.csv OUT_DIR (a CSV of scripts/bench_to_csv.py)", file=sys.stderr)
         return 2

@@ -24,6 +24,8 @@ import os
 import statistics
 import sys
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 FIELDS = ["run_id", "date", "git_commit", "cpu_model", "kernel", "cpus", "cpu_relation",
           "binary", "benchmark", "metric", "unit", "repetitions", "median", "min", "max",
           "stddev", "cv", "values"]
@@ -101,6 +103,7 @@ def rows_for(doc, path):
 
 
 def main(argv):
+    result_rows.answer_help_and_version(argv, __doc__)
     if len(argv) < 3:
         sys.exit(__doc__)
     out, inputs = argv[1], argv[2:]

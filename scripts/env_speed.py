@@ -37,6 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=result_rows.version("env_speed.py"))
     p.add_argument("--episodes", type=int, default=3, help="episodes timed")
     p.add_argument("--steps", type=int, default=200, help="steps per episode")
     p.add_argument("--servers", default="marllb7", help="capacities or a preset (marllb7, marllb6, marllb24)")

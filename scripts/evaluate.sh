@@ -5,6 +5,7 @@
 #
 #   scripts/evaluate.sh --runs results/rl/train-marllb7-lbs1 --csv results/rl/eval.csv
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 source "$MARLLB_ROOT/scripts/rl_env.sh"
 cd "$MARLLB_ROOT"
 exec nice -n 19 "$PY" rl/evaluate.py "$@"

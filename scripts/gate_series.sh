@@ -15,6 +15,7 @@
 #               obs_one_way_p99_vs_floor, lb_ack_vs_table_touch, lb_burst_vs_table_touch)
 #     --out     default results/bench/gate-series
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 runs=10 plant=none rule="" out="$MARLLB_ROOT/results/bench/gate-series"
 baseline="$MARLLB_ROOT/results/bench/baseline.csv"
 while [ $# -gt 0 ]; do
@@ -24,8 +25,7 @@ while [ $# -gt 0 ]; do
     --rule) rule="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 [ -f "$baseline" ] || die "no baseline $baseline"
@@ -48,9 +48,9 @@ case "$plant" in
   read_tail) subset obs_one_way_p99_vs_floor ;;
   lb_1.5x) subset lb_ack_vs_table_touch ;;
   lb_burst_1.5x) subset lb_burst_vs_table_touch ;;
-  *) die "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, lb_1.5x, lb_burst_1.5x)" ;;
+  *) usage_error "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, lb_1.5x, lb_burst_1.5x)" ;;
 esac
-[ -z "$rule" ] || [ "$rule" = "$rules" ] || die "--rule $rule is not what plant $plant is judged on ($rules)"
+[ -z "$rule" ] || [ "$rule" = "$rules" ] || usage_error "--rule $rule is not what plant $plant is judged on ($rules)"
 if [ "$plant" != none ]; then
   cmake_plant="$plant"
   [ "$plant" = lb_burst_1.5x ] && cmake_plant=lb_1.5x # the same planted work, judged on the burst rule

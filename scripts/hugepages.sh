@@ -9,17 +9,17 @@
 #     --pages  pages to add to the reservation (default 16)
 #   e.g. scripts/hugepages.sh -- build/release/scenarios/marllb-scenario-cadence --hugepages {} --seconds 10
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 pages=16
 while [ $# -gt 0 ]; do
   case "$1" in
     --pages) pages="$2"; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help; the command comes after --)" ;;
+    *) usage_error "unknown option '$1' (see --help; the command comes after --)" ;;
   esac
 done
-[ $# -gt 0 ] || die "no command: scripts/hugepages.sh [--pages N] -- COMMAND [ARGS...]"
-[[ "$pages" =~ ^[1-9][0-9]*$ ]] || die "--pages takes a positive whole number, not '$pages'"
+[ $# -gt 0 ] || usage_error "no command: scripts/hugepages.sh [--pages N] -- COMMAND [ARGS...]"
+[[ "$pages" =~ ^[1-9][0-9]*$ ]] || usage_error "--pages takes a positive whole number, not '$pages'"
 [ "$(id -u)" -eq 0 ] || die "reserving huge pages and mounting hugetlbfs needs root"
 knob=/proc/sys/vm/nr_hugepages
 [ -w "$knob" ] || die "$knob is not writable: this kernel or container offers no huge pages"

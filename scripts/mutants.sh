@@ -8,18 +8,19 @@
 # is an error: the table must follow the code).
 #
 #   scripts/mutants.sh [--out DIR] [--only NAME[,NAME...]] [--keep]
-#     --out    default results/mutants
+#     --out    default: a run folder of its own, results/runs/<UTC time>-<pid>/ (git ignores
+#              it); the committed rows are in results/mutants (--out results/mutants adds to them)
 #     --only   run these mutants only
 #     --keep   keep the scratch worktree and its build (faster next time)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-out="$MARLLB_ROOT/results/mutants" only="" keep=0
+help_and_version "$@"
+out="" only="" keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --only) only=",$2,"; shift 2 ;;
+    --out) [ $# -ge 2 ] || usage_error "--out needs a directory"; out="$2"; shift 2 ;;
+    --only) [ $# -ge 2 ] || usage_error "--only needs mutant names"; only=",$2,"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 
@@ -39,8 +40,14 @@ mutants=(
 
 if [ -n "$only" ]; then
   known=",$(for m in "${mutants[@]}"; do printf '%s,' "${m%%|*}"; done)"
-  for n in ${only//,/ }; do [[ "$known" == *",$n,"* ]] || die "--only: no mutant named '$n' (known:${known//,/ })"; done
+  for n in ${only//,/ }; do [[ "$known" == *",$n,"* ]] || usage_error "--only: no mutant named '$n' (known:${known//,/ })"; done
 fi
+new_run_id
+[ -n "$out" ] || out="$(default_run_dir)"
+check_out_dir "$out"
+csv="$out/mutants.csv"
+header="run_id,date,git_commit,mutant,file,check,caught,by,seconds"
+check_csv_header "$csv" "$header"
 scratch="$MARLLB_ROOT/build/mutants-src"
 build="$scratch/build/release"
 if [ ! -d "$scratch/.git" ] && [ ! -f "$scratch/.git" ]; then
@@ -59,10 +66,9 @@ say "building the unmutated scratch tree"
 (cd "$scratch" && cmake --preset release >/dev/null && cmake --build --preset release >/dev/null) || die "the unmutated tree does not build"
 
 mkdir -p "$out"
-csv="$out/mutants.csv"
 logs="$MARLLB_ROOT/build/mutants-logs" # each mutant's build and check output (not results)
 mkdir -p "$logs"
-[ -s "$csv" ] || echo "date,git_commit,mutant,file,check,caught,by,seconds" >"$csv"
+[ -s "$csv" ] || echo "$header" >"$csv"
 survivors=() errors=()
 for m in "${mutants[@]}"; do
   IFS='|' read name file from to check <<<"$m" # no -r: '\|' is a literal bar
@@ -110,7 +116,7 @@ PY
     fi
   fi
   secs=$(( $(date +%s) - started ))
-  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$(git_commit),$name,$file,$check,$caught,${by//,/;},$secs" >>"$csv"
+  echo "$MARLLB_RUN_ID,$(date -u +%Y-%m-%dT%H:%M:%SZ),$(git_commit),$name,$file,$check,$caught,${by//,/;},$secs" >>"$csv"
   say "mutant $name: caught=$caught by $by ($secs s)"
   [ "$caught" = yes ] || survivors+=("$name")
 done

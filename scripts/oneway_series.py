@@ -92,6 +92,7 @@ def summary(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=result_rows.version("oneway_series.py"))
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("row")
     r.add_argument("--bench-csv", required=True)

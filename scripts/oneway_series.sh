@@ -14,6 +14,7 @@
 # Exit 0 when the series ran (whatever the goals say: the rows and the summary say it), 1 when a
 # run produced no numbers.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 runs=10 out="$MARLLB_ROOT/results/bench/oneway" floor_goal=1.3 iceoryx_goal=0.3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -21,11 +22,10 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --floor-goal) floor_goal="$2"; shift 2 ;;
     --iceoryx-goal) iceoryx_goal="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
-[[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs takes a positive whole number, not '$runs'"
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || usage_error "--runs takes a positive whole number, not '$runs'"
 "$MARLLB_ROOT/scripts/setup.sh" release >&2
 mkdir -p "$out"
 tmp=$(mktemp -d)

@@ -9,6 +9,11 @@ the LB's fallback and recovery, then stops everything by pid and leaves:
   results/pipeline/agents.csv          one row per agent process
   results/pipeline/<run>/timeseries.csv, agent logs, pipeline.png (fairness and FCT over time)
 
+(results/pipeline is git-ignored; --out sends all of it elsewhere.) <run> is the run id,
+<UTC time>-<pid>; the rows of marllb-sim and marllb-agent carry it in their run_id column.
+Options that cannot make a run (a kill after the run ends, a restart before the kill) are
+refused before anything starts: exit 2, nothing written.
+
 --check verifies what a run must show: observations at the cadence, actions applied and none
 rejected, no sequence regression or inconsistent observation at any agent, and, with a kill,
 the fallback within the heartbeat timeout and actions applied again after the restart. It
@@ -20,19 +25,27 @@ import argparse
 import csv
 import datetime
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def parse():
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2: what was wrong and where help is
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse(argv=None):
     class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
         pass
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=Formatter,
-                                epilog="example: scripts/run.sh --duration 30 --kill-agent-at 8 --restart-agent-at 12")
+    p = Parser(description=__doc__, formatter_class=Formatter, prog="pipeline.py",
+               epilog="example: scripts/run.sh --duration 30 --kill-agent-at 8 --restart-agent-at 12")
     p.add_argument("--duration", type=float, default=20, help="seconds of traffic")
     p.add_argument("--policy", default="agent", help="LB policy: agent (the agent's weights through SED), agent-alias, ecmp, wcmp, lsq, sed")
     p.add_argument("--agent", choices=["cpp", "python", "none"], default="cpp", help="which agent answers the LB")
@@ -54,7 +67,24 @@ def parse():
     p.add_argument("--build", default=os.path.join(ROOT, "build", "release"), help="the build tree with marllb-sim and marllb-agent")
     p.add_argument("--no-plot", action="store_true", help="skip the figure")
     p.add_argument("--check", action="store_true", help="exit non-zero unless the run shows what it must")
-    return p.parse_args()
+    p.add_argument("--version", action="version", version=f"pipeline.py (git {result_rows.git_commit()})")
+    a = p.parse_args(argv)
+    if a.duration <= 0:
+        p.error(f"--duration {a.duration:g}: give a number of seconds > 0")
+    for name in ("kill_agent_at", "restart_agent_at"):
+        t = getattr(a, name)
+        if t is not None and not 0 <= t < a.duration:
+            p.error(f"--{name.replace('_', '-')} {t:g} is not within the run (0 to --duration {a.duration:g} s): "
+                    "give a second before the run ends")
+    if a.kill_agent_at is not None and a.agent == "none":
+        p.error("--kill-agent-at with --agent none: there is no agent to kill")
+    if a.restart_agent_at is not None:
+        if a.kill_agent_at is None:
+            p.error("--restart-agent-at needs --kill-agent-at: agent 0 restarts after its kill")
+        if a.restart_agent_at <= a.kill_agent_at:
+            p.error(f"--restart-agent-at {a.restart_agent_at:g} is not after --kill-agent-at {a.kill_agent_at:g}: "
+                    "restart the agent after it was killed")
+    return a
 
 
 def read_rows(path):
@@ -74,9 +104,14 @@ def main():
             sys.exit(f"pipeline: {b} is missing: build first (scripts/setup.sh release)")
     run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     run_dir = os.path.join(a.out, run_id)
-    os.makedirs(run_dir, exist_ok=True)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        print(f"pipeline.py: cannot write into '{run_dir}': {e.strerror} (pass another --out)", file=sys.stderr)
+        return 2
     prefix = f"marllb_pipe{os.getpid()}_lb"
     env = dict(os.environ)
+    env["MARLLB_RUN_ID"] = run_id  # the rows of marllb-sim and the agents join this run folder
     env["PYTHONPATH"] = os.path.join(a.build, "core", "python") + os.pathsep + env.get("PYTHONPATH", "")
 
     sim_cmd = [sim, "--duration", str(a.duration), "--policy", a.policy, "--servers", a.servers,
@@ -155,6 +190,9 @@ def main():
               f"pipeline: marllb-sim wrote no result row to {a.out}/pipeline.csv", file=sys.stderr)
         if sim_proc.returncode != 0:
             print("pipeline: no summary: marllb-sim's own message above says what was wrong", file=sys.stderr)
+        if sim_proc.returncode == 2:  # marllb-sim refused its options: nothing ran, keep no run folder
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return 2
         if a.check:
             write_verdict(a, run_id, [f"marllb-sim exited with {sim_proc.returncode}" if sim_proc.returncode != 0
                                       else "no result row"])
@@ -200,7 +238,7 @@ def write_verdict(a, run_id, problems):
         if new:
             w.writerow(["date", "git_commit", "scenario", "regime", "metric", "status", "note"])
         w.writerow([datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    os.environ.get("MARLLB_GIT_COMMIT", "unknown"), "pipeline",
+                    os.environ.get("MARLLB_GIT_COMMIT") or result_rows.git_commit(), "pipeline",
                     "agent-kill" if a.kill_agent_at is not None else "steady", "check", "fail" if problems else "ok",
                     (f"broken pipeline_check ({'; '.join(problems)}); " if problems else "") + f"run {run_id}"])
 

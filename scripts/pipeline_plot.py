@@ -18,6 +18,8 @@ import figures  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 
 def read(path):
     with open(path, newline="") as f:
@@ -94,6 +96,7 @@ def draw(run_dir):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    result_rows.answer_help_and_version([sys.argv[0], *argv], __doc__)
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: pipeline_plot.py RUN_DIR (a run folder of scripts/pipeline.py)", file=sys.stderr)
         return 2

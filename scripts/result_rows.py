@@ -25,9 +25,15 @@ def cpu_model():
 
 
 def git_commit():
-    """The repository's HEAD, 12 hex digits ('unknown' outside a git checkout)."""
+    """The repository's HEAD, 12 hex digits, '-dirty' when a tracked file outside results/ differs
+    from it ('unknown' outside a git checkout): the rule the binaries are built with
+    (cmake/git_commit.cmake) and scripts/lib.sh follows."""
     r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
-    return r.stdout.strip() or "unknown"
+    commit = r.stdout.strip() or "unknown"
+    if commit != "unknown" and subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", ".", ":(exclude)results"],
+                                              capture_output=True).returncode == 1:
+        commit += "-dirty"
+    return commit
 
 
 def append_rows(path, rows, columns=None):
@@ -49,3 +55,20 @@ def append_rows(path, rows, columns=None):
         if new:
             w.writeheader()
         w.writerows(rows)
+
+
+def version(prog):
+    """The --version line of a script: its name and the checkout's commit."""
+    return f"{prog} (git {git_commit()})"
+
+
+def answer_help_and_version(argv, doc):
+    """For a script that reads sys.argv itself: --help prints doc, --version version(); both exit 0
+    before anything else runs."""
+    prog = os.path.basename(argv[0])
+    if any(a in ("-h", "--help") for a in argv[1:]):
+        print(doc.strip())
+        raise SystemExit(0)
+    if "--version" in argv[1:]:
+        print(version(prog))
+        raise SystemExit(0)

@@ -18,6 +18,7 @@
 #   --only weights: results/rl/policy_weights.txt, rl/policy_weights.py on every run there
 # The four trainings run two at a time (lockstep: the results do not depend on the timing).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 episodes=300
 only=""
 rl="$MARLLB_ROOT/results/rl"
@@ -26,8 +27,7 @@ while [ $# -gt 0 ]; do
     --episodes) episodes="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --out) rl="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 case "$only" in ""|train|evaluate|longer|weights) ;; *) die "--only: use train, evaluate, longer or weights" ;; esac

@@ -10,10 +10,12 @@
 # scenarios/targets.toml: ok, miss (a target missed), fail (an invariant broken: a torn
 # observation accepted, loss accounting off or unlike the ring-of-4 replay, a recovery that
 # never happens), unavailable. Rows go to <out>/<scenario>.csv, figures to <out>/*.png
-# (scripts/scenarios_plot.py). The script ends with the summary of this run's rows
+# (scripts/scenarios_plot.py); the default out is results/scenarios (the committed rows), for
+# quick build/scenarios-quick, emptied first. The script ends with the summary of this run's rows
 # (scripts/scenarios_summary.py): every miss and fail; it exits 1 on any fail or failed
 # command, 0 when targets were only missed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 
 profile=quick
 out=""
@@ -21,13 +23,17 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
-case "$profile" in quick|full|budget) ;; *) die "--profile must be quick, full or budget" ;; esac
+case "$profile" in quick|full|budget) ;; *) usage_error "--profile must be quick, full or budget" ;; esac
 [ -n "$out" ] || out="$MARLLB_ROOT/results/scenarios"
-[ "$profile" = quick ] && [ "$out" = "$MARLLB_ROOT/results/scenarios" ] && out="$MARLLB_ROOT/build/scenarios-quick"
+if [ "$profile" = quick ] && [ "$out" = "$MARLLB_ROOT/results/scenarios" ]; then
+  # A scratch folder of the build tree: emptied, so rows of an older column set never stop the run.
+  out="$MARLLB_ROOT/build/scenarios-quick"
+  rm -rf "$out"
+fi
+check_out_dir "$out"
 
 "$MARLLB_ROOT/scripts/setup.sh" release >&2
 export MARLLB_GIT_COMMIT="$(git_commit)"

@@ -26,6 +26,8 @@ import figures  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = os.path.join(ROOT, "scenarios", "targets.toml")
 
@@ -278,6 +280,7 @@ def draw(d):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    result_rows.answer_help_and_version([sys.argv[0], *argv], __doc__)
     if len(argv) != 1 or argv[0].startswith("-"):
         print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
         print("scenarios_plot: give one folder of scenario CSVs, e.g. results/scenarios", file=sys.stderr)

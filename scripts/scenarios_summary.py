@@ -16,6 +16,8 @@ import os
 import re
 import sys
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 STATUSES = ("ok", "miss", "fail", "unavailable")
 # "missed <target> (...)" and "broken <invariant> (...)" clauses of a note (targets.hpp).
 VERDICT = re.compile(r"(?:missed|broken) \S+ \((?:[^()]|\([^()]*\))*\)")
@@ -64,6 +66,7 @@ def summarize(rows):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=result_rows.version("scenarios_summary.py"))
     p.add_argument("dir", help="the run's output directory (scripts/scenarios.sh --out)")
     p.add_argument("--since", default="", help="only rows dated at or after this UTC time (YYYY-MM-DDTHH:MM:SSZ)")
     a = p.parse_args(argv)

@@ -12,6 +12,7 @@
 #   scripts/setup.sh [--targets T1,T2] [PRESET ...]   e.g. scripts/setup.sh release tsan asan
 #                                                          scripts/setup.sh --targets marllb-sim release
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 
 PACKAGES="$MARLLB_ROOT/scripts/debian-packages.txt"
 STAMP="$MARLLB_ROOT/build/.debian-packages.sha256"
@@ -68,7 +69,6 @@ presets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --targets) [ $# -ge 2 ] || die "--targets needs a comma-separated list"; IFS=, read -ra targets <<< "$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) presets+=("$1"); shift ;;
   esac
 done

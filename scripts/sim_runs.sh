@@ -17,16 +17,17 @@
 #                 under each LB model (--lb-model marllb, the default, and clean)
 #   trace.csv     replay of the MARLLB trace at 350 flows/s, lockstep, 120 s, SED, each LB model
 # Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/,
-# flood rows written before the busy share and the status in results/sim/before-flood-status/, before the backlog share in before-backlog/.
+# flood rows written before the busy share and the status in results/sim/before-flood-status/, before the backlog share in before-backlog/,
+# and every row written before the run_id column in results/sim/before-run-id/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 out="$MARLLB_ROOT/results/sim"
 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 "$MARLLB_ROOT/scripts/setup.sh" release >&2
@@ -34,7 +35,7 @@ export MARLLB_GIT_COMMIT="$(git_commit)"
 sim="$MARLLB_ROOT/build/release/sim/apps/marllb-sim"
 s64=$(printf '1,%.0s' $(seq 64)); s64=${s64%,}
 mkdir -p "$out"
-case "$only" in ""|flood|policies|trace) ;; *) die "--only takes flood, policies or trace, not '$only'" ;; esac
+case "$only" in ""|flood|policies|trace) ;; *) usage_error "--only takes flood, policies or trace, not '$only'" ;; esac
 set -x
 if [ -z "$only" ] || [ "$only" = flood ]; then
   for run in 1 2 3; do "$sim" --flood --flood-seconds 5 --csv "$out/flood.csv"; done

@@ -12,6 +12,8 @@ import os
 import sys
 import tomllib
 
+import result_rows  # scripts/ is this script's own folder, first on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- targets:begin -->", "<!-- targets:end -->"
 
@@ -54,6 +56,7 @@ def splice(text, table, path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=result_rows.version("targets_table.py"))
     p.add_argument("--targets", default=os.path.join(ROOT, "scenarios", "targets.toml"))
     g = p.add_mutually_exclusive_group()
     g.add_argument("--write", metavar="MD")

@@ -5,6 +5,7 @@
 #
 #   scripts/test.sh [--sanitizers] [--fuzz] [-- CTEST_ARGS ...]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 
 presets=(release)
 ctest_args=()
@@ -13,8 +14,7 @@ while [ $# -gt 0 ]; do
     --sanitizers) presets+=(tsan asan); shift ;;
     --fuzz) presets+=(fuzz); shift ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 

@@ -7,6 +7,7 @@
 #   scripts/train.sh --out results/rl/train-marllb7-lbs1 --episodes 300   # resumes from --out if it holds a checkpoint
 #   scripts/train.sh --help
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 source "$MARLLB_ROOT/scripts/rl_env.sh"
 quiet=(); [ -z "${MARLLB_QUIET_FILE:-}" ] || quiet=(--quiet-file "$MARLLB_QUIET_FILE")
 cd "$MARLLB_ROOT"

@@ -10,19 +10,36 @@
 #include <fcntl.h>
 #include <fstream>
 #include <new>
+#include <cstdio>
+#include <pwd.h>
 #include <sys/mman.h>
+#include <unistd.h>
+#include <vector>
 
 namespace marllb::bench::ipc {
 
 // iceoryx needs its daemon: the bench starts iox-roudi with a small config and stops it by
-// its pid. When it cannot start, the benchmark is skipped with the reason.
+// its pid. When it cannot start, the benchmark is skipped with the reason. RouDi leaves its
+// shared memory (/dev/shm/iceoryx_mgmt, ~64 MB, and /dev/shm/<user>) behind when it stops:
+// stop_roudi removes them, and the config file, when this run made them.
 namespace {
 pid_t g_roudi = -1;
-std::string g_roudi_problem;
+std::string g_roudi_problem, g_roudi_cfg;
+std::vector<std::string> g_roudi_shm; // names RouDi's segments take that did not exist before it started
+
+std::vector<std::string> roudi_shm_names() {
+    std::vector<std::string> names{"iceoryx_mgmt"};
+    if (const passwd *pw = getpwuid(geteuid()); pw && pw->pw_name) names.emplace_back(pw->pw_name);
+    return names;
+}
 } // namespace
 
 void start_roudi() {
     const std::string cfg = "/tmp/marllb_bench_roudi_" + std::to_string(getpid()) + ".toml";
+    g_roudi_cfg = cfg;
+    g_roudi_shm.clear();
+    for (const std::string &n : roudi_shm_names())
+        if (::access(("/dev/shm/" + n).c_str(), F_OK) != 0) g_roudi_shm.push_back(n);
     // Mempools in increasing chunk size (RouDi refuses other orders); 4 KiB chunks hold a
     // msg_out_t. About 66 MB of /dev/shm instead of the default config's ~200 MB.
     std::ofstream(cfg) << "[general]\nversion = 1\n\n[[segment]]\n\n[[segment.mempool]]\nsize = 128\ncount = 256\n\n"
@@ -40,6 +57,7 @@ void start_roudi() {
     if (g_roudi < 0 || waitpid(g_roudi, &status, WNOHANG) != 0) {
         g_roudi_problem = "iox-roudi did not start (installed? another RouDi running?)";
         g_roudi = -1;
+        std::remove(cfg.c_str());
     }
 }
 
@@ -51,6 +69,8 @@ void stop_roudi() {
     int status;
     waitpid(g_roudi, &status, 0);
     g_roudi = -1;
+    for (const std::string &n : g_roudi_shm) shm_unlink(("/" + n).c_str()); // only what this run's RouDi made
+    std::remove(g_roudi_cfg.c_str());
 }
 
 // Both iceoryx ends run in child processes, so this process never registers with RouDi

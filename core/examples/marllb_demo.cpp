@@ -6,6 +6,7 @@
 // agent (--role agent), which reads the newest observation every --read-us, answers it with
 // capacity-proportional weights and an alias table, and reports its numbers in a file
 // (--stats-out). Run alone (--role agent against an LB of your own), the agent prints them.
+#include <marllb/measure/command_line.hpp>
 #include <marllb/measure/percentile.hpp>
 #include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -113,10 +115,34 @@ int run_agent(const std::string &region, double seconds, std::uint64_t read_us, 
         for (auto x : *v) out << ' ' << x;
         out << '\n';
     }
-    return out ? 0 : 3;
+    out.close();
+    if (!out) {
+        fmt::print(stderr, "marllb-demo: cannot write '{}': {} (--stats-out)\n", stats_out, std::strerror(errno));
+        return 3;
+    }
+    return 0;
 }
 
 // ---- LB process (the parent) -------------------------------------------------------------
+
+struct LbNumbers {
+    double seconds = 0;
+    std::uint64_t publish_us = 0, read_us = 0, published = 0, applied = 0, rejected = 0;
+    AgentStats a;
+    Percentiles publish, read, write, applied_ns, age_us;
+};
+
+marllb::measure::ResultRow csv_row(const LbNumbers &n) {
+    marllb::measure::ResultRow r;
+    r.add("seconds", n.seconds).add("publish_us", n.publish_us).add("read_us", n.read_us).add("published", n.published)
+        .add("read", n.a.observed).add("skipped", n.a.skipped).add("torn_retries", n.a.retries).add("fallbacks", n.a.fallbacks)
+        .add("actions_written", n.a.written).add("actions_applied", n.applied).add("actions_rejected", n.rejected)
+        .add("publish_p50_ns", n.publish.p50).add("publish_p99_ns", n.publish.p99).add("read_p50_ns", n.read.p50)
+        .add("read_p99_ns", n.read.p99).add("write_action_p50_ns", n.write.p50).add("write_action_p99_ns", n.write.p99)
+        .add("applied_p50_ns", n.applied_ns.p50).add("applied_p99_ns", n.applied_ns.p99).add("age_p50_us", n.age_us.p50)
+        .add("age_p99_us", n.age_us.p99);
+    return r;
+}
 
 std::vector<std::uint64_t> read_vector(std::istream &in) {
     std::size_t n = 0;
@@ -128,6 +154,11 @@ std::vector<std::uint64_t> read_vector(std::istream &in) {
 
 int run_lb(const std::string &self, const std::string &region, double seconds, std::uint64_t publish_us,
            std::uint64_t read_us, const std::string &csv_path) {
+    if (!csv_path.empty()) // checked before the run: a row refused at its end would lose it
+        if (auto ok = csv_row({}).check_appendable(csv_path); !ok) {
+            fmt::print(stderr, "marllb-demo: {} (--csv)\n", ok.error().message);
+            return 2;
+        }
     (void)unlink_region(region); // a demo region left by an earlier run
     auto lb = LbRegion::create(region);
     if (!lb) {
@@ -224,15 +255,9 @@ int run_lb(const std::string &self, const std::string &region, double seconds, s
     fmt::print("\n  (cold caches: each operation runs once per cadence tick; ages come from the cadences)\n");
 
     if (!csv_path.empty()) {
-        marllb::measure::ResultRow csv_row;
-        csv_row.add("seconds", seconds).add("publish_us", publish_us).add("read_us", read_us).add("published", published)
-            .add("read", a.observed).add("skipped", a.skipped).add("torn_retries", a.retries).add("fallbacks", a.fallbacks)
-            .add("actions_written", a.written).add("actions_applied", applied).add("actions_rejected", rejected)
-            .add("publish_p50_ns", pp.p50).add("publish_p99_ns", pp.p99).add("read_p50_ns", rp.p50).add("read_p99_ns", rp.p99)
-            .add("write_action_p50_ns", wp.p50).add("write_action_p99_ns", wp.p99).add("applied_p50_ns", ap.p50)
-            .add("applied_p99_ns", ap.p99).add("age_p50_us", agep.p50).add("age_p99_us", agep.p99);
-        if (auto written = csv_row.append_to(csv_path); !written) {
-            fmt::print(stderr, "marllb-demo: {}\n", written.error().message);
+        const LbNumbers n{seconds, publish_us, read_us, published, applied, rejected, a, pp, rp, wp, ap, agep};
+        if (auto written = csv_row(n).append_to(csv_path); !written) {
+            fmt::print(stderr, "marllb-demo: {} (--csv)\n", written.error().message);
             return 2;
         }
         fmt::print("  row appended to {}\n", csv_path);
@@ -263,7 +288,13 @@ int main(int argc, char **argv) {
     app.add_option("--stats-out", stats_out, "agent role: write its numbers to this file for the LB (default: print them)");
     app.footer("Example: marllb-demo --seconds 2 --publish-us 2000 --read-us 2500 (the LB starts its agent itself)\n"
                "         marllb-demo --role agent --region marllb_lb0 (an agent alone, for an LB already running)\n");
-    CLI11_PARSE(app, argc, argv);
+    marllb::measure::add_version_flag(app, "marllb-demo");
+    if (const int rc = marllb::measure::parse_command_line(app, argc, argv); rc >= 0) return rc;
+    if (role == "agent" && !stats_out.empty())
+        if (auto ok = marllb::measure::check_writable(stats_out); !ok) {
+            fmt::print(stderr, "marllb-demo: {} (--stats-out)\n", ok.error().message);
+            return 2;
+        }
     if (role == "agent") return run_agent(region, seconds, read_us, stats_out);
     return run_lb(std::filesystem::read_symlink("/proc/self/exe").string(), region, seconds, publish_us, read_us, csv);
 }

@@ -90,6 +90,7 @@ int main(int argc, char **argv) {
                                              {"remove", no_argument, NULL, 'x'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
+    opterr = 0; /* one line of our own for a bad option, exit 2 */
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         char *end = NULL;
         switch (c) {
@@ -97,19 +98,23 @@ int main(int argc, char **argv) {
         case 'n': publishes = (unsigned)strtoul(optarg, &end, 10); break;
         case 'p': period_ms = (unsigned)strtoul(optarg, &end, 10); break;
         case 'x': remove_at_exit = 1; break;
-        default:
+        case 'h':
             printf("usage: %s [--region NAME (marllb_lb0)] [--publishes N (50)] [--period-ms M (200)] [--remove]\n"
                    "e.g. %s --region marllb_lb0 --publishes 50 --period-ms 200\n", argv[0], argv[0]);
-            return c == 'h' ? 0 : 64;
+            return 0;
+        default:
+            fprintf(stderr, "%s: unknown option or missing value '%s' (run %s --help for the options)\n", argv[0],
+                    argv[optind - 1], argv[0]);
+            return 2;
         }
         if (end && (*end != '\0' || end == optarg)) {
-            fprintf(stderr, "%s: '%s' is not a whole number\n", argv[0], optarg);
-            return 64;
+            fprintf(stderr, "%s: '%s' is not a whole number (run %s --help for the options)\n", argv[0], optarg, argv[0]);
+            return 2;
         }
     }
     if (publishes == 0 || period_ms == 0 || period_ms > 60000) {
         fprintf(stderr, "%s: --publishes must be >= 1 and --period-ms in 1..60000\n", argv[0]);
-        return 64;
+        return 2;
     }
 
     /* init: the region, created (or reopened after a restart: ids continue) */

@@ -5,6 +5,7 @@
 //
 // The children report cumulative counters for their current life on stdout, one line every
 // 100 ms and at once on any violation; the parent adds up each life's last line.
+#include <marllb/measure/command_line.hpp>
 #include <marllb/measure/payload.hpp>
 #include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
@@ -203,6 +204,19 @@ void end_life(Life &life, Totals &t) {
     life = Life{};
 }
 
+measure::ResultRow summary_row(double seconds, std::uint64_t publish_us, std::uint64_t read_us, const Totals &t, bool ok) {
+    measure::ResultRow row;
+    row.add("seconds", seconds).add("publish_us", publish_us).add("read_us", read_us).add("lb_kills", t.lb_kills)
+        .add("agent_kills", t.agent_kills).add("published", t.published).add("reads", t.reads).add("accepted", t.accepted)
+        .add("torn_accepted", t.torn).add("sequence_regressions", t.regressions).add("lost", t.lost)
+        .add("torn_retries", t.retries).add("repaired_slots", t.repaired).add("republished", t.republished)
+        .add("lb_recoveries", t.lb_starts - 1).add("agent_recoveries", t.agent_starts - 1)
+        .add("actions_written", t.written).add("actions_applied", t.applied).add("actions_torn", t.actions_torn)
+        .add("action_regressions", t.action_regressions).add("actions_rejected", t.rejected)
+        .add("verdict", ok ? "PASS" : "FAIL");
+    return row;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -218,10 +232,16 @@ int main(int argc, char **argv) {
     app.add_option("--role", role, "internal: parent, lb or agent")->group("");
     app.add_option("--region", region, "region name")->capture_default_str();
     app.footer("Example: marllb-soak --seconds 60 --mean-kill-s 0.5 --csv results/soak/soak.csv (scripts/soak.sh)\n");
-    CLI11_PARSE(app, argc, argv);
+    marllb::measure::add_version_flag(app, "marllb-soak");
+    if (const int rc = marllb::measure::parse_command_line(app, argc, argv); rc >= 0) return rc;
     if (role == "lb") return child_lb(region, publish_us);
     if (role == "agent") return child_agent(region, read_us);
 
+    if (!csv.empty()) // before the run: a row refused at its end would lose it
+        if (auto can = summary_row(seconds, publish_us, read_us, Totals{}, false).check_appendable(csv); !can) {
+            fmt::print(stderr, "marllb-soak: {} (--csv)\n", can.error().message);
+            return 2;
+        }
     const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
     (void)unlink_region(region);
     auto lb_args = std::vector<std::string>{"--role", "lb", "--region", region, "--publish-us", std::to_string(publish_us)};
@@ -280,15 +300,7 @@ int main(int argc, char **argv) {
                 t.action_regressions, t.rejected);
     fmt::print("  verdict                {}\n", ok ? "PASS" : "FAIL");
     if (!csv.empty()) {
-        measure::ResultRow row;
-        row.add("seconds", seconds).add("publish_us", publish_us).add("read_us", read_us).add("lb_kills", t.lb_kills)
-            .add("agent_kills", t.agent_kills).add("published", t.published).add("reads", t.reads).add("accepted", t.accepted)
-            .add("torn_accepted", t.torn).add("sequence_regressions", t.regressions).add("lost", t.lost)
-            .add("torn_retries", t.retries).add("repaired_slots", t.repaired).add("republished", t.republished)
-            .add("lb_recoveries", t.lb_starts - 1).add("agent_recoveries", t.agent_starts - 1)
-            .add("actions_written", t.written).add("actions_applied", t.applied).add("actions_torn", t.actions_torn)
-            .add("action_regressions", t.action_regressions).add("actions_rejected", t.rejected)
-            .add("verdict", ok ? "PASS" : "FAIL");
+        const measure::ResultRow row = summary_row(seconds, publish_us, read_us, t, ok);
         if (auto written = row.append_to(csv); !written) {
             fmt::print(stderr, "marllb-soak: {}\n", written.error().message);
             return 2;

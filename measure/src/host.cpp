@@ -4,6 +4,7 @@
 #include <ctime>
 #include <fstream>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 namespace marllb::measure {
 
@@ -20,14 +21,27 @@ std::string proc_field(const char *path, const char *key) {
     return "unknown";
 }
 
+const std::string &run_id() {
+    static const std::string id = [] {
+        const char *given = std::getenv("MARLLB_RUN_ID");
+        if (given && *given) return std::string(given);
+        char stamp[32];
+        const std::time_t now = std::time(nullptr);
+        std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
+        return std::string(stamp) + "-" + std::to_string(getpid());
+    }();
+    return id;
+}
+
 Host host() {
     Host h;
+    h.run_id = run_id();
     char date[32];
     const std::time_t now = std::time(nullptr);
     std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     h.date = date;
     const char *commit = std::getenv("MARLLB_GIT_COMMIT");
-    h.git_commit = commit && *commit ? commit : "unknown";
+    h.git_commit = commit && *commit ? commit : build_git_commit();
     h.cpu_model = proc_field("/proc/cpuinfo", "model name");
     struct utsname u{};
     h.kernel = uname(&u) == 0 ? u.release : "unknown";
@@ -35,7 +49,7 @@ Host host() {
 }
 
 std::vector<std::pair<std::string, std::string>> host_columns(const Host &h) {
-    return {{"date", h.date}, {"git_commit", h.git_commit}, {"cpu_model", h.cpu_model}, {"kernel", h.kernel}};
+    return {{"run_id", h.run_id}, {"date", h.date}, {"git_commit", h.git_commit}, {"cpu_model", h.cpu_model}, {"kernel", h.kernel}};
 }
 
 } // namespace marllb::measure

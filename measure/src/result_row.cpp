@@ -1,8 +1,11 @@
 #include "marllb/measure/result_row.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 namespace marllb::measure {
 namespace {
@@ -16,7 +19,33 @@ std::string quoted(const std::string &v) {
     q += '"';
     return q;
 }
+
+shm::Expected<void> cannot_write(const std::string &path, const std::string &reason) {
+    return shm::unexpected(shm::Error{shm::Errc::system, "cannot write '" + path + "': " + reason});
+}
 } // namespace
+
+shm::Expected<void> check_writable(const std::string &path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path p(path);
+    if (path.empty()) return cannot_write(path, "no file name given");
+    const auto st = fs::status(p, ec);
+    if (fs::is_directory(st)) return cannot_write(path, "it is a directory (name a file in it)");
+    if (fs::exists(st)) {
+        if (::access(path.c_str(), W_OK) != 0) return cannot_write(path, std::strerror(errno));
+        return {};
+    }
+    // The nearest existing ancestor: a directory we may write into (missing folders are made).
+    fs::path up = p.parent_path();
+    if (up.empty()) up = ".";
+    while (!fs::exists(up, ec) && up.has_parent_path() && up != up.parent_path()) up = up.parent_path();
+    if (fs::exists(up, ec) && !fs::is_directory(up, ec))
+        return cannot_write(path, std::string(std::strerror(ENOTDIR)) + " ('" + up.string() + "' is a file)");
+    if (::access(up.c_str(), W_OK | X_OK) != 0)
+        return cannot_write(path, std::string(std::strerror(errno)) + " (in '" + up.string() + "')");
+    return {};
+}
 
 ResultRow::ResultRow() : ResultRow(host()) {}
 ResultRow::ResultRow(const Host &h) : cols_(host_columns(h)) {}
@@ -50,6 +79,7 @@ std::string ResultRow::line() const {
 }
 
 shm::Expected<void> ResultRow::check_appendable(const std::string &path) const {
+    if (auto ok = check_writable(path); !ok) return ok;
     std::error_code ec;
     const std::filesystem::path p(path);
     if (!std::filesystem::exists(p) || std::filesystem::file_size(p, ec) == 0) return {};
@@ -66,14 +96,15 @@ shm::Expected<void> ResultRow::append_to(const std::string &path) const {
     if (auto ok = check_appendable(path); !ok) return ok;
     std::error_code ec;
     const std::filesystem::path p(path);
-    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+    if (p.has_parent_path() && !std::filesystem::create_directories(p.parent_path(), ec) && ec)
+        return cannot_write(path, ec.message());
     const bool fresh = !std::filesystem::exists(p) || std::filesystem::file_size(p, ec) == 0;
-    const std::string head = header();
-    std::ofstream out(p, std::ios::app);
-    if (fresh) out << head << '\n';
-    out << line() << '\n';
-    out.flush();
-    if (!out) return shm::unexpected(shm::Error{shm::Errc::system, "cannot write '" + path + "'"});
+    const std::string text = (fresh ? header() + '\n' : std::string()) + line() + '\n';
+    std::FILE *f = std::fopen(path.c_str(), "a");
+    if (!f) return cannot_write(path, std::strerror(errno));
+    const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    const int werr = errno;
+    if (std::fclose(f) != 0 || !wrote) return cannot_write(path, std::strerror(wrote ? errno : werr));
     return {};
 }
 

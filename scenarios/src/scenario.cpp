@@ -1,5 +1,7 @@
 #include "scenario.hpp"
 
+#include <marllb/measure/command_line.hpp>
+#include <marllb/measure/host.hpp>
 #include <marllb/measure/result_row.hpp>
 
 #include <fmt/format.h>
@@ -11,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -33,7 +36,8 @@ void add_common_options(CLI::App &app, Common &c) {
     app.add_flag("--quiet", c.quiet, "no progress lines");
 }
 
-std::string apply_toml(CLI::App &app, std::string_view text, std::string_view name, std::vector<std::string> &args) {
+std::string apply_toml(CLI::App &app, std::string_view text, std::string_view name, std::vector<std::string> &args,
+                       std::vector<std::string> *where_each) {
     toml::table tbl;
     try {
         tbl = toml::parse(text, name);
@@ -65,22 +69,29 @@ std::string apply_toml(CLI::App &app, std::string_view text, std::string_view na
             value = ss.str();
         } else return where() + "key '" + k + "' must be a string, number or boolean";
         args.push_back("--" + k + "=" + value);
+        if (where_each) where_each->push_back(where());
     }
     return {};
 }
 
 int parse(CLI::App &app, int argc, char **argv) {
-    std::vector<std::string> args;
+    if (app.get_name().empty()) app.name(std::filesystem::path(argv[0]).filename().string());
+    return parse_args(app, std::vector<std::string>(argv + 1, argv + argc));
+}
+
+int parse_args(CLI::App &app, const std::vector<std::string> &cmdline) {
+    if (!app.get_option_no_throw("--version")) measure::add_version_flag(app, app.get_name());
+    std::vector<std::string> args, where;
     std::string config;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--config" && i + 1 < argc) config = argv[i + 1];
+    for (std::size_t i = 0; i < cmdline.size(); ++i) {
+        const std::string &a = cmdline[i];
+        if (a == "--config" && i + 1 < cmdline.size()) config = cmdline[i + 1];
         else if (a.rfind("--config=", 0) == 0) config = a.substr(9);
     }
     if (!config.empty()) {
         std::string text;
         std::string err = read_config(config, text);
-        if (err.empty()) err = apply_toml(app, text, config, args);
+        if (err.empty()) err = apply_toml(app, text, config, args, &where);
         if (!err.empty()) {
             fmt::print(stderr, "{}: {}\n", app.get_name(), err);
             return 2;
@@ -88,14 +99,27 @@ int parse(CLI::App &app, int argc, char **argv) {
     }
     for (CLI::Option *o : app.get_options()) // --help shows each default
         if (o->get_expected_min() > 0) o->capture_default_str(); // not flags, not --help
-    for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
-    std::reverse(args.begin(), args.end()); // CLI11 parses a vector from its back
-    try {
-        app.parse(args);
-    } catch (const CLI::ParseError &e) {
-        return app.exit(e);
+    // Each value of the file alone first: a type or range error then names its file:line.
+    for (std::size_t k = 0; k < args.size(); ++k) {
+        std::vector<std::string> one{args[k]};
+        try {
+            app.parse(one);
+        } catch (const CLI::ConversionError &e) {
+            app.clear();
+            return measure::exit_code(app, e, where[k]);
+        } catch (const CLI::ValidationError &e) {
+            app.clear();
+            return measure::exit_code(app, e, where[k]);
+        } catch (const CLI::ArgumentMismatch &e) {
+            app.clear();
+            return measure::exit_code(app, e, where[k]);
+        } catch (const CLI::ParseError &) { // anything else is judged with the whole command line
+        }
+        app.clear();
     }
-    return -1;
+    args.insert(args.end(), cmdline.begin(), cmdline.end());
+    std::reverse(args.begin(), args.end()); // CLI11 parses a vector from its back
+    return measure::parse_command_line(app, args);
 }
 
 std::string read_config(const std::string &path, std::string &text) {
@@ -112,14 +136,7 @@ std::string read_config(const std::string &path, std::string &text) {
 }
 
 const std::string &run_folder() {
-    static const std::string dir = [] {
-        const std::time_t t = std::time(nullptr);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        char stamp[32];
-        std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-        return fmt::format("results/runs/{}-{}", stamp, getpid());
-    }();
+    static const std::string dir = "results/runs/" + measure::run_id();
     return dir;
 }
 
@@ -231,6 +248,12 @@ Setting prepare(const Common &c, bool measure_baselines) {
 }
 
 int begin(const Common &c, Setting &s, const std::string &scenario, const std::string &regime) {
+    // The outputs first: a run whose rows cannot be written would be lost at its end.
+    const std::string csv = out_dir(c) + "/" + (c.name.empty() ? scenario : c.name) + ".csv";
+    if (auto ok = result_row(c, Setting{}, Row{}).check_appendable(csv); !ok) {
+        fmt::print(stderr, "marllb-scenario-{}: {} (--out)\n", scenario, ok.error().message);
+        return 2;
+    }
     s = prepare(c);
     if (!s.error.empty()) {
         fmt::print(stderr, "marllb-scenario-{}: {}\n", scenario, s.error);
@@ -266,6 +289,24 @@ int wait_child(pid_t pid) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+measure::ResultRow result_row(const Common &c, const Setting &s, const Row &r) {
+    measure::ResultRow row;
+    row.add("scenario", r.scenario).add("profile", c.profile).add("placement", std::string(describe(s.placement.cls)))
+        .add("placement_available", std::string(s.placement.available ? "yes" : "no"))
+        .add("lb_cpu", s.placement.lb_cpu).add("agent_cpu", s.placement.agent_cpu)
+        .add("mem_bind", std::string(describe(s.mem_bind))).add("regime", r.regime).add("cadence_us", r.cadence_us)
+        .add("read_us", r.read_us).add("metric", r.metric).add("unit", r.unit).add("count", std::uint64_t(r.s.count))
+        .add("p50", r.s.p50).add("p90", r.s.p90).add("p99", r.s.p99).add("p999", r.s.p999).add("max", r.s.max)
+        .add("published", r.published).add("read", r.read).add("skipped", r.skipped).add("lost", r.lost)
+        .add("torn_accepted", r.torn_accepted).add("retries", r.retries).add("fallbacks", r.fallbacks)
+        .add("expected", r.expected).add("baseline_cacheline_ns", s.base.cacheline_one_way_ns)
+        .add("baseline_memcpy_ns", s.base.memcpy_ns)
+        .add("p50_to_cacheline", s.base.cacheline_one_way_ns > 0 && r.unit == "ns" ? r.s.p50 / s.base.cacheline_one_way_ns : 0.0)
+        .add("p99_to_cacheline", s.base.cacheline_one_way_ns > 0 && r.unit == "ns" ? r.s.p99 / s.base.cacheline_one_way_ns : 0.0)
+        .add("status", r.status).add("note", r.note);
+    return row;
+}
+
 int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows_in) {
     int rc = 0;
     std::vector<Row> rows = rows_in;
@@ -287,23 +328,10 @@ int write_rows(const Common &c, const Setting &s, const std::vector<Row> &rows_i
     const std::string dir = out_dir(c);
     std::set<std::string> written;
     for (const Row &r : rows) {
-        measure::ResultRow row;
-        row.add("scenario", r.scenario).add("profile", c.profile).add("placement", std::string(describe(s.placement.cls)))
-            .add("placement_available", std::string(s.placement.available ? "yes" : "no"))
-            .add("lb_cpu", s.placement.lb_cpu).add("agent_cpu", s.placement.agent_cpu)
-            .add("mem_bind", std::string(describe(s.mem_bind))).add("regime", r.regime).add("cadence_us", r.cadence_us)
-            .add("read_us", r.read_us).add("metric", r.metric).add("unit", r.unit).add("count", std::uint64_t(r.s.count))
-            .add("p50", r.s.p50).add("p90", r.s.p90).add("p99", r.s.p99).add("p999", r.s.p999).add("max", r.s.max)
-            .add("published", r.published).add("read", r.read).add("skipped", r.skipped).add("lost", r.lost)
-            .add("torn_accepted", r.torn_accepted).add("retries", r.retries).add("fallbacks", r.fallbacks)
-            .add("expected", r.expected).add("baseline_cacheline_ns", s.base.cacheline_one_way_ns)
-            .add("baseline_memcpy_ns", s.base.memcpy_ns)
-            .add("p50_to_cacheline", s.base.cacheline_one_way_ns > 0 && r.unit == "ns" ? r.s.p50 / s.base.cacheline_one_way_ns : 0.0)
-            .add("p99_to_cacheline", s.base.cacheline_one_way_ns > 0 && r.unit == "ns" ? r.s.p99 / s.base.cacheline_one_way_ns : 0.0)
-            .add("status", r.status).add("note", r.note);
+        const measure::ResultRow row = result_row(c, s, r);
         const std::string path = dir + "/" + r.scenario + ".csv";
         if (auto ok = row.append_to(path); !ok) {
-            fmt::print(stderr, "{}\n", ok.error().message);
+            fmt::print(stderr, "marllb-scenario-{}: {}\n", rows_in.front().scenario, ok.error().message);
             return 2;
         }
         written.insert(path);

@@ -9,6 +9,7 @@
 #include "cli_checks.hpp"
 
 #include <marllb/measure/percentile.hpp>
+#include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
 
 #include <CLI/CLI.hpp>
@@ -40,15 +41,19 @@ void add_common_options(CLI::App &app, Common &c);
 std::string read_config(const std::string &path, std::string &text);
 // The folder a run writes to without --out: results/runs/<UTC time>-<pid>, one per process.
 const std::string &run_folder();
-// Where rows go: --out, else run_folder().
+// Where rows go: --out, else run_folder(). begin() checks the scenario's CSV there (writable, of
+// this column set) before the run starts.
 std::string out_dir(const Common &c);
 // Parses the command line over the TOML file named by --config (every option's help then shows
-// its default). Returns -1 to go on, or the
-// exit code (help printed, or an error that says what was wrong in which file and line).
+// its default), and adds --version. Returns -1 to go on, or the exit code: 0 after --help or
+// --version, 2 after one line that says what was wrong (for a value from the file: its file:line).
 int parse(CLI::App &app, int argc, char **argv);
-// The same for a TOML document in memory (the scenario-file fuzzer and the tests use it).
-// Returns an empty string on success, else the error message.
-std::string apply_toml(CLI::App &app, std::string_view text, std::string_view name, std::vector<std::string> &args);
+int parse_args(CLI::App &app, const std::vector<std::string> &cmdline); // the same without argv[0]
+// The options of a TOML document in memory, as --key=value arguments (the scenario-file fuzzer
+// and the tests use it), and where_each[i] = "file:line: " of args[i] when given. Returns an
+// empty string on success, else the error message.
+std::string apply_toml(CLI::App &app, std::string_view text, std::string_view name, std::vector<std::string> &args,
+                       std::vector<std::string> *where_each = nullptr);
 
 // ---- latency statistics: count, p50, p90, p99, p99.9, max by the project's one percentile
 // definition (linear interpolation, marllb/measure/percentile.hpp)
@@ -101,6 +106,8 @@ struct Row {
     // Marks an invariant of scenarios/targets.toml broken; write_rows makes the row `fail`.
     void fail(std::string invariant_id, std::string detail) { broken.emplace_back(std::move(invariant_id), std::move(detail)); }
 };
+// The one result row of r (its columns do not depend on the values: begin() checks the CSV with it).
+measure::ResultRow result_row(const Common &c, const Setting &s, const Row &r);
 // Judges each row against the targets (status ok, miss or fail: targets.hpp), appends the rows
 // to <out_dir(c)>/<scenario>.csv, prints them as a table and says which file each went to.
 // Returns 1 when a row fails.

@@ -4,6 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
 using namespace marllb::scenarios;
 
 namespace {
@@ -102,4 +109,53 @@ TEST_CASE("without --out, rows go to a run folder of their own, never to the com
     CHECK(out_dir(c) == run_folder()); // one folder for the whole process
     c.out_dir = "results/scenarios";
     CHECK(out_dir(c) == "results/scenarios");
+}
+
+namespace {
+struct Parsed {
+    int code;
+    std::string err;
+};
+// parse_args on a scenario file with these lines, then the extra command-line arguments.
+Parsed parse_file(const std::string &toml, std::vector<std::string> extra = {}) {
+    const std::string path = "/tmp/marllb_scenario_file_" + std::to_string(getpid()) + ".toml";
+    std::ofstream(path) << toml;
+    Fixture f;
+    std::vector<std::string> cmdline{"--config", path};
+    cmdline.insert(cmdline.end(), extra.begin(), extra.end());
+    std::ostringstream err;
+    auto *old = std::cerr.rdbuf(err.rdbuf());
+    const int code = parse_args(f.app, cmdline);
+    std::cerr.rdbuf(old);
+    std::remove(path.c_str());
+    std::string e = err.str();
+    const auto at = e.find(path);
+    if (at != std::string::npos) e.replace(at, path.size(), "s.toml");
+    return {code, e};
+}
+} // namespace
+
+TEST_CASE("a value of the file that the option refuses keeps its file:line and exits 2", "[scenario-file][bad-input]") {
+    const Parsed range = parse_file("regime = \"reactive\"\nseconds = -4\n");
+    CHECK(range.code == 2);
+    CHECK_THAT(range.err, Catch::StartsWith("test: s.toml:2: ") && Catch::Contains("'-4' must be more than zero") &&
+                              Catch::EndsWith("(run test --help for the options)\n"));
+    const Parsed member = parse_file("regime = \"sideways\"\n");
+    CHECK(member.code == 2);
+    CHECK_THAT(member.err, Catch::StartsWith("test: s.toml:1: ") && Catch::Contains("sideways"));
+    const Parsed type = parse_file("seconds = \"soon\"\n");
+    CHECK(type.code == 2);
+    CHECK_THAT(type.err, Catch::StartsWith("test: s.toml:1: ") && Catch::Contains("'soon' is not a number"));
+    // The same value on the command line names no file; a good file with a bad command line blames the command line.
+    const Parsed cli = parse_file("seconds = 3\n", {"--seconds=-1"});
+    CHECK(cli.code == 2);
+    CHECK_THAT(cli.err, Catch::StartsWith("test: --seconds: ") && !Catch::Contains("s.toml"));
+    CHECK(parse_file("seconds = 3\n", {"--seconds=5"}).code == -1);
+}
+
+TEST_CASE("every binary's --version and an unknown option go through parse_args", "[scenario-file]") {
+    CHECK(parse_file("", {"--version"}).code == 0);
+    const Parsed unknown = parse_file("", {"--no-such-option"});
+    CHECK(unknown.code == 2);
+    CHECK(std::count(unknown.err.begin(), unknown.err.end(), '\n') == 1);
 }

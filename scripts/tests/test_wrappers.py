@@ -136,14 +136,53 @@ def test_pipeline_fails_when_agent_0_had_already_exited_before_its_kill(tmp_path
         sleep 1.5
         """ + SIM_WRITES_ROW
     build = fake_build(tmp_path, sim, agent_body="exit 4\n")
-    r = pipeline(build, tmp_path / "out", "--kill-agent-at", "1")
+    r = pipeline(build, tmp_path / "out", "--duration", "3", "--kill-agent-at", "1")
     assert r.returncode == 1
     assert "agent 0 exited with 4 before it was killed" in r.stderr
 
 
 def test_pipeline_check_says_so_when_the_kill_never_happened(tmp_path):
+    # The sim ends (writing its row) before the second the kill was planned for.
     build = fake_build(tmp_path, SIM_WRITES_ROW)
-    r = pipeline(build, tmp_path / "out", "--agent", "none", "--kill-agent-at", "50", "--check")
+    r = pipeline(build, tmp_path / "out", "--duration", "50", "--kill-agent-at", "40", "--check")
     assert r.returncode == 1
     assert "never killed" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--kill-agent-at", "5"], "--kill-agent-at 5 is not within the run"),
+    (["--duration", "10", "--kill-agent-at", "3", "--restart-agent-at", "2"], "--restart-agent-at 2 is not after --kill-agent-at 3"),
+    (["--duration", "10", "--kill-agent-at", "3", "--restart-agent-at", "3"], "is not after --kill-agent-at 3"),
+    (["--duration", "10", "--restart-agent-at", "4"], "--restart-agent-at needs --kill-agent-at"),
+    (["--duration", "10", "--kill-agent-at", "3", "--restart-agent-at", "12"], "--restart-agent-at 12 is not within the run"),
+    (["--duration", "10", "--agent", "none", "--kill-agent-at", "3"], "no agent to kill"),
+    (["--duration", "10", "--kill-agent-at", "-1"], "is not within the run"),
+    (["--duration", "0"], "--duration 0"),
+    (["--lbs", "two"], "invalid int value"),
+])
+def test_pipeline_refuses_faults_it_cannot_run_before_anything_starts(tmp_path, args, says):
+    # The fake sim would leave a mark if it were started.
+    build = fake_build(tmp_path, f"touch {tmp_path}/sim-started\n" + SIM_WRITES_ROW)
+    out = tmp_path / "out"
+    r = pipeline(build, out, *args)
+    assert r.returncode == 2
+    assert says in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1  # one line: what and what to do
+    assert not (tmp_path / "sim-started").exists()
+    assert not out.exists()  # no run folder, no CSV
+
+
+def test_pipeline_leaves_no_run_folder_when_the_sim_refuses_its_options(tmp_path):
+    build = fake_build(tmp_path, "echo 'marllb-sim: server set: bad' >&2; exit 2\n")
+    out = tmp_path / "out"
+    r = pipeline(build, out, "--agent", "none")
+    assert r.returncode == 2
+    assert "server set: bad" in r.stderr
+    assert [p.name for p in out.iterdir() if p.is_dir()] == []
+
+
+def test_pipeline_version_names_the_commit():
+    r = subprocess.run([sys.executable, PIPELINE, "--version"], capture_output=True, text=True)
+    assert r.returncode == 0
+    assert r.stdout.startswith("pipeline.py (git ") and r.stderr == ""

@@ -7,6 +7,7 @@
 #include "cli_checks.hpp"
 #include "servers.hpp"
 
+#include <marllb/measure/command_line.hpp>
 #include <marllb/measure/result_row.hpp>
 #include <marllb/shm.hpp>
 
@@ -19,6 +20,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -125,6 +127,21 @@ std::optional<shm::AgentRegion> attach_waiting(const std::string &name, double w
     }
 }
 
+struct Summary {
+    std::uint64_t decisions = 0, rejected = 0, lb_restarts = 0, regressions = 0, inconsistent = 0;
+    std::vector<double> staleness_us, decision_us;
+};
+
+measure::ResultRow summary_row(const std::string &region, const std::string &policy, double interval_ms, const Summary &s) {
+    measure::ResultRow row;
+    row.add("region", region).add("policy", policy).add("interval_ms", interval_ms).add("decisions", s.decisions)
+        .add("rejected", s.rejected).add("lb_restarts", s.lb_restarts).add("sequence_regressions", s.regressions)
+        .add("inconsistent", s.inconsistent).add("staleness_p50_us", sim::quantile(s.staleness_us, 0.5))
+        .add("staleness_p99_us", sim::quantile(s.staleness_us, 0.99)).add("decision_p50_us", sim::quantile(s.decision_us, 0.5))
+        .add("decision_p99_us", sim::quantile(s.decision_us, 0.99));
+    return row;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -146,7 +163,8 @@ int main(int argc, char **argv) {
     app.add_option("--csv", csv_path, "append a summary row at exit to this CSV file");
     app.add_flag("--quiet", quiet, "no messages but errors");
     app.footer("Example: marllb-agent --region marllb_lb0 --policy least-loaded --servers marllb7 --log /tmp/agent.csv\n");
-    CLI11_PARSE(app, argc, argv);
+    measure::add_version_flag(app, "marllb-agent");
+    if (const int rc = measure::parse_command_line(app, argc, argv); rc >= 0) return rc;
 
     AgentPolicy policy;
     if (!parse_agent_policy(policy_name, policy)) {
@@ -163,20 +181,29 @@ int main(int argc, char **argv) {
         }
         caps = *c;
     }
+    // Outputs are checked before the agent attaches: a --csv that cannot take the summary row
+    // would otherwise lose the whole run at its end.
+    if (!csv_path.empty())
+        if (auto ok = summary_row(region, policy_name, interval_ms, {}).check_appendable(csv_path); !ok) {
+            fmt::print(stderr, "marllb-agent: {} (--csv)\n", ok.error().message);
+            return 2;
+        }
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     FILE *log = nullptr;
     if (!log_path.empty()) {
         log = std::fopen(log_path.c_str(), "w");
         if (!log) {
-            fmt::print(stderr, "marllb-agent: cannot write --log '{}'\n", log_path);
+            fmt::print(stderr, "marllb-agent: cannot write '{}': {} (--log)\n", log_path, std::strerror(errno));
             return 2;
         }
         fmt::print(log, "mono_ns,obs_seq,action_seq,generation,staleness_us,decision_us,skipped,status\n");
     }
 
-    std::uint64_t decisions = 0, rejected = 0, lb_restarts = 0, regressions = 0, inconsistent = 0;
-    std::vector<double> staleness_us, decision_us;
+    Summary sum;
+    std::uint64_t &decisions = sum.decisions, &rejected = sum.rejected, &lb_restarts = sum.lb_restarts,
+                  &regressions = sum.regressions, &inconsistent = sum.inconsistent;
+    std::vector<double> &staleness_us = sum.staleness_us, &decision_us = sum.decision_us;
     auto reservoirs = std::make_unique<shm::ReservoirData>();
     while (!g_stop.load(std::memory_order_relaxed)) {
         auto a = attach_waiting(region, wait_s, quiet);
@@ -264,7 +291,10 @@ int main(int argc, char **argv) {
             break;
         }
     }
-    if (log) std::fclose(log);
+    if (log && std::fclose(log) != 0) {
+        fmt::print(stderr, "marllb-agent: cannot write '{}': {} (--log)\n", log_path, std::strerror(errno));
+        return 2;
+    }
     if (!quiet)
         fmt::print("marllb-agent {}: {} decisions, {} rejected, {} LB restarts, {} sequence regressions, "
                     "staleness p50 {:.1f} us p99 {:.1f} us, decision p50 {:.2f} us\n",
@@ -272,13 +302,7 @@ int main(int argc, char **argv) {
                     lb_restarts, regressions, sim::quantile(staleness_us, 0.5),
                     sim::quantile(staleness_us, 0.99), sim::quantile(decision_us, 0.5));
     if (!csv_path.empty()) {
-        measure::ResultRow row;
-        row.add("region", region).add("policy", policy_name).add("interval_ms", interval_ms).add("decisions", decisions)
-            .add("rejected", rejected).add("lb_restarts", lb_restarts).add("sequence_regressions", regressions)
-            .add("inconsistent", inconsistent).add("staleness_p50_us", sim::quantile(staleness_us, 0.5))
-            .add("staleness_p99_us", sim::quantile(staleness_us, 0.99)).add("decision_p50_us", sim::quantile(decision_us, 0.5))
-            .add("decision_p99_us", sim::quantile(decision_us, 0.99));
-        if (auto ok = row.append_to(csv_path); !ok) {
+        if (auto ok = summary_row(region, policy_name, interval_ms, sum).append_to(csv_path); !ok) {
             fmt::print(stderr, "marllb-agent: {}\n", ok.error().message);
             return 2;
         }

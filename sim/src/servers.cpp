@@ -1,5 +1,6 @@
 #include "servers.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -28,19 +29,35 @@ shm::Expected<std::vector<double>> parse_server_set(std::string_view spec) {
         ss << in.rdbuf();
         text = ss.str();
     }
+    // Numbers separated by commas and/or white space; a comma with no number on one side
+    // ('1,,2', ',1', '1,') is a slip, not a shorter list.
+    const std::string empty_item = "an empty item between commas, or a comma at an end: every capacity needs a number";
     std::vector<double> out;
-    std::string_view rest = text;
-    while (!rest.empty()) {
-        const std::size_t cut = rest.find_first_of(",\n \t");
-        std::string_view item = rest.substr(0, cut);
-        rest = cut == std::string_view::npos ? std::string_view{} : rest.substr(cut + 1);
-        if (item.empty() || item == "\r") continue;
+    bool comma_pending = false;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const char ch = text[i];
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+            ++i;
+            continue;
+        }
+        if (ch == ',') {
+            if (out.empty() || comma_pending) return fail(empty_item);
+            comma_pending = true;
+            ++i;
+            continue;
+        }
+        const std::size_t end = std::min(text.find_first_of(",\n \t\r", i), text.size());
+        const std::string_view item(text.data() + i, end - i);
         double c = 0;
         auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), c);
         if (ec != std::errc{} || p != item.data() + item.size() || !std::isfinite(c) || c <= 0 || c > 1024)
             return fail("'" + std::string(item) + "' is not a capacity in cores (a number in (0, 1024])");
         out.push_back(c);
+        comma_pending = false;
+        i = end;
     }
+    if (comma_pending) return fail(empty_item);
     if (out.empty()) return fail("no servers");
     if (out.size() > MARLLB_MAX_AS) return fail(std::to_string(out.size()) + " servers; at most 64");
     return out;

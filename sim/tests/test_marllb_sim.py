@@ -209,7 +209,7 @@ def test_a_csv_of_another_column_set_is_refused_before_the_run_and_leaves_no_reg
     out.write_text("a,b\n1,2\n")
     prefix = region_prefix()
     r = run("--lockstep", "--duration", "60", "--quiet", "--region-prefix", prefix, "--csv", str(out))
-    assert r.returncode != 0 and "another column set" in r.stderr, r.stderr
+    assert r.returncode == 2 and "another column set" in r.stderr, r.stderr
     assert "client flows" not in r.stdout  # refused before the run, not after it
     assert not os.path.exists(f"/dev/shm/{prefix}0")
     assert out.read_text() == "a,b\n1,2\n"
@@ -278,3 +278,54 @@ def test_raw_actions_for_another_server_count_are_rejected_by_the_lb(tmp_path, c
     assert answered >= 10
     assert int(row["actions_applied"]) == 0, row
     assert int(row["actions_rejected"]) >= 10 and rejected_by_reason >= 10, (row, rejected_by_reason)
+
+
+@pytest.mark.parametrize("args", [
+    ["--load", "5"],             # range (CLI11 used to exit 105)
+    ["--duration", "abc"],       # type
+    ["--no-such-option"],        # unknown (109)
+    ["--seed", "1", "--seed", "2"],  # repeated (114)
+    ["--servers", "1,,2"],       # an empty item: not a list of two servers
+    ["--servers", "1,2,"],
+    ["--fallback", "sometimes"],
+])
+def test_every_user_error_exits_2_with_one_line_naming_the_program(args):
+    r = run(*args, "--no-region", "--quiet")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("marllb-sim: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "client flows" not in r.stdout
+
+
+def test_version_names_the_commit_built_from():
+    r = run("--version")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout.startswith("marllb-sim ") and "(git " in r.stdout and "(git unknown)" not in r.stdout
+
+
+def test_the_row_carries_the_build_commit_and_a_run_id_without_the_wrappers(tmp_path):
+    out = tmp_path / "sim.csv"
+    env = {k: v for k, v in os.environ.items() if k not in ("MARLLB_GIT_COMMIT", "MARLLB_RUN_ID")}
+    r = subprocess.run([SIM, "--lockstep", "--duration", "1", "--quiet", "--no-region", "--csv", str(out)],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    row = rows(out)[0]
+    version = run("--version").stdout.split("(git ")[1].rstrip(")\n")
+    assert row["git_commit"] == version != "unknown"
+    assert row["run_id"].endswith("Z-" + row["run_id"].split("-")[-1]) and len(row["run_id"]) > 17
+    env["MARLLB_RUN_ID"] = "run-42"  # a wrapper names its run folder
+    subprocess.run([SIM, "--lockstep", "--duration", "1", "--quiet", "--no-region", "--csv", str(out)], env=env,
+                   capture_output=True, timeout=120, check=True)
+    assert rows(out)[1]["run_id"] == "run-42"
+
+
+@pytest.mark.parametrize("flag", ["--csv", "--timeseries"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, flag):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    prefix = region_prefix()
+    r = run("--lockstep", "--duration", "60", "--quiet", "--region-prefix", prefix, flag, str(blocker / "sim.csv"))
+    assert r.returncode == 2
+    assert f"cannot write '{blocker}/sim.csv': Not a directory" in r.stderr and flag in r.stderr
+    assert r.stderr.startswith("marllb-sim: ") and r.stderr.count("\n") == 1
+    assert "client flows" not in r.stdout  # refused before the run, not after it
+    assert not os.path.exists(f"/dev/shm/{prefix}0")

@@ -47,9 +47,10 @@ def test_bad_servers_shows_the_sims_error_and_nothing_of_an_earlier_run(tmp_path
     # An earlier run's row in the same pipeline.csv must not be shown as this run's.
     (tmp_path / "pipeline.csv").write_text("observations,actions_applied,actions_rejected\n4242,4242,0\n")
     r = pipeline(tmp_path, "--duration", "2", "--servers", "1,x", "--no-plot", timeout=60)
-    assert r.returncode == 1
+    assert r.returncode == 2  # a user error: the simulator refused its options
     assert "marllb-sim: server set '1,x'" in r.stderr  # the simulator's own message reaches the user
     assert "marllb-sim exited with 2" in r.stderr
+    assert [d for d in os.listdir(tmp_path) if os.path.isdir(tmp_path / d)] == []  # no run folder left behind
     assert "pipeline summary" not in r.stdout and "4242" not in r.stdout
     assert "agent 0" not in r.stderr  # no agent was started for a sim that never ran
 
@@ -119,3 +120,27 @@ def test_agent_refuses_a_region_of_another_abi_version(tmp_path):
             os.unlink(f"/dev/shm/{prefix}0")
         except FileNotFoundError:
             pass
+
+
+@pytest.mark.parametrize("args", [["--interval-ms", "-1"], ["--interval-ms", "x"], ["--no-such-option"],
+                                  ["--region", "a", "--region", "b"]])
+def test_agent_user_errors_exit_2_with_one_line(args):
+    r = subprocess.run([tool("marllb-agent"), *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.startswith("marllb-agent: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize("flag", ["--csv", "--log"])
+def test_agent_checks_its_outputs_before_it_waits_for_an_lb(tmp_path, flag):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = subprocess.run([tool("marllb-agent"), "--region", f"marllb_none_{uuid.uuid4().hex[:8]}", "--wait-s", "30",
+                        flag, str(blocker / "a.csv")], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert f"cannot write '{blocker}/a.csv': Not a directory" in r.stderr and flag in r.stderr
+    assert "waiting for the LB" not in r.stderr
+
+
+def test_agent_version_names_the_commit():
+    r = subprocess.run([tool("marllb-agent"), "--version"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and r.stdout.startswith("marllb-agent ") and "(git " in r.stdout

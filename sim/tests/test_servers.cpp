@@ -53,7 +53,19 @@ TEST_CASE("server sets: lists, presets, files, and clear errors", "[servers][bad
         REQUIRE_FALSE(r.has_value());
         CHECK_THAT(r.error().message, Catch::Contains("marllb7"));
     }
-    std::string many;
-    for (int i = 0; i < 65; ++i) many += "1,";
-    CHECK_FALSE(parse_server_set(many).has_value());
+    std::string many = "1";
+    for (int i = 1; i < 65; ++i) many += ",1";
+    CHECK_THAT(parse_server_set(many).error().message, Catch::Contains("65 servers; at most 64"));
+}
+
+TEST_CASE("a server list with an empty item is refused, not read as a shorter list", "[servers][bad-input]") {
+    for (const char *bad : {"1,,2", ",1,2", "1,2,", "1, ,2", "1,\n,2"}) {
+        INFO(bad);
+        auto r = parse_server_set(bad);
+        REQUIRE_FALSE(r.has_value());
+        CHECK_THAT(r.error().message, Catch::Contains("an empty item between commas") && Catch::Contains(bad));
+    }
+    CHECK(parse_server_set("1 2\n4").value() == std::vector<double>{1, 2, 4}); // white space alone separates too
+    CHECK(parse_server_set("1,\n2,\n").has_value() == false);
+    CHECK(parse_server_set("1,\n2\n").value() == std::vector<double>{1, 2});
 }

@@ -25,7 +25,9 @@
 
 #include "servers.hpp"
 
+#include <marllb/measure/command_line.hpp>
 #include <marllb/measure/host.hpp>
+#include <marllb/measure/result_row.hpp>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -154,6 +156,19 @@ FILE *open_timeseries(const std::string &path) {
     return f;
 }
 
+// A --csv of another column set, or an output that cannot be written, would lose the run at
+// its end: say so before it starts.
+void check_outputs(const Config &cfg) {
+    if (!cfg.csv.empty()) {
+        RunReport columns; // the row's columns depend on the mode only
+        columns.mode = cfg.flood ? RunMode::flood : cfg.lockstep ? RunMode::lockstep : RunMode::realtime;
+        if (auto ok = result_row(columns, marllb::measure::host()).check_appendable(cfg.csv); !ok)
+            fail(ok.error().message + " (--csv)");
+    }
+    if (!cfg.timeseries.empty())
+        if (auto ok = marllb::measure::check_writable(cfg.timeseries); !ok) fail(ok.error().message + " (--timeseries)");
+}
+
 RunReport report(const Run &r, World *world, double wall_s) { // world: null in flood mode
     const Config &cfg = r.cfg;
     RunReport rep;
@@ -203,7 +218,8 @@ int main(int argc, char **argv) {
                  "lcores, publishing observations into marllb-shm regions and applying the agent's actions.\n"
                  "EAL arguments after '--' replace the default (no hugepages, no NIC: two net_ring vdevs, lcores 0-1)."};
     add_options(cli, cfg);
-    CLI11_PARSE(cli, own_argc, argv);
+    marllb::measure::add_version_flag(cli, "marllb-sim");
+    if (const int rc = marllb::measure::parse_command_line(cli, own_argc, argv); rc >= 0) return rc;
     // A lockstep run waits for its agent as long as --lockstep-wait-ms says; a driver that was
     // killed must not leave it polling two cores. The kernel signals this process when the
     // thread that forked it exits; a parent gone before prctl shows as a changed parent pid.
@@ -211,12 +227,7 @@ int main(int argc, char **argv) {
         fail("--exit-with-parent: the starting process is already gone (or prctl failed)");
 
     std::vector<TraceEntry> trace = check_config(r);
-    // A --csv of another column set would refuse the row after the run: say so before it.
-    if (!cfg.csv.empty()) {
-        RunReport columns; // the row's columns depend on the mode only
-        columns.mode = cfg.flood ? RunMode::flood : cfg.lockstep ? RunMode::lockstep : RunMode::realtime;
-        if (auto ok = result_row(columns, marllb::measure::host()).check_appendable(cfg.csv); !ok) fail(ok.error().message);
-    }
+    check_outputs(cfg);
     start_dpdk(r);
     open_lbs(r);
 

@@ -14,6 +14,12 @@
 
 namespace marllb::measure {
 
+// Whether a file could be created or appended to at path, without creating anything: the path
+// is no directory, and it exists and opens for appending, or its nearest existing ancestor is a
+// directory this process may write into (its missing folders would be created). The error
+// names the path and the system's reason ("cannot write 'x/r.csv': Not a directory").
+[[nodiscard]] shm::Expected<void> check_writable(const std::string &path);
+
 class ResultRow {
 public:
     ResultRow();                          // the metadata columns of host()
@@ -27,7 +33,8 @@ public:
     // when the file's header names other columns, or when the file cannot be written.
     [[nodiscard]] shm::Expected<void> append_to(const std::string &path) const;
     // What append_to checks before it writes: fails when the CSV at path exists with another
-    // header. A program whose run is long checks this first, so a bad --csv loses no run.
+    // header or cannot be written (check_writable). A program whose run is long checks this
+    // first, so a bad --csv loses no run.
     [[nodiscard]] shm::Expected<void> check_appendable(const std::string &path) const;
     [[nodiscard]] const std::vector<std::pair<std::string, std::string>> &columns() const noexcept { return cols_; }
     [[nodiscard]] std::string header() const;

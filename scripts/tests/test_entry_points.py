@@ -1,0 +1,120 @@
+"""The scripts users type answer --help and --version and nothing else (no build, no install,
+no other script's text), refuse a bad option with exit 2 and one line, and check where their
+rows go before they start (soak.sh, fuzz.sh, mutants.sh: a run never writes into the checkout
+unless --out names a folder in it)."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SCRIPTS = sorted(f for f in os.listdir(os.path.join(ROOT, "scripts"))
+                 if f.endswith(".sh") and f not in ("lib.sh", "rl_env.sh"))
+
+
+def run(name, *args, timeout=30):
+    t0 = time.monotonic()
+    r = subprocess.run([os.path.join(ROOT, "scripts", name), *args], capture_output=True, text=True, timeout=timeout)
+    r.seconds = time.monotonic() - t0
+    return r
+
+
+def leading_comment(name):
+    lines = []
+    with open(os.path.join(ROOT, "scripts", name)) as f:
+        for i, line in enumerate(f):
+            if i == 0 and line.startswith("#!"):
+                continue
+            if not line.startswith("#"):
+                break
+            lines.append(re.sub(r"^# ?", "", line.rstrip("\n")))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("name", [s for s in SCRIPTS if s != "run.sh"])
+def test_help_prints_the_scripts_own_comment_and_does_nothing_else(name):
+    r = run(name, "--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == leading_comment(name)
+    assert "lib.sh\"" not in r.stdout and "sed -n" not in r.stdout
+    assert r.stderr == ""  # no "[marllb] ..." of a build or install
+    assert r.seconds < 5
+
+
+def test_run_sh_help_comes_from_the_pipelines_parser():
+    r = run("run.sh", "--help")
+    assert r.returncode == 0 and "--kill-agent-at" in r.stdout and r.stderr == ""
+
+
+def test_bench_gate_help_is_its_own_not_bench_sh():
+    r = run("bench_gate.sh", "--help")
+    assert "regression gate" in r.stdout and "Runs the benchmark suite, 9 repetitions" not in r.stdout
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_version_names_the_script_the_version_and_the_commit(name):
+    r = run(name, "--version")
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(rf"{re.escape(name)} \d+\.\d+\.\d+ \(git ([0-9a-f]{{12}}(-dirty)?|unknown)\)\n", r.stdout), r.stdout
+    assert r.stderr == ""
+
+
+@pytest.mark.parametrize("name", ["scenarios.sh", "fuzz.sh", "mutants.sh", "sim_runs.sh", "test.sh", "bench.sh"])
+def test_an_unknown_option_is_a_user_error(name):
+    r = run(name, "--no-such-option")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "--no-such-option" in r.stderr
+    assert r.seconds < 5  # refused before any build
+
+
+@pytest.mark.parametrize("name, extra", [("soak.sh", []), ("fuzz.sh", ["1", "fuzz_action"]), ("mutants.sh", [])])
+def test_an_out_that_cannot_be_written_is_refused_before_the_run(tmp_path, name, extra):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = run(name, "--out", str(blocker / "out"), *extra)
+    assert r.returncode == 2
+    assert f"'{blocker}' is not a directory" in r.stderr and r.stderr.count("\n") == 1
+    assert r.seconds < 5  # nothing was built or run
+
+
+@pytest.mark.parametrize("name, extra, header", [
+    ("fuzz.sh", ["1", "fuzz_action"], "date,git_commit,cpu_model,kernel,target"),
+    ("mutants.sh", [], "date,git_commit,mutant,file,check,caught,by,seconds"),
+])
+def test_a_csv_of_another_column_set_is_refused_before_the_run(tmp_path, name, extra, header):
+    csv = tmp_path / ("fuzz.csv" if name == "fuzz.sh" else "mutants.csv")
+    csv.write_text(header + "\n1,2\n")
+    r = run(name, "--out", str(tmp_path), *extra)
+    assert r.returncode == 2
+    assert "another column set" in r.stderr and "nothing was run" in r.stderr
+    assert csv.read_text() == header + "\n1,2\n"
+    assert r.seconds < 5
+
+
+def test_fuzz_refuses_an_unknown_target_and_bad_seconds():
+    assert "no fuzz target 'fuzz_nothing'" in run("fuzz.sh", "1", "fuzz_nothing").stderr
+    r = run("fuzz.sh", "ten")
+    assert r.returncode == 2 and "SECONDS must be a positive whole number" in r.stderr
+
+
+def test_soak_takes_out_not_csv():
+    r = run("soak.sh", "--csv", "/tmp/x.csv")
+    assert r.returncode == 2 and "pass --out DIR" in r.stderr
+
+
+PY_TOOLS = ["pipeline.py", "scenarios_summary.py", "targets_table.py", "env_speed.py", "oneway_series.py",
+            "bench_plot.py", "bench_to_csv.py", "pipeline_plot.py", "scenarios_plot.py"]
+
+
+@pytest.mark.parametrize("name", PY_TOOLS)
+def test_python_tools_answer_version_and_help_and_do_nothing_else(name, tmp_path):
+    tool = os.path.join(ROOT, "scripts", name)
+    v = subprocess.run(["/usr/bin/python3", tool, "--version"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert v.returncode == 0 and v.stderr == ""
+    assert re.fullmatch(rf"{re.escape(name)} \(git ([0-9a-f]{{12}}(-dirty)?|unknown)\)\n", v.stdout), v.stdout
+    h = subprocess.run(["/usr/bin/python3", tool, "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert h.returncode == 0 and h.stdout.strip() and h.stderr == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written
