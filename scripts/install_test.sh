@@ -19,15 +19,14 @@
 #     --work DIR  build and install there (an empty or new directory); default: a new
 #                 temporary directory, removed at the end unless --keep
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+help_and_version "$@"
 
-usage_error() { printf '[marllb] error: %s\n' "$*" >&2; exit 2; }
 work="" keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) [ $# -ge 2 ] || usage_error "--work needs a directory (e.g. --work /tmp/marllb-install)"
             work="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
