@@ -2,14 +2,15 @@
 row carries (as marllb/measure/host.hpp gives the C++ binaries) and an append that refuses a CSV
 of another column set instead of mixing schemas in one file.
 
-    sys.path.insert(0, "<repo>/scripts"); import result_rows
+    from marllb import result_rows
+    result_rows.append_rows("out.csv", [{"git_commit": result_rows.git_commit(__file__), ...}])
 """
 import csv
 import os
 import platform
 import subprocess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from marllb import __version__  # noqa: F401
 
 
 def cpu_model():
@@ -24,9 +25,14 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def git_commit():
-    """The repository's HEAD, 12 hex digits ('unknown' outside a git checkout)."""
-    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+def git_commit(where=None):
+    """HEAD of the git checkout holding `where` (a file or a directory; default: the current
+    directory), 12 hex digits ('unknown' outside a git checkout). Scripts pass their own
+    __file__: the package itself may be installed anywhere."""
+    where = os.path.abspath(where or os.getcwd())
+    if not os.path.isdir(where):
+        where = os.path.dirname(where)
+    r = subprocess.run(["git", "-C", where, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
     return r.stdout.strip() or "unknown"
 
 
