@@ -14,6 +14,7 @@
 # Exit 0 when the series ran (whatever the goals say: the rows and the summary say it), 1 when a
 # run produced no numbers.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export PYTHONPATH="$MARLLB_ROOT/core/python${PYTHONPATH:+:$PYTHONPATH}" # marllb.result_rows (pure Python)
 runs=10 out="$MARLLB_ROOT/results/bench/oneway" floor_goal=1.3 iceoryx_goal=0.3
 while [ $# -gt 0 ]; do
   case "$1" in

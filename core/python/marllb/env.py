@@ -117,7 +117,8 @@ class Box:
     def contains(self, x):
         if not isinstance(x, np.ndarray):
             try:
-                x = np.asarray(x, dtype=self.dtype)
+                with np.errstate(over="ignore"):  # a value beyond the dtype becomes inf: outside
+                    x = np.asarray(x, dtype=self.dtype)
             except (ValueError, TypeError, OverflowError):
                 return False
         return bool(np.can_cast(x.dtype, self.dtype) and x.shape == self.shape
@@ -350,7 +351,10 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         self.reward_type = reward_type
         self.reward_column = OBS_COLUMNS.index(reward_feature)
         self.sim = find_sim(sim)
-        self.observation_space = _box(0.0, np.inf, self._lb_shape + (self.num_servers, len(OBS_COLUMNS)))
+        # Finite bounds (float32's largest): every observation is finite, and gymnasium's checker
+        # warns of an infinite bound.
+        self.observation_space = _box(0.0, float(np.finfo(np.float32).max),
+                                      self._lb_shape + (self.num_servers, len(OBS_COLUMNS)))
         # Every action in the space is one step() takes: finite weights >= 0 within float32, the
         # all-zero one included (equal weights, check_action).
         self.action_space = _box(0.0, float(np.finfo(np.float32).max), self._lb_shape + (self.num_servers,))
