@@ -11,6 +11,7 @@ The build's files go to build/setuptools/, beside CMake's build trees, not into 
 import glob
 import os
 import re
+import shutil
 
 from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
 from setuptools import setup
@@ -46,6 +47,12 @@ ext = Pybind11Extension(
 )
 
 os.makedirs(BUILD_BASE, exist_ok=True)
+# A module removed from the package must not ride along from an earlier build: the wheel takes
+# all of build_lib, so it starts empty.
+for stale in glob.glob(os.path.join(BUILD_BASE, "lib*")):
+    shutil.rmtree(stale)
 ParallelCompile("MARLLB_BUILD_JOBS", default=0).install()  # default: one job per CPU
 setup(ext_modules=[ext], cmdclass={"build_ext": build_ext, "build_py": build_py_with_paths},
-      options={"build": {"build_base": BUILD_BASE}, "egg_info": {"egg_base": BUILD_BASE}})
+      # force: setuptools compares only the .cpp files' times with the objects', not the headers'
+      # they include, so a changed header would leave a stale object; every build compiles anew.
+      options={"build": {"build_base": BUILD_BASE}, "build_ext": {"force": True}, "egg_info": {"egg_base": BUILD_BASE}})
