@@ -147,3 +147,28 @@ def test_stubtest_finds_no_difference_between_stubs_and_module(tmp_path):
 def test_the_package_is_typed():
     assert os.path.isfile(os.path.join(os.path.dirname(marllb.__file__), "py.typed"))
     assert os.path.isfile(STUBS)
+
+
+def test_find_sim_says_where_it_looked_and_how_to_build_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("MARLLB_SIM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    missing = str(tmp_path / "build" / "sim" / "apps" / "marllb-sim")
+    monkeypatch.setattr(marllb.env, "_SIM_CANDIDATES", (missing,))
+    monkeypatch.setattr(marllb.env, "_HOW_TO_BUILD_SIM", "cmake --build BUILD --target marllb-sim")
+    with pytest.raises(FileNotFoundError) as e:
+        marllb.env.find_sim()
+    assert missing in str(e.value) and "PATH" in str(e.value) and "cmake --build BUILD --target marllb-sim" in str(e.value)
+    fake = tmp_path / "marllb-sim"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(marllb.env, "_SIM_CANDIDATES", (str(fake),))
+    assert marllb.env.find_sim() == str(fake)  # the build's path, no environment variable
+    monkeypatch.setenv("MARLLB_SIM", str(tmp_path / "nothing"))
+    with pytest.raises(FileNotFoundError, match="MARLLB_SIM=.*is not an executable file: unset it"):
+        marllb.env.find_sim()
+
+
+def test_the_package_knows_where_its_build_put_marllb_sim():
+    from marllb import _paths
+    assert len(_paths.SIM_CANDIDATES) == 1 and _paths.SIM_CANDIDATES[0].endswith(os.path.join("sim", "apps", "marllb-sim"))
+    assert "marllb-sim" in _paths.HOW_TO_BUILD_SIM
