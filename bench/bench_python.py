@@ -39,8 +39,17 @@ import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-import result_rows  # noqa: E402
+
+
+def run_with_pythonpath(dirs):
+    """Runs this script again with `dirs` first on PYTHONPATH (once): the marllb of the build
+    being measured, whatever is installed."""
+    want = os.pathsep.join(dirs)
+    if os.environ.get("MARLLB_SCRIPT_PYTHONPATH") == want:
+        return
+    old = os.environ.get("PYTHONPATH")
+    env = dict(os.environ, MARLLB_SCRIPT_PYTHONPATH=want, PYTHONPATH=want + (os.pathsep + old if old else ""))
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
 
 
 def percentile(xs, q):
@@ -86,16 +95,19 @@ def main():
     p.add_argument("--reps", type=int, default=9)
     p.add_argument("--iterations", type=int, default=2000)
     p.add_argument("--module-dir", default=os.path.join(ROOT, "build", "release", "core", "python"),
-                   help="where marllb_shm is imported from (another build, e.g. an older one, to compare)")
+                   help="the build's core/python, where marllb_shm is imported from (another build, e.g. an older one, "
+                        "to compare)")
     p.add_argument("--bench-core", default=os.path.join(ROOT, "build", "release", "bench", "bench_core"),
                    help="bench_core binary for the C++ baseline ('' to skip)")
     p.add_argument("--csv", help="append the rows to this CSV")
     a = p.parse_args()
     if not 1 <= a.servers <= 64 or a.reps < 1 or a.iterations < 10:
         p.error("--servers must be 1..64, --reps >= 1, --iterations >= 10")
-    sys.path.insert(0, a.module_dir)
+    # The module of --module-dir; the result rows from this checkout's marllb when that build has none.
+    run_with_pythonpath([a.module_dir, os.path.join(ROOT, "core", "python")])
     import numpy as np
     import marllb_shm as m
+    from marllb import result_rows
 
     load_before = os.getloadavg()[0]
     name = f"marllb_bench_py_{uuid.uuid4().hex[:8]}"
@@ -180,7 +192,7 @@ def main():
     load_after = os.getloadavg()[0]
 
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "git_commit": result_rows.git_commit(), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
+            "git_commit": result_rows.git_commit(__file__), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
             "python": platform.python_version(), "module": m.__file__, "servers": a.servers, "reps": a.reps,
             "iterations": a.iterations, "load1_before": f"{load_before:.2f}", "load1_after": f"{load_after:.2f}"}
     print(f"# {meta['date']} commit {meta['git_commit']}, {meta['cpu_model']}, Python {meta['python']}")

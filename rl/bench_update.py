@@ -15,8 +15,7 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sac_gru  # noqa: E402
+import sac_gru  # rl/, this script's folder
 
 
 def main():

@@ -15,9 +15,7 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-import figures  # noqa: E402
+import figures  # scripts/figures.py: on PYTHONPATH from scripts/rl_env.sh, and in the tests from pyproject.toml
 
 import matplotlib.pyplot as plt  # noqa: E402
 

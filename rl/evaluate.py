@@ -37,14 +37,13 @@ import tempfile
 import numpy as np
 import torch
 
+import eval_figure  # rl/, this script's folder
+import eval_stats
+import marllb_env
+import sac_gru
+from marllb import result_rows
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-import eval_figure  # noqa: E402
-import eval_stats  # noqa: E402
-import marllb_env  # noqa: E402
-import result_rows  # noqa: E402
-import sac_gru  # noqa: E402
 
 HEURISTICS = ("ecmp", "wcmp", "lsq", "sed")
 POLICIES = ("sac-gru", "agent-weights-1") + HEURISTICS
@@ -310,7 +309,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     torch.set_num_threads(1)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    commit = result_rows.git_commit()
+    commit = result_rows.git_commit(__file__)
     rows = [r for run in a.runs for r in evaluate_run(run, a, date, commit)] if a.runs else read_rows(a.rows_from)
     summary = summarise(rows)
     print(f"\n{'run':24} {'servers':9} {'LBs':>3} {'workload':13} {'policy':16} {'p50 ms':>15} {'p90 ms':>17} "

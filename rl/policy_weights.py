@@ -15,9 +15,8 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import evaluate  # noqa: E402
-import marllb_env  # noqa: E402
+import evaluate  # rl/, this script's folder
+import marllb_env
 
 
 def main():

@@ -29,9 +29,8 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import marllb_env  # noqa: E402
-import sac_gru  # noqa: E402
+import marllb_env
+import sac_gru  # rl/, this script's folder
 
 LATER_SETTINGS = ("warmup", "updates_per_step")  # recorded in checkpoints since they were compared
 DEFAULTS = {"warmup": 200, "updates_per_step": 1}

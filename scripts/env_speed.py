@@ -29,10 +29,18 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import result_rows  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_with_pythonpath(dirs):
+    """Runs this script again with `dirs` first on PYTHONPATH (once): the marllb of the build
+    being measured, whatever is installed."""
+    want = os.pathsep.join(dirs)
+    if os.environ.get("MARLLB_SCRIPT_PYTHONPATH") == want:
+        return
+    old = os.environ.get("PYTHONPATH")
+    env = dict(os.environ, MARLLB_SCRIPT_PYTHONPATH=want, PYTHONPATH=want + (os.pathsep + old if old else ""))
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
 
 
 def parse():
@@ -73,9 +81,10 @@ def sim_alone(env, seed):
 
 def main():
     a = parse()
-    sys.path.insert(0, os.path.join(a.build, "core", "python"))
+    run_with_pythonpath([os.path.join(a.build, "core", "python")])  # the package of --build
     import numpy as np
     import marllb_env
+    from marllb import result_rows
 
     env = marllb_env.LoadBalanceEnv(episode_steps=a.steps, servers=a.servers, load=a.load, lb_model=a.lb_model,
                                     seed=a.seed, sim=os.path.join(a.build, "sim", "apps", "marllb-sim"),
@@ -112,7 +121,7 @@ def main():
     total_s = (loop_ns + tm["start_ns"]) / 1e9
     row = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git_commit": result_rows.git_commit(), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
+        "git_commit": result_rows.git_commit(__file__), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
         "python": platform.python_version(), "servers": a.servers, "load": a.load, "lb_model": a.lb_model,
         "episodes": a.episodes, "steps_per_episode": a.steps, "interval_ms": env.interval_s * 1e3,
         "poll_sleep_us": a.poll_sleep_us,

@@ -2,7 +2,7 @@
 (commit, CPU model, profile and date, from the plotted rows' own columns), lines labelled at their
 ends instead of a legend, and a nanosecond axis whose ticks say their unit.
 
-    sys.path.insert(0, "<repo>/scripts"); import figures
+    import figures    # from a script in scripts/; rl/ has scripts/ on PYTHONPATH (scripts/rl_env.sh)
 """
 import math
 

@@ -13,12 +13,10 @@ max give the spread. A goal is met when that median ratio is at most the goal.
 import argparse
 import csv
 import math
-import os
 import statistics
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import result_rows  # noqa: E402
+from marllb import result_rows
 
 MARLLB = "BM_ObsOneWay/marllb_shm"
 FLOOR = "BM_CopyFloorOneWay"

@@ -15,6 +15,7 @@
 # run produced no numbers.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 help_and_version "$@"
+export PYTHONPATH="$MARLLB_ROOT/core/python${PYTHONPATH:+:$PYTHONPATH}" # marllb.result_rows (pure Python)
 runs=10 out="$MARLLB_ROOT/results/bench/oneway" floor_goal=1.3 iceoryx_goal=0.3
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -67,7 +67,7 @@ def parse(argv=None):
     p.add_argument("--build", default=os.path.join(ROOT, "build", "release"), help="the build tree with marllb-sim and marllb-agent")
     p.add_argument("--no-plot", action="store_true", help="skip the figure")
     p.add_argument("--check", action="store_true", help="exit non-zero unless the run shows what it must")
-    p.add_argument("--version", action="version", version=f"pipeline.py (git {result_rows.git_commit()})")
+    p.add_argument("--version", action="version", version=f"pipeline.py (git {result_rows.git_commit(__file__)})")
     a = p.parse_args(argv)
     if a.duration <= 0:
         p.error(f"--duration {a.duration:g}: give a number of seconds > 0")
@@ -238,7 +238,7 @@ def write_verdict(a, run_id, problems):
         if new:
             w.writerow(["date", "git_commit", "scenario", "regime", "metric", "status", "note"])
         w.writerow([datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    os.environ.get("MARLLB_GIT_COMMIT") or result_rows.git_commit(), "pipeline",
+                    os.environ.get("MARLLB_GIT_COMMIT") or result_rows.git_commit(__file__), "pipeline",
                     "agent-kill" if a.kill_agent_at is not None else "steady", "check", "fail" if problems else "ok",
                     (f"broken pipeline_check ({'; '.join(problems)}); " if problems else "") + f"run {run_id}"])
 

@@ -13,8 +13,7 @@ import datetime
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import figures  # noqa: E402
+import figures  # scripts/figures.py, beside this script
 
 import matplotlib.pyplot as plt  # noqa: E402
 

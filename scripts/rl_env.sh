@@ -12,4 +12,4 @@ build="$MARLLB_ROOT/build/release"
 [ -x "$build/sim/apps/marllb-sim" ] && ls "$build"/core/python/marllb_shm*.so >/dev/null 2>&1 ||
   die "build marllb-sim and the Python module first: cmake --preset release && cmake --build --preset release --target marllb-sim marllb_python_files"
 # One BLAS thread: the simulator's two lcores already fill a small machine.
-export PYTHONPATH="$build/core/python${PYTHONPATH:+:$PYTHONPATH}" MARLLB_SIM="$build/sim/apps/marllb-sim" OPENBLAS_NUM_THREADS=1
+export PYTHONPATH="$build/core/python:$MARLLB_ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" MARLLB_SIM="$build/sim/apps/marllb-sim" OPENBLAS_NUM_THREADS=1

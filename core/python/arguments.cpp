@@ -111,7 +111,7 @@ std::uint64_t parse_int(py::handle v, const char *what, const char *expected) {
 void init_arguments(py::module_ &m) {
     g_numpy_bool = py::object(py::module_::import("numpy").attr("bool_")).release().ptr();
     g_action_rejected = PyErr_NewExceptionWithDoc(
-        "marllb_shm.ActionRejected",
+        "marllb.shm.ActionRejected",
         "An action the LB would refuse, refused before it is written (a ValueError).\n"
         ".reason: a short code (the core's reason names, e.g. 'weight_negative', 'seq_from_future');\n"
         ".index: the offending weight's index, or None.",
@@ -119,7 +119,7 @@ void init_arguments(py::module_ &m) {
     if (!g_action_rejected) throw py::error_already_set();
     auto bases = py::make_tuple(py::handle(g_action_rejected), py::handle(PyExc_TypeError));
     g_action_type_error = PyErr_NewExceptionWithDoc(
-        "marllb_shm.ActionTypeError",
+        "marllb.shm.ActionTypeError",
         "An action argument of the wrong type (a bool or a str where a number belongs): both an\n"
         "ActionRejected and a TypeError.",
         bases.ptr(), nullptr);

@@ -98,7 +98,7 @@ void init_observation_objects(py::module_ &m) {
     py::object data = np.attr("dtype")(data_fields);
     if (data.attr("itemsize").cast<std::size_t>() != sizeof(marllb_reservoir_data_t) ||
         raw.attr("itemsize").cast<std::size_t>() != sizeof(marllb_reservoir_raw_t))
-        throw py::import_error("marllb_shm: numpy lays out the reservoir dtype differently from marllb_reservoir_data_t");
+        throw py::import_error("marllb.shm: numpy lays out the reservoir dtype differently from marllb_reservoir_data_t");
     g_reservoir_dtype = data.release().ptr();
     m.attr("RESERVOIR_DTYPE") = py::reinterpret_borrow<py::object>(g_reservoir_dtype);
 }

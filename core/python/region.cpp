@@ -112,7 +112,7 @@ void set_python_error(PyObject *type, const RegionError &e) {
 void init_region_errors(py::module_ &m) {
     // Types with a .code attribute (a class default of None; each raised one sets its own).
     auto make = [&](const char *name, PyObject *base, const char *doc) {
-        PyObject *t = PyErr_NewExceptionWithDoc((std::string("marllb_shm.") + name).c_str(), doc, base, nullptr);
+        PyObject *t = PyErr_NewExceptionWithDoc((std::string("marllb.shm.") + name).c_str(), doc, base, nullptr);
         if (!t) throw py::error_already_set();
         m.add_object(name, py::handle(t));
         py::handle(t).attr("code") = py::none();
@@ -300,12 +300,12 @@ py::object Region::read_reservoirs(py::handle sequence_id, py::handle out) {
     if (out.is_none()) {
         buf = py::array(reservoir_dtype(), std::vector<py::ssize_t>{});
     } else {
-        if (!py::isinstance<py::array>(out)) throw py::type_error("out must be np.zeros((), marllb_shm.RESERVOIR_DTYPE)");
+        if (!py::isinstance<py::array>(out)) throw py::type_error("out must be np.zeros((), marllb.shm.RESERVOIR_DTYPE)");
         buf = py::reinterpret_borrow<py::array>(out);
         if (!buf.dtype().equal(reservoir_dtype()) || buf.size() != 1 || !buf.writeable() ||
             !(buf.flags() & py::array::c_style) || reinterpret_cast<std::uintptr_t>(buf.data()) % alignof(shm::ReservoirData))
-            throw py::value_error("out must be one writeable, aligned record of marllb_shm.RESERVOIR_DTYPE, "
-                                  "e.g. np.zeros((), marllb_shm.RESERVOIR_DTYPE)");
+            throw py::value_error("out must be one writeable, aligned record of marllb.shm.RESERVOIR_DTYPE, "
+                                  "e.g. np.zeros((), marllb.shm.RESERVOIR_DTYPE)");
     }
     // One copy, from the region straight into the array's memory, checked by the buffer's
     // seqlock. Never a view of the region: the LB rewrites each buffer two publishes later.
@@ -428,7 +428,7 @@ std::uint64_t Region::write_observation(const std::vector<std::uint32_t> &n_flow
         auto r = py::reinterpret_borrow<py::array>(reservoirs);
         if (!py::isinstance<py::array>(reservoirs) || !r.dtype().equal(reservoir_dtype()) || r.size() != 1 ||
             !(r.flags() & py::array::c_style) || reinterpret_cast<std::uintptr_t>(r.data()) % alignof(shm::ReservoirData))
-            throw py::value_error("reservoirs must be one aligned record of marllb_shm.RESERVOIR_DTYPE");
+            throw py::value_error("reservoirs must be one aligned record of marllb.shm.RESERVOIR_DTYPE");
         raw = static_cast<const shm::ReservoirData *>(r.data());
     }
     const std::uint64_t seq = lb.publish(m, raw);

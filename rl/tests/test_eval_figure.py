@@ -2,11 +2,8 @@
 in its corner, has one legend of the policies, and a summary without rows is refused (exit 2)
 with nothing written. Needs no PyTorch."""
 import csv
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import eval_figure  # noqa: E402
+import eval_figure
 
 POLICIES = eval_figure.POLICIES
 

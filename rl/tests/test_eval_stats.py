@@ -1,13 +1,10 @@
 """rl/eval_stats.py against values computed by hand: the t interval (sample deviation, t with
 n - 1 degrees of freedom), the paired difference and the verdicts. Needs no PyTorch."""
 import math
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import eval_stats  # noqa: E402
+import eval_stats
 
 
 def test_the_interval_uses_the_sample_deviation_and_t_with_n_minus_1_degrees():

@@ -1,15 +1,12 @@
 """The SAC agent without the simulator (needs PyTorch: scripts/train.sh installs it; ctest
 registers this only where torch imports). What it shows: the policy learns through the critic
 on a task whose answer is known, and a checkpoint restores the agent exactly."""
-import os
-import sys
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import sac_gru  # noqa: E402
+import sac_gru
 
 SERVERS = 3
 

@@ -9,8 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
-import sac_gru  # noqa: E402
+import sac_gru
 
 SETTINGS = {"steps": 100, "servers": "marllb7", "load": "0.85", "trace": None, "lb_model": "marllb",
             "reward_type": "var", "seed": 1, "hidden": 16, "batch": 64, "buffer": 1000, "lbs": 1}

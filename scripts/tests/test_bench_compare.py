@@ -7,8 +7,7 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import bench_compare  # noqa: E402
+import bench_compare
 
 FIX = os.path.join(HERE, "fixtures")
 GATE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "bench", "gate.toml")

@@ -5,16 +5,14 @@ figures it has rows for and says which, legends stay short, and input without ro
 import csv
 import os
 import shutil
-import sys
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
 
-import bench_plot  # noqa: E402
-import pipeline_plot  # noqa: E402
-import scenarios_plot  # noqa: E402
+import bench_plot
+import pipeline_plot
+import scenarios_plot
 
 FIX = os.path.join(HERE, "fixtures", "plots")
 COMMIT, CPU = "f1x7ure0c0de", "Fixture CPU 9000"

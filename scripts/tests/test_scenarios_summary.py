@@ -3,12 +3,10 @@ invariant anywhere (a scenario row or the pipeline's check) is listed and fails,
 --since are ignored, and an unknown status is never taken for a pass."""
 import os
 import shutil
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
 
-import scenarios_summary  # noqa: E402
+import scenarios_summary
 
 FIX = os.path.join(HERE, "fixtures", "scenarios")
 

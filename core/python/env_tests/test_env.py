@@ -108,7 +108,6 @@ class RecordingRegion:
     ([1, 1, 1, float("nan"), 1, 1, 1], ValueError, "action[3] = nan"),
     ([1, 1, 1, 1, 1, -0.5, 1], ValueError, "action[5] = -0.5"),
     ([1, float("inf"), 1, 1, 1, 1, 1], ValueError, "action[1] = inf"),
-    (np.zeros(7), ValueError, "all weights are 0"),
     ([1e39] * 7, ValueError, "float32"),
     (["1"] * 7, TypeError, "numbers"),
     ([True] * 7, TypeError, "numbers"),
@@ -126,6 +125,17 @@ def test_a_bad_action_raises_before_anything_is_written(bad, error, words):
         # The episode goes on: a good action after the bad one is written and answered.
         obs, _, _, _, info = env.step(np.ones(7))
         assert len(rec.writes) == 1 and info["sequence_id"] == 2
+
+
+def test_an_all_zero_action_is_in_the_space_and_the_lb_gets_equal_weights():
+    # A Box holds the all-zero point, so step takes it: no preference, equal weights.
+    with marllb_env.LoadBalanceEnv(episode_steps=5) as env:
+        env.reset(seed=5)
+        assert env.action_space.contains(np.zeros(7, dtype=np.float32))
+        rec = RecordingRegion(env._episode.regions[0])
+        env._episode.regions[0] = rec
+        env.step(np.zeros(7))
+        assert len(rec.writes) == 1 and list(rec.writes[0][1]) == [1.0] * 7
 
 
 def episode_handles(env):
@@ -301,8 +311,8 @@ def test_a_bad_action_for_one_lb_writes_nothing_to_any_lb():
             env.step(bad)
         with pytest.raises(ValueError, match=r"shape \(2, 7\)"):
             env.step(np.ones(7))
-        with pytest.raises(ValueError, match=r"action\[0\]: all weights are 0"):
-            env.step(np.vstack([np.zeros(7), np.ones(7)]))
+        with pytest.raises(ValueError, match=r"action\[0\]: weights must fit in float32"):
+            env.step(np.vstack([np.full(7, 1e39), np.ones(7)]))
         assert all(r.writes == [] for r in recs)
         _, _, _, _, info = env.step(np.ones((2, 7)))
         assert [len(r.writes) for r in recs] == [1, 1] and info["sequence_id"] == 2

@@ -6,7 +6,7 @@ declared shape, and marllb-sim applied every action and rejected none (the CI sm
 ctest sim.env.smoke).
 
     PYTHONPATH=build/release/core/python /usr/bin/python3 core/python/examples/env_numpy_policy.py
-(after scripts/setup.sh, which installs the module, no PYTHONPATH is needed)
+(installed with scripts/setup.sh --venv .venv release: .venv/bin/python core/python/examples/env_numpy_policy.py)
 """
 import argparse
 import math

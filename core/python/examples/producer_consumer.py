@@ -5,7 +5,8 @@ The producer publishes an observation every 10 ms and counts the actions it appl
 consumer waits for each observation (GIL released), answers it with inverse-load weights.
 
     python3 core/python/examples/producer_consumer.py
-(after scripts/setup.sh, which installs the module; or with PYTHONPATH=build/release/core/python)
+(with the package installed: scripts/setup.sh --venv .venv release, then .venv/bin/python; or
+PYTHONPATH=build/release/core/python /usr/bin/python3)
 """
 import argparse
 import multiprocessing as mp

@@ -7,7 +7,8 @@ its heartbeat. With --lockstep it answers every observation as soon as it is pub
 Stops on SIGTERM or SIGINT and prints a summary line.
 
     python3 core/python/examples/python_agent.py --region marllb_lb0
-(after scripts/setup.sh, which installs the module; or with PYTHONPATH=build/release/core/python)
+(with the package installed: scripts/setup.sh --venv .venv release, then .venv/bin/python; or
+PYTHONPATH=build/release/core/python /usr/bin/python3)
 """
 import argparse
 import signal

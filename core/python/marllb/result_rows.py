@@ -2,14 +2,15 @@
 row carries (as marllb/measure/host.hpp gives the C++ binaries) and an append that refuses a CSV
 of another column set instead of mixing schemas in one file.
 
-    sys.path.insert(0, "<repo>/scripts"); import result_rows
+    from marllb import result_rows
+    result_rows.append_rows("out.csv", [{"git_commit": result_rows.git_commit(__file__), ...}])
 """
 import csv
 import os
 import platform
 import subprocess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from marllb import __version__  # noqa: F401
 
 
 def cpu_model():
@@ -24,15 +25,22 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def git_commit():
-    """The repository's HEAD, 12 hex digits, '-dirty' when a tracked file outside results/ differs
-    from it ('unknown' outside a git checkout): the rule the binaries are built with
-    (cmake/git_commit.cmake) and scripts/lib.sh follows."""
-    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+def git_commit(where=None):
+    """HEAD of the git checkout holding `where` (a file or a directory; default: the current
+    directory), 12 hex digits, '-dirty' when a tracked file outside results/ differs from it
+    ('unknown' outside a git checkout): the rule the binaries are built with
+    (cmake/git_commit.cmake) and scripts/lib.sh follows. Scripts pass their own __file__: the
+    package itself may be installed anywhere."""
+    where = os.path.abspath(where or os.getcwd())
+    if not os.path.isdir(where):
+        where = os.path.dirname(where)
+    r = subprocess.run(["git", "-C", where, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
     commit = r.stdout.strip() or "unknown"
-    if commit != "unknown" and subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", ".", ":(exclude)results"],
-                                              capture_output=True).returncode == 1:
-        commit += "-dirty"
+    if commit != "unknown":
+        top = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", top.stdout.strip(), "diff", "--quiet", "HEAD", "--", ".", ":(exclude)results"],
+                               capture_output=True).returncode == 1
+        commit += "-dirty" if dirty else ""
     return commit
 
 
@@ -57,9 +65,10 @@ def append_rows(path, rows, columns=None):
         w.writerows(rows)
 
 
-def version(prog):
-    """The --version line of a script: its name and the checkout's commit."""
-    return f"{prog} (git {git_commit()})"
+def version(prog, where=None):
+    """The --version line of a script: its name and the commit of the checkout holding `where`
+    (the script's own path; default: the current directory)."""
+    return f"{prog} (git {git_commit(where)})"
 
 
 def answer_help_and_version(argv, doc):
@@ -70,5 +79,5 @@ def answer_help_and_version(argv, doc):
         print(doc.strip())
         raise SystemExit(0)
     if "--version" in argv[1:]:
-        print(version(prog))
+        print(version(prog, argv[0]))
         raise SystemExit(0)
