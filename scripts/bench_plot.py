@@ -21,7 +21,7 @@ import figures  # scripts/figures.py, beside this script
 import matplotlib.pyplot as plt  # noqa: E402
 
 PROFILE = ("cpu_relation",)  # how the rows' CPUs were chosen: the benchmarks' profile
-import result_rows  # scripts/ is this script's own folder, first on sys.path
+from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
 
 TRANSPORTS = [  # (benchmark, label), fastest expected first
     ("BM_CacheLineOneWay", "cache line\n(limit)"),

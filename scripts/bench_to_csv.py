@@ -24,7 +24,7 @@ import os
 import statistics
 import sys
 
-import result_rows  # scripts/ is this script's own folder, first on sys.path
+from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
 
 FIELDS = ["run_id", "date", "git_commit", "cpu_model", "kernel", "cpus", "cpu_relation",
           "binary", "benchmark", "metric", "unit", "repetitions", "median", "min", "max",

@@ -45,7 +45,8 @@ def run_with_pythonpath(dirs):
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=result_rows.version("env_speed.py"))
+    from marllb import result_rows as rows  # the pure-Python part: any marllb on the path will do
+    p.add_argument("--version", action="version", version=rows.version("env_speed.py", __file__))
     p.add_argument("--episodes", type=int, default=3, help="episodes timed")
     p.add_argument("--steps", type=int, default=200, help="steps per episode")
     p.add_argument("--servers", default="marllb7", help="capacities or a preset (marllb7, marllb6, marllb24)")

@@ -2,6 +2,9 @@
 set -euo pipefail
 MARLLB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export MARLLB_ROOT
+# The package's pure-Python part (marllb.result_rows, ...) from the source tree, last: a build
+# tree or venv put before it (with the extension, marllb.shm) wins.
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$MARLLB_ROOT/core/python"
 
 say() { printf '[marllb] %s\n' "$*" >&2; }
 die() { printf '[marllb] error: %s\n' "$*" >&2; exit 1; }

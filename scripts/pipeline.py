@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-import result_rows  # scripts/ is this script's own folder, first on sys.path
+from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -17,7 +17,7 @@ import figures  # scripts/figures.py, beside this script
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-import result_rows  # scripts/ is this script's own folder, first on sys.path
+from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
 
 
 def read(path):

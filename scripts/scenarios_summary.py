@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-import result_rows  # scripts/ is this script's own folder, first on sys.path
+from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
 
 STATUSES = ("ok", "miss", "fail", "unavailable")
 # "missed <target> (...)" and "broken <invariant> (...)" clauses of a note (targets.hpp).

@@ -30,6 +30,16 @@ template <class T> void pwrite_at(const std::string &name, off_t off, T value) {
 
 using Cleanup = marllb::test::RegionCleanup;
 
+// A pid no process has: a child that has exited and been reaped.
+pid_t dead_pid() {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    REQUIRE(pid > 0);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    return pid;
+}
+
 } // namespace
 
 TEST_CASE("create makes a region an agent can attach to, create again says it exists", "[lifecycle]") {
@@ -269,12 +279,7 @@ TEST_CASE("a FIFO or a symbolic link at a region's name is refused and left as i
 TEST_CASE("an LB's open removes the temporary names of creators that died, not of live ones", "[lifecycle][create]") {
     const auto name = unique_region("leftover");
     Cleanup c{name};
-    // A pid no process has: a child that has exited and been reaped.
-    const pid_t dead = fork();
-    if (dead == 0) _exit(0);
-    REQUIRE(dead > 0);
-    int status = 0;
-    REQUIRE(waitpid(dead, &status, 0) == dead);
+    const pid_t dead = dead_pid();
     const auto of_dead = "/dev/shm/." + name + ".creating." + std::to_string(dead) + ".3";
     const auto of_live = "/dev/shm/." + name + ".creating." + std::to_string(getpid()) + ".4";
     const auto other = "/dev/shm/." + name + ".creating.notapid";
@@ -298,11 +303,8 @@ TEST_CASE("an LB's open never removes a file another process holds, whatever its
     // LB always has is the LB lock byte of the file.
     const auto name = unique_region("heldtemp");
     Cleanup c{name};
-    const pid_t dead = fork();
-    if (dead == 0) _exit(0);
-    REQUIRE(dead > 0);
+    const pid_t dead = dead_pid();
     int status = 0;
-    REQUIRE(waitpid(dead, &status, 0) == dead);
     // 1. A live LB's region named like a dead creator's temporary file.
     const auto region_like = "." + name + ".creating." + std::to_string(dead) + ".1";
     Cleanup c2{region_like};
