@@ -112,8 +112,8 @@ else
   fi
 fi
 
-if [ -z "$cand_build" ]; then
-  "$MARLLB_ROOT/scripts/setup.sh" release >&2
+if [ -z "$cand_build" ]; then # the three bench binaries of this tree (a no-op when built)
+  "$MARLLB_ROOT/scripts/setup.sh" --targets bench_core,bench_ipc,bench_sim release >&2
   cand_build="$MARLLB_ROOT/build/release"
 fi
 case "$mode" in
