@@ -348,3 +348,42 @@ def test_a_csv_cut_inside_its_last_field_is_exit_2(tmp_path, capsys):
     cut.write_text(text[:-2])
     rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), cut)
     assert rc == 2 and f"{cut}:{text.count(chr(10))}: the file ends mid-line" in err
+
+
+# A host-dependent exact rule (lost events of the full loop): exact while the baseline holds
+# it; when the baseline broke it too in the same run, the host did, and the candidate is
+# judged against the baseline's repetitions.
+LOST_GATE = '[exact.lost]\nmetric = "bench_ipc:BM_FullLoop/marllb_shm:lost"\nequals = 0\nhost_dependent = true\n'
+
+
+def judge_lost(tmp_path, base_lost, cand_lost, gate_text=LOST_GATE):
+    def write(path, vals):
+        fields = ["binary", "benchmark", "metric", "median", "min", "max", "values"]
+        path.write_text(",".join(fields) + "\n" + f"bench_ipc,BM_FullLoop/marllb_shm,lost,{sorted(vals)[len(vals) // 2]},"
+                        f"{min(vals)},{max(vals)},{' '.join(map(str, vals))}\n")
+        return bench_compare.load_csv(str(path))
+    gate = tmp_path / "gate.toml"
+    gate.write_text(gate_text)
+    (row,) = bench_compare.judge(write(tmp_path / "b.csv", base_lost), write(tmp_path / "c.csv", cand_lost),
+                                 bench_compare.load_gate(str(gate)))
+    return row
+
+
+def test_lost_events_on_both_sides_of_one_run_are_the_host_and_pass(tmp_path):
+    row = judge_lost(tmp_path, [0, 908, 12, 0, 300, 5, 0, 40, 77], [0, 1355, 3, 0, 210, 9, 1, 60, 20])
+    assert row[5] == "PASS" and "the baseline also reached 908 (the host)" in row[6]
+
+
+def test_lost_events_consistently_above_the_baseline_s_fail(tmp_path):
+    base = [0, 908, 12, 0, 300, 5, 0, 40, 77]
+    row = judge_lost(tmp_path, base, [v + 1000 for v in base])  # a loss of 1 in 2 events added
+    assert row[5] == "FAIL" and row[4] < 0.01
+
+
+def test_lost_events_where_the_baseline_lost_none_fail_exactly(tmp_path):
+    assert judge_lost(tmp_path, [0] * 9, [0, 0, 0, 1, 0, 0, 0, 0, 0])[5] == "FAIL"
+
+
+def test_a_rule_not_marked_host_dependent_stays_exact(tmp_path):
+    gate = LOST_GATE.replace("host_dependent = true\n", "")
+    assert judge_lost(tmp_path, [0, 908, 12, 0, 300, 5, 0, 40, 77], [0, 1, 0, 0, 0, 0, 0, 0, 0], gate)[5] == "FAIL"
