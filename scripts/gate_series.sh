@@ -5,7 +5,8 @@
 # candidate against the unplanted reference (every run must fail on the rule that watches
 # it). One row per rule and run goes to OUT/series.csv (scripts/bench_compare.py --csv: both
 # sides' commits and CPUs, both ratios, growth, p, verdict); the last line says how many runs
-# gave the expected verdict. Exit 0 only if all did.
+# gave the expected verdict. Exit 0 only if all did. OUT/runs.csv has one row per run: its
+# start, the seconds the gate took, the host's load average before and after, the exit code.
 #
 #   scripts/gate_series.sh [--runs N] [--plant NAME] [--rule RULE] [--out DIR]
 #                          [--reference REV | --baseline FILE]
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --rule) rule="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --reference|--baseline) against+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage "unknown option '$1'" ;;
   esac
 done
@@ -67,10 +68,14 @@ if [ "$plant" != none ]; then
   bench_args+=(--build "$build")
 fi
 expected=0
+[ -s "$out/runs.csv" ] || echo "label,started,seconds,load_before,load_after,exit" > "$out/runs.csv"
 for k in $(seq 1 "$runs"); do
   rc=0 label="$plant${rule:+:$rule}#$k@$(git_commit)"
+  started="$(date -u +%Y-%m-%dT%H:%M:%SZ)" t0="$(date +%s)" load0="$(cut -d' ' -f1 /proc/loadavg)"
   "$MARLLB_ROOT/scripts/bench_gate.sh" --tries 1 --no-table "${against[@]}" --csv "$out/series.csv" --label "$label" \
     ${rules:+--rules "$rules"} "${bench_args[@]}" || rc=$?
+  # One row per run: how long the gate took (CI's cost) and how busy the host was.
+  echo "$label,$started,$(( $(date +%s) - t0 )),$load0,$(cut -d' ' -f1 /proc/loadavg),$rc" >> "$out/runs.csv"
   [ $rc -le 1 ] || die "the gate could not judge run $k (exit $rc)"
   if [ "$plant" = none ]; then [ $rc -eq 0 ] && expected=$((expected + 1))
   # Caught only by its rule failing on a measured growth (not by a missing metric or a crash).
