@@ -156,10 +156,10 @@ measure() {
 
 for try in $(seq 1 "$tries"); do
   rm -rf "${out:?}"/* && mkdir -p "$out/run"
-  load_before="$(cut -d' ' -f1 /proc/loadavg)"
+  load_before="$(cut -d' ' -f1 /proc/loadavg)" mark="$(cpu_mark)"
   measure "$out/run"
   # Other work on the machine: what the interleaving is meant to cancel (docs/benchmarks.md).
-  echo "host: load average $load_before before the suites, $(cut -d' ' -f1 /proc/loadavg) after, on $(nproc) CPUs"
+  echo "host: other processes used $(others_share "$mark") % of the $(nproc) CPUs during the suites (load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after)"
   rc=0
   case "$mode" in
     ab) /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$out/run/ref.csv" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;

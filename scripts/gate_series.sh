@@ -6,7 +6,8 @@
 # it). One row per rule and run goes to OUT/series.csv (scripts/bench_compare.py --csv: both
 # sides' commits and CPUs, both ratios, growth, p, verdict); the last line says how many runs
 # gave the expected verdict. Exit 0 only if all did. OUT/runs.csv has one row per run: its
-# start, the seconds the gate took, the host's load average before and after, the exit code.
+# start, the seconds the gate took, the share of the CPUs that other processes used meanwhile
+# (lib.sh others_share), the load average before and after, the exit code.
 #
 #   scripts/gate_series.sh [--runs N] [--plant NAME] [--rule RULE] [--out DIR]
 #                          [--reference REV | --baseline FILE]
@@ -68,14 +69,14 @@ if [ "$plant" != none ]; then
   bench_args+=(--build "$build")
 fi
 expected=0
-[ -s "$out/runs.csv" ] || echo "label,started,seconds,load_before,load_after,exit" > "$out/runs.csv"
+[ -s "$out/runs.csv" ] || echo "label,started,seconds,others_cpu_pct,load_before,load_after,exit" > "$out/runs.csv"
 for k in $(seq 1 "$runs"); do
   rc=0 label="$plant${rule:+:$rule}#$k@$(git_commit)"
-  started="$(date -u +%Y-%m-%dT%H:%M:%SZ)" t0="$(date +%s)" load0="$(cut -d' ' -f1 /proc/loadavg)"
+  started="$(date -u +%Y-%m-%dT%H:%M:%SZ)" t0="$(date +%s)" load0="$(cut -d' ' -f1 /proc/loadavg)" mark="$(cpu_mark)"
   "$MARLLB_ROOT/scripts/bench_gate.sh" --tries 1 --no-table "${against[@]}" --csv "$out/series.csv" --label "$label" \
     ${rules:+--rules "$rules"} "${bench_args[@]}" || rc=$?
   # One row per run: how long the gate took (CI's cost) and how busy the host was.
-  echo "$label,$started,$(( $(date +%s) - t0 )),$load0,$(cut -d' ' -f1 /proc/loadavg),$rc" >> "$out/runs.csv"
+  echo "$label,$started,$(( $(date +%s) - t0 )),$(others_share "$mark"),$load0,$(cut -d' ' -f1 /proc/loadavg),$rc" >> "$out/runs.csv"
   [ $rc -le 1 ] || die "the gate could not judge run $k (exit $rc)"
   if [ "$plant" = none ]; then [ $rc -eq 0 ] && expected=$((expected + 1))
   # Caught only by its rule failing on a measured growth (not by a missing metric or a crash).

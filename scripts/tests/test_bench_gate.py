@@ -47,6 +47,7 @@ def test_ab_rounds_interleave_and_unchanged_code_passes(tmp_path):
     assert order == ["cand", "ref", "ref", "cand", "cand", "ref"]  # ABBA..: neither side always first
     assert all(int(n) == 3 for _, _, n in runs(log))
     assert "same CPU model on both sides: Fake CPU" in r.stdout
+    assert re.search(r"^host: other processes used \d+ % of the \d+ CPUs during the suites", r.stdout, re.M)
     line = next(l for l in r.stdout.splitlines() if l.startswith("publish_vs_word_copy"))
     p = float(line.split()[4])
     assert p > 0.01  # 9 against 9 repetitions merged from the rounds, interleaved: no separation
