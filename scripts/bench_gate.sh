@@ -159,7 +159,11 @@ for try in $(seq 1 "$tries"); do
   load_before="$(cut -d' ' -f1 /proc/loadavg)" mark="$(cpu_mark)"
   measure "$out/run"
   # Other work on the machine: what the interleaving is meant to cancel (docs/benchmarks.md).
-  echo "host: other processes used $(others_share "$mark") % of the $(nproc) CPUs during the suites (load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after)"
+  share="$(others_share "$mark")"
+  echo "host: other processes used $share % of the $(nproc) CPUs during the suites (load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after)"
+  if [ "$share" -ge 25 ]; then
+    echo "HOST BUSY: the interleaving does not cancel that much (docs/benchmarks.md): the timing verdicts below measure the host as much as the code; judge on a quiet machine"
+  fi
   rc=0
   case "$mode" in
     ab) /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$out/run/ref.csv" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;

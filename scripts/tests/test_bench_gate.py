@@ -122,3 +122,18 @@ def test_bad_options_are_exit_2_with_what_to_do(tmp_path, args, says):
     r = gate(ROOT, *args, log=tmp_path / "log")
     assert r.returncode == 2 and says in r.stderr
     assert not runs(tmp_path / "log")
+
+
+def test_a_host_kept_busy_by_other_processes_is_said_so(tmp_path):
+    cand, ref = fake_tree(tmp_path / "cand"), fake_tree(tmp_path / "ref")
+    busy = [subprocess.Popen(["/usr/bin/python3", "-c", "import time\nt = time.time()\nwhile time.time() - t < 60: pass"])
+            for _ in range(os.cpu_count() or 2)]
+    try:
+        r = gate(ROOT, "--build", cand, "--reference-build", ref, "--suites", "core", "--rules", "publish_vs_word_copy",
+                 log=tmp_path / "log")
+    finally:
+        for p in busy:  # stopped by pid
+            p.kill()
+            p.wait()
+    share = int(re.search(r"^host: other processes used (\d+) %", r.stdout, re.M).group(1))
+    assert share >= 25 and "HOST BUSY" in r.stdout, r.stdout
