@@ -23,30 +23,33 @@
 #     --rounds      interleaved rounds per side (default 3) of --round-reps repetitions (3):
 #                   9 repetitions per side in all, as the U test has always had
 #     --build       the candidate's build tree (default build/release, built by setup.sh)
+#     --round-timeout  seconds one side's round may take (default 900): a benchmark that hangs
+#                   fails the candidate (exit 1) or leaves the reference unusable (exit 2)
 #     --reference-build DIR  the reference's build tree, built already (skips the build)
 #     --csv, --label, --rules, --no-table: passed to bench_compare.py (scripts/gate_series.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { printf '[marllb] error: %s (scripts/bench_gate.sh --help)\n' "$*" >&2; exit 2; }
-reference="" ref_given="" baseline="" rounds=3 round_reps=3 tries=2 cand_build="" compare_args=() bench_args=()
+round_timeout=900 reference="" ref_given="" baseline="" rounds=3 round_reps=3 tries=2 cand_build="" compare_args=() bench_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --reference|--baseline|--rounds|--round-reps|--tries|--build|--reference-build|--csv|--label|--rules)
+    --reference|--baseline|--rounds|--round-reps|--tries|--build|--reference-build|--round-timeout|--csv|--label|--rules)
       [ $# -ge 2 ] || usage "$1 needs a value" ;;&
     --reference) reference="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --round-reps) round_reps="$2"; shift 2 ;;
     --tries) tries="$2"; shift 2 ;;
+    --round-timeout) round_timeout="$2"; shift 2 ;;
     --build) cand_build="$2"; shift 2 ;;
     --reference-build) ref_given="$2"; shift 2 ;;
     --csv|--label|--rules) compare_args+=("$1" "$2"); shift 2 ;;
     --no-table) compare_args+=("$1"); shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --out|--repetitions|--commit) usage "$1 is set by the gate itself" ;;
     *) bench_args+=("$1"); shift ;;
   esac
 done
-for n in "$rounds" "$round_reps" "$tries"; do [[ "$n" =~ ^[1-9][0-9]*$ ]] || usage "'$n' is not a positive count"; done
+for n in "$rounds" "$round_reps" "$tries" "$round_timeout"; do [[ "$n" =~ ^[1-9][0-9]*$ ]] || usage "'$n' is not a positive count"; done
 [ -z "$reference" ] || [ -z "$baseline" ] || usage "--reference and --baseline are two different comparisons: give one"
 [ -z "$baseline" ] || [ -f "$baseline" ] || usage "no baseline file $baseline"
 for ((i = 0; i < ${#compare_args[@]}; i++)); do
@@ -128,8 +131,8 @@ trap 'rm -rf "$out"' EXIT
 measure() {
   local dir="$1" k side jsons
   if [ "$mode" != ab ]; then
-    "$MARLLB_ROOT/scripts/bench.sh" --out "$dir/cand" --build "$cand_build" "${bench_args[@]}" \
-      || die "the candidate's benchmarks failed (see above)"
+    timeout -k 10 "$round_timeout" "$MARLLB_ROOT/scripts/bench.sh" --out "$dir/cand" --build "$cand_build" "${bench_args[@]}" \
+      || die "the candidate's benchmarks failed or did not end within $round_timeout s (see above)"
     cp "$dir/cand/bench.csv" "$dir/cand.csv"
     return
   fi
@@ -139,11 +142,13 @@ measure() {
     for side in $order; do
       say "round $k of $rounds: $([ "$side" = cand ] && echo candidate || echo reference)"
       if [ "$side" = cand ]; then
-        "$MARLLB_ROOT/scripts/bench.sh" --out "$dir/cand/$k" --build "$cand_build" --repetitions "$round_reps" \
-          --commit "$cand_commit" "${bench_args[@]}" || die "the candidate's benchmarks failed (see above)"
+        timeout -k 10 "$round_timeout" "$MARLLB_ROOT/scripts/bench.sh" --out "$dir/cand/$k" --build "$cand_build" \
+          --repetitions "$round_reps" --commit "$cand_commit" "${bench_args[@]}" \
+          || die "the candidate's benchmarks failed or did not end within $round_timeout s (see above)"
       else
-        "$MARLLB_ROOT/scripts/bench.sh" --out "$dir/ref/$k" --build "$ref_build" --repetitions "$round_reps" \
-          --commit "${ref_rev:0:12}" "${bench_args[@]}" || usage "the reference's benchmarks failed: it cannot be compared with (see above)"
+        timeout -k 10 "$round_timeout" "$MARLLB_ROOT/scripts/bench.sh" --out "$dir/ref/$k" --build "$ref_build" \
+          --repetitions "$round_reps" --commit "${ref_rev:0:12}" "${bench_args[@]}" \
+          || usage "the reference's benchmarks failed or did not end within $round_timeout s: it cannot be compared with (see above)"
       fi
     done
   done

@@ -137,3 +137,12 @@ def test_a_host_kept_busy_by_other_processes_is_said_so(tmp_path):
             p.wait()
     share = int(re.search(r"^host: other processes used (\d+) %", r.stdout, re.M).group(1))
     assert share >= 25 and "HOST BUSY" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("side,rc", [("cand", 1), ("ref", 2)])
+def test_a_benchmark_that_hangs_ends_the_gate_within_its_timeout(tmp_path, side, rc):
+    trees = {"cand": fake_tree(tmp_path / "cand"), "ref": fake_tree(tmp_path / "ref")}
+    (tmp_path / side / "bench" / "hang").write_text("")
+    r = gate(ROOT, "--build", trees["cand"], "--reference-build", trees["ref"], "--suites", "core",
+             "--rules", "publish_vs_word_copy", "--round-timeout", "3", log=tmp_path / "log")
+    assert r.returncode == rc and "did not end within 3 s" in r.stderr, r.stderr
