@@ -16,6 +16,10 @@ context is refused.
 Metrics: time_ns (real time per iteration; manual time for latency benchmarks), cpu_ns, and
 every user counter (p50_ns, p99_ns, torn, lost, per_draw, ...).
 
+Several IN.json of the same binary (rounds of one run, e.g. scripts/bench_gate.sh's
+interleaved rounds) are merged: their repetitions are one sample, in the order given; they
+must come from the same host (cpu_model, kernel) and commit.
+
     bench_to_csv.py OUT.csv IN.json [IN.json ...]
 """
 import csv
@@ -68,7 +72,8 @@ def rows_for(doc, path):
             continue
         name = base_name(b.get("run_name", b["name"]))
         if b.get("error_occurred"):
-            errors.append((name, b.get("error_message", "")))
+            if name not in (e[0] for e in errors):  # once, however many repetitions or rounds
+                errors.append((name, b.get("error_message", "")))
             continue
         scale = TIME_SCALE.get(b.get("time_unit", "ns"), 1.0)
         metrics = {"time_ns": (b["real_time"] * scale, "ns"), "cpu_ns": (b["cpu_time"] * scale, "ns")}
@@ -102,12 +107,37 @@ def rows_for(doc, path):
     return rows
 
 
+def binary_of(doc, path):
+    return os.path.basename(doc.get("context", {}).get("executable", path))
+
+
+def merged(inputs):
+    """[(doc, path)]: one per binary, the repetitions of every input of that binary in order."""
+    out, where = [], {}
+    for p in inputs:
+        doc = load(p)
+        name = binary_of(doc, p)
+        if name not in where:
+            where[name] = len(out)
+            out.append((doc, p))
+            continue
+        first, first_path = out[where[name]]
+        for k in HOST_KEYS + ("git_commit",):
+            a, b = first.get("context", {}).get(k), doc.get("context", {}).get(k)
+            if a != b:
+                sys.exit(f"bench_to_csv: {p} and {first_path} are both {name} but differ in {k} "
+                         f"({b!r} against {a!r}): only rounds of one run are merged")
+        first = dict(first, benchmarks=first.get("benchmarks", []) + doc.get("benchmarks", []))
+        out[where[name]] = (first, first_path)
+    return out
+
+
 def main(argv):
     result_rows.answer_help_and_version(argv, __doc__)
     if len(argv) < 3:
         sys.exit(__doc__)
     out, inputs = argv[1], argv[2:]
-    rows = [r for p in inputs for r in rows_for(load(p), p)]
+    rows = [r for doc, p in merged(inputs) for r in rows_for(doc, p)]
     if not rows:
         sys.exit("bench_to_csv: no benchmark results in " + ", ".join(inputs))
     with open(out, "w", newline="") as f:

@@ -71,3 +71,18 @@ check_csv_header() {
   [ "$(head -1 "$file")" = "$header" ] ||
     usage_error "'$file' has another column set (an older schema?): move it aside (e.g. into a before-* folder) or pass another --out; nothing was run"
 }
+
+# How busy the machine was while this shell's children ran: `others_share START` prints the
+# percentage of all CPUs' time since START (`cpu_mark`) used by processes other than this
+# shell's finished children (/proc/stat; hypervisor steal counts as used).
+cpu_mark() {
+  local busy total
+  read -r busy total < <(awk '/^cpu /{b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6; exit}' /proc/stat)
+  echo "$busy $total $(awk '{print $16 + $17}' "/proc/$$/stat")" # $$: the script's shell, also in $(...)
+}
+others_share() {
+  local b0 t0 c0 b1 t1 c1
+  read -r b0 t0 c0 <<< "$1"
+  read -r b1 t1 c1 <<< "$(cpu_mark)"
+  awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN { s = t > 0 ? 100 * (b - c) / t : 0; printf "%.0f", s < 0 ? 0 : s }'
+}

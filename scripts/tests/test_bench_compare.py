@@ -1,5 +1,6 @@
 """The regression gate on frozen CSV fixtures: noise passes, a real regression fails and is
 named, exact counters are exact, missing data fails, bad input is a clear error."""
+import csv
 import os
 import subprocess
 import sys
@@ -165,7 +166,8 @@ def test_each_side_s_nanoseconds_are_printed_beside_the_ratio(capsys):
         table = bench_compare.load_csv(os.path.join(FIX, fixture + ".csv"))
         num, den = bench_compare.value(table, rule["numerator"], stat), bench_compare.value(table, rule["denominator"], stat)
         assert f"{bench_compare.fmt(num)} / {bench_compare.fmt(den)}" in line
-    assert "baseline ns" in out.splitlines()[0] and "candidate ns" in out.splitlines()[0]
+    head = next(l for l in out.splitlines() if l.startswith("metric "))
+    assert "baseline ns" in head and "candidate ns" in head
 
 
 def test_colours_only_on_request_and_never_with_no_color():
@@ -198,3 +200,202 @@ def test_a_rule_without_the_u_test_is_judged_on_its_margin_alone(tmp_path):
 def test_a_zero_or_nan_candidate_fails_rather_than_passing(tmp_path, cand_op):
     name, b, c, growth, p, verdict, detail = judge_reps(tmp_path, cand_op)
     assert verdict == "FAIL" and "positive finite" in detail
+
+
+# The input checked like an instrument's: a CSV that is not one is exit 2 with file:line,
+# never a regression (exit 1) and never GATE FAILED.
+def fixture_text():
+    return open(os.path.join(FIX, "baseline.csv")).read()
+
+
+def main_out(capsys, *args):
+    rc = bench_compare.main([*map(str, args), "--gate", GATE])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def test_a_garbage_line_is_exit_2_naming_file_and_line(tmp_path, capsys):
+    lines = fixture_text().splitlines(keepends=True)
+    bad = tmp_path / "garbage.csv"
+    bad.write_text("".join(lines[:5] + ["this is not a row of a benchmark CSV\n"] + lines[5:]))
+    rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), bad)
+    assert rc == 2 and f"{bad}:6:" in err and "GATE FAILED" not in out
+
+
+def test_a_number_that_is_not_one_is_exit_2_naming_the_line(tmp_path, capsys):
+    lines = fixture_text().splitlines(keepends=True)
+    lines[3] = lines[3].replace(",106,", ",1O6,")  # the letter O in a median
+    bad = tmp_path / "typo.csv"
+    bad.write_text("".join(lines))
+    rc, out, err = main_out(capsys, bad, os.path.join(FIX, "baseline.csv"))
+    assert rc == 2 and f"{bad}:4: median is '1O6', not a number" in err
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.5, 0.9])
+def test_a_csv_cut_short_is_exit_2_never_gate_failed(tmp_path, capsys, keep):
+    text = fixture_text()
+    cut = tmp_path / "cut.csv"
+    cut.write_text(text[:int(len(text) * keep)])
+    rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), cut)
+    assert rc == 2 and "GATE FAILED" not in out and f"{cut}:" in err
+    assert "cut short" in err
+
+
+def test_a_second_row_for_the_same_metric_is_exit_2(tmp_path, capsys):
+    lines = fixture_text().splitlines(keepends=True)
+    dup = tmp_path / "dup.csv"
+    dup.write_text("".join(lines + [lines[3]]))
+    rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), dup)
+    assert rc == 2 and f"{dup}:{len(lines) + 1}: a second row" in err and "line 4" in err
+
+
+def test_values_fewer_than_the_repetitions_is_exit_2(tmp_path, capsys):
+    base = write_csv(tmp_path / "b.csv", {"BM_Op": BASE_REPS, "BM_Base": [10] * 9})
+    text = open(base).read().replace("bench_core,BM_Op,time_ns,", "bench_core,BM_Op,time_ns,", 1)
+    head, row, rest = text.split("\n", 2)
+    fields = head.split(",") + ["repetitions"]
+    lines = [",".join(fields)] + [l + ",9" for l in text.splitlines()[1:]]
+    lines[1] = lines[1].replace(" 108,9", ",9")  # the last repetition's value lost
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(lines) + "\n")
+    with pytest.raises(bench_compare.GateError, match=r"short.csv:2: 8 values for 9 repetitions"):
+        bench_compare.load_csv(str(short))
+
+
+def test_a_suite_the_candidate_did_not_run_is_not_run_not_fail(tmp_path, capsys):
+    core_only = tmp_path / "core_only.csv"
+    lines = fixture_text().splitlines(keepends=True)
+    core_only.write_text("".join([lines[0]] + [l for l in lines[1:] if ",bench_core," in l]))
+    rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), core_only)
+    assert rc == 0, out + err
+    v = {l.split()[0]: l for l in out.splitlines() if l.startswith(("obs_torn", "full_loop_p50", "publish_vs"))}
+    assert "NOT RUN" in v["obs_torn"] and "NOT RUN" in v["full_loop_p50_vs_cacheline"]
+    assert "PASS" in v["publish_vs_word_copy"]
+    assert "not run (" in out.splitlines()[-1]
+    # a benchmark missing from a suite that did run is still a FAIL (missing_full_loop)
+    assert verdicts("missing_full_loop")["full_loop_lost"] == "FAIL"
+
+
+def test_nothing_to_judge_is_exit_2(tmp_path, capsys):
+    other = tmp_path / "other.csv"
+    lines = fixture_text().splitlines(keepends=True)
+    other.write_text("".join([lines[0]] + [l.replace(",bench_core,", ",bench_other,") for l in lines[1:]
+                                           if ",bench_core," in l]))
+    rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), other)
+    assert rc == 2 and "nothing to judge" in err
+
+
+def test_two_cpus_are_said_loudly_at_the_top(tmp_path, capsys):
+    xeon = tmp_path / "xeon.csv"
+    xeon.write_text(fixture_text().replace(",AMD EPYC,", ",Intel(R) Xeon(R) Platinum,"))
+    rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), xeon)
+    head = out.splitlines()[:4]
+    assert head[0].startswith("baseline:") and "AMD EPYC" in head[0] and "commit fixture" in head[0]
+    assert head[1].startswith("candidate:") and "Intel(R) Xeon(R) Platinum" in head[1]
+    assert head[2].startswith("ACROSS MACHINES: the baseline ran on AMD EPYC, the candidate on Intel(R) Xeon(R) Platinum")
+    rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), os.path.join(FIX, "noise_0.csv"))
+    assert "ACROSS MACHINES" not in out and "same CPU model on both sides: AMD EPYC" in out
+
+
+def test_no_baseline_for_this_cpu_judges_only_the_exact_rules(capsys):
+    rc, out, err = bench_compare.main(["--no-baseline", os.path.join(FIX, "torn_accepted.csv"), "--gate", GATE]), *capsys.readouterr()
+    assert rc == 1 and "GATE FAILED: obs_torn" in out
+    line = next(l for l in out.splitlines() if l.startswith("publish_vs_word_copy"))
+    assert "SKIP" in line and "no baseline for AMD EPYC" in line
+    rc = bench_compare.main(["--no-baseline", os.path.join(FIX, "regressed_writer.csv"), "--gate", GATE])
+    assert rc == 0  # a timing regression cannot be seen without a baseline; the exact rules passed
+    assert bench_compare.main([os.path.join(FIX, "regressed_writer.csv"), "--no-baseline", "x.csv", "--gate", GATE]) == 2
+
+
+def test_every_benchmark_is_in_a_table_with_old_new_change_and_p(tmp_path, capsys):
+    base = write_csv(tmp_path / "b.csv", {"BM_Op": BASE_REPS, "BM_Base": [10] * 9})
+    cand = write_csv(tmp_path / "c.csv", {"BM_Op": [2 * v for v in BASE_REPS], "BM_Base": [10] * 9})
+    gate = tmp_path / "gate.toml"
+    gate.write_text(STAT_GATE)
+    assert bench_compare.main([base, cand, "--gate", str(gate)]) == 1
+    out = capsys.readouterr().out
+    rows = {l.split()[0]: l.split() for l in out.splitlines() if l.startswith("  bench_core:")}
+    assert set(rows) == {"bench_core:BM_Op", "bench_core:BM_Base"}
+    op = rows["bench_core:BM_Op"]
+    assert op[1:5] == ["time_ns", "104", "208", "+100.0%"]
+    # 9 against 9, fully separated: two-sided exact p = 2 / C(18, 9)
+    assert float(op[5]) == pytest.approx(2 / 48620, rel=0.01)
+    assert rows["bench_core:BM_Base"][4] == "0"
+    assert bench_compare.main([base, cand, "--gate", str(gate), "--no-table"]) == 1
+    assert "bench_core:BM_Op" not in capsys.readouterr().out.split("metric ")[0]
+
+
+def test_series_csv_rows_carry_both_sides_commits_and_cpus(tmp_path, capsys):
+    series = tmp_path / "series.csv"
+    assert bench_compare.main([os.path.join(FIX, "baseline.csv"), os.path.join(FIX, "regressed_writer.csv"),
+                               "--gate", GATE, "--csv", str(series), "--label", "x#1"]) == 1
+    rows = list(csv.DictReader(open(series)))
+    pub = next(r for r in rows if r["rule"] == "publish_vs_word_copy")
+    assert pub["verdict"] == "FAIL" and pub["baseline_cpu"] == "AMD EPYC" and pub["candidate_commit"] == "fixture"
+    old = tmp_path / "old.csv"
+    old.write_text("label,rule,baseline,candidate,growth,p,verdict\n")
+    capsys.readouterr()
+    assert bench_compare.main([os.path.join(FIX, "baseline.csv"), os.path.join(FIX, "noise_0.csv"),
+                               "--gate", GATE, "--csv", str(old)]) == 2
+    assert "other columns" in capsys.readouterr().err
+
+
+def test_a_csv_cut_inside_its_last_field_is_exit_2(tmp_path, capsys):
+    # every field still there, the last one shorter: only the missing end of line tells
+    text = fixture_text()
+    cut = tmp_path / "cut.csv"
+    cut.write_text(text[:-2])
+    rc, out, err = main_out(capsys, os.path.join(FIX, "baseline.csv"), cut)
+    assert rc == 2 and f"{cut}:{text.count(chr(10))}: the file ends mid-line" in err
+
+
+# A host-dependent exact rule (lost events of the full loop): exact while the baseline holds
+# it; when the baseline broke it too in the same run, the host did, and the candidate is
+# judged against the baseline's repetitions.
+LOST_GATE = '[exact.lost]\nmetric = "bench_ipc:BM_FullLoop/marllb_shm:lost"\nequals = 0\nhost_dependent = true\n'
+
+
+def judge_lost(tmp_path, base_lost, cand_lost, gate_text=LOST_GATE):
+    def write(path, vals):
+        fields = ["binary", "benchmark", "metric", "median", "min", "max", "values"]
+        path.write_text(",".join(fields) + "\n" + f"bench_ipc,BM_FullLoop/marllb_shm,lost,{sorted(vals)[len(vals) // 2]},"
+                        f"{min(vals)},{max(vals)},{' '.join(map(str, vals))}\n")
+        return bench_compare.load_csv(str(path))
+    gate = tmp_path / "gate.toml"
+    gate.write_text(gate_text)
+    (row,) = bench_compare.judge(write(tmp_path / "b.csv", base_lost), write(tmp_path / "c.csv", cand_lost),
+                                 bench_compare.load_gate(str(gate)))
+    return row
+
+
+def test_lost_events_on_both_sides_of_one_run_are_the_host_and_pass(tmp_path):
+    row = judge_lost(tmp_path, [0, 908, 12, 0, 300, 5, 0, 40, 77], [0, 1355, 3, 0, 210, 9, 1, 60, 20])
+    assert row[5] == "PASS" and "the baseline also reached 908 (the host)" in row[6]
+
+
+def test_lost_events_consistently_above_the_baseline_s_fail(tmp_path):
+    base = [0, 908, 12, 0, 300, 5, 0, 40, 77]
+    row = judge_lost(tmp_path, base, [v + 1000 for v in base])  # a loss of 1 in 2 events added
+    assert row[5] == "FAIL" and row[4] < 0.01
+
+
+def test_lost_events_where_the_baseline_lost_none_fail_exactly(tmp_path):
+    assert judge_lost(tmp_path, [0] * 9, [0, 0, 0, 1, 0, 0, 0, 0, 0])[5] == "FAIL"
+
+
+def test_a_rule_not_marked_host_dependent_stays_exact(tmp_path):
+    gate = LOST_GATE.replace("host_dependent = true\n", "")
+    assert judge_lost(tmp_path, [0, 908, 12, 0, 300, 5, 0, 40, 77], [0, 1, 0, 0, 0, 0, 0, 0, 0], gate)[5] == "FAIL"
+
+
+def test_a_report_only_rule_that_grew_is_reported_and_never_fails_the_gate(tmp_path, capsys):
+    # The same regression the publish rule fails on, with that rule marked report_only: exit 0,
+    # verdict REPORT, the growth still printed.
+    gate = open(GATE).read().replace("[ratio.publish_vs_word_copy]\n", "[ratio.publish_vs_word_copy]\nreport_only = true\n")
+    path = tmp_path / "gate.toml"
+    path.write_text(gate)
+    rc = bench_compare.main([os.path.join(FIX, "baseline.csv"), os.path.join(FIX, "regressed_writer.csv"),
+                             "--gate", str(path)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "REPORT" in out and "reported, not gated" in out

@@ -53,3 +53,35 @@ def test_refuses_json_without_host_metadata(tmp_path):
     assert r.returncode != 0
     assert "has no cpu_model in its context" in r.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_rounds_of_one_binary_are_merged_into_one_sample(tmp_path):
+    # the gate's interleaved rounds: two JSONs of bench_ipc become one row per metric
+    sample = os.path.join(HERE, "fixtures", "bench_ipc_sample.json")
+    doc = json.load(open(sample))
+    for b in doc["benchmarks"]:
+        for k in ("p50_ns", "real_time"):
+            if k in b:
+                b[k] = b[k] * 10  # the second round's values, told apart
+    second = tmp_path / "round2.json"
+    second.write_text(json.dumps(doc))
+    out = tmp_path / "out.csv"
+    r = subprocess.run([sys.executable, SCRIPT, str(out), sample, str(second)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(out)))
+    keys = [(x["benchmark"], x["metric"]) for x in rows]
+    assert len(keys) == len(set(keys))  # one row each, the unavailable one too
+    p50 = next(x for x in rows if (x["benchmark"], x["metric"]) == ("BM_ObsOneWay/marllb_shm", "p50_ns"))
+    assert p50["repetitions"] == "6"
+    assert [float(v) for v in p50["values"].split()] == [290, 300, 500, 2900, 3000, 5000]
+
+
+def test_rounds_from_two_hosts_are_refused(tmp_path):
+    sample = os.path.join(HERE, "fixtures", "bench_ipc_sample.json")
+    doc = json.load(open(sample))
+    doc["context"]["cpu_model"] = "Intel Xeon"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(doc))
+    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "o.csv"), sample, str(other)], capture_output=True, text=True)
+    assert r.returncode != 0 and "differ in cpu_model" in r.stderr
+    assert not (tmp_path / "o.csv").exists()
