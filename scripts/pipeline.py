@@ -250,8 +250,14 @@ def check(a, row, run_dir, events, agent_rc, run_id, sim_rc):
         print("check: no result row", file=sys.stderr)
         write_verdict(a, run_id, ["no result row"])
         return 1
-    if abs(int(row["observations"]) - expected) > 2 * a.lbs:
-        problems.append(f"observations {row['observations']}, expected {expected:.0f} at the cadence")
+    # Never more than the cadence allows; fewer by up to 15 %: the marllb model publishes on the
+    # first packet at least one interval after the last (docs/sim.md, row 11), so its gaps run
+    # 200-300 ms when the host stalls the LB lcore (seen: mean gap 204-222 ms over 5 s, the same
+    # before and after this check was written). A stopped or halved cadence still fails.
+    obs = int(row["observations"])
+    if obs > expected + 2 * a.lbs or obs < 0.85 * expected - 2 * a.lbs:
+        problems.append(f"observations {row['observations']}, expected {0.85 * expected - 2 * a.lbs:.0f} to "
+                        f"{expected + 2 * a.lbs:.0f} at the cadence ({expected:.0f} at exactly one interval each)")
     if a.agent != "none":
         if int(row["actions_applied"]) == 0:
             problems.append("no action applied")
