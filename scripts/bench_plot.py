@@ -149,13 +149,7 @@ def main(argv):
         print(f"bench_plot: {src} is not a file: give a CSV written by scripts/bench.sh or bench_to_csv.py",
               file=sys.stderr)
         return 2
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as e:
-        print(f"bench_plot: cannot make {out} ({e.strerror}): give a folder you can write to", file=sys.stderr)
-        return 2
-    if not os.access(out, os.W_OK):
-        print(f"bench_plot: cannot write into {out}: give a folder you can write to", file=sys.stderr)
+    if not figures.writable_folder("bench_plot", out, make=True):
         return 2
     figs = draw(src)
     if not figs:

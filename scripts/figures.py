@@ -5,6 +5,8 @@ ends instead of a legend, and a nanosecond axis whose ticks say their unit.
     import figures    # from a script in scripts/; rl/ has scripts/ on PYTHONPATH (scripts/rl_env.sh)
 """
 import math
+import os
+import sys
 
 import matplotlib
 
@@ -99,3 +101,19 @@ def ns_axis(ax, which="x", subs=(1.0,)):
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(fmt_ns))
     axis.set_minor_formatter(FuncFormatter(lambda v, p: ""))
+
+
+def writable_folder(prog, folder, make=False):
+    """True if the figures can be written into folder (made first with make); else says why on
+    stderr, as '<prog>: ...: give a folder you can write to', and returns False."""
+    if make:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            print(f"{prog}: cannot make {folder} ({e.strerror}): give a folder you can write to", file=sys.stderr)
+            return False
+    if not os.access(folder, os.W_OK):
+        print(f"{prog}: cannot write into {folder}: give a folder you can write to", file=sys.stderr)
+        return False
+    return True
+

@@ -104,8 +104,7 @@ def main(argv=None):
     if not os.path.isfile(series):
         print(f"pipeline_plot: {series} does not exist: give a run folder of scripts/pipeline.py", file=sys.stderr)
         return 2
-    if not os.access(run_dir, os.W_OK):
-        print(f"pipeline_plot: cannot write into {run_dir}: give a folder you can write to", file=sys.stderr)
+    if not figures.writable_folder("pipeline_plot", run_dir):
         return 2
     fig = draw(run_dir)
     if fig is None:

@@ -288,8 +288,7 @@ def main(argv=None):
     if not os.path.isdir(d):
         print(f"scenarios_plot: {d} is not a folder: give the --out folder of scripts/scenarios.sh", file=sys.stderr)
         return 2
-    if not os.access(d, os.W_OK):
-        print(f"scenarios_plot: cannot write into {d}: give a folder you can write to", file=sys.stderr)
+    if not figures.writable_folder("scenarios_plot", d):
         return 2
     figs = draw(d)
     if not figs:
