@@ -27,13 +27,15 @@
 #                   fails the candidate (exit 1) or leaves the reference unusable (exit 2)
 #     --reference-build DIR  the reference's build tree, built already (skips the build)
 #     --csv, --label, --rules, --no-table: passed to bench_compare.py (scripts/gate_series.sh)
+#     --keep DIR    copy each try's benchmark CSVs (ref.csv, cand.csv) into DIR/try-N, to study
+#                   the repetitions behind a verdict (scripts/gate_series.sh keeps every run's)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 help_and_version "$@"
 usage() { printf '[marllb] error: %s (scripts/bench_gate.sh --help)\n' "$*" >&2; exit 2; }
-round_timeout=900 reference="" ref_given="" baseline="" rounds=3 round_reps=3 tries=2 cand_build="" compare_args=() bench_args=()
+round_timeout=900 keep="" reference="" ref_given="" baseline="" rounds=3 round_reps=3 tries=2 cand_build="" compare_args=() bench_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --reference|--baseline|--rounds|--round-reps|--tries|--build|--reference-build|--round-timeout|--csv|--label|--rules)
+    --reference|--baseline|--rounds|--round-reps|--tries|--build|--reference-build|--round-timeout|--keep|--csv|--label|--rules)
       [ $# -ge 2 ] || usage "$1 needs a value" ;;&
     --reference) reference="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --round-reps) round_reps="$2"; shift 2 ;;
     --tries) tries="$2"; shift 2 ;;
     --round-timeout) round_timeout="$2"; shift 2 ;;
+    --keep) keep="$2"; shift 2 ;;
     --build) cand_build="$2"; shift 2 ;;
     --reference-build) ref_given="$2"; shift 2 ;;
     --csv|--label|--rules) compare_args+=("$1" "$2"); shift 2 ;;
@@ -52,6 +55,7 @@ done
 for n in "$rounds" "$round_reps" "$tries" "$round_timeout"; do [[ "$n" =~ ^[1-9][0-9]*$ ]] || usage "'$n' is not a positive count"; done
 [ -z "$reference" ] || [ -z "$baseline" ] || usage "--reference and --baseline are two different comparisons: give one"
 [ -z "$baseline" ] || [ -f "$baseline" ] || usage "no baseline file $baseline"
+[ -z "$keep" ] || { mkdir -p "$keep" 2>/dev/null && [ -w "$keep" ]; } || usage "cannot write --keep into $keep"
 for ((i = 0; i < ${#compare_args[@]}; i++)); do
   if [ "${compare_args[$i]}" = --csv ]; then
     d="$(dirname "${compare_args[$((i + 1))]}")"
@@ -169,6 +173,7 @@ for try in $(seq 1 "$tries"); do
   if [ "$share" -ge 25 ]; then
     echo "HOST BUSY: the interleaving does not cancel that much (docs/benchmarks.md): the timing verdicts below measure the host as much as the code; judge on a quiet machine"
   fi
+  [ -z "$keep" ] || { mkdir -p "$keep/try-$try" && cp "$out/run/"*.csv "$keep/try-$try/"; } || die "cannot copy the CSVs into $keep"
   rc=0
   case "$mode" in
     ab) /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$out/run/ref.csv" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;

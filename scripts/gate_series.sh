@@ -7,7 +7,8 @@
 # sides' commits and CPUs, both ratios, growth, p, verdict); the last line says how many runs
 # gave the expected verdict. Exit 0 only if all did. OUT/runs.csv has one row per run: its
 # start, the seconds the gate took, the share of the CPUs that other processes used meanwhile
-# (lib.sh others_share), the load average before and after, the exit code.
+# (lib.sh others_share), the load average before and after, the exit code. OUT/raw/<plant>#<run>/
+# keeps each run's benchmark CSVs (both sides' repetitions).
 #
 #   scripts/gate_series.sh [--runs N] [--plant NAME] [--rule RULE] [--out DIR]
 #                          [--reference REV | --baseline FILE]
@@ -18,12 +19,12 @@
 #     --rule    on unchanged code, run only the benchmarks of this rule and judge it alone
 #               (publish_vs_word_copy, read_newest_vs_word_copy, obs_one_way_p50_vs_floor,
 #               obs_one_way_p99_vs_floor, lb_ack_vs_table_touch, lb_burst_vs_table_touch)
-#     --out     default results/bench/gate-series
+#     --out     default build/gate-series (results/bench/gate-series holds the reported series)
 #     --reference, --baseline: what the gate compares with (scripts/bench_gate.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 help_and_version "$@"
 usage() { printf '[marllb] error: %s (scripts/gate_series.sh --help)\n' "$*" >&2; exit 2; }
-runs=10 plant=none rule="" out="$MARLLB_ROOT/results/bench/gate-series" against=()
+runs=10 plant=none rule="" out="$MARLLB_ROOT/build/gate-series" against=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs|--plant|--rule|--out|--reference|--baseline) [ $# -ge 2 ] || usage "$1 needs a value" ;;&
@@ -74,6 +75,7 @@ for k in $(seq 1 "$runs"); do
   rc=0 label="$plant${rule:+:$rule}#$k@$(git_commit)"
   started="$(date -u +%Y-%m-%dT%H:%M:%SZ)" t0="$(date +%s)" load0="$(cut -d' ' -f1 /proc/loadavg)" mark="$(cpu_mark)"
   "$MARLLB_ROOT/scripts/bench_gate.sh" --tries 1 --no-table "${against[@]}" --csv "$out/series.csv" --label "$label" \
+    --keep "$out/raw/${label%@*}" \
     ${rules:+--rules "$rules"} "${bench_args[@]}" || rc=$?
   # One row per run: how long the gate took (CI's cost) and how busy the host was.
   echo "$label,$started,$(( $(date +%s) - t0 )),$(others_share "$mark"),$load0,$(cut -d' ' -f1 /proc/loadavg),$rc" >> "$out/runs.csv"
