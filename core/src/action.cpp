@@ -14,6 +14,8 @@ namespace {
 constexpr double kAliasShareTolerance = 1e-4;
 } // namespace
 
+static_assert((MARLLB_MAX_AS & (MARLLB_MAX_AS - 1)) == 0, "validate_action masks alias indices with MARLLB_MAX_AS - 1");
+
 RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
     if (a.sequence_id == 0) return MARLLB_ACTION_SEQ_ZERO;
     if (a.sequence_id > newest_seq) return MARLLB_ACTION_SEQ_FROM_FUTURE;
@@ -24,21 +26,30 @@ RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet
     if (set.num_servers != 0 && n != set.num_servers) return MARLLB_ACTION_SERVER_COUNT;
     if (a.sequence_id < set.first_seq) return MARLLB_ACTION_SERVER_SET;
     if (a.reserved != 0) return MARLLB_ACTION_RESERVED_NONZERO;
-    // One branch-free pass over all 64 weights; reasons are then reported in a fixed order.
-    // Beyond num_servers every bit must be 0 (the layout's contract): -0.0 and NaN are junk too.
-    bool not_finite = false, negative = false, beyond_n = false, alias_beyond_n = false;
+    // No branch per server: every check sets a flag, and the reasons are reported afterwards in
+    // a fixed order (the order of the enum's table in docs/c-api.md), whichever entry tripped
+    // them. No loop exits early, so the compiler vectorises every one but the alias scatter
+    // (checked with -fopt-info-vec: 16-byte vectors, the x86-64 baseline).
+    //
+    // 1. All 64 slots: weights finite and >= 0, and beyond num_servers every bit 0 in weights
+    //    and alias entries (the layout's contract: -0.0 and NaN are junk too).
+    //    The flags are integers set with bitwise operators: a short-circuit && is control flow,
+    //    and control flow keeps a loop from being vectorised.
+    std::uint32_t not_finite = 0, negative = 0, beyond_n = 0, alias_beyond_n = 0;
     double sums[4] = {0, 0, 0, 0}; // four chains: a single one is 64 dependent adds
     for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) {
-        const float w = a.weights[i];
         std::uint32_t wbits;
-        std::uint64_t ebits;
-        std::memcpy(&wbits, &w, 4);
-        std::memcpy(&ebits, &a.alias_table[i], 8);
-        not_finite |= !std::isfinite(w);
-        negative |= w < 0;
-        beyond_n |= i >= n && wbits != 0;
-        alias_beyond_n |= i >= n && ebits != 0;
-        sums[i % 4] += double(w);
+        std::memcpy(&wbits, &a.weights[i], 4);
+        not_finite |= std::uint32_t((wbits & 0x7f800000u) == 0x7f800000u); // exponent all ones
+        negative |= std::uint32_t(wbits > 0x80000000u); // sign set and not -0.0 (NaN: above)
+        beyond_n |= wbits & -std::uint32_t(i >= n);     // all ones beyond num_servers
+    }
+    for (std::uint32_t i = 0; i < MARLLB_MAX_AS; i += 4)
+        for (std::uint32_t k = 0; k < 4; ++k) sums[k] += double(a.weights[i + k]);
+    for (std::uint32_t i = 0; i < MARLLB_MAX_AS; ++i) {
+        std::uint32_t pbits;
+        std::memcpy(&pbits, &a.alias_table[i].prob, 4);
+        alias_beyond_n |= (pbits | a.alias_table[i].alias) & -std::uint32_t(i >= n);
     }
     if (not_finite) return MARLLB_ACTION_WEIGHT_NOT_FINITE;
     if (negative) return MARLLB_ACTION_WEIGHT_NEGATIVE;
@@ -46,23 +57,36 @@ RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet
     const double sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
     if (sum == 0) return MARLLB_ACTION_WEIGHTS_ALL_ZERO;
     if (alias_beyond_n) return MARLLB_ACTION_ALIAS_BEYOND_N;
-    double share[MARLLB_MAX_AS] = {};
+    // 2. The alias table's implied share of each server: its own probability, plus 1 - prob of
+    //    every entry that aliases it. The scatter goes to four arrays by entry (summed after):
+    //    a Vose table aliases runs of entries to the same server, and one array would make
+    //    each add wait for the previous one's store. An index is masked into the arrays before
+    //    it is checked (alias & 63 < 64), so a bad one is refused, never written out of bounds.
+    //    Every term is >= 0 once the ranges hold, so a share is exactly 0 only if no entry
+    //    gives the server any mass, in whatever order the terms are added.
+    std::uint32_t prob_range = 0, index_range = 0;
+    alignas(64) double scattered[4][MARLLB_MAX_AS] = {};
     for (std::uint32_t i = 0; i < n; ++i) {
         const float p = a.alias_table[i].prob;
-        if (!(p >= 0.0f && p <= 1.0f)) return MARLLB_ACTION_ALIAS_PROB_RANGE; // NaN fails too
-        if (a.alias_table[i].alias >= n) return MARLLB_ACTION_ALIAS_INDEX_RANGE;
-        share[i] += p;
-        share[a.alias_table[i].alias] += 1.0 - double(p);
+        const std::uint32_t to = a.alias_table[i].alias;
+        prob_range |= std::uint32_t(!(p >= 0.0f)) | std::uint32_t(!(p <= 1.0f)); // NaN fails too
+        index_range |= std::uint32_t(to >= n);
+        scattered[i % 4][to & (MARLLB_MAX_AS - 1)] += 1.0 - double(p);
     }
-    // The table must draw each server with its weight's share (share[i] / n against
-    // w[i] / sum, compared as share[i] against w[i] * n / sum), and never a zero-weight one:
-    // an exact test, a zero-weight server must get no probability mass at all.
+    if (prob_range) return MARLLB_ACTION_ALIAS_PROB_RANGE;
+    if (index_range) return MARLLB_ACTION_ALIAS_INDEX_RANGE;
+    // 3. The table must draw each server with its weight's share (share[i] / n against
+    //    w[i] / sum, compared as share[i] against w[i] * n / sum), and never a zero-weight one:
+    //    an exact test, a zero-weight server must get no probability mass at all.
     const double scale = double(n) / sum;
     const double tolerance = kAliasShareTolerance * n;
-    bool mismatch = false;
+    std::uint32_t mismatch = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
+        const double share = double(a.alias_table[i].prob) +
+                             ((scattered[0][i] + scattered[1][i]) + (scattered[2][i] + scattered[3][i]));
         const double w = a.weights[i];
-        mismatch |= w == 0 ? share[i] != 0 : std::fabs(share[i] - w * scale) > tolerance;
+        mismatch |= (std::uint32_t(w == 0) & std::uint32_t(share != 0)) |
+                    (std::uint32_t(w != 0) & std::uint32_t(std::fabs(share - w * scale) > tolerance));
     }
     return mismatch ? MARLLB_ACTION_ALIAS_MISMATCH : MARLLB_ACTION_OK;
 }

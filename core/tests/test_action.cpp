@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -115,6 +116,63 @@ TEST_CASE("randomized: corrupted actions never pass with an unsafe field", "[act
         }
     }
     CHECK(rejected > 100000); // most single-bit corruptions of weights or table are caught
+}
+
+namespace {
+// The checks as the layout document states them, one field at a time, each category in the
+// order the reasons are reported: the reference the branch-free validate_action must equal.
+RejectReason reference_verdict(const marllb_msg_in_t &a, std::uint64_t newest) {
+    if (a.sequence_id == 0) return MARLLB_ACTION_SEQ_ZERO;
+    if (a.sequence_id > newest) return MARLLB_ACTION_SEQ_FROM_FUTURE;
+    const std::uint32_t n = a.num_servers;
+    if (n == 0 || n > 64) return MARLLB_ACTION_NUM_SERVERS;
+    if (a.reserved != 0) return MARLLB_ACTION_RESERVED_NONZERO;
+    for (const float w : a.weights)
+        if (!std::isfinite(w)) return MARLLB_ACTION_WEIGHT_NOT_FINITE;
+    for (const float w : a.weights)
+        if (w < 0) return MARLLB_ACTION_WEIGHT_NEGATIVE;
+    for (std::uint32_t i = n; i < 64; ++i)
+        if (std::signbit(a.weights[i]) || a.weights[i] != 0) return MARLLB_ACTION_WEIGHT_BEYOND_N;
+    double sum = 0;
+    for (const float w : a.weights) sum += w;
+    if (sum == 0) return MARLLB_ACTION_WEIGHTS_ALL_ZERO;
+    for (std::uint32_t i = n; i < 64; ++i)
+        if (std::signbit(a.alias_table[i].prob) || a.alias_table[i].prob != 0 || a.alias_table[i].alias != 0)
+            return MARLLB_ACTION_ALIAS_BEYOND_N;
+    for (std::uint32_t i = 0; i < n; ++i)
+        if (!(a.alias_table[i].prob >= 0 && a.alias_table[i].prob <= 1)) return MARLLB_ACTION_ALIAS_PROB_RANGE;
+    for (std::uint32_t i = 0; i < n; ++i)
+        if (a.alias_table[i].alias >= n) return MARLLB_ACTION_ALIAS_INDEX_RANGE;
+    double share[64] = {};
+    for (std::uint32_t i = 0; i < n; ++i) {
+        share[i] += a.alias_table[i].prob;
+        share[a.alias_table[i].alias] += 1.0 - a.alias_table[i].prob;
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const double want = a.weights[i] * n / sum;
+        if (a.weights[i] == 0 ? share[i] != 0 : std::fabs(share[i] - want) > 1e-4 * n)
+            return MARLLB_ACTION_ALIAS_MISMATCH;
+    }
+    return MARLLB_ACTION_OK;
+}
+} // namespace
+
+TEST_CASE("randomized: the branch-free checks give the reference's verdict on every corruption", "[action][random]") {
+    std::mt19937_64 rng(11);
+    int agreed_rejections = 0;
+    for (int iter = 0; iter < 200000; ++iter) {
+        auto a = valid(1 + rng() % kNewest, 1 + std::uint32_t(rng() % 64));
+        auto *bytes = reinterpret_cast<unsigned char *>(&a);
+        const int flips = int(rng() % 4); // 0: the valid action itself
+        for (int k = 0; k < flips; ++k) bytes[rng() % sizeof a] ^= std::uint8_t(1u << (rng() % 8));
+        if (rng() % 8 == 0) a.weights[rng() % 64] = -0.0f; // junk beyond n, or a zero weight
+        if (rng() % 16 == 0) a.alias_table[rng() % std::max(1u, a.num_servers) % 64].alias = std::uint32_t(rng() % 70);
+        const RejectReason want = reference_verdict(a, kNewest);
+        INFO("iteration " << iter << ": reference says " << describe(want));
+        REQUIRE(validate_action(a, kNewest) == want);
+        agreed_rejections += want != MARLLB_ACTION_OK;
+    }
+    CHECK(agreed_rejections > 50000); // the corruptions reach the checks, not only valid actions
 }
 
 // What the data plane does with an applied action: draw servers from its alias table. An
