@@ -17,7 +17,8 @@
 #               cost, one packet at a time), lb_burst_1.5x (the same, judged on the burst rule).
 #               A plant runs only the benchmarks its rule reads, and judges that rule.
 #     --rule    on unchanged code, run only the benchmarks of this rule and judge it alone
-#               (publish_vs_word_copy, read_newest_vs_word_copy, obs_one_way_p50_vs_floor,
+#               (publish_vs_word_copy, read_newest_vs_word_copy, validate_vs_word_copy,
+#               write_action_vs_word_copy, obs_one_way_p50_vs_floor,
 #               obs_one_way_p99_vs_floor, lb_ack_vs_table_touch, lb_burst_vs_table_touch)
 #     --out     default build/gate-series (results/bench/gate-series holds the reported series)
 #     --reference, --baseline: what the gate compares with (scripts/bench_gate.sh)
@@ -43,6 +44,8 @@ subset() {
   case "$1" in
     publish_vs_word_copy) bench_args=(--suites core --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848') ;;
     read_newest_vs_word_copy) bench_args=(--suites core --core-filter 'BM_ReadNewestObservation|BM_AtomicWordCopy/bytes:2848') ;;
+    validate_vs_word_copy) bench_args=(--suites core --core-filter 'BM_ValidateAction|BM_AtomicWordCopy/bytes:792') ;;
+    write_action_vs_word_copy) bench_args=(--suites core --core-filter 'BM_WriteAction|BM_AtomicWordCopy/bytes:792') ;;
     obs_one_way_p50_vs_floor|obs_one_way_p99_vs_floor) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm') ;;
     lb_ack_vs_table_touch|lb_burst_vs_table_touch) bench_args=(--suites sim) ;;
     *) usage "no benchmark subset for rule '$1'" ;;
@@ -54,9 +57,11 @@ case "$plant" in
   publish_1.5x) subset publish_vs_word_copy ;;
   read_1.5x) subset obs_one_way_p50_vs_floor ;;
   read_tail) subset obs_one_way_p99_vs_floor ;;
+  validate_1.5x) subset validate_vs_word_copy ;;
+  write_action_1.5x) subset write_action_vs_word_copy ;;
   lb_1.5x) subset lb_ack_vs_table_touch ;;
   lb_burst_1.5x) subset lb_burst_vs_table_touch ;;
-  *) usage "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, lb_1.5x, lb_burst_1.5x)" ;;
+  *) usage "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, validate_1.5x, write_action_1.5x, lb_1.5x, lb_burst_1.5x)" ;;
 esac
 [ -z "$rule" ] || [ "$rule" = "$rules" ] || usage "--rule $rule is not what plant $plant is judged on ($rules)"
 mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || usage "cannot write into $out"

@@ -50,7 +50,17 @@ std::uint64_t wait_start(Control *c) {
     return t0;
 }
 
-void Tally::report(benchmark::State &state) {
+void Tally::report(benchmark::State &state, const Control *c) {
+    if (c && event.size() == lat.size()) {
+        std::vector<std::uint64_t> calm;
+        for (std::size_t i = 0; i < lat.size(); ++i)
+            if (!receiver_stalled[i] && event[i] < kEvents && !c->sender_stalled[event[i]].load(std::memory_order_relaxed))
+                calm.push_back(lat[i]);
+        const measure::Summary q = measure::summarize(calm);
+        state.counters["p50_calm_ns"] = q.p50;
+        state.counters["p99_calm_ns"] = q.p99;
+        state.counters["calm_pct"] = lat.empty() ? 0.0 : 100.0 * double(calm.size()) / double(lat.size());
+    }
     const measure::Summary s = measure::summarize(lat);
     state.counters["p50_ns"] = s.p50;
     state.counters["p90_ns"] = s.p90;

@@ -3,6 +3,18 @@
 // transport uses. Every latency is one event's delay from its *scheduled* time (the sender
 // waits for t_k = t_0 + k * period, stamps t_k into the message, then sends), so a slow
 // receiver is charged for the queue it causes (no coordinated omission).
+//
+// Stalls: on a shared VM either process may stop running for microseconds to milliseconds
+// (another task, an interrupt, the host taking the vCPU), and such events decide a
+// repetition's tail at random. Each process watches its own clock: the receiver in its poll
+// loop (a gap of kStallNs between two reads: it was not running), the sender around its send
+// (it returned kStallNs or more after the scheduled time). An event is *calm* when neither
+// process stalled between its scheduled time and its receipt. Every event still counts in the
+// percentiles; the calm events' own percentiles (p50_calm_ns, p99_calm_ns) and their share
+// (calm_pct) are reported beside them: the tail the code causes, apart from the host's.
+// A receiver that blocks in a system call (pipe, socket, mq, mutex, iceoryx) has no poll loop
+// to watch: only its sender's stalls are seen, and a send slower than kStallNs counts as one;
+// its calm counters are not comparable with a polling receiver's.
 #pragma once
 
 #include <marllb/measure/payload.hpp>
@@ -27,6 +39,7 @@ extern int g_cpu_receiver; // --cpu-a, set by main before any benchmark runs
 extern int g_cpu_sender;   // --cpu-b
 constexpr std::uint64_t kPeriodNs = 200'000; // one event every 200 us: the seed's 5,000 updates/s
 constexpr std::int64_t kEvents = 2000;      // per repetition
+constexpr std::uint64_t kStallNs = 4'000;    // a gap in a process's own clock this long: it stalled
 
 inline std::uint64_t now_ns() { return marllb_now_mono_ns(); }
 
@@ -55,7 +68,23 @@ struct Control {
     // (acquire) before either starts measuring: 1 pinned, -errno failed (the child then exits).
     std::atomic<int> child_pinned{0};
     alignas(64) std::atomic<std::uint64_t> line{0}; // the bounced cache line
+    // Set by the sender for event k when its send returned kStallNs or more after t_k; read by
+    // the receiver only after the sender has been stopped and reaped (Tally::report).
+    std::atomic<std::uint8_t> sender_stalled[kEvents]{};
 };
+
+// The receiver's stall watch: tick() in every iteration of its poll loop. resumed_ns is the
+// time it resumed after the last gap of kStallNs or more between two ticks.
+struct StallWatch {
+    std::uint64_t last_ns = 0, resumed_ns = 0;
+    void reset() { last_ns = resumed_ns = 0; }
+    void tick() {
+        const std::uint64_t t = now_ns();
+        if (last_ns != 0 && t - last_ns >= kStallNs) resumed_ns = t;
+        last_ns = t;
+    }
+};
+inline StallWatch g_receiver_watch; // the receiver's (this process's) poll loops tick it
 
 Control *make_control(); // null when mmap failed; release with munmap(c, sizeof *c)
 
@@ -86,16 +115,24 @@ std::string cannot_pin_child(const Control *c, int cpu);
 void stop_child(pid_t pid); // SIGKILL and reap, by pid
 std::uint64_t wait_start(Control *c); // the sender waits for t_0
 
-// Latencies and the self-check counts of one benchmark, reported as its counters.
+// Latencies and the self-check counts of one benchmark, reported as its counters. With the
+// events' indices and the receiver's stall flags (one_way), also the calm events' percentiles.
 struct Tally {
     std::vector<std::uint64_t> lat;
+    std::vector<std::uint32_t> event;          // one_way: which event each latency is
+    std::vector<std::uint8_t> receiver_stalled; // one_way: the receiver stalled after t_k
     std::uint64_t torn = 0, lost = 0;
-    void report(benchmark::State &state);
+    void report(benchmark::State &state, const Control *c = nullptr);
 };
 
 // One-way harness over any transport: `send(msg)` in the child, `recv(msg) -> bool` in the
-// parent (false: gave up, counted lost).
-template <class Send, class Recv> void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv) {
+// parent (false: gave up, counted lost). A receiver that busy-polls (receiver_polls) ticks
+// g_receiver_watch in its loop; the harness ticks it also just before and just after each
+// recv, so that a stall between two events or inside a read is seen too.
+enum class Receiver { blocks, polls };
+template <class Send, class Recv>
+void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv, Receiver how = Receiver::blocks) {
+    const bool watch = how == Receiver::polls;
     if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
     const pid_t child = fork_sender(c, [&] {
         MsgOut m{};
@@ -106,26 +143,33 @@ template <class Send, class Recv> void one_way(benchmark::State &state, Control 
             spin_until(t);
             m.active_as_bitmap = t;
             send(m);
+            if (now_ns() - t >= kStallNs) c->sender_stalled[k].store(1, std::memory_order_relaxed);
         }
         c->sender_done.store(true, std::memory_order_release);
     });
     if (child < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
     Tally tally;
     MsgOut m{};
-    c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
+    const std::uint64_t t0 = now_ns() + 2'000'000;
+    g_receiver_watch.reset();
+    c->start_ns.store(t0, std::memory_order_release);
     for (auto _ : state) { // one iteration per event; after the sender's last, the rest end at once
+        if (watch) g_receiver_watch.tick();
         if (!recv(m)) {
             state.SetIterationTime(1e-9);
             continue;
         }
-        const std::uint64_t lat = now_ns() - m.active_as_bitmap;
+        const std::uint64_t t = m.active_as_bitmap, lat = now_ns() - t;
+        if (watch) g_receiver_watch.tick();
         if (!intact(m)) ++tally.torn;
         tally.lat.push_back(lat);
+        tally.event.push_back(std::uint32_t((t - t0) / kPeriodNs));
+        tally.receiver_stalled.push_back(g_receiver_watch.resumed_ns > t);
         state.SetIterationTime(double(lat) * 1e-9);
     }
-    stop_child(child);
+    stop_child(child); // reaped: every flag the sender set is visible from here on
     tally.lost = std::uint64_t(kEvents) - tally.lat.size(); // each event is received at most once
-    tally.report(state);
+    tally.report(state, c);
 }
 
 // A name unique to this process for a region or queue: marllb_bench_<tag>_<pid>.

@@ -76,6 +76,7 @@ void BM_CopyFloorOneWay(benchmark::State &state) {
         [&](MsgOut &m) {
             std::uint64_t s;
             for (bool done = false; (s = box->seq.load(std::memory_order_acquire)) == seen; __builtin_ia32_pause()) {
+                g_receiver_watch.tick();
                 if (done) return false;
                 done = c->sender_done.load(std::memory_order_acquire);
             }
@@ -84,7 +85,8 @@ void BM_CopyFloorOneWay(benchmark::State &state) {
             std::memcpy(&m, &box->msg, sizeof m);
             seen = s;
             return true;
-        });
+        },
+        Receiver::polls);
     munmap(mem, sizeof(FloorBox));
     munmap(c, sizeof *c);
 }

@@ -55,6 +55,7 @@ void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
             Observation obs;
             for (;;) {
                 for (bool done = false; agent->published_sequence() == agent->last_returned(); __builtin_ia32_pause()) {
+                    g_receiver_watch.tick();
                     if (done) return false; // checked once more after the sender finished
                     done = c->sender_done.load(std::memory_order_acquire);
                 }
@@ -62,7 +63,8 @@ void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
             }
             m = obs.msg;
             return true;
-        });
+        },
+        Receiver::polls);
 }
 
 void BM_ActionOneWay_marllb_shm(benchmark::State &state) {

@@ -1,5 +1,6 @@
 // Actions: the checks every action passes before the LB uses it, and the alias table.
 #include "internal.hpp"
+#include "plant.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -16,7 +17,8 @@ constexpr double kAliasShareTolerance = 1e-4;
 
 static_assert((MARLLB_MAX_AS & (MARLLB_MAX_AS - 1)) == 0, "validate_action masks alias indices with MARLLB_MAX_AS - 1");
 
-RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
+namespace {
+RejectReason validate(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
     if (a.sequence_id == 0) return MARLLB_ACTION_SEQ_ZERO;
     if (a.sequence_id > newest_seq) return MARLLB_ACTION_SEQ_FROM_FUTURE;
     const std::uint32_t n = a.num_servers;
@@ -89,6 +91,17 @@ RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet
                     (std::uint32_t(w != 0) & std::uint32_t(std::fabs(share - w * scale) > tolerance));
     }
     return mismatch ? MARLLB_ACTION_ALIAS_MISMATCH : MARLLB_ACTION_OK;
+}
+} // namespace
+
+RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
+    if constexpr (plant::validate_again)
+        plant::every_other_call_again([&] {
+            asm volatile("" ::: "memory"); // the action may have changed: no reuse of a result
+            RejectReason again = validate(a, newest_seq, set);
+            asm volatile("" : : "r"(again)); // computed, not optimised away
+        });
+    return validate(a, newest_seq, set);
 }
 
 const char *describe(RejectReason reason) noexcept {

@@ -218,6 +218,13 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     write_begin(&a->lock, odd); // W0 W1
     copy_to_shared(&a->write_mono_ns, &meta, sizeof meta);
     copy_to_shared(&a->msg, &action, sizeof action);
+    if constexpr (plant::write_action_again)
+        plant::every_other_call_again([&] {
+            asm volatile("" ::: "memory"); // the action may have changed: no reuse of a result
+            RejectReason again = validate_action(action, newest, {num_servers(), server_set_seq()});
+            asm volatile("" : : "r"(again));
+            copy_to_shared(&a->msg, &action, sizeof action);
+        });
     write_end(&a->lock, odd + 1); // W2, pairs with the LB's acquire in poll_action
     add_relaxed(&a->actions_written, 1);
     __atomic_store_n(&writing_, false, __ATOMIC_RELEASE);

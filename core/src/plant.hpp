@@ -49,4 +49,28 @@ inline void read(std::uint64_t began) noexcept {
 #endif
 }
 
+// Once per two calls, the work of the call done a second time: the action's checks
+// (validate_1.5x) or the action's checks and its copy into the slot (write_action_1.5x), with
+// the same values, so the LB sees nothing different. Work of the same kind as the call, so the
+// slowdown is half of it on any host.
+template <class Work> inline void every_other_call_again([[maybe_unused]] Work &&work) noexcept {
+#if defined(MARLLB_TEST_PLANT_VALIDATE_AGAIN) || defined(MARLLB_TEST_PLANT_WRITE_ACTION_AGAIN)
+    static thread_local std::uint64_t calls = 0;
+    if (++calls % 2 == 0) work();
+#endif
+}
+
+inline constexpr bool validate_again =
+#ifdef MARLLB_TEST_PLANT_VALIDATE_AGAIN
+    true;
+#else
+    false;
+#endif
+inline constexpr bool write_action_again =
+#ifdef MARLLB_TEST_PLANT_WRITE_ACTION_AGAIN
+    true;
+#else
+    false;
+#endif
+
 } // namespace marllb::shm::plant
