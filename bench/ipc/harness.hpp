@@ -8,7 +8,8 @@
 // (another task, an interrupt, the host taking the vCPU), and such events decide a
 // repetition's tail at random. Each process watches its own clock: the receiver in its poll
 // loop (a gap of kStallNs between two reads: it was not running), the sender around its send
-// (it returned kStallNs or more after the scheduled time). An event is *calm* when neither
+// (it returned kStallNs or more after the scheduled time); in the full loop the agent watches
+// its poll loop as the receiver does. An event is *calm* when neither
 // process stalled between its scheduled time and its receipt. Every event still counts in the
 // percentiles; the calm events' own percentiles (p50_calm_ns, p99_calm_ns) and their share
 // (calm_pct) are reported beside them: the tail the code causes, apart from the host's.
@@ -68,8 +69,9 @@ struct Control {
     // (acquire) before either starts measuring: 1 pinned, -errno failed (the child then exits).
     std::atomic<int> child_pinned{0};
     alignas(64) std::atomic<std::uint64_t> line{0}; // the bounced cache line
-    // Set by the sender for event k when its send returned kStallNs or more after t_k; read by
-    // the receiver only after the sender has been stopped and reaped (Tally::report).
+    // Set by the child for event k when it stalled on it (its send returned kStallNs or more
+    // after t_k; in the full loop, a gap in the agent's poll loop after t_k); read by the
+    // parent only after the child has been stopped and reaped (Tally::report).
     std::atomic<std::uint8_t> sender_stalled[kEvents]{};
 };
 

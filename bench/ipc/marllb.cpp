@@ -87,18 +87,21 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
             spin_until(t);
             a.timestamp_us = t; // scheduled time (benchmark convention)
             (void)agent->write_action(a, 1);
+            if (now_ns() - t >= kStallNs) c->sender_stalled[k].store(1, std::memory_order_relaxed);
         }
         c->sender_done.store(true, std::memory_order_release);
     });
     if (child < 0) return state.SkipWithError(cannot_pin_child(c, g_cpu_sender).c_str());
     while (lbx->agent_pid() == 0) __builtin_ia32_pause(); // the agent has attached
     Tally tally;
+    g_receiver_watch.reset();
     c->start_ns.store(now_ns() + 2'000'000, std::memory_order_release);
     for (auto _ : state) {
         // An action overwritten before the LB polled it is lost (counted below); after the
         // last event the remaining iterations end at once.
         bool applied = false;
         for (bool done = false; !applied; __builtin_ia32_pause()) {
+            g_receiver_watch.tick();
             done = c->sender_done.load(std::memory_order_acquire); // before the poll: no last write missed
             applied = lbx->poll_action().status == MARLLB_POLL_APPLIED;
             if (done) break;
@@ -108,14 +111,17 @@ void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
             continue;
         }
         const MsgIn *a = lbx->action();
-        const std::uint64_t lat = now_ns() - a->timestamp_us;
+        const std::uint64_t t = a->timestamp_us, lat = now_ns() - t;
+        g_receiver_watch.tick();
         if (!marllb::measure::action_intact_but_timestamp(*a)) ++tally.torn; // after the latency is taken
         tally.lat.push_back(lat);
+        tally.event.push_back(std::uint32_t(a->sequence_id - 1)); // event k answers k + 1
+        tally.receiver_stalled.push_back(g_receiver_watch.resumed_ns > t);
         state.SetIterationTime(double(lat) * 1e-9);
     }
-    stop_child(child);
+    stop_child(child); // reaped: every flag the sender set is visible from here on
     tally.lost = std::uint64_t(kEvents) - tally.lat.size(); // each action is applied at most once
-    tally.report(state);
+    tally.report(state, c);
 }
 
 void BM_FullLoop_marllb_shm(benchmark::State &state) {
@@ -129,13 +135,20 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
         if (!agent) _exit(2);
         MsgIn a = uniform_action();
         Observation obs;
+        StallWatch watch; // the agent's own: flags the events it stalled on (sender_stalled)
         std::uint64_t seen = 0;
         for (;;) { // answer every observation at once
-            while (agent->published_sequence() == seen) __builtin_ia32_pause();
+            while (agent->published_sequence() == seen) {
+                watch.tick();
+                __builtin_ia32_pause();
+            }
             if (agent->read_newest(obs) != Errc::ok) continue; // again: nothing newer than seen
             seen = obs.msg.sequence_id;
             a.sequence_id = seen;
             (void)agent->write_action(a, obs.generation);
+            watch.tick();
+            if (watch.resumed_ns > obs.msg.active_as_bitmap && seen - 1 < std::uint64_t(kEvents))
+                r.c->sender_stalled[seen - 1].store(1, std::memory_order_relaxed); // event k is seq k + 1
         }
     });
     if (child < 0) return state.SkipWithError(cannot_pin_child(r.c, g_cpu_sender).c_str());
@@ -144,25 +157,31 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
     MsgOut m{};
     const std::uint64_t t0 = now_ns() + 2'000'000;
     std::int64_t k = 0;
+    g_receiver_watch.reset();
     for (auto _ : state) {
         const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
-        fill(m, std::uint64_t(k++));
+        fill(m, std::uint64_t(k));
         spin_until(t);
+        g_receiver_watch.tick(); // from here on a gap is a stall of this event
         m.active_as_bitmap = t;
-        const std::uint64_t seq = lbx->publish(m);
+        const std::uint64_t seq = lbx->publish(m); // seq k + 1: the region is fresh
         const std::uint64_t give_up = t + 100'000'000;
         bool applied = false;
         while (!applied && now_ns() < give_up) {
+            g_receiver_watch.tick();
             applied = lbx->poll_action().status == MARLLB_POLL_APPLIED && lbx->action()->sequence_id == seq;
             if (!applied) __builtin_ia32_pause();
         }
         const std::uint64_t lat = now_ns() - t;
+        g_receiver_watch.tick();
         if (!applied) ++tally.lost;
         tally.lat.push_back(lat);
+        tally.event.push_back(std::uint32_t(k++));
+        tally.receiver_stalled.push_back(g_receiver_watch.resumed_ns > t);
         state.SetIterationTime(double(lat) * 1e-9);
     }
-    stop_child(child);
-    tally.report(state);
+    stop_child(child); // reaped: every flag the agent set is visible from here on
+    tally.report(state, r.c);
 }
 
 } // namespace marllb::bench::ipc
