@@ -104,7 +104,7 @@ PY
       continue
     fi
     grc=0
-    /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$MARLLB_ROOT/results/bench/baseline.csv" \
+    /usr/bin/python3 -m marllb.tools.bench_compare "$MARLLB_ROOT/results/bench/baseline.csv" \
       "$run_dir/bench.csv" --rules "$rule" >>"$logs/$name.log" 2>&1 || grc=$?
     rm -rf "$run_dir"
     # Caught only by a failed rule (exit 1) with a measured growth; 2 is input the gate could not judge.
