@@ -20,8 +20,7 @@ def checkout():
     scenarios/targets.toml, build/release, results/): the source tree this package is in, else the
     checkout its build or pip install was made from (marllb/_paths.py), else the current
     directory. Outside a checkout, options name those files."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    source = os.path.dirname(os.path.dirname(os.path.dirname(here)))  # <checkout>/core/python/marllb/tools
+    source = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))  # <checkout>/core/python/marllb/tools
     if os.path.isfile(os.path.join(source, "scripts", "lib.sh")):
         return source
     try:

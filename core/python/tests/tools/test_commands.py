@@ -1,7 +1,8 @@
 """The package's commands: every module of marllb.tools and marllb.plots with a main() is a console
 script of pyproject.toml and the other way round (so pip installs each under its name), and each,
-run as `python3 -m MODULE`, answers --version with that name and the checkout's commit and --help
-with its text, exit 0, writing nothing."""
+run as `python3 -m MODULE` from outside the checkout, answers --version with that name and this
+checkout's commit (the checkout its defaults name: marllb.tools.checkout()) and --help with its
+text, exit 0, writing nothing."""
 import importlib
 import os
 import pkgutil
@@ -14,11 +15,16 @@ import pytest
 
 import marllb.plots
 import marllb.tools
+from marllb import result_rows
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
     SCRIPTS = tomllib.load(f)["project"]["scripts"]
 COMMANDS = {target.split(":")[0]: name for name, target in SCRIPTS.items()}  # module -> console script
+
+
+def test_the_tools_defaults_are_this_checkouts_files():
+    assert os.path.samefile(marllb.tools.checkout(), ROOT)
 
 
 def modules_with_main():
@@ -44,7 +50,7 @@ def test_each_tool_answers_version_and_help_and_does_nothing_else(module, tmp_pa
     v = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=60,
                        cwd=tmp_path)
     assert v.returncode == 0 and v.stderr == "", v.stderr
-    assert re.fullmatch(rf"{re.escape(name)} \(git ([0-9a-f]{{12}}(-dirty)?|unknown)\)\n", v.stdout), v.stdout
+    assert v.stdout == f"{name} (git {result_rows.git_commit(ROOT)})\n"
     h = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert h.returncode == 0 and h.stdout.strip() and h.stderr == "", h.stderr
     assert name in h.stdout  # the text names the command as the user types it
