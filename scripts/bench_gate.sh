@@ -170,10 +170,11 @@ for try in $(seq 1 "$tries"); do
     echo "HOST BUSY: the interleaving does not cancel that much (docs/benchmarks.md): the timing verdicts below measure the host as much as the code; judge on a quiet machine"
   fi
   rc=0
+  compare=(/usr/bin/python3 -m marllb.tools.bench_compare --gate "$MARLLB_ROOT/bench/gate.toml") # this tree's rules
   case "$mode" in
-    ab) /usr/bin/python3 -m marllb.tools.bench_compare "$out/run/ref.csv" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
-    csv) /usr/bin/python3 -m marllb.tools.bench_compare "$baseline" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
-    none) /usr/bin/python3 -m marllb.tools.bench_compare --no-baseline "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
+    ab) "${compare[@]}" "$out/run/ref.csv" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
+    csv) "${compare[@]}" "$baseline" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
+    none) "${compare[@]}" --no-baseline "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
   esac
   [ $rc -eq 1 ] || exit $rc # passed, or unusable input
   [ "$try" -lt "$tries" ] && say "gate failed on try $try of $tries: running the suites again"
