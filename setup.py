@@ -25,7 +25,7 @@ BUILD_BASE = os.path.join("build", "setuptools")
 
 class build_py_with_paths(build_py):
     """Adds marllb/_paths.py: where this checkout's build puts marllb-sim, so that the installed
-    environment finds it without MARLLB_SIM (or says how to build it)."""
+    environment finds it without MARLLB_SIM (or says how to build it), and the checkout itself."""
 
     def run(self):
         super().run()
@@ -33,7 +33,8 @@ class build_py_with_paths(build_py):
         with open(os.path.join(self.build_lib, "marllb", "_paths.py"), "w") as f:
             f.write('"""Where the checkout this package was built from puts marllb-sim (written by setup.py)."""\n'
                     f"SIM_CANDIDATES = ({sim!r},)\n"
-                    f"HOW_TO_BUILD_SIM = {'scripts/setup.sh --targets marllb-sim release (in ' + ROOT + ')'!r}\n")
+                    f"HOW_TO_BUILD_SIM = {'scripts/setup.sh --targets marllb-sim release (in ' + ROOT + ')'!r}\n"
+                    f"SOURCE = {ROOT!r}  # the checkout: marllb.tools' default files (marllb.tools.checkout)\n")
 
 
 ext = Pybind11Extension(

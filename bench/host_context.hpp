@@ -1,4 +1,4 @@
-// The host metadata of every benchmark binary's JSON context (read by scripts/bench_to_csv.py):
+// The host metadata of every benchmark binary's JSON context (read by marllb-bench-to-csv):
 // the same git_commit, cpu_model and kernel that every result row of the project carries
 // (marllb/measure/host.hpp); Google Benchmark adds date, host_name and executable itself.
 #pragma once

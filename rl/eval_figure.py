@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-import figures  # scripts/figures.py: on PYTHONPATH from scripts/rl_env.sh, and in the tests from pyproject.toml
+from marllb.plots import figures  # before pyplot: it selects matplotlib's backend
 
 import matplotlib.pyplot as plt  # noqa: E402
 

@@ -4,7 +4,7 @@
 # copy floor and the peers; repetitions of all transports interleaved at random, so a change
 # of the host's state during the run hits each transport alike) and bench_sim (the LB's
 # per-packet cost beside a flow-table touch of the same size). Writes OUT_DIR/bench_*.json
-# and OUT_DIR/bench.csv (scripts/bench_to_csv.py).
+# and OUT_DIR/bench.csv (marllb.tools.bench_to_csv).
 #
 #   scripts/bench.sh [--out DIR] [--cpus A,B] [--build DIR] [--suites core,ipc,sim]
 #                    [--core-filter RE] [--ipc-filter RE] [--sim-filter RE]
@@ -69,4 +69,4 @@ for suite in ${suites//,/ }; do
   esac
   jsons+=("$json")
 done
-/usr/bin/python3 "$MARLLB_ROOT/scripts/bench_to_csv.py" "$out/bench.csv" "${jsons[@]}"
+/usr/bin/python3 -m marllb.tools.bench_to_csv "$out/bench.csv" "${jsons[@]}"

@@ -4,7 +4,7 @@
 # benchmark suites in interleaved rounds (candidate, reference, reference, candidate, ...: a
 # change of the host's state during the run, such as a neighbour's build, hits both sides
 # alike) and judges each rule of bench/gate.toml by the candidate's ratio against the
-# reference's from the same run (scripts/bench_compare.py: margin and U test as before).
+# reference's from the same run (marllb.tools.bench_compare: margin and U test as before).
 # Exit 1 names the rules that regressed; 2 is input the gate could not use.
 #
 # Without a reference build (no history: a shallow clone; the commit's build failed) it falls
@@ -26,7 +26,7 @@
 #     --round-timeout  seconds one side's round may take (default 900): a benchmark that hangs
 #                   fails the candidate (exit 1) or leaves the reference unusable (exit 2)
 #     --reference-build DIR  the reference's build tree, built already (skips the build)
-#     --csv, --label, --rules, --no-table: passed to bench_compare.py (scripts/gate_series.sh)
+#     --csv, --label, --rules, --no-table: passed to marllb.tools.bench_compare (scripts/gate_series.sh)
 #     --keep DIR    copy each try's benchmark CSVs (ref.csv, cand.csv) into DIR/try-N, to study
 #                   the repetitions behind a verdict (scripts/gate_series.sh keeps every run's)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -159,7 +159,7 @@ measure() {
   for side in cand ref; do
     jsons=()
     for k in $(seq 1 "$rounds"); do jsons+=("$dir/$side/$k"/bench_*.json); done
-    /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_to_csv.py" "$dir/$side.csv" "${jsons[@]}" >&2
+    /usr/bin/python3 -m marllb.tools.bench_to_csv "$dir/$side.csv" "${jsons[@]}" >&2
   done
 }
 
@@ -175,10 +175,11 @@ for try in $(seq 1 "$tries"); do
   fi
   [ -z "$keep" ] || { mkdir -p "$keep/try-$try" && cp "$out/run/"*.csv "$keep/try-$try/"; } || die "cannot copy the CSVs into $keep"
   rc=0
+  compare=(/usr/bin/python3 -m marllb.tools.bench_compare --gate "$MARLLB_ROOT/bench/gate.toml") # this tree's rules
   case "$mode" in
-    ab) /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$out/run/ref.csv" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
-    csv) /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$baseline" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
-    none) /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" --no-baseline "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
+    ab) "${compare[@]}" "$out/run/ref.csv" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
+    csv) "${compare[@]}" "$baseline" "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
+    none) "${compare[@]}" --no-baseline "$out/run/cand.csv" "${compare_args[@]}" || rc=$? ;;
   esac
   [ $rc -eq 1 ] || exit $rc # passed, or unusable input
   [ "$try" -lt "$tries" ] && say "gate failed on try $try of $tries: running the suites again"

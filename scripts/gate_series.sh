@@ -3,7 +3,7 @@
 # the reference commit of bench/gate-reference) RUNS times on unchanged code (every run must
 # pass: no false alarm), or with a test build of this tree with a planted slowdown as the
 # candidate against the unplanted reference (every run must fail on the rule that watches
-# it). One row per rule and run goes to OUT/series.csv (scripts/bench_compare.py --csv: both
+# it). One row per rule and run goes to OUT/series.csv (marllb.tools.bench_compare --csv: both
 # sides' commits and CPUs, both ratios, growth, p, verdict); the last line says how many runs
 # gave the expected verdict. Exit 0 only if all did. OUT/runs.csv has one row per run: its
 # start, the seconds the gate took, the share of the CPUs that other processes used meanwhile

@@ -104,8 +104,8 @@ PY
       continue
     fi
     grc=0
-    /usr/bin/python3 "$MARLLB_ROOT/scripts/bench_compare.py" "$MARLLB_ROOT/results/bench/baseline.csv" \
-      "$run_dir/bench.csv" --rules "$rule" >>"$logs/$name.log" 2>&1 || grc=$?
+    /usr/bin/python3 -m marllb.tools.bench_compare --gate "$MARLLB_ROOT/bench/gate.toml" \
+      "$MARLLB_ROOT/results/bench/baseline.csv" "$run_dir/bench.csv" --rules "$rule" >>"$logs/$name.log" 2>&1 || grc=$?
     rm -rf "$run_dir"
     # Caught only by a failed rule (exit 1) with a measured growth; 2 is input the gate could not judge.
     if [ $grc -eq 1 ] && grep -qE "^$rule +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+ .*FAIL" "$logs/$name.log"; then

@@ -15,7 +15,7 @@
 # run produced no numbers.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 help_and_version "$@"
-export PYTHONPATH="$MARLLB_ROOT/core/python${PYTHONPATH:+:$PYTHONPATH}" # marllb.result_rows (pure Python)
+export PYTHONPATH="$MARLLB_ROOT/core/python${PYTHONPATH:+:$PYTHONPATH}" # marllb.tools.oneway_series (pure Python), first
 runs=10 out="$MARLLB_ROOT/results/bench/oneway" floor_goal=1.3 iceoryx_goal=0.3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,7 +36,7 @@ for run in $(seq 1 "$runs"); do
   say "run $run of $runs"
   "$MARLLB_ROOT/scripts/bench.sh" --suites ipc --ipc-filter 'CopyFloorOneWay|ObsOneWay/(marllb_shm|iceoryx)' \
     --out "$tmp/run$run" >"$tmp/run$run.log" 2>&1 || { tail -20 "$tmp/run$run.log" >&2; die "bench.sh failed in run $run (log above)"; }
-  /usr/bin/python3 "$MARLLB_ROOT/scripts/oneway_series.py" row --bench-csv "$tmp/run$run/bench.csv" --run "$run" \
+  /usr/bin/python3 -m marllb.tools.oneway_series row --bench-csv "$tmp/run$run/bench.csv" --run "$run" \
     --series "$series_id" --floor-goal "$floor_goal" --iceoryx-goal "$iceoryx_goal" --csv "$out/series.csv" || exit 1
 done
-/usr/bin/python3 "$MARLLB_ROOT/scripts/oneway_series.py" summary --csv "$out/series.csv" --series "$series_id"
+/usr/bin/python3 -m marllb.tools.oneway_series summary --csv "$out/series.csv" --series "$series_id"

@@ -9,7 +9,10 @@ if ! "$PY" -c "import torch" 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev
     die "could not install python3-torch and libopenblas0-pthread (try apt-get update first)"
 fi
 build="$MARLLB_ROOT/build/release"
-[ -x "$build/sim/apps/marllb-sim" ] && ls "$build"/core/python/marllb_shm*.so >/dev/null 2>&1 ||
+# The build tree's package: the extension (marllb/shm*.so) and the pure Python beside it
+# (marllb.plots, which rl/ draws with).
+[ -x "$build/sim/apps/marllb-sim" ] && ls "$build"/core/python/marllb/shm*.so >/dev/null 2>&1 &&
+  [ -f "$build/core/python/marllb/plots/figures.py" ] ||
   die "build marllb-sim and the Python module first: cmake --preset release && cmake --build --preset release --target marllb-sim marllb_python_files"
 # One BLAS thread: the simulator's two lcores already fill a small machine.
-export PYTHONPATH="$build/core/python:$MARLLB_ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" MARLLB_SIM="$build/sim/apps/marllb-sim" OPENBLAS_NUM_THREADS=1
+export PYTHONPATH="$build/core/python${PYTHONPATH:+:$PYTHONPATH}" MARLLB_SIM="$build/sim/apps/marllb-sim" OPENBLAS_NUM_THREADS=1

@@ -9,10 +9,10 @@
 #                                             scripts/run.sh --kill-agent-at 8 --restart-agent-at 12
 #   scripts/run.sh --help                 all options (policy, traffic, servers, LBs, faults)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-for arg in "$@"; do # help comes from pipeline.py's parser and needs no build
-  case "$arg" in -h|--help) exec /usr/bin/python3 "$MARLLB_ROOT/scripts/pipeline.py" --help ;; esac
+for arg in "$@"; do # help comes from marllb.tools.pipeline's parser and needs no build
+  case "$arg" in -h|--help) exec /usr/bin/python3 -m marllb.tools.pipeline --help ;; esac
 done
 help_and_version "$@"
 "$MARLLB_ROOT/scripts/setup.sh" --targets marllb-sim,marllb-agent,marllb_shm_python release >&2
 export MARLLB_GIT_COMMIT="$(git_commit)"
-exec /usr/bin/python3 "$MARLLB_ROOT/scripts/pipeline.py" "$@"
+exec /usr/bin/python3 -m marllb.tools.pipeline "$@"

@@ -10,9 +10,9 @@
 # scenarios/targets.toml: ok, miss (a target missed), fail (an invariant broken: a torn
 # observation accepted, loss accounting off or unlike the ring-of-4 replay, a recovery that
 # never happens), unavailable. Rows go to <out>/<scenario>.csv, figures to <out>/*.png
-# (scripts/scenarios_plot.py); the default out is results/scenarios (the committed rows), for
+# (marllb.plots.scenarios); the default out is results/scenarios (the committed rows), for
 # quick build/scenarios-quick, emptied first. The script ends with the summary of this run's rows
-# (scripts/scenarios_summary.py): every miss and fail; it exits 1 on any fail or failed
+# (marllb.tools.scenarios_summary): every miss and fail; it exits 1 on any fail or failed
 # command, 0 when targets were only missed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 help_and_version "$@"
@@ -58,7 +58,7 @@ budget() {
 }
 if [ "$profile" = budget ]; then
   budget 200
-  run /usr/bin/python3 "$MARLLB_ROOT/scripts/scenarios_summary.py" "$out" --since "$since"
+  run /usr/bin/python3 -m marllb.tools.scenarios_summary "$out" --since "$since"
   exit $status
 fi
 if [ "$profile" = quick ]; then
@@ -88,9 +88,9 @@ for cls in smt same-package cross-numa; do
   done
 done
 # The full simulated system as a scenario (its rows use marllb-sim's schema).
-run /usr/bin/python3 "$MARLLB_ROOT/scripts/pipeline.py" --duration "$pipe_seconds" --kill-agent-at "$kill_at" --restart-agent-at "$restart_at" \
+run /usr/bin/python3 -m marllb.tools.pipeline --duration "$pipe_seconds" --kill-agent-at "$kill_at" --restart-agent-at "$restart_at" \
     --check --out "$out/pipeline" --no-plot
-run /usr/bin/python3 "$MARLLB_ROOT/scripts/scenarios_plot.py" "$out"
-run /usr/bin/python3 "$MARLLB_ROOT/scripts/scenarios_summary.py" "$out" --since "$since"
+run /usr/bin/python3 -m marllb.plots.scenarios "$out"
+run /usr/bin/python3 -m marllb.tools.scenarios_summary "$out" --since "$since"
 [ $status -eq 0 ] && say "scenarios ($profile): all invariants held; rows and figures in $out" || say "scenarios ($profile): FAILED (see above)"
 exit $status

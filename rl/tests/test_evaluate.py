@@ -12,9 +12,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 HERE = os.path.dirname(os.path.abspath(__file__))
-# evaluate.py draws with scripts/figures.py, which scripts/rl_env.sh puts on PYTHONPATH.
-EVAL_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
-    p for p in (os.path.join(HERE, "..", "..", "scripts"), os.environ.get("PYTHONPATH")) if p))
 import sac_gru
 
 SIM = os.environ.get("MARLLB_SIM")
@@ -36,7 +33,7 @@ def test_rows_pair_every_policy_on_the_same_workloads_and_the_agents_drive_every
     rows_csv, summary_csv = tmp_path / "rows.csv", tmp_path / "summary.csv"
     r = subprocess.run([sys.executable, os.path.join(HERE, "..", "evaluate.py"), "--runs", *runs, "--seeds", "2",
                         "--steps", "12", "--workloads", "poisson-0.85,trace-350", "--csv", str(rows_csv),
-                        "--summary", str(summary_csv)], env=EVAL_ENV, capture_output=True, text=True, timeout=240)
+                        "--summary", str(summary_csv)], capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     rows = list(csv.DictReader(open(rows_csv)))
     keys = {(x["policy"], x["lbs"], x["seed"], x["workload"]) for x in rows}
@@ -62,14 +59,14 @@ def test_rows_pair_every_policy_on_the_same_workloads_and_the_agents_drive_every
     # The same summary again from the rows alone (--rows-from: rows of several invocations)
     again = tmp_path / "again.csv"
     r = subprocess.run([sys.executable, os.path.join(HERE, "..", "evaluate.py"), "--rows-from", str(rows_csv),
-                        "--summary", str(again)], env=EVAL_ENV, capture_output=True, text=True, timeout=60)
+                        "--summary", str(again)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
     assert again.read_text() == summary_csv.read_text()
 
 
 def test_a_run_without_policies_says_how_to_make_one(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(HERE, "..", "evaluate.py"), "--runs", str(tmp_path)],
-                       env=EVAL_ENV, capture_output=True, text=True)
+                       capture_output=True, text=True)
     assert r.returncode != 0 and "no policies.pt" in r.stderr and "scripts/train.sh" in r.stderr
 
 
@@ -82,7 +79,7 @@ EVALUATE = os.path.join(HERE, "..", "evaluate.py")
 
 
 def run_evaluate(*args, timeout=60):
-    return subprocess.run([sys.executable, EVALUATE, *args], env=EVAL_ENV, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, EVALUATE, *args], capture_output=True, text=True, timeout=timeout)
 
 
 def refused_at_once(r, words):

@@ -1,5 +1,5 @@
 // What one marllb-sim run measured, and the two ways it is told: the summary a person reads
-// (one line per quantity) and the result row that scripts read (scripts/pipeline.py,
+// (one line per quantity) and the result row that scripts read (marllb-pipeline,
 // scripts/sim_runs.sh). Plain data, gathered by marllb-sim's main after both lcores returned,
 // so both are tested without DPDK (sim/tests/test_run_report.cpp).
 #pragma once

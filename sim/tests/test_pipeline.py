@@ -1,4 +1,4 @@
-"""The full pipeline end to end (marllb-sim, agents, faults), as scripts/pipeline.py runs it.
+"""The full pipeline end to end (marllb-sim, agents, faults), as marllb.tools.pipeline (scripts/run.sh) runs it.
 
 Each test is a short real run on the embedded DPDK default: the C++ agent with a kill and a
 restart (fallback and recovery), the Python agent driving the LB, an LB killed under a live
@@ -14,7 +14,6 @@ import uuid
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("MARLLB_BUILD")
 pytestmark = pytest.mark.skipif(not BUILD, reason="MARLLB_BUILD (the build directory) is not set")
 
@@ -24,7 +23,7 @@ def tool(name):
 
 
 def pipeline(tmp_path, *args, timeout=120):
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "pipeline.py"), "--build", BUILD,
+    r = subprocess.run([sys.executable, "-m", "marllb.tools.pipeline", "--build", BUILD,
                         "--out", str(tmp_path), "--check", *args], capture_output=True, text=True, timeout=timeout)
     return r
 

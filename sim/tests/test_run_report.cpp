@@ -1,5 +1,5 @@
 // marllb-sim's summary and result row, from a hand-made RunReport: the lines a person reads
-// and scripts/pipeline.py's columns carry the run's numbers, each in its place. What the
+// and marllb-pipeline's columns carry the run's numbers, each in its place. What the
 // numbers are worth (the lcores that produce them) is sim/tests/test_marllb_sim.py's.
 #include "run_report.hpp"
 
@@ -137,7 +137,7 @@ TEST_CASE("run report: a flood row is ok only when the LB was saturated, and the
     for (const auto &[k, v] : other.columns()) CHECK((k != "status" && k != "capacity_mpps"));
 }
 
-TEST_CASE("run report: the result row has the columns scripts/pipeline.py reads, with this run's values", "[report]") {
+TEST_CASE("run report: the result row has the columns marllb-pipeline reads, with this run's values", "[report]") {
     const measure::ResultRow row = result_row(sample(), measure::Host{});
     CHECK(value(row, "mode") == "realtime");
     CHECK(value(row, "policy") == "sed");

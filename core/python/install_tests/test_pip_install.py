@@ -2,12 +2,14 @@
 for numpy), `pip install` of the checkout with no package index and no build isolation, then,
 from a folder outside the checkout and with no PYTHONPATH: the module's tests, the seed's
 example, the environment finding marllb-sim by itself; and the wheel `python3 -m build` makes,
-installed into another venv. MARLLB_SOURCE is the checkout (ctest sets it)."""
+installed into another venv; the console scripts of pyproject.toml on the venv's bin/. MARLLB_SOURCE
+is the checkout (ctest sets it)."""
 import glob
 import os
 import subprocess
 import sys
 import textwrap
+import tomllib
 
 import pytest
 
@@ -66,6 +68,20 @@ def test_the_modules_tests_pass_against_the_installed_package(installed):
                        "MARLLB_SOURCE": SOURCE}, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert " passed" in r.stdout.splitlines()[-1]
+
+
+def test_the_console_scripts_run_from_outside_the_checkout(installed):
+    python, work = installed
+    with open(os.path.join(SOURCE, "pyproject.toml"), "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    bin_dir = os.path.dirname(python)
+    assert "marllb-bench-compare" in scripts
+    for name in scripts:  # by the path pip put it at: a name pip did not install is no file there
+        r = run(os.path.join(bin_dir, name), ["--help"], work, env={"PATH": "/usr/bin:/bin"}, timeout=60)
+        assert r.returncode == 0 and name in r.stdout, (name, r.stderr[-2000:])
+    r = run(os.path.join(bin_dir, "marllb-bench-compare"), ["--no-baseline", "nowhere.csv", "--gate",
+                                                           os.path.join(SOURCE, "bench", "gate.toml")], work)
+    assert r.returncode == 2 and "nowhere.csv" in r.stderr, r.stderr  # the gate itself ran: a user error, exit 2
 
 
 SEED_EXAMPLE = textwrap.dedent("""

@@ -71,13 +71,12 @@ def version(prog, where=None):
     return f"{prog} (git {git_commit(where)})"
 
 
-def answer_help_and_version(argv, doc):
-    """For a script that reads sys.argv itself: --help prints doc, --version version(); both exit 0
-    before anything else runs."""
-    prog = os.path.basename(argv[0])
-    if any(a in ("-h", "--help") for a in argv[1:]):
+def answer_help_and_version(prog, args, doc, where=None):
+    """For a tool that reads its arguments itself: --help in args prints doc, --version
+    version(prog, where); both exit 0 before anything else runs."""
+    if any(a in ("-h", "--help") for a in args):
         print(doc.strip())
         raise SystemExit(0)
-    if "--version" in argv[1:]:
-        print(version(prog, argv[0]))
+    if "--version" in args:
+        print(version(prog, where))
         raise SystemExit(0)

@@ -1,10 +1,10 @@
-#!/usr/bin/env python3
 """Rows and summary of scripts/oneway_series.sh: one-way observation latency (bench_ipc) against
 the copy floor and iceoryx, per run of a series.
 
-    oneway_series.py row --bench-csv RUN/bench.csv --run K --series ID [--floor-goal 1.3]
-                         [--iceoryx-goal 0.3] --csv OUT.csv
-    oneway_series.py summary --csv OUT.csv --series ID
+    marllb-oneway-series row --bench-csv RUN/bench.csv --run K --series ID [--floor-goal 1.3]
+                             [--iceoryx-goal 0.3] --csv OUT.csv
+    marllb-oneway-series summary --csv OUT.csv --series ID
+    (or python3 -m marllb.tools.oneway_series ...)
 
 A run's ratio is the median over its repetitions of marllb p50 / other p50, repetitions paired by
 their position in the run (all three transports interleaved at random in one invocation); min and
@@ -17,6 +17,7 @@ import statistics
 import sys
 
 from marllb import result_rows
+from marllb.tools import version
 
 MARLLB = "BM_ObsOneWay/marllb_shm"
 FLOOR = "BM_CopyFloorOneWay"
@@ -33,21 +34,21 @@ def p50_values(path):
         for r in csv.DictReader(f):
             if r["metric"] == "p50_ns" and r["benchmark"] in (MARLLB, FLOOR, ICEORYX):
                 if not r.get("values"):
-                    raise SystemExit(f"oneway_series: {path} has no per-repetition values for {r['benchmark']}")
+                    raise SystemExit(f"marllb-oneway-series: {path} has no per-repetition values for {r['benchmark']}")
                 out[r["benchmark"]] = [float(v) for v in r["values"].split()]
                 meta = r
     missing = [b for b in (MARLLB, FLOOR, ICEORYX) if b not in out]
     if missing:
-        raise SystemExit(f"oneway_series: {path} lacks {', '.join(missing)} (iceoryx not built? see README, bench)")
+        raise SystemExit(f"marllb-oneway-series: {path} lacks {', '.join(missing)} (iceoryx not built? see README, bench)")
     return out, meta
 
 
 def ratios(num, den, what):
     if len(num) != len(den) or not num:
-        raise SystemExit(f"oneway_series: {what}: {len(num)} against {len(den)} repetitions; the transports of one run "
+        raise SystemExit(f"marllb-oneway-series: {what}: {len(num)} against {len(den)} repetitions; the transports of one run "
                          "must have the same number (run bench.sh again)")
     if any(not math.isfinite(v) for v in num + den) or any(d <= 0 for d in den):
-        raise SystemExit(f"oneway_series: {what}: a p50 that is not a positive finite number; the run is unusable")
+        raise SystemExit(f"marllb-oneway-series: {what}: a p50 that is not a positive finite number; the run is unusable")
     return [n / d for n, d in zip(num, den)]
 
 
@@ -75,7 +76,7 @@ def summary(a):
     with open(a.csv, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["series"] == a.series]
     if not rows:
-        raise SystemExit(f"oneway_series: no rows of series {a.series} in {a.csv}")
+        raise SystemExit(f"marllb-oneway-series: no rows of series {a.series} in {a.csv}")
     n = len(rows)
     fm = sum(r["floor_met"] == "yes" for r in rows)
     im = sum(r["iceoryx_met"] == "yes" for r in rows)
@@ -88,9 +89,10 @@ def summary(a):
           f"goal <= {rows[0]['iceoryx_goal']} met in {im} of {n}")
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=result_rows.version("oneway_series.py"))
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="marllb-oneway-series", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=version("marllb-oneway-series"))
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("row")
     r.add_argument("--bench-csv", required=True)
@@ -102,7 +104,7 @@ def main():
     s = sub.add_parser("summary")
     s.add_argument("--csv", required=True)
     s.add_argument("--series", required=True)
-    a = p.parse_args()
+    a = p.parse_args(argv)
     row(a) if a.cmd == "row" else summary(a)
     return 0
 

@@ -1,12 +1,12 @@
-"""scripts/scenarios_summary.py on frozen scenario rows: misses are listed and pass, a broken
+"""marllb.tools.scenarios_summary on frozen scenario rows: misses are listed and pass, a broken
 invariant anywhere (a scenario row or the pipeline's check) is listed and fails, rows older than
 --since are ignored, and an unknown status is never taken for a pass."""
 import os
 import shutil
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from marllb.tools import scenarios_summary
 
-import scenarios_summary
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 FIX = os.path.join(HERE, "fixtures", "scenarios")
 

@@ -1,6 +1,5 @@
-#!/usr/bin/python3
 """The benchmark regression gate: a baseline CSV against a candidate CSV (both from
-scripts/bench_to_csv.py), judged by the rules in a gate file (bench/gate.toml). In CI the
+marllb-bench-to-csv), judged by the rules in a gate file (bench/gate.toml). In CI the
 baseline is the reference commit's run, interleaved with the candidate's on the same machine
 (scripts/bench_gate.sh).
 
@@ -20,38 +19,34 @@ ratios says the candidate's are larger than the baseline's at level alpha (the g
 one unlucky repetition). The test needs per-repetition values (the CSV's `values` column); a
 CSV without them is judged on the growth alone.
 
-    bench_compare.py BASELINE.csv CANDIDATE.csv [--gate bench/gate.toml] [--rules R1,R2]
-                     [--csv SERIES.csv --label TEXT] [--no-table]
-                     [--gbench BASELINE.json CANDIDATE.json] [--no-color]
-    bench_compare.py --no-baseline CANDIDATE.csv    (no baseline for this CPU: exact rules only)
+    marllb-bench-compare BASELINE.csv CANDIDATE.csv [--gate bench/gate.toml] [--rules R1,R2]
+                         [--csv SERIES.csv --label TEXT] [--no-table]
+                         [--gbench BASELINE.json CANDIDATE.json] [--no-color]
+    marllb-bench-compare --no-baseline CANDIDATE.csv    (no baseline for this CPU: exact rules only)
+    (or python3 -m marllb.tools.bench_compare ...)
 
 Beside each ratio, the table prints the nanoseconds it is made of on each side (numerator /
 denominator), so two machines can be compared too: their nanoseconds differ, their ratios to
 the in-run baselines are what the verdict reads (docs/benchmarks.md, "Two machines").
-It runs under Debian's /usr/bin/python3 whatever python3 comes first on PATH (tomllib, the
-packages scripts/setup.sh installed).
+It runs under Debian's /usr/bin/python3 whatever python3 started it (tomllib, and scipy for
+--gbench: the packages scripts/setup.sh installed). The gate file's default is the checkout's
+(marllb.tools.checkout()).
 
 --gbench also prints Google Benchmark's own compare.py report (U test per benchmark) on the
 raw JSON, for a closer look; it does not change the verdict.
 """
+import argparse
+import csv
+import functools
+import io
+import math
 import os
+import subprocess
 import sys
 
+from marllb.tools import checkout, environ_with_this_package, version
+
 SYSTEM_PYTHON = "/usr/bin/python3"
-if (__name__ == "__main__" and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON)
-        and os.access(SYSTEM_PYTHON, os.X_OK) and not os.environ.get("MARLLB_BENCH_COMPARE_REEXEC")):
-    os.environ["MARLLB_BENCH_COMPARE_REEXEC"] = "1"  # once: never a loop
-    os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
-
-import argparse  # noqa: E402 (after the interpreter check)
-import csv  # noqa: E402
-import functools  # noqa: E402
-import io  # noqa: E402
-import math  # noqa: E402
-import subprocess  # noqa: E402
-import tomllib  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GBENCH_COMPARE = "/usr/share/benchmark/compare.py"
 
 
@@ -76,7 +71,7 @@ NEEDED = ("binary", "benchmark", "metric", "median", "min", "max")
 
 
 def load_csv(path):
-    """A benchmark CSV (scripts/bench_to_csv.py), checked like an instrument's input: a row
+    """A benchmark CSV (marllb-bench-to-csv), checked like an instrument's input: a row
     that is not one (a wrong number of fields, a number that is not one, a file cut mid-line,
     a second row for the same metric) is a GateError naming the file and line, never a row
     that reads as missing or regressed."""
@@ -89,8 +84,8 @@ def load_csv(path):
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
-        raise GateError(f"{path}:{line}: not UTF-8 text (byte {e.start}); make the CSV with scripts/bench_to_csv.py")
-    what = "make it with scripts/bench_to_csv.py"
+        raise GateError(f"{path}:{line}: not UTF-8 text (byte {e.start}); make the CSV with marllb-bench-to-csv")
+    what = "make it with marllb-bench-to-csv"
     if not text.strip():
         raise GateError(f"{path} is empty: not a benchmark CSV; {what}")
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -149,6 +144,7 @@ def load_csv(path):
 
 
 def load_gate(path):
+    import tomllib  # Python 3.11: here, not at the top, so that an older interpreter gets to under_system_python()
     try:
         with open(path, "rb") as f:
             gate = tomllib.load(f)
@@ -470,13 +466,27 @@ SERIES_FIELDS = ["label", "rule", "baseline_commit", "candidate_commit", "baseli
                  "baseline", "candidate", "growth", "p", "verdict"]
 
 
+def under_system_python():
+    """Runs this tool again under SYSTEM_PYTHON (once, with this marllb first on PYTHONPATH) when
+    another interpreter started it."""
+    if (os.path.realpath(sys.executable) == os.path.realpath(SYSTEM_PYTHON) or not os.access(SYSTEM_PYTHON, os.X_OK)
+            or os.environ.get("MARLLB_BENCH_COMPARE_REEXEC")):
+        return
+    env = environ_with_this_package(MARLLB_BENCH_COMPARE_REEXEC="1")  # once: never a loop
+    os.execve(SYSTEM_PYTHON, [SYSTEM_PYTHON, "-m", "marllb.tools.bench_compare", *sys.argv[1:]], env)
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """The command line (argv: the arguments; None: this process's, then under SYSTEM_PYTHON)."""
+    if argv is None:
+        under_system_python()
+    p = argparse.ArgumentParser(prog="marllb-bench-compare", description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="+", metavar="CSV", help="BASELINE.csv CANDIDATE.csv, or CANDIDATE.csv "
                    "alone with --no-baseline")
     p.add_argument("--no-baseline", action="store_true", help="there is no baseline for the candidate's CPU: "
                    "the ratio rules say so (SKIP), only the exact rules (torn, lost) are judged")
-    p.add_argument("--gate", default=os.path.join(ROOT, "bench", "gate.toml"))
+    p.add_argument("--gate", default=os.path.join(checkout(), "bench", "gate.toml"))
+    p.add_argument("--version", action="version", version=version("marllb-bench-compare"))
     p.add_argument("--gbench", nargs=2, metavar=("BASELINE_JSON", "CANDIDATE_JSON"))
     p.add_argument("--csv", help="append one row per rule (label, rule, each side's commit and CPU, baseline, "
                    "candidate, growth, p, verdict) to this CSV, e.g. for a series of gate runs")
@@ -490,7 +500,7 @@ def main(argv=None):
     want = 1 if args.no_baseline else 2
     if len(args.files) != want:
         p.print_usage(sys.stderr)
-        print(f"bench_compare: {'--no-baseline takes the candidate CSV alone' if args.no_baseline else 'give a baseline CSV and a candidate CSV'} "
+        print(f"marllb-bench-compare: {'--no-baseline takes the candidate CSV alone' if args.no_baseline else 'give a baseline CSV and a candidate CSV'} "
               f"({len(args.files)} given)", file=sys.stderr)
         return 2
     try:
@@ -521,7 +531,7 @@ def main(argv=None):
                     raise GateError(f"--csv {args.csv} has other columns ({','.join(have)}) than this version "
                                     f"writes ({','.join(SERIES_FIELDS)}): give a new file")
     except GateError as e:
-        print(f"bench_compare: {e}", file=sys.stderr)
+        print(f"marllb-bench-compare: {e}", file=sys.stderr)
         return 2
     for line in provenance(base, cand):
         print(line)

@@ -1,9 +1,10 @@
-#!/usr/bin/env python3
 """The targets table of docs/scenarios.md, rendered from scenarios/targets.toml.
 
-    scripts/targets_table.py                         print the table
-    scripts/targets_table.py --write docs/scenarios.md   put it between the file's markers
-    scripts/targets_table.py --check docs/scenarios.md   exit 1 if the file's table differs (ctest)
+    marllb-targets-table                             print the table
+    marllb-targets-table --write docs/scenarios.md   put it between the file's markers
+    marllb-targets-table --check docs/scenarios.md   exit 1 if the file's table differs (ctest)
+    (or python3 -m marllb.tools.targets_table ...; --targets defaults to the checkout's,
+    marllb.tools.checkout())
 
 The markers are the lines `<!-- targets:begin -->` and `<!-- targets:end -->`.
 """
@@ -12,9 +13,9 @@ import os
 import sys
 import tomllib
 
-from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
+from marllb.tools import checkout, version
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROG = "marllb-targets-table"
 BEGIN, END = "<!-- targets:begin -->", "<!-- targets:end -->"
 
 
@@ -48,16 +49,16 @@ def render(doc):
 
 def splice(text, table, path):
     if BEGIN not in text or END not in text:
-        sys.exit(f"targets_table: {path} has no {BEGIN} ... {END} markers: add them where the table goes")
+        sys.exit(f"{PROG}: {path} has no {BEGIN} ... {END} markers: add them where the table goes")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{BEGIN}\n{table}{END}{tail}"
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=result_rows.version("targets_table.py"))
-    p.add_argument("--targets", default=os.path.join(ROOT, "scenarios", "targets.toml"))
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=version(PROG))
+    p.add_argument("--targets", default=os.path.join(checkout(), "scenarios", "targets.toml"))
     g = p.add_mutually_exclusive_group()
     g.add_argument("--write", metavar="MD")
     g.add_argument("--check", metavar="MD")
@@ -75,10 +76,11 @@ def main(argv=None):
             f.write(want)
         return 0
     if want != text:
-        print(f"targets_table: the table in {path} differs from {a.targets}: run scripts/targets_table.py --write {path}",
+        print(f"{PROG}: the table in {path} differs from {a.targets}: run {PROG} --write {path} (from a checkout: "
+              f"PYTHONPATH=core/python python3 -m marllb.tools.targets_table --write {path})",
               file=sys.stderr)
         return 1
-    print(f"targets_table: {path} matches {a.targets}")
+    print(f"{PROG}: {path} matches {a.targets}")
     return 0
 
 

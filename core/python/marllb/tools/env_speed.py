@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Speed of the RL loop: steps per second of marllb_env (lockstep, one publish interval per
 step) with a small numpy policy, and where the time of a step goes.
 
-    /usr/bin/python3 scripts/env_speed.py                       # 3 episodes of 200 steps
-    /usr/bin/python3 scripts/env_speed.py --lb-model clean --csv results/rl/env_speed.csv
+    marllb-env-speed                       # 3 episodes of 200 steps (or python3 -m marllb.tools.env_speed)
+    marllb-env-speed --lb-model clean --csv results/rl/env_speed.csv
 
 Per step, from the environment's own clock reads (LoadBalanceEnv.timings) and the policy's:
   sim     waiting for the simulator's next publish (under the marllb model the simulator runs
@@ -17,7 +16,8 @@ ending its run) are reported apart. The simulator alone (the same run under SED 
 no agent) gives its own rate: the floor that no agent can beat.
 
 Appends one row to --csv (default results/rl/env_speed.csv) with the date, commit, CPU,
-kernel and the load average around the run.
+kernel and the load average around the run. --build and --csv default to the checkout's
+(marllb.tools.checkout()).
 """
 import argparse
 import csv
@@ -29,7 +29,9 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from marllb.tools import checkout, version
+
+ROOT = checkout()
 
 
 def run_with_pythonpath(dirs):
@@ -40,13 +42,13 @@ def run_with_pythonpath(dirs):
         return
     old = os.environ.get("PYTHONPATH")
     env = dict(os.environ, MARLLB_SCRIPT_PYTHONPATH=want, PYTHONPATH=want + (os.pathsep + old if old else ""))
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
+    os.execve(sys.executable, [sys.executable, "-m", "marllb.tools.env_speed", *sys.argv[1:]], env)
 
 
 def parse():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from marllb import result_rows as rows  # the pure-Python part: any marllb on the path will do
-    p.add_argument("--version", action="version", version=rows.version("env_speed.py", __file__))
+    p = argparse.ArgumentParser(prog="marllb-env-speed", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=version("marllb-env-speed"))
     p.add_argument("--episodes", type=int, default=3, help="episodes timed")
     p.add_argument("--steps", type=int, default=200, help="steps per episode")
     p.add_argument("--servers", default="marllb7", help="capacities or a preset (marllb7, marllb6, marllb24)")
@@ -74,7 +76,7 @@ def sim_alone(env, seed):
         cmd.append("--no-region")
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
-            sys.exit(f"env_speed: marllb-sim alone failed: {r.stdout[-500:]} {r.stderr[-500:]}")
+            sys.exit(f"marllb-env-speed: marllb-sim alone failed: {r.stdout[-500:]} {r.stderr[-500:]}")
         with open(row_file) as f:
             row = list(csv.DictReader(f))[-1]
     return int(row["observations"]) / float(row["wall_s"])
@@ -122,7 +124,7 @@ def main():
     total_s = (loop_ns + tm["start_ns"]) / 1e9
     row = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git_commit": result_rows.git_commit(__file__), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
+        "git_commit": result_rows.git_commit(ROOT), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
         "python": platform.python_version(), "servers": a.servers, "load": a.load, "lb_model": a.lb_model,
         "episodes": a.episodes, "steps_per_episode": a.steps, "interval_ms": env.interval_s * 1e3,
         "poll_sleep_us": a.poll_sleep_us,

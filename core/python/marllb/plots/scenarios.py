@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Figures of a scenario run (scripts/scenarios.sh): reads <dir>/<scenario>.csv, writes PNGs.
 
   latency.png   p50, p99 and max of each stage per scenario regime (cadence, cold budget,
@@ -12,26 +11,28 @@
 
 Each figure says in its bottom-right corner the commits, CPU models, profiles and dates of the
 rows it plots. Only the figures with rows are written; a folder without any scenario rows is
-refused (exit 2) and nothing is written.
+refused (exit 2) and nothing is written. The targets are the checkout's
+(marllb.tools.checkout()); outside a checkout the figures have no target lines.
 
-    scripts/scenarios_plot.py results/scenarios
+    marllb-scenarios-plot results/scenarios    (or python3 -m marllb.plots.scenarios)
 """
 import csv
 import os
 import sys
 import tomllib
 
-import figures  # scripts/figures.py, beside this script
+from marllb.plots import figures  # before pyplot: it selects matplotlib's backend
+from marllb.tools import checkout
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = os.path.join(ROOT, "scenarios", "targets.toml")
+PROG = "marllb-scenarios-plot"
+TARGETS = os.path.join(checkout(), "scenarios", "targets.toml")
 
 
 def targets():
+    if not os.path.isfile(TARGETS):
+        return []
     with open(TARGETS, "rb") as f:
         return tomllib.load(f).get("target", [])
 
@@ -278,29 +279,21 @@ def draw(d):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    result_rows.answer_help_and_version([sys.argv[0], *argv], __doc__)
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
-        print("scenarios_plot: give one folder of scenario CSVs, e.g. results/scenarios", file=sys.stderr)
+    argv = figures.arguments(PROG, argv, __doc__, "DIR (a folder of scenario CSVs, e.g. results/scenarios)")
+    if argv is None:
         return 2
     d = argv[0]
     if not os.path.isdir(d):
-        print(f"scenarios_plot: {d} is not a folder: give the --out folder of scripts/scenarios.sh", file=sys.stderr)
+        print(f"{PROG}: {d} is not a folder: give the --out folder of scripts/scenarios.sh", file=sys.stderr)
         return 2
-    if not figures.writable_folder("scenarios_plot", d):
+    if not figures.writable_folder(PROG, d):
         return 2
     figs = draw(d)
     if not figs:
-        print(f"scenarios_plot: no scenario rows in {d} (cadence, placement, wrap, maxrate, crash or scale .csv): "
+        print(f"{PROG}: no scenario rows in {d} (cadence, placement, wrap, maxrate, crash or scale .csv): "
               "nothing drawn; run scripts/scenarios.sh first", file=sys.stderr)
         return 2
-    for name, fig in figs.items():
-        fig.savefig(os.path.join(d, name), dpi=figures.DPI)
-        plt.close(fig)
-    skipped = [n for n, _ in FIGURES if n not in figs]
-    print(f"scenarios_plot: {len(figs)} figure{'s' if len(figs) != 1 else ''} in {d}: {', '.join(figs)}"
-          + (f" (no rows for {', '.join(skipped)})" if skipped else ""))
+    figures.save(PROG, figs, d, [n for n, _ in FIGURES])
     return 0
 
 

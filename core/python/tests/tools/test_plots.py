@@ -1,4 +1,4 @@
-"""The plot scripts on frozen rows (fixtures/plots, fixtures/baseline.csv): each figure carries
+"""The figure commands (marllb.plots) on frozen rows (fixtures/plots, fixtures/baseline.csv): each figure carries
 the provenance of its rows (commit, CPU model, profile) in its corner, a script writes exactly the
 figures it has rows for and says which, legends stay short, and input without rows is refused
 (exit 2) with nothing written."""
@@ -8,11 +8,9 @@ import shutil
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from marllb.plots import bench as bench_plot, pipeline as pipeline_plot, scenarios as scenarios_plot
 
-import bench_plot
-import pipeline_plot
-import scenarios_plot
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 FIX = os.path.join(HERE, "fixtures", "plots")
 COMMIT, CPU = "f1x7ure0c0de", "Fixture CPU 9000"
@@ -102,16 +100,16 @@ def test_bench_plot_draws_three_figures_each_naming_its_rows(tmp_path):
 def test_bench_plot_on_a_core_only_csv_writes_only_hot_ops_and_says_so(tmp_path, capsys):
     out = tmp_path / "figs"
     src = filtered_bench_csv(tmp_path, lambda r: r["binary"] == "bench_core")
-    assert bench_plot.main(["bench_plot.py", src, str(out)]) == 0
+    assert bench_plot.main([src, str(out)]) == 0
     assert pngs(out) == ["hot_ops.png"]
     said = capsys.readouterr().out
-    assert "1 figure in" in said and "hot_ops.png" in said and "not one_way_latency.png, latency_percentiles.png" in said
+    assert "1 figure in" in said and "hot_ops.png" in said and "no rows for one_way_latency.png, latency_percentiles.png" in said
 
 
 @pytest.mark.parametrize("keep", [lambda r: False, lambda r: r["binary"] == "bench_sim"], ids=["no rows", "sim rows only"])
 def test_bench_plot_refuses_a_csv_with_nothing_to_draw_and_writes_nothing(tmp_path, capsys, keep):
     out = tmp_path / "figs"
-    assert bench_plot.main(["bench_plot.py", filtered_bench_csv(tmp_path, keep), str(out)]) == 2
+    assert bench_plot.main([filtered_bench_csv(tmp_path, keep), str(out)]) == 2
     assert not out.exists() or pngs(out) == []
     assert "nothing drawn" in capsys.readouterr().err
 

@@ -1,8 +1,9 @@
-"""What the project's plot scripts share: the provenance stamp every figure carries in its corner
+"""What the project's figures share: the provenance stamp every figure carries in its corner
 (commit, CPU model, profile and date, from the plotted rows' own columns), lines labelled at their
-ends instead of a legend, and a nanosecond axis whose ticks say their unit.
+ends instead of a legend, a nanosecond axis whose ticks say their unit; and the figure commands'
+arguments, output folder check and saving.
 
-    import figures    # from a script in scripts/; rl/ has scripts/ on PYTHONPATH (scripts/rl_env.sh)
+    from marllb.plots import figures
 """
 import math
 import os
@@ -11,7 +12,11 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+
+from marllb import result_rows  # noqa: E402
+from marllb.tools import checkout  # noqa: E402
 
 DPI = 100  # figures are drawn 9-10 inches wide: 900-1000 px, the width a README shows
 
@@ -117,3 +122,25 @@ def writable_folder(prog, folder, make=False):
         return False
     return True
 
+
+def arguments(prog, argv, doc, usage, count=1):
+    """A figure command's `count` arguments (argv: without the program's name; None: this
+    process's). --help prints doc and --version the command's version (exit 0); another number of
+    arguments, or an option, prints the usage line on stderr and gives None."""
+    argv = sys.argv[1:] if argv is None else argv
+    result_rows.answer_help_and_version(prog, argv, doc, checkout())
+    if len(argv) != count or any(a.startswith("-") for a in argv):
+        print(f"usage: {prog} {usage}", file=sys.stderr)
+        return None
+    return argv
+
+
+def save(prog, figs, folder, names):
+    """Writes figs (file name -> figure) into folder and says in one line which, and which of
+    names (every figure the command draws) had no rows."""
+    for name, fig in figs.items():
+        fig.savefig(os.path.join(folder, name), dpi=DPI)
+        plt.close(fig)
+    skipped = [n for n in names if n not in figs]
+    print(f"{prog}: {len(figs)} figure{'s' if len(figs) != 1 else ''} in {folder}: {', '.join(figs)}"
+          + (f" (no rows for {', '.join(skipped)})" if skipped else ""))

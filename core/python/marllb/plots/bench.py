@@ -1,5 +1,4 @@
-#!/usr/bin/python3
-"""Draws the benchmark figures from a bench CSV (scripts/bench_to_csv.py) into a folder:
+"""Draws the benchmark figures from a bench CSV (marllb-bench-to-csv) into a folder:
 
   one_way_latency.png      p50 and p99 one-way latency: marllb-shm, the peers, the cache-line limit
   latency_percentiles.png  p50 .. max per transport (a latency distribution in five points)
@@ -10,18 +9,18 @@ rows for the third), and the line printed at the end names them; each says in it
 corner the commit, CPU model, CPUs and date of its rows. A CSV with none of them is refused
 (exit 2) and nothing is written.
 
-    bench_plot.py BENCH.csv OUT_DIR
+    marllb-bench-plot BENCH.csv OUT_DIR    (or python3 -m marllb.plots.bench)
 """
 import csv
 import os
 import sys
 
-import figures  # scripts/figures.py, beside this script
+from marllb.plots import figures  # before pyplot: it selects matplotlib's backend
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+PROG = "marllb-bench-plot"
 PROFILE = ("cpu_relation",)  # how the rows' CPUs were chosen: the benchmarks' profile
-from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
 
 TRANSPORTS = [  # (benchmark, label), fastest expected first
     ("BM_CacheLineOneWay", "cache line\n(limit)"),
@@ -139,30 +138,24 @@ def draw(path):
     return out
 
 
-def main(argv):
-    result_rows.answer_help_and_version(argv, __doc__)
-    if len(argv) != 3 or argv[1].startswith("-"):
-        print("usage: bench_plot.py BENCH.csv OUT_DIR (a CSV of scripts/bench_to_csv.py)", file=sys.stderr)
+def main(argv=None):
+    argv = figures.arguments(PROG, argv, __doc__, "BENCH.csv OUT_DIR (a CSV of marllb-bench-to-csv)", count=2)
+    if argv is None:
         return 2
-    src, out = argv[1], argv[2]
+    src, out = argv
     if not os.path.isfile(src):
-        print(f"bench_plot: {src} is not a file: give a CSV written by scripts/bench.sh or bench_to_csv.py",
+        print(f"{PROG}: {src} is not a file: give a CSV written by scripts/bench.sh or marllb-bench-to-csv",
               file=sys.stderr)
         return 2
-    if not figures.writable_folder("bench_plot", out, make=True):
+    if not figures.writable_folder(PROG, out, make=True):
         return 2
     figs = draw(src)
     if not figs:
-        print(f"bench_plot: {src} has no bench_ipc or bench_core rows: nothing drawn", file=sys.stderr)
+        print(f"{PROG}: {src} has no bench_ipc or bench_core rows: nothing drawn", file=sys.stderr)
         return 2
-    for name, fig in figs.items():
-        fig.savefig(os.path.join(out, name), dpi=figures.DPI)
-        plt.close(fig)
-    skipped = [n for n, _, _ in FIGURES if n not in figs]
-    print(f"bench_plot: {len(figs)} figure{'s' if len(figs) != 1 else ''} in {out}: {', '.join(figs)}"
-          + (f" (not {', '.join(skipped)}: no rows for them)" if skipped else ""))
+    figures.save(PROG, figs, out, [n for n, _, _ in FIGURES])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

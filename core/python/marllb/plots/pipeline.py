@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Draws a pipeline run: Jain's index (utilisation, flow-duration decayed mean) and the FCT p90
 per second, with the run's events (agent killed / restarted) marked.
 
@@ -6,18 +5,19 @@ The bottom-right corner names the run's result row (in pipeline.csv beside the r
 row whose run started when the folder was made): its commit, CPU model, mode, LB model, policy
 and date. A folder without timeseries.csv rows is refused (exit 2) and nothing is written.
 
-    scripts/pipeline_plot.py results/pipeline/<run>     -> <run>/pipeline.png
+    marllb-pipeline-plot results/pipeline/<run>     -> <run>/pipeline.png
+    (or python3 -m marllb.plots.pipeline ...; marllb-pipeline draws it after each run)
 """
 import csv
 import datetime
 import os
 import sys
 
-import figures  # scripts/figures.py, beside this script
+from marllb.plots import figures  # before pyplot: it selects matplotlib's backend
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
+PROG = "marllb-pipeline-plot"
 
 
 def read(path):
@@ -94,26 +94,21 @@ def draw(run_dir):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    result_rows.answer_help_and_version([sys.argv[0], *argv], __doc__)
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: pipeline_plot.py RUN_DIR (a run folder of scripts/pipeline.py)", file=sys.stderr)
+    argv = figures.arguments(PROG, argv, __doc__, "RUN_DIR (a run folder of marllb-pipeline)")
+    if argv is None:
         return 2
     run_dir = argv[0]
     series = os.path.join(run_dir, "timeseries.csv")
     if not os.path.isfile(series):
-        print(f"pipeline_plot: {series} does not exist: give a run folder of scripts/pipeline.py", file=sys.stderr)
+        print(f"{PROG}: {series} does not exist: give a run folder of marllb-pipeline (scripts/run.sh)", file=sys.stderr)
         return 2
-    if not figures.writable_folder("pipeline_plot", run_dir):
+    if not figures.writable_folder(PROG, run_dir):
         return 2
     fig = draw(run_dir)
     if fig is None:
-        print(f"pipeline_plot: {series} has no rows: nothing drawn", file=sys.stderr)
+        print(f"{PROG}: {series} has no rows: nothing drawn", file=sys.stderr)
         return 2
-    out = os.path.join(run_dir, "pipeline.png")
-    fig.savefig(out, dpi=figures.DPI)
-    plt.close(fig)
-    print(f"plot: {out}")
+    figures.save(PROG, {"pipeline.png": fig}, run_dir, ["pipeline.png"])
     return 0
 
 

@@ -1,4 +1,4 @@
-"""bench_to_csv on a frozen Google Benchmark JSON: medians over repetitions, counters as
+"""marllb.tools.bench_to_csv on a frozen Google Benchmark JSON: medians over repetitions, counters as
 metrics, manual-time names shortened, a skipped benchmark kept as an 'unavailable' row."""
 import csv
 import json
@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(os.path.dirname(HERE), "bench_to_csv.py")
+TOOL = [sys.executable, "-m", "marllb.tools.bench_to_csv"]
 
 
 def test_converts_repetitions_to_medians(tmp_path):
     out = tmp_path / "out.csv"
-    r = subprocess.run([sys.executable, SCRIPT, str(out), os.path.join(HERE, "fixtures", "bench_ipc_sample.json")],
+    r = subprocess.run([*TOOL, str(out), os.path.join(HERE, "fixtures", "bench_ipc_sample.json")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rows = {(x["benchmark"], x["metric"]): x for x in csv.DictReader(open(out))}
@@ -29,14 +29,14 @@ def test_converts_repetitions_to_medians(tmp_path):
 def test_rejects_what_is_not_json(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text("not json")
-    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "o.csv"), str(bad)], capture_output=True, text=True)
+    r = subprocess.run([*TOOL, str(tmp_path / "o.csv"), str(bad)], capture_output=True, text=True)
     assert r.returncode != 0
     assert "is not Google Benchmark JSON" in r.stderr
 
 
 def test_every_row_carries_the_host_metadata(tmp_path):
     out = tmp_path / "out.csv"
-    r = subprocess.run([sys.executable, SCRIPT, str(out), os.path.join(HERE, "fixtures", "bench_ipc_sample.json")],
+    r = subprocess.run([*TOOL, str(out), os.path.join(HERE, "fixtures", "bench_ipc_sample.json")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(open(out)))
@@ -49,7 +49,7 @@ def test_refuses_json_without_host_metadata(tmp_path):
     del doc["context"]["cpu_model"]
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps(doc))
-    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "o.csv"), str(bare)], capture_output=True, text=True)
+    r = subprocess.run([*TOOL, str(tmp_path / "o.csv"), str(bare)], capture_output=True, text=True)
     assert r.returncode != 0
     assert "has no cpu_model in its context" in r.stderr
     assert not (tmp_path / "o.csv").exists()
@@ -66,7 +66,7 @@ def test_rounds_of_one_binary_are_merged_into_one_sample(tmp_path):
     second = tmp_path / "round2.json"
     second.write_text(json.dumps(doc))
     out = tmp_path / "out.csv"
-    r = subprocess.run([sys.executable, SCRIPT, str(out), sample, str(second)], capture_output=True, text=True)
+    r = subprocess.run([*TOOL, str(out), sample, str(second)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(open(out)))
     keys = [(x["benchmark"], x["metric"]) for x in rows]
@@ -82,6 +82,6 @@ def test_rounds_from_two_hosts_are_refused(tmp_path):
     doc["context"]["cpu_model"] = "Intel Xeon"
     other = tmp_path / "other.json"
     other.write_text(json.dumps(doc))
-    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "o.csv"), sample, str(other)], capture_output=True, text=True)
+    r = subprocess.run([*TOOL, str(tmp_path / "o.csv"), sample, str(other)], capture_output=True, text=True)
     assert r.returncode != 0 and "differ in cpu_model" in r.stderr
     assert not (tmp_path / "o.csv").exists()

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Converts Google Benchmark JSON (run with --benchmark_repetitions=N) to the project's
 benchmark CSV: one row per (benchmark, metric), the median of the N repetitions with its
 spread, and the run's context on every row.
@@ -20,7 +19,7 @@ Several IN.json of the same binary (rounds of one run, e.g. scripts/bench_gate.s
 interleaved rounds) are merged: their repetitions are one sample, in the order given; they
 must come from the same host (cpu_model, kernel) and commit.
 
-    bench_to_csv.py OUT.csv IN.json [IN.json ...]
+    marllb-bench-to-csv OUT.csv IN.json [IN.json ...]    (or python3 -m marllb.tools.bench_to_csv)
 """
 import csv
 import json
@@ -28,7 +27,8 @@ import os
 import statistics
 import sys
 
-from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
+from marllb import result_rows
+from marllb.tools import checkout
 
 FIELDS = ["run_id", "date", "git_commit", "cpu_model", "kernel", "cpus", "cpu_relation",
           "binary", "benchmark", "metric", "unit", "repetitions", "median", "min", "max",
@@ -52,7 +52,7 @@ def load(path):
         try:
             return json.load(f)
         except json.JSONDecodeError as e:
-            sys.exit(f"bench_to_csv: {path} is not Google Benchmark JSON ({e}); "
+            sys.exit(f"marllb-bench-to-csv: {path} is not Google Benchmark JSON ({e}); "
                      "run the benchmark with --benchmark_format=json or --benchmark_out")
 
 
@@ -63,7 +63,7 @@ def rows_for(doc, path):
     ctx = doc.get("context", {})
     missing = [k for k in HOST_KEYS if not ctx.get(k)]
     if missing:
-        sys.exit(f"bench_to_csv: {path} has no {' or '.join(missing)} in its context: run a bench binary of "
+        sys.exit(f"marllb-bench-to-csv: {path} has no {' or '.join(missing)} in its context: run a bench binary of "
                  "this tree (each adds them) or pass --benchmark_context=cpu_model=...,kernel=...")
     samples = {}  # (benchmark, metric) -> [values], unit
     errors = []
@@ -125,27 +125,28 @@ def merged(inputs):
         for k in HOST_KEYS + ("git_commit",):
             a, b = first.get("context", {}).get(k), doc.get("context", {}).get(k)
             if a != b:
-                sys.exit(f"bench_to_csv: {p} and {first_path} are both {name} but differ in {k} "
+                sys.exit(f"marllb-bench-to-csv: {p} and {first_path} are both {name} but differ in {k} "
                          f"({b!r} against {a!r}): only rounds of one run are merged")
         first = dict(first, benchmarks=first.get("benchmarks", []) + doc.get("benchmarks", []))
         out[where[name]] = (first, first_path)
     return out
 
 
-def main(argv):
-    result_rows.answer_help_and_version(argv, __doc__)
-    if len(argv) < 3:
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    result_rows.answer_help_and_version("marllb-bench-to-csv", argv, __doc__, checkout())
+    if len(argv) < 2:
         sys.exit(__doc__)
-    out, inputs = argv[1], argv[2:]
+    out, inputs = argv[0], argv[1:]
     rows = [r for doc, p in merged(inputs) for r in rows_for(doc, p)]
     if not rows:
-        sys.exit("bench_to_csv: no benchmark results in " + ", ".join(inputs))
+        sys.exit("marllb-bench-to-csv: no benchmark results in " + ", ".join(inputs))
     with open(out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
         w.writerows(rows)
-    print(f"bench_to_csv: {len(rows)} rows -> {out}")
+    print(f"marllb-bench-to-csv: {len(rows)} rows -> {out}")
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()

@@ -7,11 +7,13 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-import bench_compare
+from marllb.tools import bench_compare
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "fixtures")
-GATE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "bench", "gate.toml")
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
+GATE = os.path.join(ROOT, "bench", "gate.toml")
+TOOL = [sys.executable, "-m", "marllb.tools.bench_compare"]
 
 
 def run(candidate, baseline="baseline"):
@@ -73,11 +75,10 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
 
 
 def test_command_line_exit_codes():
-    script = os.path.join(os.path.dirname(HERE), "bench_compare.py")
-    ok = subprocess.run([sys.executable, script, os.path.join(FIX, "baseline.csv"),
+    ok = subprocess.run([*TOOL, os.path.join(FIX, "baseline.csv"),
                          os.path.join(FIX, "noise_0.csv")], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout
-    bad = subprocess.run([sys.executable, script, os.path.join(FIX, "baseline.csv"),
+    bad = subprocess.run([*TOOL, os.path.join(FIX, "baseline.csv"),
                           os.path.join(FIX, "regressed_writer.csv")], capture_output=True, text=True)
     assert bad.returncode == 1
     assert "publish_vs_word_copy" in bad.stdout
@@ -171,7 +172,7 @@ def test_each_side_s_nanoseconds_are_printed_beside_the_ratio(capsys):
 
 
 def test_colours_only_on_request_and_never_with_no_color():
-    args = [sys.executable, os.path.join(os.path.dirname(HERE), "bench_compare.py"), os.path.join(FIX, "baseline.csv"),
+    args = [*TOOL, os.path.join(FIX, "baseline.csv"),
             os.path.join(FIX, "regressed_writer.csv"), "--gate", GATE]
     piped = subprocess.run(args, capture_output=True, text=True)
     assert piped.returncode == 1 and "\033[" not in piped.stdout  # not a terminal: plain

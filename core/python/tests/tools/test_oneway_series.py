@@ -1,13 +1,9 @@
-"""scripts/oneway_series.py: a run's ratios are the median of per-repetition ratios, a goal is met
+"""marllb.tools.oneway_series: a run's ratios are the median of per-repetition ratios, a goal is met
 only at or under its limit, and a bench CSV without a transport is an error, not a row."""
 import csv
-import os
 import subprocess
 import sys
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "oneway_series.py")
-# The script imports marllb.result_rows (pure Python): from the source tree, as oneway_series.sh runs it.
-PACKAGE_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "core", "python")
 HEADER = ["run_id", "date", "git_commit", "cpu_model", "kernel", "cpus", "cpu_relation", "binary", "benchmark", "metric",
           "unit", "repetitions", "median", "min", "max", "stddev", "cv", "values"]
 
@@ -24,8 +20,7 @@ def bench_csv(path, marllb, floor, iceoryx=None):
 
 
 def run(*args):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (PACKAGE_SRC, os.environ.get("PYTHONPATH")) if p))
-    return subprocess.run([sys.executable, SCRIPT, *args], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "marllb.tools.oneway_series", *args], capture_output=True, text=True)
 
 
 def rows(path):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The full pipeline: marllb-sim (world and LB on two DPDK lcores) with one agent per LB.
 
 Starts marllb-sim (progress line each second), waits for each LB's region, starts an agent per
@@ -19,7 +18,11 @@ rejected, no sequence regression or inconsistent observation at any agent, and, 
 the fallback within the heartbeat timeout and actions applied again after the restart. It
 appends its verdict to <out>/checks.csv (the scenario schema's scenario, regime, metric,
 status, note: `ok`, or `fail` naming what the run did not show), which the scenario summary
-(scripts/scenarios_summary.py) lists.
+(marllb-scenarios-summary) lists.
+
+scripts/run.sh builds what it needs and runs it; `marllb-pipeline` (or `python3 -m
+marllb.tools.pipeline`) runs it on a build tree that is there (--build; --out and --build default
+to the checkout's, marllb.tools.checkout()).
 """
 import argparse
 import csv
@@ -31,9 +34,11 @@ import subprocess
 import sys
 import time
 
-from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
+from marllb import result_rows
+from marllb.tools import checkout, environ_with_this_package, version
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = checkout()
+PROG = "marllb-pipeline"
 
 
 class Parser(argparse.ArgumentParser):
@@ -44,7 +49,7 @@ class Parser(argparse.ArgumentParser):
 def parse(argv=None):
     class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
         pass
-    p = Parser(description=__doc__, formatter_class=Formatter, prog="pipeline.py",
+    p = Parser(description=__doc__, formatter_class=Formatter, prog=PROG,
                epilog="example: scripts/run.sh --duration 30 --kill-agent-at 8 --restart-agent-at 12")
     p.add_argument("--duration", type=float, default=20, help="seconds of traffic")
     p.add_argument("--policy", default="agent", help="LB policy: agent (the agent's weights through SED), agent-alias, ecmp, wcmp, lsq, sed")
@@ -67,7 +72,7 @@ def parse(argv=None):
     p.add_argument("--build", default=os.path.join(ROOT, "build", "release"), help="the build tree with marllb-sim and marllb-agent")
     p.add_argument("--no-plot", action="store_true", help="skip the figure")
     p.add_argument("--check", action="store_true", help="exit non-zero unless the run shows what it must")
-    p.add_argument("--version", action="version", version=f"pipeline.py (git {result_rows.git_commit(__file__)})")
+    p.add_argument("--version", action="version", version=version(PROG))
     a = p.parse_args(argv)
     if a.duration <= 0:
         p.error(f"--duration {a.duration:g}: give a number of seconds > 0")
@@ -94,20 +99,20 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
-def main():
-    a = parse()
+def main(argv=None):
+    a = parse(argv)
     sim = os.path.join(a.build, "sim", "apps", "marllb-sim")
     agent_bin = os.path.join(a.build, "sim", "apps", "marllb-agent")
     py_agent = os.path.join(ROOT, "core", "python", "examples", "python_agent.py")
     for b in (sim, agent_bin):
         if not os.access(b, os.X_OK):
-            sys.exit(f"pipeline: {b} is missing: build first (scripts/setup.sh release)")
+            sys.exit(f"{PROG}: {b} is missing: build first (scripts/setup.sh release)")
     run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     run_dir = os.path.join(a.out, run_id)
     try:
         os.makedirs(run_dir, exist_ok=True)
     except OSError as e:
-        print(f"pipeline.py: cannot write into '{run_dir}': {e.strerror} (pass another --out)", file=sys.stderr)
+        print(f"{PROG}: cannot write into '{run_dir}': {e.strerror} (pass another --out)", file=sys.stderr)
         return 2
     prefix = f"marllb_pipe{os.getpid()}_lb"
     env = dict(os.environ)
@@ -186,10 +191,10 @@ def main():
     rows = read_rows(os.path.join(a.out, "pipeline.csv"))
     row = rows[-1] if len(rows) > rows_before else {}
     if sim_proc.returncode != 0 or not row:  # nothing to summarise: say why and stop
-        print(f"pipeline: marllb-sim exited with {sim_proc.returncode}" if sim_proc.returncode != 0 else
-              f"pipeline: marllb-sim wrote no result row to {a.out}/pipeline.csv", file=sys.stderr)
+        print(f"{PROG}: marllb-sim exited with {sim_proc.returncode}" if sim_proc.returncode != 0 else
+              f"{PROG}: marllb-sim wrote no result row to {a.out}/pipeline.csv", file=sys.stderr)
         if sim_proc.returncode != 0:
-            print("pipeline: no summary: marllb-sim's own message above says what was wrong", file=sys.stderr)
+            print(f"{PROG}: no summary: marllb-sim's own message above says what was wrong", file=sys.stderr)
         if sim_proc.returncode == 2:  # marllb-sim refused its options: nothing ran, keep no run folder
             shutil.rmtree(run_dir, ignore_errors=True)
             return 2
@@ -209,8 +214,8 @@ def main():
     print(f"  results: {a.out}/pipeline.csv, {run_dir}/")
 
     if not a.no_plot:
-        plot = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "pipeline_plot.py"), run_dir],
-                              capture_output=True, text=True)
+        plot = subprocess.run([sys.executable, "-m", "marllb.plots.pipeline", run_dir], capture_output=True, text=True,
+                              env=environ_with_this_package())  # a process of its own: matplotlib
         print(plot.stdout.strip() or plot.stderr.strip())
 
     problems = []
@@ -222,7 +227,7 @@ def main():
     if not a.no_plot and plot.returncode != 0:
         problems.append(f"the plot failed (exit {plot.returncode})")
     for p in problems:
-        print(f"pipeline: {p}", file=sys.stderr)
+        print(f"{PROG}: {p}", file=sys.stderr)
     status = 1 if problems else 0
     if a.check:  # also records its verdict row (scenarios' summary reads it)
         status |= check(a, row, run_dir, events, agent_rc, run_id, sim_proc.returncode)
@@ -238,7 +243,7 @@ def write_verdict(a, run_id, problems):
         if new:
             w.writerow(["date", "git_commit", "scenario", "regime", "metric", "status", "note"])
         w.writerow([datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    os.environ.get("MARLLB_GIT_COMMIT") or result_rows.git_commit(__file__), "pipeline",
+                    os.environ.get("MARLLB_GIT_COMMIT") or result_rows.git_commit(ROOT), "pipeline",
                     "agent-kill" if a.kill_agent_at is not None else "steady", "check", "fail" if problems else "ok",
                     (f"broken pipeline_check ({'; '.join(problems)}); " if problems else "") + f"run {run_id}"])
 

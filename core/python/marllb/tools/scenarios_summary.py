@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The verdict of a scenario run: every row that missed a target or broke an invariant.
 
 Reads the rows (status column: ok, miss, fail, unavailable; scenarios/targets.toml says what
@@ -7,7 +6,8 @@ prints the counts and one line per `miss` and `fail` row (scenario, regime, metr
 and what was missed or broken), and exits 1 when a row failed (or when there is no row at all),
 0 otherwise: a missed target is reported, never fatal.
 
-    scripts/scenarios_summary.py build/scenarios-quick --since 2026-11-26T12:00:00Z
+    marllb-scenarios-summary build/scenarios-quick --since 2026-11-26T12:00:00Z
+    (or python3 -m marllb.tools.scenarios_summary ...)
 """
 import argparse
 import csv
@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-from marllb import result_rows  # the package's pure-Python part: core/python, on PYTHONPATH (scripts/lib.sh)
+from marllb.tools import version
 
 STATUSES = ("ok", "miss", "fail", "unavailable")
 # "missed <target> (...)" and "broken <invariant> (...)" clauses of a note (targets.hpp).
@@ -65,13 +65,14 @@ def summarize(rows):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=result_rows.version("scenarios_summary.py"))
+    p = argparse.ArgumentParser(prog="marllb-scenarios-summary", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=version("marllb-scenarios-summary"))
     p.add_argument("dir", help="the run's output directory (scripts/scenarios.sh --out)")
     p.add_argument("--since", default="", help="only rows dated at or after this UTC time (YYYY-MM-DDTHH:MM:SSZ)")
     a = p.parse_args(argv)
     if not os.path.isdir(a.dir):
-        print(f"scenarios_summary: no directory '{a.dir}' (give the --out of scripts/scenarios.sh)", file=sys.stderr)
+        print(f"marllb-scenarios-summary: no directory '{a.dir}' (give the --out of scripts/scenarios.sh)", file=sys.stderr)
         return 2
     rows = load(a.dir, a.since)
     counts, lines, failed = summarize(rows)
