@@ -62,7 +62,8 @@ def parser():
     return p
 
 
-def plan(sweep, out=sys.stdout):
+def plan(sweep, out=None):
+    out = out or sys.stdout
     states = {r.id: r.state(sweep.out) for r in sweep.runs}
     counts = {s: sum(1 for v in states.values() if v == s) for s in ("done", "failed", "to run")}
     print(f"sweep {sweep.name} ({sweep.path}): kind {sweep.kind}, {len(sweep.cells)} cells x "
@@ -85,7 +86,8 @@ def plan(sweep, out=sys.stdout):
     return 0
 
 
-def status(sweep, out=sys.stdout):
+def status(sweep, out=None):
+    out = out or sys.stdout
     states = {r.id: r.state(sweep.out) for r in sweep.runs}
     counts = {s: sum(1 for v in states.values() if v == s) for s in ("done", "failed", "to run")}
     print(f"sweep {sweep.name}: {len(sweep.runs)} runs: done {counts['done']}, failed {counts['failed']}, "

@@ -36,7 +36,8 @@ def _write_csv(path, rows, columns):
     os.replace(tmp, path)
 
 
-def collect(sweep, merged_path, summary_path, out=sys.stdout):
+def collect(sweep, merged_path, summary_path, out=None):
+    out = out or sys.stdout
     params = [f"param_{k}" for k in sweep.varying_keys]
     merged, row_columns, missing, failed = [], [], [], []
     run_rows = {}
