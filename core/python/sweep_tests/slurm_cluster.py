@@ -200,6 +200,7 @@ trace = ["{SOURCE}/sim/traces/poisson_for_loop_rate_350.csv", "{trace}"]
         assert len(rows) == 4, rows
         for row in rows:
             assert row["sweep_host"] == socket.gethostname() and row["sweep_cpu_model"] not in ("", "unknown"), row
+            assert row["sweep_commit"] not in ("", "unknown"), row
             assert row["sweep_slurm_job"].split("_")[0] in (job, job2), row
             assert int(row["flows_completed"]) > 0, row
         print(f"PASS: 4 runs through Slurm job arrays {job} and {job2} ({time.monotonic() - t0:.1f} s), "

@@ -52,7 +52,7 @@ def execute(sweep, run_id):
     meta = {
         "sweep": sweep.name, "cell": run.cell.id, "seed": run.seed, "params": run.cell.varying,
         "options": run.cell.options, "command": argv, "host": socket.gethostname(),
-        "cpu_model": result_rows.cpu_model(), "commit": result_rows.git_commit(sweep.root),
+        "cpu_model": result_rows.cpu_model(), "commit": result_rows.git_commit(sweep.program_path()),
         "started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "slurm_job": os.environ.get("SLURM_ARRAY_JOB_ID", os.environ.get("SLURM_JOB_ID", "")),
         "slurm_task": os.environ.get("SLURM_ARRAY_TASK_ID", ""),
