@@ -153,3 +153,17 @@ def test_collect_merges_rows_summarises_over_seeds_and_never_pools_cpu_models(tm
     second = sorted((r for r in summary if r["sweep_cell"] == s.cells[1].id), key=lambda r: r["cpu_model"])
     assert [(r["cpu_model"], r["n_seeds"]) for r in second] == [("CPU A", "2"), ("CPU B", "1")]
     assert all("not pooled" in r["note"] for r in second)
+
+
+def test_a_stopped_training_resumes_from_its_folder(tmp_path):
+    """kind train keeps a failed run's folder (its checkpoint) for the next attempt; the fake
+    trainer fails the first time and writes its rows only when it finds its checkpoint."""
+    trainer = tmp_path / "train.sh"
+    trainer.write_text('#!/bin/sh\nwhile [ "$1" != --out ]; do shift; done\n'
+                       'if [ -f "$2/checkpoint" ]; then printf "episode\\n1\\n" > "$2/progress.csv"; exit 0; fi\n'
+                       'touch "$2/checkpoint"; exit 1\n')
+    trainer.chmod(0o755)
+    path = write(tmp_path, f'[sweep]\nkind = "train"\nprogram = "{trainer}"\nout = "{{out}}"\nseeds = [1]\n')
+    s = spec.load(path)
+    assert cli.main(["exec", path, s.runs[0].id]) == 1 and s.runs[0].state(s.out) == "failed"
+    assert cli.main(["exec", path, s.runs[0].id]) == 0 and s.runs[0].state(s.out) == "done"

@@ -2,7 +2,8 @@
 command writes into <run>.part/, and only a run that exited 0 with rows becomes <run>/ with
 done.json (host, CPU model, commit, wall time, the Slurm job). Anything else becomes
 <run>.failed/ with failed.json and the log, and is run again by the next `sweep run`. A run
-killed on the way leaves only <run>.part/, which the next attempt empties."""
+killed on the way leaves only <run>.part/, which the next attempt empties, unless the kind
+resumes from it (a training's checkpoint: the next attempt continues there)."""
 import csv
 import datetime
 import json
@@ -13,7 +14,7 @@ import subprocess
 import time
 
 from marllb import result_rows
-from marllb.sweep.spec import UserError
+from marllb.sweep.spec import KINDS, UserError
 
 
 def _write_json(path, data):
@@ -45,8 +46,9 @@ def execute(sweep, run_id):
     if run.state(sweep.out) == "done":
         return 0
     part = final + ".part"
-    shutil.rmtree(part, ignore_errors=True)
-    os.makedirs(part)
+    if not KINDS[sweep.kind].get("resumable"):
+        shutil.rmtree(part, ignore_errors=True)
+    os.makedirs(part, exist_ok=True)
     argv = run.command(sweep, part)
     env = dict(os.environ, MARLLB_RUN_ID=f"sweep-{run.id}")
     meta = {
@@ -76,7 +78,12 @@ def execute(sweep, run_id):
         return 0
     meta["reason"] = f"exit code {rc}" if rc != 0 else "exit code 0 but no rows"
     meta["log"] = os.path.join(failed, "log.txt")
-    _write_json(os.path.join(part, "failed.json"), meta)
     shutil.rmtree(failed, ignore_errors=True)
-    os.replace(part, failed)
+    if KINDS[sweep.kind].get("resumable"):  # the folder stays for the next attempt; the log and verdict go aside
+        os.makedirs(failed)
+        shutil.copy(os.path.join(part, "log.txt"), meta["log"])
+        _write_json(os.path.join(failed, "failed.json"), meta)
+    else:
+        _write_json(os.path.join(part, "failed.json"), meta)
+        os.replace(part, failed)
     return rc if rc != 0 else 1

@@ -28,13 +28,14 @@ class UserError(Exception):
 #   seed:      the option that takes the seed (None: the seed only numbers repetitions)
 #   out:       the option that takes the run's output: ("file", name) or ("dir", None)
 #   rows:      the run's rows: a file name in its folder, or "*.csv"
+#   resumable: a stopped run continues from what it left in its folder (a training's checkpoint)
 KINDS = {
     "sim": {"program": "build/release/sim/apps/marllb-sim", "seed": "seed", "out": ("csv", "rows.csv"),
             "rows": "rows.csv", "timing": False},
     "scenario": {"program": None, "program_dir": "build/release/scenarios", "seed": None,
                  "out": ("out", None), "rows": "*.csv", "timing": True},
     "train": {"program": "scripts/train.sh", "seed": "seed", "out": ("out", None), "rows": "progress.csv",
-              "timing": False},
+              "timing": False, "resumable": True},
     "evaluate": {"program": "scripts/evaluate.sh", "seed": "first_seed", "out": ("csv", "rows.csv"),
                  "rows": "rows.csv", "timing": False},
 }
