@@ -95,7 +95,7 @@ def collect(sweep, merged_path, summary_path, out=None):
                             values.append(sum(xs) / len(xs))
                     if not values:
                         continue
-                    s = {"sweep_cell": cell.id, "cpu_model": model, "metric": metric, "n_seeds": len(values),
+                    s = {"sweep_cell": cell.id, "cpu_model": model, "column": metric, "n_seeds": len(values),
                          "mean": sum(values) / len(values), "ci95_half": "", "note": ""}
                     s.update({f"param_{k}": v for k, v in cell.varying.items()})
                     s.update(dict(zip(sweep.by, key)))
@@ -110,7 +110,7 @@ def collect(sweep, merged_path, summary_path, out=None):
                         s["note"] = (s["note"] + "; " if s["note"] else "") + \
                             f"this cell ran on {len(models)} CPU models: one row each, not pooled"
                     summary.append(s)
-    scols = ["sweep_cell"] + params + ["cpu_model"] + list(sweep.by) + ["metric", "n_seeds", "mean", "ci95_half", "note"]
+    scols = ["sweep_cell"] + params + ["cpu_model"] + list(sweep.by) + ["column", "n_seeds", "mean", "ci95_half", "note"]
     _write_csv(summary_path, summary, scols)
 
     done = len(sweep.runs) - len(missing) - len(failed)

@@ -42,7 +42,7 @@ KINDS = {
 SWEEP_KEYS = {
     "kind": "what each run is: " + ", ".join(KINDS),
     "name": "a name for the sweep (job names, messages); default: the file's name",
-    "out": "the output folder (relative to the current directory; --out overrides)",
+    "out": "the output folder (relative to the checkout; --out overrides)",
     "seeds": "the seeds: a list of whole numbers, each cell runs once per seed",
     "program": "the program (scenario: its binary, e.g. marllb-scenario-cadence)",
     "timing": "true: runs one at a time (local) or alone on a node (slurm)",
@@ -171,12 +171,14 @@ class Sweep:
             raise source.error("seeds must be a non-empty list of distinct whole numbers >= 0, e.g. [1, 2, 3]",
                                "sweep", "seeds")
         self.seeds = seeds
-        out = out_override if out_override is not None else s.get("out")
+        # out in the file is relative to the checkout (as the options' paths are), --out to the
+        # current directory: a sweep resumes from the same folder wherever it is started.
+        out = os.path.abspath(out_override) if out_override is not None else s.get("out")
         if out is None:
             raise source.error("[sweep] has no out: set out = \"results/sweeps/NAME\" or pass --out DIR", "sweep")
         if not isinstance(out, str) or not out:
             raise source.error("out must be a folder name (a string)", "sweep", "out")
-        self.out = os.path.abspath(out)
+        self.out = os.path.join(root, out)
         self.program = s.get("program", KINDS[self.kind]["program"])
         if self.program is None:
             raise source.error(f"kind {self.kind!r} needs program = \"...\" (e.g. marllb-scenario-cadence)", "sweep")
