@@ -167,3 +167,14 @@ def test_a_stopped_training_resumes_from_its_folder(tmp_path):
     s = spec.load(path)
     assert cli.main(["exec", path, s.runs[0].id]) == 1 and s.runs[0].state(s.out) == "failed"
     assert cli.main(["exec", path, s.runs[0].id]) == 0 and s.runs[0].state(s.out) == "done"
+
+
+def test_the_shell_entry_point_answers_help_version_and_user_errors():
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))), "scripts", "sweep")
+    r = subprocess.run([script, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "scripts/sweep plan" in r.stdout
+    r = subprocess.run([script, "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("sweep "), r.stdout
+    r = subprocess.run([script, "plan"], capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -62,10 +63,18 @@ def execute(sweep, run_id):
     start = time.monotonic()
     with open(os.path.join(part, "log.txt"), "wb") as log:
         try:
-            rc = subprocess.run(argv, cwd=sweep.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL).returncode
+            child = subprocess.Popen(argv, cwd=sweep.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
         except OSError as e:
             log.write(f"cannot start {argv[0]}: {e.strerror}\n".encode())
+            child = None
+        if child is not None:
+            # A stop of the engine (parallel's TERM, Slurm's scancel) stops the program too: it
+            # must not write into a folder the next attempt empties.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda s, _f: child.send_signal(s))
+            rc = child.wait()
+        else:
             rc = 127
     meta["wall_s"] = round(time.monotonic() - start, 3)
     meta["exit_code"] = rc
