@@ -45,6 +45,7 @@ def sweep_cli(*args):
     (lambda t: t.replace('seeds = [1, 2, 3]', 'seeds = [1, 2, 3'), 7, "Unclosed array"),  # tomllib's line
     (lambda t: t.replace('kind = "sim"', 'kind = "simulation"'), 2, "kind must be one of"),
     (lambda t: t.replace('seeds = [1, 2, 3]', 'seeds = [1, 1]'), 5, "distinct whole numbers"),
+    (lambda t: t.replace('seeds = [1, 2, 3]\n', ''), 1, "[sweep] has no seeds"),
     (lambda t: t.replace('seeds = [1, 2, 3]\n', 'sedes = [1]\n'), 5, "unknown key 'sedes' in [sweep]"),
     (lambda t: t.replace('load = [0.85, 0.95]', 'load = [0.85, 0.9, 0.95]'), 16, "'load' has 3"),
     (lambda t: t.replace('duration = 5', 'duration = 5\ncsv = "x.csv"'), 10, "'csv' is set by the sweep"),
@@ -178,3 +179,14 @@ def test_the_shell_entry_point_answers_help_version_and_user_errors():
     assert r.returncode == 0 and r.stdout.startswith("sweep "), r.stdout
     r = subprocess.run([script, "plan"], capture_output=True, text=True)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_engines_and_exec_refuse_what_they_cannot_do(tmp_path):
+    path = write(tmp_path, GOOD)
+    env = dict(os.environ, PATH=str(tmp_path))      # neither parallel nor sbatch
+    for engine, words in (("local", "GNU parallel is not installed"), ("slurm", "sbatch is not on PATH")):
+        r = subprocess.run([sys.executable, "-m", "marllb.sweep", "run", path, "--engine", engine], capture_output=True,
+                           text=True, env=env)
+        assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = sweep_cli("exec", path, "0123456789ab-s1")
+    assert r.returncode == 2 and "is no run of" in r.stderr, r.stderr

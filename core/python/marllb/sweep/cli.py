@@ -136,6 +136,7 @@ def main(argv=None):
         if a.engine == "local" and (a.partition or a.exclusive):
             raise UserError("--partition and --exclusive are for --engine slurm")
         sweep.check_program()
+        engines.check_engine(sweep, a.engine)
         engines.check_writable(sweep.out)
         os.makedirs(sweep.out, exist_ok=True)
         todo = [r for r in sweep.runs if r.state(sweep.out) != "done"]

@@ -35,6 +35,19 @@ def check_writable(folder):
         raise UserError(f"cannot write into '{folder}': '{up}' is not writable (set out or pass --out)")
 
 
+def check_engine(sweep, engine):
+    """What the engine needs, before anything is made or started."""
+    if engine == "local" and shutil.which("parallel") is None:
+        raise UserError("GNU parallel is not installed: apt-get install parallel (scripts/setup.sh installs it)")
+    if engine == "slurm":
+        if shutil.which("sbatch") is None:
+            raise UserError("sbatch is not on PATH: run --engine slurm on a Slurm login node (or use --engine local)")
+        active = active_jobs(recorded_jobs(sweep))
+        if active:
+            raise UserError(f"job arrays {', '.join(sorted(active))} of this sweep are still queued or running: "
+                            f"wait for them (sweep status {sweep.path}) or scancel them, then run again")
+
+
 def groups(sweep, runs):
     """The runs to start, split into (timing runs, the others)."""
     timing = [r for r in runs if sweep.is_timing(r.cell)]
@@ -56,8 +69,6 @@ def run_local(sweep, runs, jobs, retries):
     from it (--resume-failed: only failed or unstarted jobs run), a changed list starts a new log.
     A TERM or INT to this process is passed on to parallel (one: no new runs start, the running
     ones finish; two: they are stopped too) and nothing more is started."""
-    if shutil.which("parallel") is None:
-        raise UserError("GNU parallel is not installed: apt-get install parallel (scripts/setup.sh installs it)")
     folder = os.path.join(sweep.out, "local")
     os.makedirs(folder, exist_ok=True)
     timing, others = groups(sweep, runs)
@@ -141,13 +152,6 @@ def run_slurm(sweep, runs, partition, exclusive):
     """One job array per group (timing runs always --exclusive: a benchmark never shares its
     node). The sbatch scripts and run lists are written into <out>/slurm/, each task's output
     is <out>/slurm/<job>_<task>.out, the job ids go to <out>/slurm/jobs.txt for `sweep status`."""
-    if shutil.which("sbatch") is None:
-        raise UserError("sbatch is not on PATH: run --engine slurm on a Slurm login node (or use --engine local)")
-    active = active_jobs(recorded_jobs(sweep))
-    if active:
-        ids = ", ".join(sorted(active))
-        raise UserError(f"job arrays {ids} of this sweep are still queued or running: wait for them "
-                        f"(sweep status {sweep.path}) or scancel them, then run again")
     folder = os.path.join(sweep.out, "slurm")
     os.makedirs(folder, exist_ok=True)
     timing, others = groups(sweep, runs)

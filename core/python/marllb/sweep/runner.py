@@ -42,7 +42,7 @@ def execute(sweep, run_id):
     run = sweep.by_id.get(run_id)
     if run is None:
         raise UserError(f"{run_id} is no run of {sweep.path} (the file changed since the sweep started? "
-                        "run `sweep run` again)")
+                        "run sweep run again)")
     final, failed = run.folder(sweep.out), run.failed_folder(sweep.out)
     if run.state(sweep.out) == "done":
         return 0
