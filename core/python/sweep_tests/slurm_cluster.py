@@ -191,10 +191,12 @@ trace = ["{SOURCE}/sim/traces/poisson_for_loop_rate_350.csv", "{trace}"]
         r = sweep(["run", sweep_file, "--engine", "slurm", "--exclusive"], env)
         assert r.returncode == 0 and "2 to run" in r.stderr and "2 runs (exclusive)" in r.stdout, r.stdout + r.stderr
         job2 = r.stdout.split("submitted job array ")[1].split(":")[0]
-        wait_for("the second job array to finish", lambda: cluster.run(["squeue", "-h", "-j", job2]).stdout.strip() == "", 90)
+        wait_for("the second job array to finish",
+                 lambda: cluster.run(["squeue", "-h", "-j", job2]).stdout.strip() == "", 90)
 
         r = sweep(["collect", sweep_file], env)
-        assert r.returncode == 0 and "4 of 4 runs have rows" in r.stdout and "missing" not in r.stdout, r.stdout + r.stderr
+        assert r.returncode == 0 and "4 of 4 runs have rows" in r.stdout, r.stdout + r.stderr
+        assert "missing" not in r.stdout and "failed" not in r.stdout, r.stdout
         with open(os.path.join(out, "sweep.csv"), newline="") as f:
             rows = list(csv.DictReader(f))
         assert len(rows) == 4, rows

@@ -144,7 +144,7 @@ def test_collect_merges_rows_summarises_over_seeds_and_never_pools_cpu_models(tm
     with open(tmp_path / "out" / "sweep.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 6 and rows[0]["sweep_cell"] == s.cells[0].id and rows[0]["param_policy"] == "ecmp"
-    assert rows[0]["sweep_host"] == "node1" and rows[0]["sweep_cpu_model"] == "CPU A" and rows[0]["sweep_commit"] == "abc"
+    assert (rows[0]["sweep_host"], rows[0]["sweep_cpu_model"], rows[0]["sweep_commit"]) == ("node1", "CPU A", "abc")
     with open(tmp_path / "out" / "summary.csv", newline="") as f:
         summary = list(csv.DictReader(f))
     first = [r for r in summary if r["sweep_cell"] == s.cells[0].id]

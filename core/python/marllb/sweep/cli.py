@@ -50,7 +50,8 @@ def parser():
             s.add_argument("--engine", choices=["local", "slurm"], required=True)
             s.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                            help="local: runs at a time (not timing runs: those go one at a time)")
-            s.add_argument("--retries", type=int, default=1, help="local: attempts per run in this call (parallel --retries)")
+            s.add_argument("--retries", type=int, default=1,
+                           help="local: attempts per run in this call (parallel --retries)")
             s.add_argument("--partition", help="slurm: the partition")
             s.add_argument("--exclusive", action="store_true", help="slurm: every run alone on its node "
                            "(timing runs always are)")
@@ -62,10 +63,15 @@ def parser():
     return p
 
 
+def tally(sweep):
+    """({run id: state}, {state: how many runs})."""
+    states = {r.id: r.state(sweep.out) for r in sweep.runs}
+    return states, {s: sum(1 for v in states.values() if v == s) for s in ("done", "failed", "to run")}
+
+
 def plan(sweep, out=None):
     out = out or sys.stdout
-    states = {r.id: r.state(sweep.out) for r in sweep.runs}
-    counts = {s: sum(1 for v in states.values() if v == s) for s in ("done", "failed", "to run")}
+    states, counts = tally(sweep)
     print(f"sweep {sweep.name} ({sweep.path}): kind {sweep.kind}, {len(sweep.cells)} cells x "
           f"{len(sweep.seeds)} seeds = {len(sweep.runs)} runs; out {sweep.out}", file=out)
     print(f"done {counts['done']}, failed {counts['failed']} (run again), to run {counts['to run']}", file=out)
@@ -88,8 +94,7 @@ def plan(sweep, out=None):
 
 def status(sweep, out=None):
     out = out or sys.stdout
-    states = {r.id: r.state(sweep.out) for r in sweep.runs}
-    counts = {s: sum(1 for v in states.values() if v == s) for s in ("done", "failed", "to run")}
+    states, counts = tally(sweep)
     print(f"sweep {sweep.name}: {len(sweep.runs)} runs: done {counts['done']}, failed {counts['failed']}, "
           f"to run {counts['to run']}", file=out)
     for run in sweep.runs:

@@ -110,7 +110,8 @@ def collect(sweep, merged_path, summary_path, out=None):
                         s["note"] = (s["note"] + "; " if s["note"] else "") + \
                             f"this cell ran on {len(models)} CPU models: one row each, not pooled"
                     summary.append(s)
-    scols = ["sweep_cell"] + params + ["cpu_model"] + list(sweep.by) + ["column", "n_seeds", "mean", "ci95_half", "note"]
+    scols = (["sweep_cell"] + params + ["cpu_model"] + list(sweep.by)
+             + ["column", "n_seeds", "mean", "ci95_half", "note"])
     _write_csv(summary_path, summary, scols)
 
     done = len(sweep.runs) - len(missing) - len(failed)

@@ -199,5 +199,6 @@ def slurm_report(sweep):
             lines.append("sacct (task | state | exit code | node):")
             lines += ["  " + line for line in r.stdout.strip().splitlines()]
         else:
-            lines.append("sacct: no accounting on this cluster (" + (r.stderr.strip().splitlines() or ["no rows"])[0] + ")")
+            why = (r.stderr.strip().splitlines() or ["no rows"])[0]
+            lines.append(f"sacct: no accounting on this cluster ({why})")
     return lines

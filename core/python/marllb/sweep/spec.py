@@ -147,7 +147,8 @@ class Sweep:
         s = data.get("sweep")
         for table in data:
             if table not in TABLES:
-                raise source.error(f"unknown table [{table}] (known: {', '.join('[' + t + ']' for t in TABLES)})", table)
+                known = ", ".join(f"[{t}]" for t in TABLES)
+                raise source.error(f"unknown table [{table}] (known: {known})", table)
             if not isinstance(data[table], dict):
                 raise source.error(f"'{table}' must be a table ([{table}])", table)
         if s is None:
