@@ -190,3 +190,22 @@ def test_engines_and_exec_refuse_what_they_cannot_do(tmp_path):
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = sweep_cli("exec", path, "0123456789ab-s1")
     assert r.returncode == 2 and "is no run of" in r.stderr, r.stderr
+
+
+def test_a_scenario_run_gets_out_no_seed_and_its_csvs_are_its_rows(tmp_path):
+    """kind scenario: the binary gets --out <run folder> and no seed option; every CSV it writes
+    there is the run's rows; a scenario run is a timing run (one at a time, --exclusive)."""
+    scenario = tmp_path / "marllb-scenario-fake"
+    scenario.write_text('#!/bin/sh\necho "$@" > /dev/stderr\ncase "$*" in *--seed*) exit 3;; esac\n'
+                        'while [ "$1" != --out ]; do shift; done\nprintf "regime,p50\\nreactive,1.5\\n" > "$2/fake.csv"\n')
+    scenario.chmod(0o755)
+    path = write(tmp_path, f'[sweep]\nkind = "scenario"\nprogram = "{scenario}"\nout = "{{out}}"\nseeds = [1, 2]\n'
+                           '[options]\nseconds = 2\n')
+    s = spec.load(path)
+    assert all(s.is_timing(c) for c in s.cells) and s.estimate(s.cells[0], s.out) == (3.0, "seconds + 1 s")
+    for run in s.runs:
+        assert cli.main(["exec", path, run.id]) == 0 and run.state(s.out) == "done"
+    assert cli.main(["collect", path]) == 0
+    with open(os.path.join(s.out, "summary.csv"), newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["column"], row["n_seeds"], float(row["mean"])) == ("p50", "2", 1.5)
