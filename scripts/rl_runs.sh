@@ -17,6 +17,8 @@
 #                  to 600 episodes, then evaluated on the same seeds (not part of the default)
 #   --only weights: results/rl/policy_weights.txt, rl/policy_weights.py on every run there
 # The four trainings run two at a time (lockstep: the results do not depend on the timing).
+# The same trainings and evaluation as sweep files (a Slurm job array on a cluster):
+# sweeps/rl-train.toml, sweeps/rl-evaluate.toml, run by scripts/sweep (docs/sweeps.md).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 help_and_version "$@"
 episodes=300

@@ -19,6 +19,9 @@
 # Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/,
 # flood rows written before the busy share and the status in results/sim/before-flood-status/, before the backlog share in before-backlog/,
 # and every row written before the run_id column in results/sim/before-run-id/.
+# The same grids as sweep files (resumable, several at a time, or a Slurm job array; rows in
+# results/sweeps/): sweeps/sim-policies.toml, sim-trace.toml, sim-flood.toml,
+# sim-flood-publish.toml, run by scripts/sweep (docs/sweeps.md).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 help_and_version "$@"
 out="$MARLLB_ROOT/results/sim"

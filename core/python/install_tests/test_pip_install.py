@@ -48,8 +48,8 @@ def installed(tmp_path_factory):
 
 def test_the_installed_package_is_imported_from_the_venv(installed):
     python, work = installed
-    names = ["marllb", "marllb.shm", "marllb.env", "marllb.reward", "marllb.result_rows", "shm_layout", "marllb_shm",
-             "marllb_env", "marllb_reward"]
+    names = ["marllb", "marllb.shm", "marllb.env", "marllb.reward", "marllb.result_rows", "marllb.stats",
+             "marllb.sweep.cli", "shm_layout", "marllb_shm", "marllb_env", "marllb_reward"]
     r = run(python, ["-c", f"import importlib; print(importlib.import_module('marllb').__version__)\n"
                            f"for n in {names!r}: print(importlib.import_module(n).__file__)"], work)
     assert r.returncode == 0, r.stderr
@@ -59,6 +59,13 @@ def test_the_installed_package_is_imported_from_the_venv(installed):
     assert len(paths) == len(names) and all(p.startswith(venv + os.sep) for p in paths), paths
     r = run(python, ["-m", "pip", "show", "marllb"], work)
     assert r.returncode == 0 and f"Version: {version}" in r.stdout  # pip knows what it installed
+
+
+def test_the_sweep_command_is_installed(installed):
+    python, work = installed
+    r = subprocess.run([os.path.join(os.path.dirname(python), "marllb-sweep"), "--version"], cwd=work, env=clean_env(),
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("sweep "), r.stdout + r.stderr
 
 
 def test_the_modules_tests_pass_against_the_installed_package(installed):
