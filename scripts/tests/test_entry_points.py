@@ -112,7 +112,10 @@ def test_the_readme_names_every_entry_point_once():
     pyproject.toml, one row each, and no name that is neither."""
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
         console = set(tomllib.load(f)["project"]["scripts"])
-    shell = {f"scripts/{s}" for s in os.listdir(os.path.join(ROOT, "scripts")) if s.endswith(".sh") and s != "lib.sh"}
+    here = os.path.join(ROOT, "scripts")
+    shell = {f"scripts/{s}" for s in os.listdir(here)  # the .sh scripts and executables such as sweep
+             if s != "lib.sh" and os.path.isfile(os.path.join(here, s))
+             and (s.endswith(".sh") or os.access(os.path.join(here, s), os.X_OK))}
     with open(os.path.join(ROOT, "README.md")) as f:
         section = f.read().split("### Entry points\n", 1)[1].split("\n#", 1)[0]
     named = [m.group(1) for m in re.finditer(r"^\| `([^`]+)`", section, re.M)]

@@ -34,7 +34,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def parser():
-    p = Parser(prog="sweep", description=__doc__.split("\n\n")[0],
+    p = Parser(prog=os.path.basename(sys.argv[0]) if os.path.basename(sys.argv[0]) == "marllb-sweep" else "sweep", description=__doc__.split("\n\n")[0],
                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="cmd", parser_class=Parser)

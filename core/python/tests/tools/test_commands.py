@@ -20,7 +20,9 @@ from marllb import result_rows
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
     SCRIPTS = tomllib.load(f)["project"]["scripts"]
-COMMANDS = {target.split(":")[0]: name for name, target in SCRIPTS.items()}  # module -> console script
+# module -> console script, for the tools and figures (marllb-sweep has its own tests: tests/sweep)
+COMMANDS = {target.split(":")[0]: name for name, target in SCRIPTS.items()
+            if target.startswith(("marllb.tools.", "marllb.plots."))}
 
 
 def test_the_tools_defaults_are_this_checkouts_files():
@@ -40,6 +42,7 @@ def modules_with_main():
 def test_every_tool_is_a_console_script_and_every_console_script_a_tool():
     assert modules_with_main() == sorted(COMMANDS)
     assert all(target.endswith(":main") for target in SCRIPTS.values())
+    assert set(SCRIPTS) - set(COMMANDS.values()) == {"marllb-sweep"}  # no other command outside the rule
     assert all(name == "marllb-" + module.rsplit(".", 1)[1].replace("_", "-") + ("-plot" if ".plots." in module else "")
                for module, name in COMMANDS.items())  # one naming rule: marllb-<module>[-plot]
 
