@@ -14,12 +14,15 @@
 #                          [--reference REV | --baseline FILE]
 #     --plant   none (default: the whole suite, every rule), publish_1.5x (hot publish),
 #               read_1.5x (one-way p50), read_tail (one-way p99), lb_1.5x (the LB's per-packet
-#               cost, one packet at a time), lb_burst_1.5x (the same, judged on the burst rule).
+#               cost, one packet at a time), lb_burst_1.5x (the same, judged on the burst rule),
+#               validate_1.5x, write_action_1.5x (the action's checks; the agent's write),
+#               action_drop (the LB's poll consumes one action in 50 unapplied: full_loop_lost_calm).
 #               A plant runs only the benchmarks its rule reads, and judges that rule.
 #     --rule    on unchanged code, run only the benchmarks of this rule and judge it alone
 #               (publish_vs_word_copy, read_newest_vs_word_copy, validate_vs_word_copy,
 #               write_action_vs_word_copy, obs_one_way_p50_vs_floor,
-#               obs_one_way_p99_vs_floor, lb_ack_vs_table_touch, lb_burst_vs_table_touch)
+#               obs_one_way_p99_vs_floor, lb_ack_vs_table_touch, lb_burst_vs_table_touch,
+#               full_loop_lost_calm)
 #     --out     default build/gate-series (results/bench/gate-series holds the reported series)
 #     --reference, --baseline: what the gate compares with (scripts/bench_gate.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -48,6 +51,7 @@ subset() {
     write_action_vs_word_copy) bench_args=(--suites core --core-filter 'BM_WriteAction|BM_AtomicWordCopy/bytes:792') ;;
     obs_one_way_p50_vs_floor|obs_one_way_p99_vs_floor) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm') ;;
     lb_ack_vs_table_touch|lb_burst_vs_table_touch) bench_args=(--suites sim) ;;
+    full_loop_lost_calm) bench_args=(--suites ipc --ipc-filter 'FullLoop/marllb_shm') ;;
     *) usage "no benchmark subset for rule '$1'" ;;
   esac
   rules="$1"
@@ -61,7 +65,8 @@ case "$plant" in
   write_action_1.5x) subset write_action_vs_word_copy ;;
   lb_1.5x) subset lb_ack_vs_table_touch ;;
   lb_burst_1.5x) subset lb_burst_vs_table_touch ;;
-  *) usage "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, validate_1.5x, write_action_1.5x, lb_1.5x, lb_burst_1.5x)" ;;
+  action_drop) subset full_loop_lost_calm ;;
+  *) usage "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, validate_1.5x, write_action_1.5x, action_drop, lb_1.5x, lb_burst_1.5x)" ;;
 esac
 [ -z "$rule" ] || [ "$rule" = "$rules" ] || usage "--rule $rule is not what plant $plant is judged on ($rules)"
 mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || usage "cannot write into $out"
@@ -86,11 +91,13 @@ for k in $(seq 1 "$runs"); do
   echo "$label,$started,$(( $(date +%s) - t0 )),$(others_share "$mark"),$load0,$(cut -d' ' -f1 /proc/loadavg),$rc" >> "$out/runs.csv"
   [ $rc -le 1 ] || die "the gate could not judge run $k (exit $rc)"
   if [ "$plant" = none ]; then [ $rc -eq 0 ] && expected=$((expected + 1))
-  # Caught only by its rule failing on a measured growth (not by a missing metric or a crash).
+  # Caught only by its rule failing on a measured value (a ratio's growth, an exact rule's
+  # count), not by a missing metric or a crash.
   elif [ $rc -eq 1 ] && /usr/bin/python3 -c '
 import csv, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["label"] == sys.argv[2] and r["rule"] == sys.argv[3]]
-sys.exit(0 if rows and rows[-1]["verdict"] == "FAIL" and rows[-1]["growth"] else 1)' "$out/series.csv" "$label" "$rules"; then
+measured = rows and (rows[-1]["growth"] or (sys.argv[3].startswith("full_loop_lost") and rows[-1]["candidate"]))
+sys.exit(0 if measured and rows[-1]["verdict"] == "FAIL" else 1)' "$out/series.csv" "$label" "$rules"; then
     expected=$((expected + 1))
   fi
   say "run $k of $runs: gate exit $rc"

@@ -69,6 +69,7 @@ void Tally::report(benchmark::State &state, const Control *c) {
     state.counters["max_ns"] = s.max;
     state.counters["torn"] = double(torn);
     state.counters["lost"] = double(lost);
+    if (lost_calm >= 0) state.counters["lost_calm"] = double(lost_calm);
 }
 
 std::string region_name(const char *tag) { return std::string("marllb_bench_") + tag + "_" + std::to_string(getpid()); }

@@ -140,6 +140,8 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
         for (;;) { // answer every observation at once
             while (agent->published_sequence() == seen) {
                 watch.tick();
+                r.c->agent_last_ns.store(watch.last_ns, std::memory_order_relaxed);
+                r.c->agent_resumed_ns.store(watch.resumed_ns, std::memory_order_relaxed);
                 __builtin_ia32_pause();
             }
             if (agent->read_newest(obs) != Errc::ok) continue; // again: nothing newer than seen
@@ -154,6 +156,7 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
     if (child < 0) return state.SkipWithError(cannot_pin_child(r.c, g_cpu_sender).c_str());
     while (lbx->agent_pid() == 0) __builtin_ia32_pause(); // the agent has attached
     Tally tally;
+    tally.lost_calm = 0;
     MsgOut m{};
     const std::uint64_t t0 = now_ns() + 2'000'000;
     std::int64_t k = 0;
@@ -161,8 +164,13 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
     for (auto _ : state) {
         const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
         fill(m, std::uint64_t(k));
-        spin_until(t);
-        g_receiver_watch.tick(); // from here on a gap is a stall of this event
+        // The wait is watched too (a gap in it that ends after t is a stall of this event); a
+        // spin_until without ticks would read as one gap of the whole period, every event.
+        while (now_ns() < t) {
+            g_receiver_watch.tick();
+            __builtin_ia32_pause();
+        }
+        g_receiver_watch.tick();
         m.active_as_bitmap = t;
         const std::uint64_t seq = lbx->publish(m); // seq k + 1: the region is fresh
         const std::uint64_t give_up = t + 100'000'000;
@@ -174,7 +182,17 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
         }
         const std::uint64_t lat = now_ns() - t;
         g_receiver_watch.tick();
-        if (!applied) ++tally.lost;
+        if (!applied) {
+            ++tally.lost;
+            // Host or code: the loss is the host's when the LB stalled after t (it may have
+            // slept past give_up without polling) or the agent did (it resumed after t, or has
+            // not polled for kStallNs: it is not running now). Relaxed loads: a value one poll
+            // old only moves the verdict by one tick.
+            const std::uint64_t now = now_ns();
+            const bool agent_stalled = r.c->agent_resumed_ns.load(std::memory_order_relaxed) > t ||
+                                       now - r.c->agent_last_ns.load(std::memory_order_relaxed) >= kStallNs;
+            if (g_receiver_watch.resumed_ns <= t && !agent_stalled) ++tally.lost_calm;
+        }
         tally.lat.push_back(lat);
         tally.event.push_back(std::uint32_t(k++));
         tally.receiver_stalled.push_back(g_receiver_watch.resumed_ns > t);

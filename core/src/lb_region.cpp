@@ -283,8 +283,8 @@ PollResult LbRegion::poll_action() noexcept {
     r.reason = check(&copy, next_seq_ - 1);
     if (r.reason != MARLLB_ACTION_OK) {
         r.status = MARLLB_POLL_REJECTED;
-    } else if (copy.msg.sequence_id > applied_seq_ ||
-               (!has_action_ && copy.msg.sequence_id == applied_seq_)) {
+    } else if ((copy.msg.sequence_id > applied_seq_ ||
+                (!has_action_ && copy.msg.sequence_id == applied_seq_)) && !plant::drop_action()) {
         // Newer than the action in force; or, after a restart of an LB that kept no record,
         // the one that was in force.
         action_ = copy.msg;

@@ -73,4 +73,15 @@ inline constexpr bool write_action_again =
     false;
 #endif
 
+// In the LB's poll, one newer action in 50 consumed without being applied (reported stale):
+// a lost action that no host caused, which the full loop's lost_calm must count (action_drop).
+inline bool drop_action() noexcept {
+#ifdef MARLLB_TEST_PLANT_DROP_ACTION
+    static thread_local std::uint64_t actions = 0;
+    return ++actions % 50 == 0;
+#else
+    return false;
+#endif
+}
+
 } // namespace marllb::shm::plant

@@ -169,6 +169,8 @@ def load_gate(path):
             raise GateError(f"gate file {path}: [exact.{name}] needs 'metric' and 'equals'")
         if not isinstance(rule.get("host_dependent", False), bool):
             raise GateError(f"gate file {path}: [exact.{name}] host_dependent must be true or false")
+        if not isinstance(rule.get("report_only", False), bool):
+            raise GateError(f"gate file {path}: [exact.{name}] report_only must be true or false")
     return gate
 
 
@@ -306,8 +308,7 @@ def judge(base, cand, gate, no_baseline=None):
         grew = growth > rule["max_growth"]
         verdict = "FAIL" if grew and (p is None or p < alpha) else "PASS"
         detail = f"{num} / {den} ({stat}s); allowed growth {rule['max_growth']}x"
-        if verdict == "FAIL" and rule.get("report_only"):
-            verdict, detail = "REPORT", detail + "; reported, not gated (report_only: see gate.toml)"
+        verdict, detail = reported(rule, verdict, detail)
         if p is not None:
             detail += f", U test p = {p:.2g} (fails below {alpha:g})"
             if grew and p >= alpha:
@@ -323,7 +324,8 @@ def judge(base, cand, gate, no_baseline=None):
         if cv is None:
             results.append((name, bv, None, None, None, "FAIL", f"missing in the candidate: {key}"))
             continue
-        detail = f"{key} must be {want:g} in every repetition"
+        detail, p = f"{key} must be {want:g} in every repetition", None
+        verdict = "PASS" if cv == want else "FAIL"
         if cv != want and rule.get("host_dependent") and bv is not None and bv != want:
             # The baseline broke it too (in the A/B gate: in the same run, on the same host):
             # the host did it, so the candidate is judged against the baseline's repetitions.
@@ -331,12 +333,18 @@ def judge(base, cand, gate, no_baseline=None):
             br, cr = repetitions(base, key), repetitions(cand, key)
             p = mann_whitney_greater(cr, br) if br and cr else None
             worse = p < alpha if p is not None else cv > bv
+            verdict = "FAIL" if worse else "PASS"
             detail = (f"{key}: the baseline also reached {fmt(bv)} (the host); judged against it"
                       + (f", U test p = {p:.2g} (fails below {alpha:g})" if p is not None else ", max against max"))
-            results.append((name, bv, cv, None, p, "FAIL" if worse else "PASS", detail))
-            continue
-        results.append((name, bv, cv, None, None, "PASS" if cv == want else "FAIL", detail))
+        results.append((name, bv, cv, None, p, *reported(rule, verdict, detail)))
     return results
+
+
+def reported(rule, verdict, detail):
+    """(verdict, detail) of a rule marked report_only: a FAIL becomes REPORT, never failing the gate."""
+    if verdict == "FAIL" and rule.get("report_only"):
+        return "REPORT", detail + "; reported, not gated (report_only: see gate.toml)"
+    return verdict, detail
 
 
 def fmt(x):

@@ -389,6 +389,30 @@ def test_a_rule_not_marked_host_dependent_stays_exact(tmp_path):
     assert judge_lost(tmp_path, [0, 908, 12, 0, 300, 5, 0, 40, 77], [0, 1, 0, 0, 0, 0, 0, 0, 0], gate)[5] == "FAIL"
 
 
+def test_a_report_only_exact_rule_that_broke_is_reported_not_failed(tmp_path):
+    # The full loop's count of all losses is the host's (gate.toml): reported, never failing.
+    row = judge_lost(tmp_path, [0] * 9, [0, 51, 0, 0, 0, 0, 0, 0, 0], LOST_GATE + "report_only = true\n")
+    assert row[5] == "REPORT" and "not gated" in row[6]
+
+
+@pytest.mark.parametrize("metric, verdict, rc", [("lost", "REPORT", 0), ("lost_calm", "FAIL", 1)])
+def test_the_committed_gate_reports_a_host_loss_and_fails_a_calm_one(tmp_path, metric, verdict, rc):
+    # bench/gate.toml: the full loop's losses while both processes ran (lost_calm) are the
+    # code's and exact; all its losses (lost, 51 in one repetition as the series saw) only reported.
+    text = open(os.path.join(FIX, "baseline.csv")).read().splitlines(True)
+    key = f",BM_FullLoop/marllb_shm,{metric},count,9,"
+    (i,) = [k for k, line in enumerate(text) if key in line]
+    text[i] = text[i][:text[i].index(key) + len(key)] + "0,0,51,17,3\n"
+    cand = tmp_path / "cand.csv"
+    cand.write_text("".join(text))
+    gate = bench_compare.load_gate(GATE)
+    rows = bench_compare.judge(bench_compare.load_csv(os.path.join(FIX, "baseline.csv")),
+                               bench_compare.load_csv(str(cand)), gate)
+    judged = {r[0]: r[5] for r in rows}
+    assert judged["full_loop_" + metric] == verdict
+    assert bench_compare.main([os.path.join(FIX, "baseline.csv"), str(cand), "--gate", GATE]) == rc
+
+
 def test_a_report_only_rule_that_grew_is_reported_and_never_fails_the_gate(tmp_path, capsys):
     # The same regression the publish rule fails on, with that rule marked report_only: exit 0,
     # verdict REPORT, the growth still printed.
