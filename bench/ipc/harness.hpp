@@ -73,12 +73,12 @@ struct Control {
     // after t_k; in the full loop, a gap in the agent's poll loop after t_k); read by the
     // parent only after the child has been stopped and reaped (Tally::report).
     std::atomic<std::uint8_t> sender_stalled[kEvents]{};
-    // The full loop's agent publishes its stall watch (relaxed stores, its own line): the time
-    // of its last poll and the time it last resumed after a stall. The LB reads them when it
-    // gives an event up, to tell a loss the host caused (the agent, or the LB itself, was not
-    // running) from one the code caused (both ran throughout and the action never came).
-    alignas(64) std::atomic<std::uint64_t> agent_last_ns{0};
-    std::atomic<std::uint64_t> agent_resumed_ns{0};
+    // The full loop's agent, after each write of an action: the time the write returned, then
+    // (release) the sequence it answered. The LB reads them (acquire, then the time) when it
+    // gives an event up: a loss whose action was written, and polled for afterwards, is the
+    // code's; one the agent never answered in time (it was not running) is the host's.
+    alignas(64) std::atomic<std::uint64_t> agent_answered_ns{0};
+    std::atomic<std::uint64_t> agent_answered_seq{0};
 };
 
 // The receiver's stall watch: tick() in every iteration of its poll loop. resumed_ns is the
@@ -130,7 +130,7 @@ struct Tally {
     std::vector<std::uint32_t> event;          // one_way: which event each latency is
     std::vector<std::uint8_t> receiver_stalled; // one_way: the receiver stalled after t_k
     std::uint64_t torn = 0, lost = 0;
-    std::int64_t lost_calm = -1; // the full loop's: lost while neither process stalled (-1: not counted)
+    std::int64_t lost_calm = -1; // the full loop's: lost though answered and polled for (-1: not counted)
     void report(benchmark::State &state, const Control *c = nullptr);
 };
 

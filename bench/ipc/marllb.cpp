@@ -140,14 +140,14 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
         for (;;) { // answer every observation at once
             while (agent->published_sequence() == seen) {
                 watch.tick();
-                r.c->agent_last_ns.store(watch.last_ns, std::memory_order_relaxed);
-                r.c->agent_resumed_ns.store(watch.resumed_ns, std::memory_order_relaxed);
                 __builtin_ia32_pause();
             }
             if (agent->read_newest(obs) != Errc::ok) continue; // again: nothing newer than seen
             seen = obs.msg.sequence_id;
             a.sequence_id = seen;
-            (void)agent->write_action(a, obs.generation);
+            (void)agent->write_action(a, obs.generation); // a failed write is a loss the code caused
+            r.c->agent_answered_ns.store(now_ns(), std::memory_order_relaxed);
+            r.c->agent_answered_seq.store(seen, std::memory_order_release); // after the time: see Control
             watch.tick();
             if (watch.resumed_ns > obs.msg.active_as_bitmap && seen - 1 < std::uint64_t(kEvents))
                 r.c->sender_stalled[seen - 1].store(1, std::memory_order_relaxed); // event k is seq k + 1
@@ -175,8 +175,10 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
         const std::uint64_t seq = lbx->publish(m); // seq k + 1: the region is fresh
         const std::uint64_t give_up = t + 100'000'000;
         bool applied = false;
-        while (!applied && now_ns() < give_up) {
+        std::uint64_t polled_ns = 0; // the time just before the wait's last poll
+        for (std::uint64_t now = now_ns(); !applied && now < give_up; now = now_ns()) {
             g_receiver_watch.tick();
+            polled_ns = now;
             applied = lbx->poll_action().status == MARLLB_POLL_APPLIED && lbx->action()->sequence_id == seq;
             if (!applied) __builtin_ia32_pause();
         }
@@ -184,14 +186,14 @@ void BM_FullLoop_marllb_shm(benchmark::State &state) {
         g_receiver_watch.tick();
         if (!applied) {
             ++tally.lost;
-            // Host or code: the loss is the host's when the LB stalled after t (it may have
-            // slept past give_up without polling) or the agent did (it resumed after t, or has
-            // not polled for kStallNs: it is not running now). Relaxed loads: a value one poll
-            // old only moves the verdict by one tick.
-            const std::uint64_t now = now_ns();
-            const bool agent_stalled = r.c->agent_resumed_ns.load(std::memory_order_relaxed) > t ||
-                                       now - r.c->agent_last_ns.load(std::memory_order_relaxed) >= kStallNs;
-            if (g_receiver_watch.resumed_ns <= t && !agent_stalled) ++tally.lost_calm;
+            // Host or code: the code's when the agent wrote its answer and the LB polled 1 ms
+            // or more after that write returned, and still did not apply it. Otherwise the
+            // host's: the agent did not answer within give_up (it was not running), or the LB
+            // was not running from the answer to give_up (no poll after it). A stall watch
+            // cannot decide it: over the 100 ms of a wait some gap of 4 us is almost certain.
+            const bool answered = r.c->agent_answered_seq.load(std::memory_order_acquire) >= seq;
+            if (answered && polled_ns > r.c->agent_answered_ns.load(std::memory_order_relaxed) + 1'000'000)
+                ++tally.lost_calm;
         }
         tally.lat.push_back(lat);
         tally.event.push_back(std::uint32_t(k++));
