@@ -49,7 +49,7 @@ subset() {
     read_newest_vs_word_copy) bench_args=(--suites core --core-filter 'BM_ReadNewestObservation|BM_AtomicWordCopy/bytes:2848') ;;
     validate_vs_word_copy) bench_args=(--suites core --core-filter 'BM_ValidateAction|BM_AtomicWordCopy/bytes:792') ;;
     write_action_vs_word_copy) bench_args=(--suites core --core-filter 'BM_WriteAction|BM_AtomicWordCopy/bytes:792') ;;
-    obs_one_way_p50_vs_floor|obs_one_way_p99_vs_floor) bench_args=(--suites ipc --ipc-filter 'CopyFloor|ObsOneWay/marllb_shm') ;;
+    obs_one_way_p50_vs_floor|obs_one_way_p99_vs_floor) bench_args=(--suites ipc --ipc-filter 'ObsPaired/marllb_shm') ;;
     lb_ack_vs_table_touch|lb_burst_vs_table_touch) bench_args=(--suites sim) ;;
     full_loop_lost_calm) bench_args=(--suites ipc --ipc-filter 'FullLoop/marllb_shm') ;;
     *) usage "no benchmark subset for rule '$1'" ;;

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <sched.h>
@@ -50,26 +51,40 @@ std::uint64_t wait_start(Control *c) {
     return t0;
 }
 
-void Tally::report(benchmark::State &state, const Control *c) {
+Tally Tally::parity(std::uint32_t odd, std::uint64_t expected) const {
+    Tally t;
+    for (std::size_t i = 0; i < lat.size(); ++i) {
+        if ((event[i] & 1u) != odd) continue;
+        t.lat.push_back(lat[i]);
+        t.event.push_back(event[i]);
+        t.receiver_stalled.push_back(receiver_stalled[i]);
+        t.torn += i < torn_at.size() && torn_at[i];
+    }
+    t.lost = expected - std::min<std::uint64_t>(expected, t.lat.size());
+    return t;
+}
+
+void Tally::report(benchmark::State &state, const Control *c, const std::string &prefix) {
+    auto counter = [&](const char *name) -> benchmark::Counter & { return state.counters[prefix + name]; };
     if (c && event.size() == lat.size()) {
         std::vector<std::uint64_t> calm;
         for (std::size_t i = 0; i < lat.size(); ++i)
             if (!receiver_stalled[i] && event[i] < kEvents && !c->sender_stalled[event[i]].load(std::memory_order_relaxed))
                 calm.push_back(lat[i]);
         const measure::Summary q = measure::summarize(calm);
-        state.counters["p50_calm_ns"] = q.p50;
-        state.counters["p99_calm_ns"] = q.p99;
-        state.counters["calm_pct"] = lat.empty() ? 0.0 : 100.0 * double(calm.size()) / double(lat.size());
+        counter("p50_calm_ns") = q.p50;
+        counter("p99_calm_ns") = q.p99;
+        counter("calm_pct") = lat.empty() ? 0.0 : 100.0 * double(calm.size()) / double(lat.size());
     }
     const measure::Summary s = measure::summarize(lat);
-    state.counters["p50_ns"] = s.p50;
-    state.counters["p90_ns"] = s.p90;
-    state.counters["p99_ns"] = s.p99;
-    state.counters["p999_ns"] = s.p999;
-    state.counters["max_ns"] = s.max;
-    state.counters["torn"] = double(torn);
-    state.counters["lost"] = double(lost);
-    if (lost_calm >= 0) state.counters["lost_calm"] = double(lost_calm);
+    counter("p50_ns") = s.p50;
+    counter("p90_ns") = s.p90;
+    counter("p99_ns") = s.p99;
+    counter("p999_ns") = s.p999;
+    counter("max_ns") = s.max;
+    counter("torn") = double(torn);
+    counter("lost") = double(lost);
+    if (lost_calm >= 0) counter("lost_calm") = double(lost_calm);
 }
 
 std::string region_name(const char *tag) { return std::string("marllb_bench_") + tag + "_" + std::to_string(getpid()); }

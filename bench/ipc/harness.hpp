@@ -24,6 +24,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cstring>
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
@@ -81,6 +82,27 @@ struct Control {
     std::atomic<std::uint64_t> agent_answered_seq{0};
 };
 
+// The floor's shared buffer (limits.cpp, BM_CopyFloorOneWay and BM_ObsPaired): the sender
+// writes the bytes with plain stores and raises a one-line flag (release); the receiver polls
+// the flag (acquire) and copies the bytes out. The next write comes a period later: the copy is
+// complete long before then (the lost/torn counters would show otherwise).
+struct FloorBox {
+    alignas(64) std::atomic<std::uint64_t> seq{0};
+    alignas(64) MsgOut msg;
+    void send(const MsgOut &m) {
+        std::memcpy(&msg, &m, sizeof m);                     // plain stores: no reader is copying now
+        seq.store(m.sequence_id, std::memory_order_release); // pairs with the acquire in try_receive
+    }
+    // The newest message if it is not `seen`'s: copied into m, seen updated.
+    bool try_receive(MsgOut &m, std::uint64_t &seen) {
+        const std::uint64_t s = seq.load(std::memory_order_acquire);
+        if (s == seen) return false;
+        std::memcpy(&m, &msg, sizeof m);
+        seen = s;
+        return true;
+    }
+};
+
 // The receiver's stall watch: tick() in every iteration of its poll loop. resumed_ns is the
 // time it resumed after the last gap of kStallNs or more between two ticks.
 struct StallWatch {
@@ -131,8 +153,18 @@ struct Tally {
     std::vector<std::uint8_t> receiver_stalled; // one_way: the receiver stalled after t_k
     std::uint64_t torn = 0, lost = 0;
     std::int64_t lost_calm = -1; // the full loop's: lost though answered and polled for (-1: not counted)
-    void report(benchmark::State &state, const Control *c = nullptr);
+    // Counters named prefix + name (p50_ns, ..., torn, lost).
+    void report(benchmark::State &state, const Control *c = nullptr, const std::string &prefix = "");
+    // The events of one parity (one_way with Pairing::alternate): their latencies, stall flags
+    // and torn count; lost = expected - received.
+    Tally parity(std::uint32_t odd, std::uint64_t expected) const;
+    std::vector<std::uint8_t> torn_at; // one_way: the message of each latency failed its check
 };
+
+// one_way's events on one transport, or alternating between two by event (even k on the first,
+// odd k on the second), each transport's counters apart: the second's plain, the first's
+// prefixed "floor_" (BM_ObsPaired: the floor in the same repetition as marllb-shm).
+enum class Pairing { none, alternate };
 
 // One-way harness over any transport: `send(msg)` in the child, `recv(msg) -> bool` in the
 // parent (false: gave up, counted lost). A receiver that busy-polls (receiver_polls) ticks
@@ -140,7 +172,8 @@ struct Tally {
 // recv, so that a stall between two events or inside a read is seen too.
 enum class Receiver { blocks, polls };
 template <class Send, class Recv>
-void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv, Receiver how = Receiver::blocks) {
+void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv, Receiver how = Receiver::blocks,
+             Pairing pairing = Pairing::none) {
     const bool watch = how == Receiver::polls;
     if (std::string e = pin(g_cpu_receiver); !e.empty()) return state.SkipWithError(e.c_str());
     const pid_t child = fork_sender(c, [&] {
@@ -148,7 +181,9 @@ void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv, Rece
         const std::uint64_t t0 = wait_start(c);
         for (std::int64_t k = 0; k < kEvents; ++k) {
             const std::uint64_t t = t0 + std::uint64_t(k) * kPeriodNs;
-            fill(m, std::uint64_t(k)); // prepared before its time: only sending is timed
+            // Prepared before its time: only sending is timed. Alternating, each transport
+            // numbers its own events 1, 2, 3, ... (a fresh region's sequence ids).
+            fill(m, std::uint64_t(pairing == Pairing::alternate ? k / 2 : k));
             spin_until(t);
             m.active_as_bitmap = t;
             send(m);
@@ -170,7 +205,9 @@ void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv, Rece
         }
         const std::uint64_t t = m.active_as_bitmap, lat = now_ns() - t;
         if (watch) g_receiver_watch.tick();
-        if (!intact(m)) ++tally.torn;
+        const bool torn = !intact(m);
+        tally.torn += torn;
+        tally.torn_at.push_back(torn);
         tally.lat.push_back(lat);
         tally.event.push_back(std::uint32_t((t - t0) / kPeriodNs));
         tally.receiver_stalled.push_back(g_receiver_watch.resumed_ns > t);
@@ -178,7 +215,9 @@ void one_way(benchmark::State &state, Control *c, Send &&send, Recv &&recv, Rece
     }
     stop_child(child); // reaped: every flag the sender set is visible from here on
     tally.lost = std::uint64_t(kEvents) - tally.lat.size(); // each event is received at most once
-    tally.report(state, c);
+    if (pairing == Pairing::none) return tally.report(state, c);
+    tally.parity(0, kEvents / 2).report(state, c, "floor_");
+    tally.parity(1, kEvents / 2).report(state, c);
 }
 
 // A name unique to this process for a region or queue: marllb_bench_<tag>_<pid>.
@@ -189,6 +228,7 @@ void BM_CopyFloorOneWay(benchmark::State &state);     // limits.cpp
 void BM_ObsOneWay_marllb_shm(benchmark::State &state); // marllb.cpp
 void BM_ActionOneWay_marllb_shm(benchmark::State &state);
 void BM_FullLoop_marllb_shm(benchmark::State &state);
+void BM_ObsPaired_marllb_shm(benchmark::State &state);
 void BM_ObsOneWay_pipe(benchmark::State &state);       // kernel.cpp
 void BM_ObsOneWay_unix_socket(benchmark::State &state);
 void BM_ObsOneWay_posix_mq(benchmark::State &state);

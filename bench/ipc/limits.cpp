@@ -55,12 +55,8 @@ BENCHMARK(BM_Memcpy)->ArgName("bytes")->Arg(sizeof(MsgOut));
 // same 2,848 bytes into a shared buffer with plain stores and raises a one-line flag (release);
 // the receiver busy-polls the flag (acquire) and copies the bytes out. Same schedule, same cold
 // caches, same bytes as BM_ObsOneWay/marllb_shm, without the protocol: what any correct
-// transport must pay, and the in-run baseline its ratios are gated on.
-struct FloorBox {
-    alignas(64) std::atomic<std::uint64_t> seq{0};
-    alignas(64) MsgOut msg;
-};
-
+// transport must pay, and the in-run baseline its ratios are compared with (FloorBox,
+// harness.hpp). The gate pairs it with marllb-shm event by event (BM_ObsPaired, marllb.cpp).
 void BM_CopyFloorOneWay(benchmark::State &state) {
     Control *c = make_control();
     void *mem = mmap(nullptr, sizeof(FloorBox), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -68,22 +64,13 @@ void BM_CopyFloorOneWay(benchmark::State &state) {
     auto *box = new (mem) FloorBox;
     std::uint64_t seen = 0;
     one_way(
-        state, c,
+        state, c, [&](MsgOut &m) { box->send(m); },
         [&](MsgOut &m) {
-            std::memcpy(&box->msg, &m, sizeof m);       // plain stores: no reader is copying now
-            box->seq.store(m.sequence_id, std::memory_order_release); // pairs with the acquire below
-        },
-        [&](MsgOut &m) {
-            std::uint64_t s;
-            for (bool done = false; (s = box->seq.load(std::memory_order_acquire)) == seen; __builtin_ia32_pause()) {
+            for (bool done = false; !box->try_receive(m, seen); __builtin_ia32_pause()) {
                 g_receiver_watch.tick();
                 if (done) return false;
                 done = c->sender_done.load(std::memory_order_acquire);
             }
-            // The sender writes the next message only 200 us later: the copy is complete
-            // long before then (the lost/torn counters would show otherwise).
-            std::memcpy(&m, &box->msg, sizeof m);
-            seen = s;
             return true;
         },
         Receiver::polls);

@@ -96,7 +96,7 @@ RejectReason validate(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) n
 
 RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
     if constexpr (plant::validate_again)
-        plant::every_other_call_again([&] {
+        plant::again_in<1, 2>([&] {
             asm volatile("" ::: "memory"); // the action may have changed: no reuse of a result
             RejectReason again = validate(a, newest_seq, set);
             asm volatile("" : : "r"(again)); // computed, not optimised away

@@ -219,7 +219,7 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     copy_to_shared(&a->write_mono_ns, &meta, sizeof meta);
     copy_to_shared(&a->msg, &action, sizeof action);
     if constexpr (plant::write_action_again)
-        plant::every_other_call_again([&] {
+        plant::again_in<3, 5>([&] {
             asm volatile("" ::: "memory"); // the action may have changed: no reuse of a result
             RejectReason again = validate_action(action, newest, {num_servers(), server_set_seq()});
             asm volatile("" : : "r"(again));

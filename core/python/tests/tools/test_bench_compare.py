@@ -424,3 +424,41 @@ def test_a_report_only_rule_that_grew_is_reported_and_never_fails_the_gate(tmp_p
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "REPORT" in out and "reported, not gated" in out
+
+
+# The one-way rules read BM_ObsPaired: marllb-shm and its floor in the same repetition, event by
+# event, so a placement the host gave a repetition moves both.
+def judge_paired(tmp_path, base, cand, rule="obs_one_way_p50_vs_floor"):
+    gate = bench_compare.load_gate(GATE)
+    num, den = (gate["ratio"][rule][k].split(":") for k in ("numerator", "denominator"))
+    assert num[:2] == den[:2] == ["bench_ipc", "BM_ObsPaired/marllb_shm"]  # one benchmark: paired
+
+    def write(path, reps):
+        lines = ["binary,benchmark,metric,median,min,max,values"]
+        for metric, vals in zip((num[2], den[2]), zip(*reps)):
+            lines.append(f"bench_ipc,BM_ObsPaired/marllb_shm,{metric},{sorted(vals)[len(vals) // 2]},{min(vals)},"
+                         f"{max(vals)},{' '.join(map(str, vals))}")
+        path.write_text("\n".join(lines) + "\n")
+        return bench_compare.load_csv(str(path))
+    only = {"ratio": {rule: gate["ratio"][rule]}}
+    (row,) = bench_compare.judge(write(tmp_path / "b.csv", base), write(tmp_path / "c.csv", cand), only)
+    return row
+
+
+# The floor's calm p50 in the repetitions of one A/A run (ns): the host moved the vCPUs between a
+# placement at ~300 ns and one at ~900 ns, in a different order on each side
+# (results/bench/gate-series/ab-lost-calm/raw/none#1, BM_CopyFloorOneWay).
+PHASES_BASE = [893, 893, 325, 279, 376, 404, 833, 878, 864]
+PHASES_CAND = [923, 982, 918, 368, 365, 365, 830, 826, 854]
+
+
+@pytest.mark.parametrize("rule", ["obs_one_way_p50_vs_floor", "obs_one_way_p99_vs_floor"])
+def test_the_one_way_rules_pass_the_same_code_whatever_placement_each_repetition_had(tmp_path, rule):
+    row = judge_paired(tmp_path, [(1.3 * f + 20, f) for f in PHASES_BASE], [(1.3 * f - 15, f) for f in PHASES_CAND], rule)
+    assert row[5] == "PASS" and 0.95 < row[3] < 1.05
+
+
+@pytest.mark.parametrize("rule", ["obs_one_way_p50_vs_floor", "obs_one_way_p99_vs_floor"])
+def test_the_one_way_rules_fail_a_receive_half_as_slow_again_in_every_repetition(tmp_path, rule):
+    row = judge_paired(tmp_path, [(1.3 * f, f) for f in PHASES_BASE], [(1.95 * f, f) for f in PHASES_CAND], rule)
+    assert row[5] == "FAIL" and row[3] > 1.4 and row[4] < 0.05
