@@ -149,8 +149,11 @@ unsigned take_control(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now) {
         ControlMsg m;
         if (parse_control(d, len, m) && m.kind == Ctl::bye) {
             r.peer.world_sent = m.world_sent;
+            r.peer.full_ring_share = m.full_ring_share, r.peer.bare_gen_mpps = m.bare_gen_mpps;
+            r.peer.full_gen_mpps = m.full_gen_mpps;
             r.peer.bye.store(true, std::memory_order_release);
-        }
+        } else if (m.kind == Ctl::phase)
+            r.sync.phase.store(m.phase, std::memory_order_release);
         rte_pktmbuf_free(pkts[i]);
     }
     return k;
@@ -167,6 +170,10 @@ LbReport lb_report(const Run &r) {
     o.tx_full = r.stats.tx_full.load(std::memory_order_relaxed);
     o.published = r.stats.published.load(std::memory_order_relaxed);
     o.applied = c.actions_applied, o.rejected = r.stats.rejected.load(std::memory_order_relaxed), o.fallbacks = c.fallbacks;
+    const FloodRates &f = r.flood;
+    o.bare_mpps = f.bare_mpps, o.full_mpps = f.full_mpps, o.full_busy = f.full_busy, o.full_capacity_mpps = f.full_capacity_mpps;
+    o.bare_empty_polls = f.bare_empty_polls, o.full_empty_polls = f.full_empty_polls, o.bare_burst = f.bare_burst;
+    o.full_burst = f.full_burst;
     return o;
 }
 
@@ -214,16 +221,21 @@ int lb_lcore_realtime(Run &r) {
 // triggered) is summed as busy time, by the TSC (two reads per poll).
 int lb_lcore_flood(Run &r) {
     rte_mbuf *pkts[kBurst];
+    const bool cross = r.role == Role::lb; // the phases come as control frames (take_control)
     const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
     for (int phase = 0; phase < 2; ++phase) {
         while (r.sync.phase.load(std::memory_order_acquire) < phase && !r.sync.stop.load(std::memory_order_relaxed)) {
+            if (!cross) continue;
+            unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            if (n && (n = take_control(r, pkts, n, mono_ns())) > 0) rte_pktmbuf_free_bulk(pkts, n); // before the phase
         }
         std::uint64_t first = 0, last = 0, count = 0, polls = 0, empty = 0, busy_cycles = 0;
         PublishSchedule sched(r.model, interval, mono_ns());
         Warmer warm{std::uint64_t(r.cfg.warm_us * 1e3)};
         while (r.sync.phase.load(std::memory_order_relaxed) == phase && !r.sync.stop.load(std::memory_order_relaxed)) {
             const std::uint64_t c0 = rte_rdtsc();
-            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            if (cross && n) n = take_control(r, pkts, n, mono_ns());
             ++polls;
             if (!n) {
                 empty += first != 0;
@@ -333,10 +345,24 @@ void wait_for_answers(Run &r, std::uint64_t &next_check) {
     }
 }
 
+// --role lb after a flood: what comes until the world's bye (the frames of its settle, its
+// bye), then the bye_ack, until main stops this lcore.
+int lb_lcore_after_flood(Run &r) {
+    rte_mbuf *pkts[kBurst];
+    while (!r.sync.stop.load(std::memory_order_relaxed)) {
+        unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+        const std::uint64_t now = mono_ns();
+        if (n && (n = take_control(r, pkts, n, now)) > 0) rte_pktmbuf_free_bulk(pkts, n);
+        lb_peer_duties(r, now);
+    }
+    return 0;
+}
+
 } // namespace
 
 int lb_lcore_main(void *arg) {
     Run &r = *static_cast<Run *>(arg);
+    if (r.cfg.flood && r.role == Role::lb) return lb_lcore_flood(r), lb_lcore_after_flood(r);
     if (r.cfg.flood) return lb_lcore_flood(r);
     return r.cfg.lockstep ? lb_lcore_lockstep(r) : lb_lcore_realtime(r);
 }

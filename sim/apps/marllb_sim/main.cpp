@@ -118,7 +118,6 @@ std::vector<TraceEntry> check_config(Run &r) {
     if (r.role != Role::both) {
         if (cfg.memif.empty()) fail("--role " + cfg.role + " needs --memif SOCKET (the socket file world and LB share)");
         if (cfg.lockstep) fail("--lockstep runs world and LB in one process: drop --role (two processes run in real time only)");
-        if (cfg.flood) fail("--flood runs world and LB in one process: drop --role");
     } else if (!cfg.memif.empty())
         fail("--memif joins two processes: add --role world (or lb), and start the other role on the same socket");
     if (cfg.pcap_seconds > 0 && cfg.pcap.empty()) fail("--pcap-seconds needs --pcap FILE");
@@ -271,7 +270,17 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
             rep.lb.actions_applied = l.applied, rep.lb.fallbacks = l.fallbacks;
             rep.published = l.published, rep.rejected = l.rejected;
         }
-        if (r.role == Role::lb) rep.duration_s = wall_s; // the LB runs as long as the world (or until it is gone)
+        if (r.role == Role::lb && !cfg.flood) rep.duration_s = wall_s; // the LB runs as long as the world (or until it is gone)
+        if (cfg.flood && r.role == Role::lb) { // the world's side of the flood, from its bye
+            rep.flood.full_ring_share = r.peer.full_ring_share;
+            rep.flood.bare_gen_mpps = r.peer.bare_gen_mpps, rep.flood.full_gen_mpps = r.peer.full_gen_mpps;
+        }
+        if (cfg.flood && r.role == Role::world && p.lb_reported) { // the LB's side, from its bye_ack
+            const LbReport &l = r.peer.lb;
+            rep.flood.bare_mpps = l.bare_mpps, rep.flood.full_mpps = l.full_mpps, rep.flood.full_busy = l.full_busy;
+            rep.flood.full_capacity_mpps = l.full_capacity_mpps, rep.flood.bare_empty_polls = l.bare_empty_polls;
+            rep.flood.full_empty_polls = l.full_empty_polls, rep.flood.bare_burst = l.bare_burst, rep.flood.full_burst = l.full_burst;
+        }
         rep.processes = std::move(p);
     }
     if (world) {
@@ -340,7 +349,7 @@ int main(int argc, char **argv) {
     else if (cfg.flood) world_flood(r);
     else if (cfg.lockstep) world_lockstep(r, *world, prog);
     else world_realtime(r, *world, prog);
-    if (r.role == Role::world) world_goodbye(r, *world);
+    if (r.role == Role::world) world_goodbye(r, world ? &*world : nullptr);
     r.sync.stop.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore(); // orders everything the LB lcore did before the reads below
     const double wall_s = double(mono_ns() - wall0) * 1e-9;

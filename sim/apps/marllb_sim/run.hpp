@@ -129,7 +129,7 @@ struct Progress {
 
 WorldConfig world_config(const Run &r, std::vector<TraceEntry> trace);
 // --role world: after the run, the bye to the LB and the wait for its bye_ack (peer.hpp).
-void world_goodbye(Run &r, World &w);
+void world_goodbye(Run &r, World *w); // w: null in --flood
 // --role lb, the main lcore: watches the world (link, heartbeats, bye) while the LB lcore runs;
 // returns when the run is over for the LB.
 void lb_watch(Run &r);

@@ -56,7 +56,7 @@ void on_control(Run &r, const std::uint8_t *d, std::size_t len) {
     r.peer.bye.store(true, std::memory_order_release);
 }
 
-unsigned drain_forwarded(Run &r, World &w, std::uint64_t now, bool use_stamp) {
+unsigned drain_forwarded(Run &r, World *w, std::uint64_t now, bool use_stamp) { // w: null in --flood
     rte_mbuf *pkts[kBurst];
     unsigned total = 0, n;
     while ((n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, pkts, kBurst)) > 0) {
@@ -64,11 +64,14 @@ unsigned drain_forwarded(Run &r, World &w, std::uint64_t now, bool use_stamp) {
         for (unsigned i = 0; i < n; ++i) {
             auto *d = rte_pktmbuf_mtod(pkts[i], std::uint8_t *);
             const std::size_t len = rte_pktmbuf_data_len(pkts[i]);
-            if (r.role == Role::world && is_control(d, len)) {
-                on_control(r, d, len);
-                continue;
+            if (r.role == Role::world) {
+                if (is_control(d, len)) {
+                    on_control(r, d, len);
+                    continue;
+                }
+                from_server_address(d, len); // a data plane that forwards by server address (docs/vpp.md)
             }
-            w.on_forwarded(d, len, use_stamp ? ts_of(r, pkts[i]) : now);
+            if (w) w->on_forwarded(d, len, use_stamp ? ts_of(r, pkts[i]) : now);
             ++r.world_rx;
         }
         if (r.role == Role::world) r.peer.last_seen_ns.store(mono_ns(), std::memory_order_relaxed);
@@ -178,14 +181,14 @@ void world_realtime(Run &r, World &w, Progress &prog) {
         }
         w.run_until(now, [&](const Packet &p) { tx.add(p); });
         if (tx.n) tx.flush();
-        drain_forwarded(r, w, now, false);
+        drain_forwarded(r, &w, now, false);
         prog.tick(w, now);
     }
     prog.tick(w, end, true);
     if (tx.gen_drops) fmt::print(stderr, "marllb-sim: {} frames not sent (mbufs or the LB's ring full)\n", tx.gen_drops);
 }
 
-void world_goodbye(Run &r, World &w) {
+void world_goodbye(Run &r, World *w) {
     PeerState &p = r.peer;
     const std::uint64_t start = mono_ns();
     const std::uint64_t deadline = start + std::max<std::uint64_t>(kSec, std::uint64_t(2 * r.cfg.peer_timeout_ms * 1e6));
@@ -193,7 +196,12 @@ void world_goodbye(Run &r, World &w) {
     // The LB answers after every frame it forwarded: what arrives before its bye_ack is the
     // rest of the run's traffic.
     while (!p.lost && !p.bye.load(std::memory_order_acquire) && mono_ns() < deadline) {
-        if (!sent) sent = send_control(r, r.cfg.port_in, ControlMsg{Ctl::bye, ++p.hb_seq, r.world_tx, {}});
+        if (!sent) {
+            ControlMsg bye{Ctl::bye, ++p.hb_seq, r.world_tx, {}};
+            bye.full_ring_share = r.flood.full_ring_share, bye.bare_gen_mpps = r.flood.bare_gen_mpps;
+            bye.full_gen_mpps = r.flood.full_gen_mpps;
+            sent = send_control(r, r.cfg.port_in, bye);
+        }
         drain_forwarded(r, w, mono_ns(), false);
         if (!link_up(r.cfg.port_in) || !link_up(r.cfg.port_out)) break;
     }
@@ -225,10 +233,10 @@ void world_lockstep(Run &r, World &w, Progress &prog) {
         r.sync.world_step.store(++step, std::memory_order_release); // L1
         const LockstepPatience patience; // the LB may be waiting for the agent
         while (r.sync.lb_step.load(std::memory_order_acquire) != step) { // L4
-            drain_forwarded(r, w, t, true);
+            drain_forwarded(r, &w, t, true);
             patience.after_poll();
         }
-        drain_forwarded(r, w, t, true);
+        drain_forwarded(r, &w, t, true);
         if (t >= next_boundary) next_boundary += interval;
         prog.tick(w, t);
     }
@@ -247,8 +255,22 @@ void world_flood(Run &r) {
     for (std::uint32_t i = 0; i < flows.size(); ++i) flows[i].key = FlowKey{0x0A000000u | i, kVip, 1024, kVipPort};
     std::size_t next = 0;
     rte_mbuf *m[kBurst];
-    for (int phase = 0; phase < 2; ++phase) {
+    const bool cross = r.role == Role::world;
+    // --role world: the LB process learns each phase from a control frame ahead of its frames.
+    auto announce = [&](int phase) {
+        ControlMsg msg{Ctl::phase, ++r.peer.hb_seq, 0, {}};
+        msg.phase = phase;
+        const std::uint64_t give_up = mono_ns() + kSec;
+        while (!send_control(r, r.cfg.port_in, msg) && mono_ns() < give_up) {
+            rte_mbuf *back[kBurst];
+            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+            if (n) rte_pktmbuf_free_bulk(back, n);
+        }
+    };
+    bool lb_gone = false;
+    for (int phase = 0; phase < 2 && !lb_gone; ++phase) {
         r.sync.phase.store(phase, std::memory_order_release);
+        if (cross) announce(phase);
         const std::uint64_t start = mono_ns(), end = start + std::uint64_t(r.cfg.flood_seconds * 1e9);
         std::uint64_t now = start, sent_total = 0, bursts = 0, full_bursts = 0;
         while (now < end) {
@@ -275,8 +297,16 @@ void world_flood(Run &r) {
                 rte_mbuf *back[kBurst];
                 const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
                 if (n) rte_pktmbuf_free_bulk(back, n);
-                else rte_pause();
+                else if (cross && !link_up(r.cfg.port_in)) { // the LB process is gone: no frame will be taken
+                    rte_pktmbuf_free_bulk(m + sent, have - sent);
+                    fmt::print(stderr, "marllb-sim: the LB process is gone (memif link down): the flood stops\n");
+                    r.peer.lost = true;
+                    ++r.peer.losses;
+                    lb_gone = true;
+                    break;
+                } else rte_pause();
             }
+            if (lb_gone) break;
             sent_total += have;
             full_bursts += full;
             now = mono_ns();
@@ -292,6 +322,7 @@ void world_flood(Run &r) {
         }
     }
     r.sync.phase.store(2, std::memory_order_release);
+    if (cross && !lb_gone) announce(2);
 }
 
 } // namespace marllb::sim::app
