@@ -194,7 +194,7 @@ def test_role_errors_exit_2_with_one_line():
     for args, word in ((["--role", "lb"], "--memif"),
                        (["--role", "world", "--memif", "/tmp/x.sock", "--lockstep"], "--lockstep"),
                        (["--memif", "/tmp/x.sock"], "--role"),
-                       (["--role", "world", "--memif", "/tmp/x.sock", "--flood"], "--flood")):
+                       (["--pcap-seconds", "2"], "--pcap")):
         r = subprocess.run([SIM, *args, "--quiet"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2, (args, r.stderr)
         lines = r.stderr.strip().splitlines()
@@ -251,9 +251,12 @@ def syn_flows(packets, iface, direction):
 
 
 def test_a_capture_holds_the_flows_of_the_run(tmp_path):
+    # One process: the world stops its LB lcore at the end without draining its ring, so frames
+    # in flight then are in the capture and not in the row (a few); the two-process capture
+    # below is exact.
     out, cap = tmp_path / "sim.csv", tmp_path / "run.pcapng"
     r = subprocess.run([SIM, "--duration", "2", "--quiet", "--no-region", "--csv", str(out), "--pcap", str(cap),
-                        "--pcap-count", "1000000"], capture_output=True, text=True, timeout=120)
+                        "--pcap-count", "1000000"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "frames not sent" not in r.stderr  # else the capture holds frames the LB never saw
     row = rows(out)[0]
@@ -262,15 +265,19 @@ def test_a_capture_holds_the_flows_of_the_run(tmp_path):
     # Port 0 out: the clients' frames to the LB; port 1 in: what the LB forwarded.
     sent = [p for p in packets if p[0] == 0 and p[1] == "out"]
     back = [p for p in packets if p[0] == 1 and p[1] == "in"]
-    assert len(sent) == int(row["packets"]) and len(back) == int(row["packets"]) - int(row["drops"])
+    packets_at_lb = int(row["packets"])
+    assert packets_at_lb <= len(sent) <= packets_at_lb + 1024  # at most a ring in flight
+    assert packets_at_lb - 1024 <= len(back) <= packets_at_lb
     syns = syn_flows(packets, 0, "out")
-    assert len(syns) == len(set(syns)) == int(row["flows"]) > 100
-    assert sorted(syn_flows(packets, 1, "in")) == sorted(syns)
+    flows = int(row["flows"]) + int(row["untracked_syns"])
+    assert len(syns) == len(set(syns)) > 100
+    assert flows <= len(syns) <= flows + 1024
+    assert set(syn_flows(packets, 1, "in")) <= set(syns)
     if shutil.which("tcpdump"):
         t = subprocess.run(["tcpdump", "-nn", "-r", str(cap), "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"],
                            capture_output=True, text=True, timeout=60)
         assert t.returncode == 0, t.stderr
-        assert len(t.stdout.splitlines()) == 2 * int(row["flows"])  # each SYN out on port 0 and in on port 1
+        assert len(t.stdout.splitlines()) == len(syns) + len(syn_flows(packets, 1, "in"))
 
 
 def test_a_capture_window_stops_at_its_count(tmp_path):
@@ -293,9 +300,15 @@ def test_the_lb_process_captures_what_it_receives_and_forwards(setup):
     row = rows(lcsv)[0]
     names, packets = read_pcapng(cap)
     assert names[:2] == ["dpdk:0 vdev-net_memif0", "dpdk:1 vdev-net_memif1"], names
+    # Exact here: the LB drained every frame before the world's bye.
+    data_in = [p for p in packets if p[0] == 0 and p[1] == "in" and p[2][12:14] == b"\x08\x00"]
+    assert len(data_in) == int(row["packets"]) == int(row["world_sent"])
     syns = syn_flows(packets, 0, "in")
-    assert len(set(syns)) == int(row["flows"]) > 50
+    assert len(syns) == len(set(syns)) == int(row["flows"]) + int(row["untracked_syns"]) > 50
     assert sorted(syn_flows(packets, 1, "out")) == sorted(syns)
+    if shutil.which("tcpdump"):
+        t = subprocess.run(["tcpdump", "-nn", "-r", str(cap), "-c", "5"], capture_output=True, text=True, timeout=60)
+        assert t.returncode == 0 and "192.0.2.1.80" in t.stdout, t.stderr
 
 
 # ---- scripts/vpp_check.py against our own LB process ----

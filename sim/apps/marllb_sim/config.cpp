@@ -109,7 +109,9 @@ std::vector<std::string> default_eal(const Config &cfg) {
     return {"--no-huge", "--no-pci", "--no-telemetry", "-l", cfg.role == "world" ? "0" : "0-1", "-m", "512",
             "--file-prefix", eal_file_prefix(cfg),
             fmt::format("--vdev=net_memif0,role={},id=0,socket={}", side, cfg.memif),
-            fmt::format("--vdev=net_memif1,role={},id=1,socket={}", side, cfg.memif), "--log-level=warning"};
+            fmt::format("--vdev=net_memif1,role={},id=1,socket={}", side, cfg.memif), "--log-level=warning",
+            // the LB tries to connect every 100 ms until the world listens: each try would log an error
+            "--log-level=pmd.net.memif:critical"};
 }
 
 } // namespace marllb::sim::app

@@ -91,7 +91,18 @@ void connect_lb_ports(Run &r) {
 void wait_for_peer(Run &r) {
     const Config &cfg = r.cfg;
     const std::uint64_t give_up = mono_ns() + std::uint64_t(cfg.connect_timeout_s * 1e9);
+    std::uint64_t retry_at = mono_ns() + 500'000'000;
     while (!link_up(cfg.port_in) || !link_up(cfg.port_out)) {
+        // LB: a world whose socket exists but whose interfaces are not started yet refuses the
+        // connection ("ID not found"), and DPDK's memif client does not try again by itself.
+        if (r.role == Role::lb && mono_ns() >= retry_at) {
+            for (unsigned port : {cfg.port_in, cfg.port_out})
+                if (!link_up(port)) {
+                    (void)rte_eth_dev_stop(std::uint16_t(port));
+                    (void)rte_eth_dev_start(std::uint16_t(port));
+                }
+            retry_at = mono_ns() + 500'000'000;
+        }
         if (g_stop_signal) fail(fmt::format("stopped by signal {} while waiting for the other process", int(g_stop_signal)));
         if (mono_ns() > give_up)
             fail(r.role == Role::world
