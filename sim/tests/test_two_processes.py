@@ -324,30 +324,39 @@ def vpp_check(*args):
 @root_only
 @pytest.mark.skipif(not AGENT, reason="MARLLB_AGENT (the marllb-agent binary) is not set")
 def test_vpp_check_says_whether_the_lb_published_and_applied(setup):
-    wcsv = setup.tmp / "world.csv"
-    # With an agent: published and applied (the region is kept for the check).
-    world = setup.world("--duration", "3", "--csv", str(wcsv), "--connect-timeout-s", "60")
-    lb = setup.lb("--policy", "agent", "--publish-us", "100000", "--keep-region", "--connect-timeout-s", "60")
-    assert region_up(setup.prefix + "0"), lb.stderr()
-    agent = setup.start(AGENT, "--region", setup.prefix + "0", "--servers", "marllb7", "--interval-ms", "100", "--quiet")
-    assert world.p.wait(timeout=600) == 0, world.stderr()
-    assert lb.p.wait(timeout=30) == 0, lb.stderr()
-    agent.stop()
-    r = vpp_check("--world-csv", str(wcsv), "--region", setup.prefix + "0")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "OK: the LB published observations and applied actions" in r.stdout
+    # The check follows the region during the run (our LB leaves with the world) and reports
+    # on the world's row.
+    def run(policy, with_agent, csv_name):
+        wcsv = setup.tmp / csv_name
+        check = subprocess.Popen(["/usr/bin/python3", VPP_CHECK, "--world-csv", str(wcsv), "--region", setup.prefix + "0",
+                                  "--wait-s", "600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            world = setup.world("--duration", "3", "--csv", str(wcsv), "--connect-timeout-s", "60")
+            lb = setup.lb("--policy", policy, "--publish-us", "100000", "--connect-timeout-s", "60")
+            if with_agent:
+                assert region_up(setup.prefix + "0"), lb.stderr()
+                agent = setup.start(AGENT, "--region", setup.prefix + "0", "--servers", "marllb7", "--interval-ms", "100",
+                                    "--quiet")
+            assert world.p.wait(timeout=600) == 0, world.stderr()
+            assert lb.p.wait(timeout=30) == 0, lb.stderr()
+            if with_agent:
+                agent.stop()
+            out, err = check.communicate(timeout=120)
+            return check.returncode, out + err
+        finally:
+            if check.poll() is None:
+                check.kill()
+                check.wait()
+
+    rc, out = run("agent", True, "world.csv")
+    assert rc == 0, out
+    assert "OK: the LB published observations and applied actions" in out
     # Without an agent the LB publishes but applies nothing: exit 1, and the line says why.
-    os.unlink(f"/dev/shm/{setup.prefix}0")
-    wcsv2 = setup.tmp / "world2.csv"
-    world = setup.world("--duration", "2", "--csv", str(wcsv2), "--connect-timeout-s", "60")
-    lb = setup.lb("--keep-region", "--connect-timeout-s", "60")
-    assert world.p.wait(timeout=600) == 0, world.stderr()
-    assert lb.p.wait(timeout=30) == 0, lb.stderr()
-    r = vpp_check("--world-csv", str(wcsv2), "--region", setup.prefix + "0")
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "fewer than 1 actions applied" in r.stdout and "observations published" in r.stdout
+    rc, out = run("sed", False, "world2.csv")
+    assert rc == 1, out
+    assert "fewer than 1 actions applied" in out and "observations published" in out
     # No region of that name: exit 1.
-    r = vpp_check("--world-csv", str(wcsv2), "--region", setup.prefix + "none")
+    r = vpp_check("--world-csv", str(setup.tmp / "world2.csv"), "--region", setup.prefix + "none")
     assert r.returncode == 1 and "never created it" in r.stdout, r.stdout + r.stderr
 
 
