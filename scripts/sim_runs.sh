@@ -2,7 +2,7 @@
 # The reported runs of the simulated world and LB (docs/sim.md): rows appended to
 # results/sim/<name>.csv.
 #
-#   scripts/sim_runs.sh [--out DIR] [--only flood|policies|trace]
+#   scripts/sim_runs.sh [--out DIR] [--only flood|policies|trace|memif]
 #
 #   flood.csv     LB throughput on 64-byte frames against the bare rx->tx handoff of the same run,
 #                 with the LB lcore's busy share, its capacity (frames / busy time), the
@@ -16,6 +16,10 @@
 #   policies.csv  ECMP, WCMP, LSQ, SED on MARLLB's [1,1,1,1,2,2,2] at 85 % load, lockstep, 300 s,
 #                 under each LB model (--lb-model marllb, the default, and clean)
 #   trace.csv     replay of the MARLLB trace at 350 flows/s, lockstep, 120 s, SED, each LB model
+#   memif-ring.csv, memif-world.csv, memif-lb.csv
+#                 the flood (7 servers, 3 s per phase, three runs) in one process over net_ring and,
+#                 right after each, as two processes over net_memif (--role world / --role lb; the
+#                 world's and the LB's rows); root (memif without huge pages)
 # Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/,
 # flood rows written before the busy share and the status in results/sim/before-flood-status/, before the backlog share in before-backlog/,
 # and every row written before the run_id column in results/sim/before-run-id/.
@@ -38,7 +42,7 @@ export MARLLB_GIT_COMMIT="$(git_commit)"
 sim="$MARLLB_ROOT/build/release/sim/apps/marllb-sim"
 s64=$(printf '1,%.0s' $(seq 64)); s64=${s64%,}
 mkdir -p "$out"
-case "$only" in ""|flood|policies|trace) ;; *) usage_error "--only takes flood, policies or trace, not '$only'" ;; esac
+case "$only" in ""|flood|policies|trace|memif) ;; *) usage_error "--only takes flood, policies, trace or memif, not '$only'" ;; esac
 set -x
 if [ -z "$only" ] || [ "$only" = flood ]; then
   for run in 1 2 3; do "$sim" --flood --flood-seconds 5 --csv "$out/flood.csv"; done
@@ -67,5 +71,15 @@ if [ -z "$only" ] || [ "$only" = trace ]; then
   for m in marllb clean; do
     "$sim" --lockstep --duration 120 --lb-model "$m" --trace "$MARLLB_ROOT/sim/traces/poisson_for_loop_rate_350.csv" \
       --quiet --no-region --csv "$out/trace.csv"
+  done
+fi
+if [ -z "$only" ] || [ "$only" = memif ]; then
+  sock="$(mktemp -u /tmp/marllb_sim_runs_XXXXXX.sock)"
+  for run in 1 2 3; do
+    "$sim" --flood --flood-seconds 3 --csv "$out/memif-ring.csv"
+    "$sim" --role world --memif "$sock" --flood --flood-seconds 3 --connect-timeout-s 60 --csv "$out/memif-world.csv" &
+    world=$!
+    "$sim" --role lb --memif "$sock" --flood --connect-timeout-s 60 --csv "$out/memif-lb.csv"
+    wait "$world"
   done
 fi

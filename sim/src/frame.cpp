@@ -112,4 +112,13 @@ int server_from_mac(const std::uint8_t *frame, std::size_t len) noexcept {
     return frame[5];
 }
 
+bool from_server_address(std::uint8_t *frame, std::size_t len) noexcept {
+    if (len < kEthLen + kIpv4Len || frame[12] != 0x08 || frame[13] != 0x00) return false;
+    const std::uint32_t dst = rd32(frame + kEthLen + 16);
+    if ((dst & 0xffffff00u) != kServerNet || (dst & 0xff) == 0 || (dst & 0xff) == 0xff) return false;
+    set_server_mac(frame, (dst & 0xff) - 1);
+    wr32(frame + kEthLen + 16, kVip);
+    return true;
+}
+
 } // namespace marllb::sim

@@ -60,4 +60,13 @@ void set_server_mac(std::uint8_t *frame, unsigned server) noexcept;
 inline constexpr std::uint32_t kVip = 0xC0000201u; // 192.0.2.1, the service address
 inline constexpr std::uint16_t kVipPort = 80;
 
+// A data plane that forwards like VPP's lb plugin in L3DSR mode (MARLLB's node.c:566-596: the
+// destination address becomes the server's, the DSCP is set, the rest stays) is told server s
+// as the address kServerNet + 1 + s (198.51.100.1, .2, ...; docs/vpp.md). from_server_address
+// turns such a frame back into what this project's LB forwards: the VIP as destination, s in the
+// destination MAC (the IPv4 checksum is not recomputed: the world does not read it). False, and
+// the frame untouched, for any other frame.
+inline constexpr std::uint32_t kServerNet = 0xC6336400u; // 198.51.100.0/24 (TEST-NET-2)
+bool from_server_address(std::uint8_t *frame, std::size_t len) noexcept;
+
 } // namespace marllb::sim

@@ -114,6 +114,14 @@ std::string summary_text(const RunReport &r) {
         fmt::format_to(out, "  {:<28} min {:.3f} ms, mean {:.3f} ms, max {:.3f} ms ({} model)\n", "gaps between publishes",
                        double(r.gaps.min_ns) / 1e6, double(r.gaps.sum_ns) / double(r.gaps.count) / 1e6,
                        double(r.gaps.max_ns) / 1e6, describe(r.model));
+    if (r.processes) {
+        const TwoProcesses &p = *r.processes;
+        fmt::format_to(out, "  {:<28} role {}, status {}: world sent {}, LB packets {}, LB forwarded {} ({} not taken by its tx), "
+                            "world received {}{}\n",
+                       "two processes (memif)", p.role, p.status, p.world_sent, r.lb.packets, p.forwarded, p.tx_full,
+                       p.world_received, p.role == "world" && !p.lb_reported ? " (the LB's counters did not arrive)" : "");
+        if (p.lb_losses) fmt::format_to(out, "  {:<28} the LB went away {} times during the run\n", "", p.lb_losses);
+    }
     if (r.lockstep_agent_timeouts)
         fmt::format_to(out, "  {:<28} {} intervals went on without the agent's answer\n", "lockstep", r.lockstep_agent_timeouts);
     return s;
@@ -148,6 +156,11 @@ measure::ResultRow result_row(const RunReport &r, const measure::Host &host) {
         .add("fct_p50_s", quantile(fct, 0.5)).add("fct_p90_s", quantile(fct, 0.9)).add("fct_p99_s", quantile(fct, 0.99))
         .add("jain_util", r.world ? jain_index(r.world->utilisation) : 0.0).add("jain_duration", r.jain_duration)
         .add("publish_cost_p50_us", pc.p50_us).add("publish_cost_p99_us", pc.p99_us).add("publish_cost_max_us", pc.max_us);
+    if (r.processes) // two-process rows only: the other files keep their columns
+        row.add("role", r.processes->role).add("status", r.processes->status).add("world_sent", r.processes->world_sent)
+            .add("world_received", r.processes->world_received).add("forwarded", r.processes->forwarded)
+            .add("tx_full", r.processes->tx_full).add("lb_reported", std::uint64_t(r.processes->lb_reported))
+            .add("lb_losses", r.processes->lb_losses);
     return row;
 }
 

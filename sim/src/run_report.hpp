@@ -56,6 +56,21 @@ struct WorldResults {
     double rate_per_s = 0;           // the Poisson arrival rate of the configuration (a trace ignores it)
 };
 
+// World and LB as two processes (marllb-sim --role world|lb): what this process knows of the
+// run across both. Each process writes its own row; the world's carries the LB's counters as the
+// LB reported them at the end (its bye_ack), so one row accounts for every frame:
+//   world_sent = packets + in flight lost with an LB that died;  packets = forwarded + drops;
+//   world_received = forwarded - tx_full (when lb_reported and the LB never restarted).
+struct TwoProcesses {
+    std::string role;          // "world" or "lb"
+    std::string status = "ok"; // ok, lb_restarted, lb_lost, no_ack, world_lost, stopped
+    std::uint64_t world_sent = 0;     // frames the world's port toward the LB took (lb: from the world's bye; 0 without one)
+    std::uint64_t world_received = 0; // data frames the world received from the LB (lb: 0)
+    std::uint64_t forwarded = 0, tx_full = 0; // the LB's (world: as reported)
+    bool lb_reported = false;         // world: the LB's bye_ack arrived (its counters are in this row)
+    std::uint64_t lb_losses = 0;      // world: times the LB went away during the run
+};
+
 enum class RunMode { realtime, lockstep, flood };
 [[nodiscard]] const char *describe(RunMode m) noexcept;
 
@@ -80,6 +95,7 @@ struct RunReport {
     FloodRates flood;
     std::uint64_t lockstep_agent_timeouts = 0;
     std::optional<WorldResults> world;
+    std::optional<TwoProcesses> processes; // --role world|lb only: their rows have its columns too
 };
 
 // total += c, field by field.

@@ -84,3 +84,23 @@ TEST_CASE("the server index written into the destination MAC reads back", "[fram
     CHECK(server_from_mac(f.data(), f.size()) == 63);
     CHECK(parse_frame(f.data(), f.size()).drop == Drop::none);
 }
+
+TEST_CASE("a frame forwarded by a server address (L3DSR) reads back as the VIP and the server's MAC", "[frame]") {
+    auto f = good_frame(kTcpAck);
+    const std::vector<std::uint8_t> ours = [&] { auto g = f; set_server_mac(g.data(), 3); return g; }();
+    // What VPP's lb plugin in L3DSR mode sends to server 3: destination 198.51.100.4, DSCP set.
+    f[kEthLen + 1] = 2 << 2;
+    f[kEthLen + 16] = 198, f[kEthLen + 17] = 51, f[kEthLen + 18] = 100, f[kEthLen + 19] = 4;
+    REQUIRE(from_server_address(f.data(), f.size()));
+    CHECK(server_from_mac(f.data(), f.size()) == 3);
+    const Parsed p = parse_frame(f.data(), f.size());
+    CHECK(p.key == (FlowKey{0x0A000001, kVip, 40000, kVipPort}));
+    CHECK(std::memcmp(f.data(), ours.data(), 6) == 0);
+    // Our own LB's frames, and addresses outside the server net, are left alone.
+    auto same = ours;
+    CHECK_FALSE(from_server_address(same.data(), same.size()));
+    CHECK(same == ours);
+    f[kEthLen + 18] = 101;
+    CHECK_FALSE(from_server_address(f.data(), f.size()));
+    CHECK_FALSE(from_server_address(f.data(), kEthLen + 10));
+}

@@ -2,7 +2,11 @@
 
 #include "cli_checks.hpp"
 
+#include <fmt/format.h>
+
+#include <cctype>
 #include <cstring>
+#include <filesystem>
 
 namespace marllb::sim::app {
 
@@ -48,13 +52,28 @@ void add_options(CLI::App &app, Config &cfg) {
     app.add_option("--flood-flows", cfg.flood_flows, "flood: concurrent flows")->check(CLI::Range(1u, 1u << 22));
     app.add_option("--flood-acks", cfg.flood_acks, "flood: ACKs per flow between its handshake and its RST")->check(CLI::Range(0u, 1000u));
     app.add_option("--flood-seconds", cfg.flood_seconds, "flood: seconds per phase")->check(marllb::sim::cli::positive);
+    app.add_option("--role", cfg.role,
+                   "both: world and LB in this process (net_ring); world or lb: one of the two, the other a process "
+                   "on the same --memif socket (real time only; docs/sim.md, 'Two processes')")
+        ->check(CLI::IsMember({"both", "world", "lb"}));
+    app.add_option("--memif", cfg.memif, "--role world|lb: the memif socket file (the world listens on it, the LB connects)");
+    app.add_option("--peer-timeout-ms", cfg.peer_timeout_ms,
+                   "--role world|lb: no frame and no heartbeat from the other process this long (or its memif link down): it is gone")
+        ->check(marllb::sim::cli::positive);
+    app.add_option("--connect-timeout-s", cfg.connect_timeout_s,
+                   "--role world|lb: how long to wait for the other process at start")->check(marllb::sim::cli::positive);
+    app.add_option("--pcap", cfg.pcap, "write the frames of the first --pcap-count frames (or --pcap-seconds) to this pcapng file");
+    app.add_option("--pcap-count", cfg.pcap_count, "--pcap: frames to capture (each direction and port counts)")->check(CLI::Range(std::uint64_t(1), std::uint64_t(1) << 32));
+    app.add_option("--pcap-seconds", cfg.pcap_seconds, "--pcap: stop capturing after this many seconds (0: by count only)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--port-in", cfg.port_in, "ethdev port world -> LB");
     app.add_option("--port-out", cfg.port_out, "ethdev port LB -> world");
     app.add_option("--csv", cfg.csv, "append the run's result row to this CSV file");
     app.add_option("--timeseries", cfg.timeseries, "write one row per second (progress) to this CSV file");
     app.add_flag("--quiet", cfg.quiet, "no progress lines");
     app.footer("Example: marllb-sim --duration 10 --policy sed --servers marllb7 --csv results/runs/sim.csv\n"
-               "         (with an agent: marllb-sim --policy agent --lockstep, then marllb-agent --region marllb_lb0)\n");
+               "         (with an agent: marllb-sim --policy agent --lockstep, then marllb-agent --region marllb_lb0)\n"
+               "         (two processes: marllb-sim --role world --memif /tmp/marllb.sock & marllb-sim --role lb --memif /tmp/marllb.sock)\n");
 }
 
 int split_eal_args(int argc, char **argv, Config &cfg) {
@@ -69,6 +88,30 @@ int split_eal_args(int argc, char **argv, Config &cfg) {
 std::vector<std::string> default_eal() {
     return {"--no-huge", "--no-shconf", "--no-pci", "--no-telemetry", "-l", "0-1", "-m", "512",
             "--vdev=net_ring0", "--vdev=net_ring1", "--log-level=warning"};
+}
+
+std::string eal_file_prefix(const Config &cfg) {
+    std::string name = std::filesystem::path(cfg.memif).filename().string(), clean;
+    for (char c : name) clean += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    std::uint64_t h = 1469598103934665603ull; // FNV-1a of the absolute path
+    for (char c : std::filesystem::absolute(cfg.memif).string()) h = (h ^ std::uint8_t(c)) * 1099511628211ull;
+    return "marllb_" + cfg.role + "_" + clean.substr(0, 40) + "_" + fmt::format("{:08x}", std::uint32_t(h));
+}
+
+// The memif server (role=server) is the world: it listens on the socket for as long as it runs,
+// and an LB (this program's, or VPP with the MARLLB plugin) connects to it, is restarted and
+// connects again. Interface 0 carries the clients' frames to the LB, interface 1 the LB's
+// forwarded frames back. The world runs on one lcore, the LB on two (the LB loop on the worker,
+// the watch over the world on main).
+std::vector<std::string> default_eal(const Config &cfg) {
+    if (cfg.role == "both") return default_eal();
+    const std::string side = cfg.role == "world" ? "server" : "client";
+    return {"--no-huge", "--no-pci", "--no-telemetry", "-l", cfg.role == "world" ? "0" : "0-1", "-m", "512",
+            "--file-prefix", eal_file_prefix(cfg),
+            fmt::format("--vdev=net_memif0,role={},id=0,socket={}", side, cfg.memif),
+            fmt::format("--vdev=net_memif1,role={},id=1,socket={}", side, cfg.memif), "--log-level=warning",
+            // the LB tries to connect every 100 ms until the world listens: each try would log an error
+            "--log-level=pmd.net.memif:critical"};
 }
 
 } // namespace marllb::sim::app

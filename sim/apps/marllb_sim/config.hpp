@@ -47,6 +47,15 @@ struct Config {
     unsigned flood_flows = 4096;
     unsigned flood_acks = 16;
     double flood_seconds = 3;
+    // two processes (peer.hpp): "both" is one process; "world" and "lb" meet over memif
+    std::string role = "both";
+    std::string memif;            // the socket file of the two memif interfaces
+    double peer_timeout_ms = 1000; // no frame nor heartbeat from the other process this long: it is lost
+    double connect_timeout_s = 10; // the LB waits this long for the world's socket, the world for the LB
+    // capture (capture.hpp)
+    std::string pcap;
+    std::uint64_t pcap_count = 100'000;
+    double pcap_seconds = 0; // 0: no time bound
     // ports and output
     unsigned port_in = 0, port_out = 1;
     std::string csv, timeseries;
@@ -60,7 +69,15 @@ void add_options(CLI::App &app, Config &cfg);
 // Moves everything after "--" into cfg.eal; returns the argc that CLI11 is to parse.
 int split_eal_args(int argc, char **argv, Config &cfg);
 
-// The embedded default: no hugepages, no PCI, two net_ring vdevs, lcores 0-1.
+// The embedded default: no hugepages, no PCI, two net_ring vdevs, lcores 0-1. For the roles
+// world and lb, two net_memif vdevs on cfg.memif instead (peer.hpp), each process with its
+// own runtime directory (--file-prefix, see eal_file_prefix).
 std::vector<std::string> default_eal();
+std::vector<std::string> default_eal(const Config &cfg);
+
+// The EAL --file-prefix of a role on a socket: marllb_<role>_<socket file name>_<hash of its
+// path>, so two processes of one role cannot share a socket (DPDK's primary lock refuses the
+// second) and a test finds what a killed process left under /var/run/dpdk by its socket's name.
+std::string eal_file_prefix(const Config &cfg);
 
 } // namespace marllb::sim::app

@@ -3,6 +3,7 @@
 // PublishSchedule says. Three loops: real time, flood (a bare rx->tx phase first) and lockstep.
 #include "run.hpp"
 
+#include "capture.hpp"
 #include "frame.hpp"
 #include "metrics.hpp"
 #include "publish_schedule.hpp"
@@ -114,6 +115,7 @@ void process_burst(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now, bool 
         if (server[i] >= 0) fwd[nf++] = pkts[i];
         else drop[nd++] = pkts[i];
     }
+    if (r.lb_capture) r.lb_capture->frames(r.cfg.port_out, fwd, nf, true);
     unsigned sent = 0;
     if (lockstep) // every frame must reach the world: it drains port_out while it waits
         while (sent < nf) sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, fwd + sent, std::uint16_t(nf - sent));
@@ -131,15 +133,76 @@ void process_burst(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now, bool 
     r.stats.dropped.store(r.stats.dropped.load(std::memory_order_relaxed) + nd, std::memory_order_relaxed);
 }
 
+// --role lb: the world's control frames leave the burst (heartbeats, its bye); returns the
+// data frames left, in their order.
+unsigned take_control(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now) {
+    if (r.lb_capture) r.lb_capture->frames(r.cfg.port_in, pkts, n, false);
+    r.peer.last_seen_ns.store(now, std::memory_order_relaxed);
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        const auto *d = rte_pktmbuf_mtod(pkts[i], const std::uint8_t *);
+        const std::size_t len = rte_pktmbuf_data_len(pkts[i]);
+        if (!is_control(d, len)) {
+            pkts[k++] = pkts[i];
+            continue;
+        }
+        ControlMsg m;
+        if (parse_control(d, len, m) && m.kind == Ctl::bye) {
+            r.peer.world_sent = m.world_sent;
+            r.peer.full_ring_share = m.full_ring_share, r.peer.bare_gen_mpps = m.bare_gen_mpps;
+            r.peer.full_gen_mpps = m.full_gen_mpps;
+            r.peer.bye.store(true, std::memory_order_release);
+        } else if (m.kind == Ctl::phase)
+            r.sync.phase.store(m.phase, std::memory_order_release);
+        rte_pktmbuf_free(pkts[i]);
+    }
+    return k;
+}
+
+LbReport lb_report(const Run &r) {
+    LbCounters c;
+    for (const auto &inst : r.lbs) add_counters(c, inst.lb->counters());
+    LbReport o;
+    o.packets = c.packets, o.forwarded = c.forwarded, o.flows = c.flows, o.flows_ended = c.flows_ended;
+    o.flows_expired = c.flows_expired, o.untracked = c.untracked, o.untracked_syns = c.untracked_syns;
+    o.guessed_fcts = c.guessed_fcts, o.negative_on = c.negative_on;
+    for (std::size_t d = 0; d < kDropReasons; ++d) o.drops[d] = c.drops[d];
+    o.tx_full = r.stats.tx_full.load(std::memory_order_relaxed);
+    o.published = r.stats.published.load(std::memory_order_relaxed);
+    o.applied = c.actions_applied, o.rejected = r.stats.rejected.load(std::memory_order_relaxed), o.fallbacks = c.fallbacks;
+    const FloodRates &f = r.flood;
+    o.bare_mpps = f.bare_mpps, o.full_mpps = f.full_mpps, o.full_busy = f.full_busy, o.full_capacity_mpps = f.full_capacity_mpps;
+    o.bare_empty_polls = f.bare_empty_polls, o.full_empty_polls = f.full_empty_polls, o.bare_burst = f.bare_burst;
+    o.full_burst = f.full_burst;
+    return o;
+}
+
+// --role lb, after each poll: the heartbeat to the world, and the answer to its bye (after
+// every frame that came before it was forwarded: the burst that held it is done).
+void lb_peer_duties(Run &r, std::uint64_t now) {
+    PeerState &p = r.peer;
+    if (p.bye.load(std::memory_order_relaxed) && !p.bye_ack_sent.load(std::memory_order_relaxed)) {
+        ControlMsg m{Ctl::bye_ack, ++p.hb_seq, p.world_sent, lb_report(r)};
+        if (send_control(r, r.cfg.port_out, m)) p.bye_ack_sent.store(true, std::memory_order_release);
+    }
+    if (now >= p.next_hb_ns) {
+        send_control(r, r.cfg.port_out, ControlMsg{Ctl::heartbeat, ++p.hb_seq, 0, {}});
+        p.next_hb_ns = now + kHeartbeatNs;
+    }
+}
+
 int lb_lcore_realtime(Run &r) {
     PublishSchedule sched(r.model, std::uint64_t(r.cfg.publish_us * 1e3), r.start_ns);
     Warmer warm{std::uint64_t(r.cfg.warm_us * 1e3)};
     std::uint64_t next_check = 0;
     rte_mbuf *pkts[kBurst];
+    const bool cross = r.role == Role::lb;
     while (!r.sync.stop.load(std::memory_order_relaxed)) {
-        const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+        unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
         const std::uint64_t now = mono_ns();
+        if (cross && n) n = take_control(r, pkts, n, now);
         if (n) process_burst(r, pkts, n, now, false);
+        if (cross) lb_peer_duties(r, now);
         warm.before(r, sched, now);
         const PublishSchedule::Due due = sched.after_burst(now, n);
         if (due.publish) publish_all(r, now), warm.published();
@@ -158,16 +221,21 @@ int lb_lcore_realtime(Run &r) {
 // triggered) is summed as busy time, by the TSC (two reads per poll).
 int lb_lcore_flood(Run &r) {
     rte_mbuf *pkts[kBurst];
+    const bool cross = r.role == Role::lb; // the phases come as control frames (take_control)
     const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
     for (int phase = 0; phase < 2; ++phase) {
         while (r.sync.phase.load(std::memory_order_acquire) < phase && !r.sync.stop.load(std::memory_order_relaxed)) {
+            if (!cross) continue;
+            unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            if (n && (n = take_control(r, pkts, n, mono_ns())) > 0) rte_pktmbuf_free_bulk(pkts, n); // before the phase
         }
         std::uint64_t first = 0, last = 0, count = 0, polls = 0, empty = 0, busy_cycles = 0;
         PublishSchedule sched(r.model, interval, mono_ns());
         Warmer warm{std::uint64_t(r.cfg.warm_us * 1e3)};
         while (r.sync.phase.load(std::memory_order_relaxed) == phase && !r.sync.stop.load(std::memory_order_relaxed)) {
             const std::uint64_t c0 = rte_rdtsc();
-            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            if (cross && n) n = take_control(r, pkts, n, mono_ns());
             ++polls;
             if (!n) {
                 empty += first != 0;
@@ -277,10 +345,24 @@ void wait_for_answers(Run &r, std::uint64_t &next_check) {
     }
 }
 
+// --role lb after a flood: what comes until the world's bye (the frames of its settle, its
+// bye), then the bye_ack, until main stops this lcore.
+int lb_lcore_after_flood(Run &r) {
+    rte_mbuf *pkts[kBurst];
+    while (!r.sync.stop.load(std::memory_order_relaxed)) {
+        unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+        const std::uint64_t now = mono_ns();
+        if (n && (n = take_control(r, pkts, n, now)) > 0) rte_pktmbuf_free_bulk(pkts, n);
+        lb_peer_duties(r, now);
+    }
+    return 0;
+}
+
 } // namespace
 
 int lb_lcore_main(void *arg) {
     Run &r = *static_cast<Run *>(arg);
+    if (r.cfg.flood && r.role == Role::lb) return lb_lcore_flood(r), lb_lcore_after_flood(r);
     if (r.cfg.flood) return lb_lcore_flood(r);
     return r.cfg.lockstep ? lb_lcore_lockstep(r) : lb_lcore_realtime(r);
 }

@@ -14,6 +14,10 @@
 // TX ring is its RX ring (world -> LB on port 0, LB -> world on port 1). EAL arguments given
 // after "--" replace the default ones (a NIC pair, hugepages, other cores).
 //
+// Two processes (--role world|lb --memif SOCKET): the same world and LB, each in its own process,
+// joined by two net_memif interfaces on one socket (the world listens, the LB connects; peer.hpp
+// for the control frames, docs/sim.md "Two processes"). Real time only.
+//
 // Modes: real time (default); --lockstep (simulated time advances event by event, and one
 // publish interval only after the agent answered the last observation: reproducible, and as
 // fast as the agent); --flood (throughput: many flows, frames as fast as the world builds
@@ -23,6 +27,7 @@
 // and the summary and result row (sim/src/run_report.cpp).
 #include "run.hpp"
 
+#include "capture.hpp"
 #include "servers.hpp"
 
 #include <marllb/measure/command_line.hpp>
@@ -38,6 +43,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <thread>
 
 #include <csignal>
 #include <sys/prctl.h>
@@ -61,6 +67,55 @@ void setup_port(unsigned port, rte_mempool *pool) {
         fail(fmt::format("cannot set up port {}: {}", port, rte_strerror(rte_errno)));
 }
 
+// --role lb: the memif client connects when its port starts, which fails while no world
+// listens; it is tried again every 100 ms for --connect-timeout-s.
+void connect_lb_ports(Run &r) {
+    const Config &cfg = r.cfg;
+    rte_eth_conf conf{};
+    for (unsigned port : {cfg.port_in, cfg.port_out})
+        if (rte_eth_dev_configure(std::uint16_t(port), 1, 1, &conf) < 0 ||
+            rte_eth_rx_queue_setup(std::uint16_t(port), 0, 1024, rte_socket_id(), nullptr, r.pool) < 0 ||
+            rte_eth_tx_queue_setup(std::uint16_t(port), 0, 1024, rte_socket_id(), nullptr) < 0)
+            fail(fmt::format("cannot set up port {}: {}", port, rte_strerror(rte_errno)));
+    const std::uint64_t give_up = mono_ns() + std::uint64_t(cfg.connect_timeout_s * 1e9);
+    for (unsigned port : {cfg.port_in, cfg.port_out})
+        while (rte_eth_dev_start(std::uint16_t(port)) < 0) {
+            if (mono_ns() > give_up)
+                fail(fmt::format("no world listens on --memif {} (waited {:g} s): start marllb-sim --role world --memif {} first",
+                                 cfg.memif, cfg.connect_timeout_s, cfg.memif));
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+}
+
+// --role world|lb: both memif links up (the other process connected), or exit 2.
+void wait_for_peer(Run &r) {
+    const Config &cfg = r.cfg;
+    const std::uint64_t give_up = mono_ns() + std::uint64_t(cfg.connect_timeout_s * 1e9);
+    std::uint64_t retry_at = mono_ns() + 500'000'000;
+    while (!link_up(cfg.port_in) || !link_up(cfg.port_out)) {
+        // LB: a world whose socket exists but whose interfaces are not started yet refuses the
+        // connection ("ID not found"), and DPDK's memif client does not try again by itself.
+        if (r.role == Role::lb && mono_ns() >= retry_at) {
+            for (unsigned port : {cfg.port_in, cfg.port_out})
+                if (!link_up(port)) {
+                    (void)rte_eth_dev_stop(std::uint16_t(port));
+                    (void)rte_eth_dev_start(std::uint16_t(port));
+                }
+            retry_at = mono_ns() + 500'000'000;
+        }
+        if (g_stop_signal) fail(fmt::format("stopped by signal {} while waiting for the other process", int(g_stop_signal)));
+        if (mono_ns() > give_up)
+            fail(r.role == Role::world
+                     ? fmt::format("no LB connected to --memif {} within {:g} s: start marllb-sim --role lb --memif {} (or VPP, docs/vpp.md)",
+                                   cfg.memif, cfg.connect_timeout_s, cfg.memif)
+                     : fmt::format("the world on --memif {} did not complete the memif connection within {:g} s", cfg.memif,
+                                   cfg.connect_timeout_s));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    r.peer.last_seen_ns.store(mono_ns(), std::memory_order_relaxed); // the silence is counted from here
+    if (!cfg.quiet) fmt::print("memif connected on {} ({})\n", cfg.memif, r.role == Role::world ? "world: listening" : "lb: connected");
+}
+
 // Servers, policy, model and trace, checked before DPDK starts.
 std::vector<TraceEntry> check_config(Run &r) {
     const Config &cfg = r.cfg;
@@ -71,6 +126,12 @@ std::vector<TraceEntry> check_config(Run &r) {
     if (!parse_policy(cfg.policy, r.policy))
         fail("unknown --policy '" + cfg.policy + "': use ecmp, wcmp, lsq, sed, agent, agent-sed or agent-alias");
     if (cfg.lockstep && cfg.flood) fail("--lockstep and --flood are different modes: pick one");
+    if (r.role != Role::both) {
+        if (cfg.memif.empty()) fail("--role " + cfg.role + " needs --memif SOCKET (the socket file world and LB share)");
+        if (cfg.lockstep) fail("--lockstep runs world and LB in one process: drop --role (two processes run in real time only)");
+    } else if (!cfg.memif.empty())
+        fail("--memif joins two processes: add --role world (or lb), and start the other role on the same socket");
+    if (cfg.pcap_seconds > 0 && cfg.pcap.empty()) fail("--pcap-seconds needs --pcap FILE");
     if (cfg.trace.empty()) {
         if (cfg.trace_start_s != 0) fail("--trace-start needs --trace"); // NaN included
         return {};
@@ -90,7 +151,7 @@ std::vector<TraceEntry> check_config(Run &r) {
 void start_dpdk(Run &r) {
     const Config &cfg = r.cfg;
     std::vector<std::string> eal_args{"marllb-sim"};
-    const auto extra = cfg.eal.empty() ? default_eal() : cfg.eal;
+    const auto extra = cfg.eal.empty() ? default_eal(cfg) : cfg.eal;
     eal_args.insert(eal_args.end(), extra.begin(), extra.end());
     std::vector<char *> eal_argv;
     for (auto &a : eal_args) eal_argv.push_back(a.data());
@@ -98,7 +159,7 @@ void start_dpdk(Run &r) {
         fail(std::string("DPDK EAL initialisation failed: ") + rte_strerror(rte_errno) +
              ". Check the EAL arguments after '--' (without them: --no-huge --no-shconf --no-pci --no-telemetry -l 0-1 "
              "--vdev=net_ring0 --vdev=net_ring1)");
-    if (rte_lcore_count() < 2) fail("two lcores are needed (world and LB): pass -l with two cores to the EAL");
+    if (rte_lcore_count() < 2 && r.role != Role::world) fail("two lcores are needed (world and LB): pass -l with two cores to the EAL");
     if (rte_eth_dev_count_avail() < 2 && cfg.port_in == cfg.port_out)
         fail("ports: --port-in and --port-out must differ");
     if (!rte_eth_dev_is_valid_port(std::uint16_t(cfg.port_in)) || !rte_eth_dev_is_valid_port(std::uint16_t(cfg.port_out)))
@@ -108,6 +169,10 @@ void start_dpdk(Run &r) {
     if (!r.pool) fail(std::string("cannot create the mbuf pool: ") + rte_strerror(rte_errno) + " (raise -m in the EAL arguments)");
     std::uint64_t ts_flag = 0;
     if (rte_mbuf_dyn_rx_timestamp_register(&r.ts_offset, &ts_flag) < 0) fail("cannot register the mbuf timestamp field");
+    if (r.role == Role::lb) {
+        connect_lb_ports(r);
+        return;
+    }
     setup_port(cfg.port_in, r.pool);
     setup_port(cfg.port_out, r.pool);
 }
@@ -160,8 +225,9 @@ FILE *open_timeseries(const std::string &path) {
 // its end: say so before it starts.
 void check_outputs(const Config &cfg) {
     if (!cfg.csv.empty()) {
-        RunReport columns; // the row's columns depend on the mode only
+        RunReport columns; // the row's columns depend on the mode and the role only
         columns.mode = cfg.flood ? RunMode::flood : cfg.lockstep ? RunMode::lockstep : RunMode::realtime;
+        if (cfg.role != "both") columns.processes.emplace();
         if (auto ok = result_row(columns, marllb::measure::host()).check_appendable(cfg.csv); !ok)
             fail(ok.error().message + " (--csv)");
     }
@@ -193,6 +259,41 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
     rep.gaps = r.gaps;
     rep.flood = r.flood;
     rep.lockstep_agent_timeouts = r.lockstep_agent_timeouts;
+    if (r.role != Role::both) {
+        TwoProcesses p;
+        p.role = cfg.role;
+        p.status = r.peer.status;
+        p.world_sent = r.role == Role::world ? r.world_tx : r.peer.world_sent;
+        p.world_received = r.world_rx;
+        p.lb_losses = r.peer.losses;
+        if (r.role == Role::lb) {
+            p.forwarded = rep.lb.forwarded;
+            p.tx_full = r.stats.tx_full.load();
+        } else if (r.peer.bye.load(std::memory_order_acquire)) { // the LB's counters, as it reported them
+            const LbReport &l = r.peer.lb;
+            p.lb_reported = true;
+            p.forwarded = l.forwarded, p.tx_full = l.tx_full;
+            rep.lb.packets = l.packets, rep.lb.forwarded = l.forwarded, rep.lb.flows = l.flows;
+            rep.lb.flows_ended = l.flows_ended, rep.lb.flows_expired = l.flows_expired;
+            rep.lb.untracked = l.untracked, rep.lb.untracked_syns = l.untracked_syns;
+            rep.lb.guessed_fcts = l.guessed_fcts, rep.lb.negative_on = l.negative_on;
+            for (std::size_t d = 0; d < kDropReasons; ++d) rep.lb.drops[d] = l.drops[d];
+            rep.lb.actions_applied = l.applied, rep.lb.fallbacks = l.fallbacks;
+            rep.published = l.published, rep.rejected = l.rejected;
+        }
+        if (r.role == Role::lb && !cfg.flood) rep.duration_s = wall_s; // the LB runs as long as the world (or until it is gone)
+        if (cfg.flood && r.role == Role::lb) { // the world's side of the flood, from its bye
+            rep.flood.full_ring_share = r.peer.full_ring_share;
+            rep.flood.bare_gen_mpps = r.peer.bare_gen_mpps, rep.flood.full_gen_mpps = r.peer.full_gen_mpps;
+        }
+        if (cfg.flood && r.role == Role::world && p.lb_reported) { // the LB's side, from its bye_ack
+            const LbReport &l = r.peer.lb;
+            rep.flood.bare_mpps = l.bare_mpps, rep.flood.full_mpps = l.full_mpps, rep.flood.full_busy = l.full_busy;
+            rep.flood.full_capacity_mpps = l.full_capacity_mpps, rep.flood.bare_empty_polls = l.bare_empty_polls;
+            rep.flood.full_empty_polls = l.full_empty_polls, rep.flood.bare_burst = l.bare_burst, rep.flood.full_burst = l.full_burst;
+        }
+        rep.processes = std::move(p);
+    }
     if (world) {
         WorldResults w;
         w.counters = world->counters();
@@ -226,30 +327,45 @@ int main(int argc, char **argv) {
     if (cfg.exit_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
         fail("--exit-with-parent: the starting process is already gone (or prctl failed)");
 
+    r.role = parse_role(cfg.role);
     std::vector<TraceEntry> trace = check_config(r);
     check_outputs(cfg);
+    if (r.role != Role::both) {
+        prepare_socket(cfg);
+        register_cleanup(cfg);
+        install_stop_signals();
+    }
     start_dpdk(r);
-    open_lbs(r);
+    if (r.role != Role::world) open_lbs(r);
+    std::optional<Capture> capture;
+    if (!cfg.pcap.empty()) {
+        capture.emplace(cfg.pcap, cfg.pcap_count, cfg.pcap_seconds);
+        (r.role == Role::lb ? r.lb_capture : r.world_capture) = &*capture;
+    }
+    if (r.role != Role::both) wait_for_peer(r);
 
     const unsigned worker = rte_get_next_lcore(rte_lcore_id(), 1, 0);
     // Lockstep's simulated clock starts here; on a whole microsecond, so every publish boundary
     // is one and the observation's timestamp_us names its time exactly (lb_lcore.cpp).
     r.start_ns = cfg.lockstep ? mono_ns() / 1000 * 1000 : mono_ns();
     std::optional<World> world;
-    if (!cfg.flood) world.emplace(world_config(r, std::move(trace)));
-    FILE *series = open_timeseries(cfg.timeseries);
+    if (!cfg.flood && r.role != Role::lb) world.emplace(world_config(r, std::move(trace)));
+    FILE *series = r.role == Role::lb ? nullptr : open_timeseries(cfg.timeseries);
     Progress prog{r, series};
-    if (!cfg.flood) prog.header();
-    if (rte_eal_remote_launch(lb_lcore_main, &r, worker) != 0) fail("cannot launch the LB lcore");
+    if (world) prog.header();
+    if (r.role != Role::world && rte_eal_remote_launch(lb_lcore_main, &r, worker) != 0) fail("cannot launch the LB lcore");
 
     const std::uint64_t wall0 = mono_ns();
-    if (cfg.flood) world_flood(r);
+    if (r.role == Role::lb) lb_watch(r);
+    else if (cfg.flood) world_flood(r);
     else if (cfg.lockstep) world_lockstep(r, *world, prog);
     else world_realtime(r, *world, prog);
+    if (r.role == Role::world) world_goodbye(r, world ? &*world : nullptr);
     r.sync.stop.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore(); // orders everything the LB lcore did before the reads below
     const double wall_s = double(mono_ns() - wall0) * 1e-9;
     if (series) std::fclose(series);
+    if (capture) fmt::print("  {} frames captured in {}\n", capture->close(), cfg.pcap);
 
     const RunReport rep = report(r, world ? &*world : nullptr, wall_s);
     fmt::print("{}", summary_text(rep));
@@ -267,5 +383,6 @@ int main(int argc, char **argv) {
     rte_eth_dev_stop(std::uint16_t(cfg.port_in));
     rte_eth_dev_stop(std::uint16_t(cfg.port_out));
     rte_eal_cleanup();
-    return 0;
+    // A run that lost the other process wrote its row, and says so by its status too.
+    return rep.processes && rep.processes->status != "ok" && rep.processes->status != "lb_restarted" ? 1 : 0;
 }

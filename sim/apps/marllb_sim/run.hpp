@@ -4,6 +4,7 @@
 
 #include "config.hpp"
 #include "lb.hpp"
+#include "peer.hpp"
 #include "run_report.hpp"
 #include "trace.hpp"
 #include "world.hpp"
@@ -61,8 +62,17 @@ struct LbInstance {
     bool agent_seen = false;
 };
 
+class Capture;
+
 struct Run {
     Config cfg;
+    Role role = Role::both;
+    // --role world|lb: the other process (peer.hpp). The world's frames accepted by --port-in
+    // and data frames received on --port-out (the world lcore's, read by main after the run).
+    PeerState peer;
+    std::uint64_t world_tx = 0, world_rx = 0;
+    // --pcap: written by one thread only, the world's (both, world) or the LB lcore (lb).
+    Capture *world_capture = nullptr, *lb_capture = nullptr;
     std::vector<double> caps;
     Policy policy = Policy::sed;
     LbModel model = LbModel::marllb;
@@ -118,6 +128,13 @@ struct Progress {
 };
 
 WorldConfig world_config(const Run &r, std::vector<TraceEntry> trace);
+// --role world: after the run, the bye to the LB and the wait for its bye_ack (peer.hpp).
+void world_goodbye(Run &r, World *w); // w: null in --flood
+// --role lb, the main lcore: watches the world (link, heartbeats, bye) while the LB lcore runs;
+// returns when the run is over for the LB.
+void lb_watch(Run &r);
+// Sends one control frame on port; false if the port did not take it.
+bool send_control(Run &r, unsigned port, const ControlMsg &m);
 void world_realtime(Run &r, World &w, Progress &prog);
 void world_lockstep(Run &r, World &w, Progress &prog);
 void world_flood(Run &r);

@@ -3,6 +3,7 @@
 // them to the chosen server. Three loops to match the LB lcore's: real time, lockstep, flood.
 #include "run.hpp"
 
+#include "capture.hpp"
 #include "frame.hpp"
 #include "metrics.hpp"
 
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string>
 
 namespace marllb::sim::app {
 namespace {
@@ -33,9 +35,11 @@ struct TxBatch {
         if (n == kBurst) flush();
     }
     void flush() {
+        if (r.world_capture) r.world_capture->frames(r.cfg.port_in, m, n, true);
         unsigned sent = 0;
         do sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(n - sent));
         while (must_deliver && sent < n);
+        r.world_tx += sent;
         if (sent < n) {
             gen_drops += n - sent;
             rte_pktmbuf_free_bulk(m + sent, n - sent);
@@ -44,17 +48,65 @@ struct TxBatch {
     }
 };
 
-unsigned drain_forwarded(Run &r, World &w, std::uint64_t now, bool use_stamp) {
+// A control frame from the LB process (--role world): its heartbeat, or its bye_ack.
+void on_control(Run &r, const std::uint8_t *d, std::size_t len) {
+    ControlMsg m;
+    if (!parse_control(d, len, m) || m.kind != Ctl::bye_ack) return;
+    r.peer.lb = m.lb;
+    r.peer.bye.store(true, std::memory_order_release);
+}
+
+unsigned drain_forwarded(Run &r, World *w, std::uint64_t now, bool use_stamp) { // w: null in --flood
     rte_mbuf *pkts[kBurst];
     unsigned total = 0, n;
     while ((n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, pkts, kBurst)) > 0) {
-        for (unsigned i = 0; i < n; ++i)
-            w.on_forwarded(rte_pktmbuf_mtod(pkts[i], std::uint8_t *), rte_pktmbuf_data_len(pkts[i]),
-                           use_stamp ? ts_of(r, pkts[i]) : now);
+        if (r.world_capture) r.world_capture->frames(r.cfg.port_out, pkts, n, false);
+        for (unsigned i = 0; i < n; ++i) {
+            auto *d = rte_pktmbuf_mtod(pkts[i], std::uint8_t *);
+            const std::size_t len = rte_pktmbuf_data_len(pkts[i]);
+            if (r.role == Role::world) {
+                if (is_control(d, len)) {
+                    on_control(r, d, len);
+                    continue;
+                }
+                from_server_address(d, len); // a data plane that forwards by server address (docs/vpp.md)
+            }
+            if (w) w->on_forwarded(d, len, use_stamp ? ts_of(r, pkts[i]) : now);
+            ++r.world_rx;
+        }
+        if (r.role == Role::world) r.peer.last_seen_ns.store(mono_ns(), std::memory_order_relaxed);
         rte_pktmbuf_free_bulk(pkts, n);
         total += n;
     }
     return total;
+}
+
+// --role world, every 10 ms of the run: the heartbeat to the LB, and whether the LB is there
+// (both memif links up, a frame or a heartbeat within --peer-timeout-ms). The world goes on
+// without it (its clients' frames are not taken: SYN timeouts) and says when one is back.
+void watch_lb(Run &r, std::uint64_t now) {
+    PeerState &p = r.peer;
+    if (now >= p.next_hb_ns) {
+        send_control(r, r.cfg.port_in, ControlMsg{Ctl::heartbeat, ++p.hb_seq, 0, {}});
+        p.next_hb_ns = now + kHeartbeatNs;
+    }
+    r.stats.packets.store(r.world_tx, std::memory_order_relaxed); // the progress line's Mpps: the world's
+    const bool up = link_up(r.cfg.port_in) && link_up(r.cfg.port_out);
+    const std::uint64_t seen = p.last_seen_ns.load(std::memory_order_relaxed);
+    const std::uint64_t timeout = std::uint64_t(r.cfg.peer_timeout_ms * 1e6);
+    const double at = double(now - r.start_ns) * 1e-9;
+    if (!p.lost && (!up || now > seen + timeout)) {
+        p.lost = true;
+        ++p.losses;
+        p.lost_at_ns = now;
+        fmt::print(stderr, "marllb-sim: the LB process is gone at {:.1f} s ({}); the world goes on and waits for an LB on {}\n", at,
+                   !up ? std::string("memif link down") : fmt::format("no frame nor heartbeat for {:.0f} ms", double(now - seen) * 1e-6),
+                   r.cfg.memif);
+    } else if (p.lost && up && seen > p.lost_at_ns && now <= seen + timeout) {
+        p.lost = false;
+        ++p.returns;
+        fmt::print(stderr, "marllb-sim: an LB is back at {:.1f} s (after {:.1f} s without one)\n", at, double(now - p.lost_at_ns) * 1e-9);
+    }
 }
 
 } // namespace
@@ -114,16 +166,53 @@ WorldConfig world_config(const Run &r, std::vector<TraceEntry> trace) {
 void world_realtime(Run &r, World &w, Progress &prog) {
     TxBatch tx(r);
     const std::uint64_t end = r.start_ns + std::uint64_t(r.cfg.duration_s * 1e9);
+    std::uint64_t next_watch = 0;
     for (;;) {
         const std::uint64_t now = mono_ns();
         if (now >= end) break;
+        if (r.role == Role::world && now >= next_watch) {
+            if (g_stop_signal) {
+                fmt::print(stderr, "marllb-sim: stopped by signal {} at {:.1f} s\n", int(g_stop_signal), double(now - r.start_ns) * 1e-9);
+                r.peer.status = "stopped";
+                break;
+            }
+            watch_lb(r, now);
+            next_watch = now + 10'000'000;
+        }
         w.run_until(now, [&](const Packet &p) { tx.add(p); });
         if (tx.n) tx.flush();
-        drain_forwarded(r, w, now, false);
+        drain_forwarded(r, &w, now, false);
         prog.tick(w, now);
     }
     prog.tick(w, end, true);
     if (tx.gen_drops) fmt::print(stderr, "marllb-sim: {} frames not sent (mbufs or the LB's ring full)\n", tx.gen_drops);
+}
+
+void world_goodbye(Run &r, World *w) {
+    PeerState &p = r.peer;
+    const std::uint64_t start = mono_ns();
+    const std::uint64_t deadline = start + std::max<std::uint64_t>(kSec, std::uint64_t(2 * r.cfg.peer_timeout_ms * 1e6));
+    bool sent = false;
+    // The LB answers after every frame it forwarded: what arrives before its bye_ack is the
+    // rest of the run's traffic.
+    while (!p.lost && !p.bye.load(std::memory_order_acquire) && mono_ns() < deadline) {
+        if (!sent) {
+            ControlMsg bye{Ctl::bye, ++p.hb_seq, r.world_tx, {}};
+            bye.full_ring_share = r.flood.full_ring_share, bye.bare_gen_mpps = r.flood.bare_gen_mpps;
+            bye.full_gen_mpps = r.flood.full_gen_mpps;
+            sent = send_control(r, r.cfg.port_in, bye);
+        }
+        drain_forwarded(r, w, mono_ns(), false);
+        if (!link_up(r.cfg.port_in) || !link_up(r.cfg.port_out)) break;
+    }
+    const bool acked = p.bye.load(std::memory_order_acquire);
+    if (p.status == "stopped") return;
+    if (p.lost || !acked) {
+        p.status = p.lost ? "lb_lost" : "no_ack";
+        fmt::print(stderr, "marllb-sim: {}: the LB's counters are not in this row\n",
+                   p.lost ? "no LB at the end of the run" : "the LB did not answer the world's bye within a second");
+    } else if (p.returns)
+        p.status = "lb_restarted";
 }
 
 // Lockstep world: the next time is the next event or the next publish boundary; the world
@@ -144,10 +233,10 @@ void world_lockstep(Run &r, World &w, Progress &prog) {
         r.sync.world_step.store(++step, std::memory_order_release); // L1
         const LockstepPatience patience; // the LB may be waiting for the agent
         while (r.sync.lb_step.load(std::memory_order_acquire) != step) { // L4
-            drain_forwarded(r, w, t, true);
+            drain_forwarded(r, &w, t, true);
             patience.after_poll();
         }
-        drain_forwarded(r, w, t, true);
+        drain_forwarded(r, &w, t, true);
         if (t >= next_boundary) next_boundary += interval;
         prog.tick(w, t);
     }
@@ -166,8 +255,22 @@ void world_flood(Run &r) {
     for (std::uint32_t i = 0; i < flows.size(); ++i) flows[i].key = FlowKey{0x0A000000u | i, kVip, 1024, kVipPort};
     std::size_t next = 0;
     rte_mbuf *m[kBurst];
-    for (int phase = 0; phase < 2; ++phase) {
+    const bool cross = r.role == Role::world;
+    // --role world: the LB process learns each phase from a control frame ahead of its frames.
+    auto announce = [&](int phase) {
+        ControlMsg msg{Ctl::phase, ++r.peer.hb_seq, 0, {}};
+        msg.phase = phase;
+        const std::uint64_t give_up = mono_ns() + kSec;
+        while (!send_control(r, r.cfg.port_in, msg) && mono_ns() < give_up) {
+            rte_mbuf *back[kBurst];
+            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+            if (n) rte_pktmbuf_free_bulk(back, n);
+        }
+    };
+    bool lb_gone = false;
+    for (int phase = 0; phase < 2 && !lb_gone; ++phase) {
         r.sync.phase.store(phase, std::memory_order_release);
+        if (cross) announce(phase);
         const std::uint64_t start = mono_ns(), end = start + std::uint64_t(r.cfg.flood_seconds * 1e9);
         std::uint64_t now = start, sent_total = 0, bursts = 0, full_bursts = 0;
         while (now < end) {
@@ -194,8 +297,16 @@ void world_flood(Run &r) {
                 rte_mbuf *back[kBurst];
                 const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
                 if (n) rte_pktmbuf_free_bulk(back, n);
-                else rte_pause();
+                else if (cross && !link_up(r.cfg.port_in)) { // the LB process is gone: no frame will be taken
+                    rte_pktmbuf_free_bulk(m + sent, have - sent);
+                    fmt::print(stderr, "marllb-sim: the LB process is gone (memif link down): the flood stops\n");
+                    r.peer.lost = true;
+                    ++r.peer.losses;
+                    lb_gone = true;
+                    break;
+                } else rte_pause();
             }
+            if (lb_gone) break;
             sent_total += have;
             full_bursts += full;
             now = mono_ns();
@@ -211,6 +322,7 @@ void world_flood(Run &r) {
         }
     }
     r.sync.phase.store(2, std::memory_order_release);
+    if (cross && !lb_gone) announce(2);
 }
 
 } // namespace marllb::sim::app
