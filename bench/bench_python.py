@@ -23,6 +23,9 @@ Baselines, same run:
   call_floor                    last_sequence: one call into the module (a property read)
   numpy_copy_2848B              ndarray.copy() of the 2,848 bytes of one observation
   seed_dict_in_python           the seed's dict built by Python code from ready-made floats
+  numbers_kept                  the 704 numbers of one seed's dict (64 x 11) as Python floats, made
+                                in C (ndarray.tolist()) with the last 3 lists kept: what the numbers
+                                alone cost read_observation_kept
   cpp_read_newest               bench_core BM_ReadNewestObservation (C++, no Python objects)
 """
 import argparse
@@ -150,6 +153,13 @@ def main():
         floats = [float(x) for x in features.ravel()]
         keys = ("n_flow_on",) + tuple(m.FEATURE_NAMES)
 
+        numbers = np.concatenate([features.astype(np.float64).ravel(), np.asarray(n_flow_on, dtype=np.float64)])
+        numbers_history = collections.deque(maxlen=3)
+
+        def numbers_kept():
+            numbers_history.append(numbers.tolist())
+            return numbers_history[-1]
+
         def seed_dict_in_python():
             stats = {}
             for s in range(a.servers):
@@ -163,6 +173,7 @@ def main():
             ("call_floor", lambda: agent.last_sequence, nothing, "one call into the module (a property)"),
             ("numpy_copy_2848B", src.copy, nothing, "ndarray.copy() of one observation's bytes"),
             ("seed_dict_in_python", seed_dict_in_python, nothing, "the seed's dict built in Python"),
+            ("numbers_kept", numbers_kept, nothing, f"{a.servers * 11} floats made in C, the last 3 lists kept"),
             ("read_observation", agent.read_observation, publish, "the seed's dict"),
             ("read_next_observation", getattr(agent, "read_next_observation", None), publish, "in order, with lost"),
             ("read_observation_kept", read_and_keep, publish, "the seed's dict, the last 3 results kept"),
