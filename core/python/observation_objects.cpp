@@ -1,7 +1,5 @@
 #include "observation_objects.hpp"
 
-#include "dict_fill.hpp"
-
 #include <cstring>
 
 namespace py = pybind11;
@@ -31,13 +29,8 @@ PyObject *g_keys[k_key_count];
 PyObject *g_feature_keys[MARLLB_FEATURES_PER_AS];
 // {'n_flow_on': None, 'fct_mean': None, ...}: each server's dict is a PyDict_Copy of it, which
 // clones the finished hash table in one allocation instead of growing a new one key by key
-// (twice resized on the way to 11 keys); the values are then stored into its entries.
+// (twice resized on the way to 11 keys); the values are then replaced in place.
 PyObject *g_server_template;
-// The template's keys in its order: 'n_flow_on', then the features.
-PyObject *g_server_keys[1 + MARLLB_FEATURES_PER_AS];
-// Whether a fresh copy's values are written into its entries (fill_fresh_dict) rather than
-// stored key by key: decided at import by building one dict both ways.
-bool g_direct_fill = false;
 PyObject *g_reservoir_dtype;
 
 [[noreturn]] void throw_python() { throw py::error_already_set(); }
@@ -76,20 +69,16 @@ void put_scalars(PyObject *d, const Observation &o, ReadKind kind) {
     set_new(d, g_keys[k_publish_mono_ns], PyLong_FromUnsignedLongLong(o.publish_mono_ns));
 }
 
-bool direct_fill_agrees();
-
 } // namespace
 
 void init_observation_objects(py::module_ &m) {
     for (int k = 0; k < k_key_count; ++k) g_keys[k] = checked(PyUnicode_InternFromString(kKeyNames[k]));
     for (unsigned f = 0; f < MARLLB_FEATURES_PER_AS; ++f)
         g_feature_keys[f] = checked(PyUnicode_InternFromString(kFeatureNames[f]));
-    g_server_keys[0] = g_keys[k_n_flow_on];
-    for (unsigned f = 0; f < MARLLB_FEATURES_PER_AS; ++f) g_server_keys[1 + f] = g_feature_keys[f];
     g_server_template = checked(PyDict_New());
-    for (auto *k : g_server_keys)
+    if (PyDict_SetItem(g_server_template, g_keys[k_n_flow_on], Py_None) != 0) throw_python();
+    for (auto *k : g_feature_keys)
         if (PyDict_SetItem(g_server_template, k, Py_None) != 0) throw_python();
-    g_direct_fill = direct_fill_agrees();
 
     py::list names;
     for (auto *n : kFeatureNames) names.append(n);
@@ -116,50 +105,18 @@ void init_observation_objects(py::module_ &m) {
 
 namespace {
 
-// A server's dict: the template's copy, then its values (n_flow_on, the features in order),
-// written into its entries when `direct`, else stored key by key.
-PyObject *new_server_dict(const marllb_as_stats_t &st, bool direct = g_direct_fill) {
-    constexpr Py_ssize_t n = 1 + MARLLB_FEATURES_PER_AS;
-    PyObject *v[n];
-    v[0] = PyLong_FromUnsignedLong(st.n_flow_on);
-    for (unsigned f = 0; f < MARLLB_FEATURES_PER_AS; ++f) v[1 + f] = PyFloat_FromDouble(st.reservoir_features[f]);
-    PyObject *d = PyDict_Copy(g_server_template);
-    bool all = d != nullptr;
-    for (auto *x : v) all = all && x != nullptr;
-    if (!all) {
-        Py_XDECREF(d);
-        for (auto *x : v) Py_XDECREF(x);
-        throw_python();
-    }
-    if (direct && fill_fresh_dict(d, g_server_keys, v, n)) return d;
-    Py_ssize_t i = 0;
+// A server's dict: the template's copy, then its values.
+PyObject *new_server_dict(const marllb_as_stats_t &st) {
+    PyObject *d = checked(PyDict_Copy(g_server_template));
     try {
-        for (; i < n; ++i) set_new(d, g_server_keys[i], v[i]); // releases v[i], even when it fails
+        set_new(d, g_keys[k_n_flow_on], PyLong_FromUnsignedLong(st.n_flow_on));
+        for (unsigned f = 0; f < MARLLB_FEATURES_PER_AS; ++f)
+            set_new(d, g_feature_keys[f], PyFloat_FromDouble(st.reservoir_features[f]));
     } catch (...) {
-        while (++i < n) Py_DECREF(v[i]);
         Py_DECREF(d);
         throw;
     }
     return d;
-}
-
-// Import-time check of the direct fill against PyDict_SetItem: one server with distinct
-// values built both ways must give equal dicts with the keys in the same order.
-bool direct_fill_agrees() {
-    if (!direct_dict_fill_compiled()) return false;
-    marllb_as_stats_t st{};
-    st.n_flow_on = 123456;
-    for (unsigned f = 0; f < MARLLB_FEATURES_PER_AS; ++f) st.reservoir_features[f] = 0.25f + float(f);
-    auto direct = py::reinterpret_steal<py::object>(new_server_dict(st, true));
-    auto stored = py::reinterpret_steal<py::object>(new_server_dict(st, false));
-    const int eq = PyObject_RichCompareBool(direct.ptr(), stored.ptr(), Py_EQ);
-    if (eq < 0) throw_python();
-    if (!eq) return false;
-    Py_ssize_t pa = 0, pb = 0;
-    PyObject *ka, *kb, *va, *vb;
-    while (PyDict_Next(direct.ptr(), &pa, &ka, &va))
-        if (!PyDict_Next(stored.ptr(), &pb, &kb, &vb) || ka != kb || Py_TYPE(va) != Py_TYPE(vb)) return false;
-    return true;
 }
 
 // Refills a server dict that nothing but its (unreachable) parent holds, when it still has the
