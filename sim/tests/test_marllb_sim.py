@@ -288,6 +288,8 @@ def test_raw_actions_for_another_server_count_are_rejected_by_the_lb(tmp_path, c
     ["--servers", "1,,2"],       # an empty item: not a list of two servers
     ["--servers", "1,2,"],
     ["--fallback", "sometimes"],
+    ["--control-fd", "0"],       # episodes on commands need --lockstep ...
+    ["--lockstep", "--control-fd", "0"],  # ... and regions (and a socket: below)
 ])
 def test_every_user_error_exits_2_with_one_line_naming_the_program(args):
     r = run(*args, "--no-region", "--quiet")
@@ -329,3 +331,10 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, fl
     assert r.stderr.startswith("marllb-sim: ") and r.stderr.count("\n") == 1
     assert "client flows" not in r.stdout  # refused before the run, not after it
     assert not os.path.exists(f"/dev/shm/{prefix}0")
+
+
+def test_a_control_fd_that_is_not_a_socket_is_refused_before_the_run(tmp_path):
+    with open(tmp_path / "f", "w") as f:
+        r = subprocess.run([SIM, "--lockstep", "--quiet", "--control-fd", str(f.fileno()), "--region-prefix", region_prefix()],
+                           capture_output=True, text=True, timeout=60, pass_fds=(f.fileno(),))
+    assert r.returncode == 2 and "is not an open socket" in r.stderr and r.stderr.count("\n") == 1, r.stderr

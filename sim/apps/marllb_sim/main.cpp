@@ -169,6 +169,8 @@ void check_outputs(const Config &cfg) {
         if (auto ok = marllb::measure::check_writable(cfg.timeseries); !ok) fail(ok.error().message + " (--timeseries)");
 }
 
+} // namespace
+
 RunReport report(const Run &r, World *world, double wall_s) { // world: null in flood mode
     const Config &cfg = r.cfg;
     RunReport rep;
@@ -204,7 +206,6 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
     return rep;
 }
 
-} // namespace
 } // namespace marllb::sim::app
 
 int main(int argc, char **argv) {
@@ -230,6 +231,7 @@ int main(int argc, char **argv) {
     check_outputs(cfg);
     start_dpdk(r);
     open_lbs(r);
+    if (cfg.control_fd >= 0) return serve_episodes(r, std::move(trace)); // episodes.cpp
 
     const unsigned worker = rte_get_next_lcore(rte_lcore_id(), 1, 0);
     // Lockstep's simulated clock starts here; on a whole microsecond, so every publish boundary
