@@ -19,8 +19,8 @@ Per step, from the environment's own clock reads (LoadBalanceEnv.timings) and th
 Shares are of the loop's whole wall time, resets and ends included. The reset of a new process
 per episode (reuse_sim=False: DPDK's EAL initialisation, the first interval) is timed apart,
 and the first reset of each environment (which starts its process) is left out of reset_ms.
-The simulator alone (the same run under SED with no region, no agent) gives its own rate: the
-floor that no agent can beat.
+The simulator alone (the same run under SED, no agent; on one thread as the environment runs
+it, and as a plain run on two lcores) gives its own rate: the floor that no agent can beat.
 
 Appends one row per setup (1 environment; the vector) to --csv (default
 results/rl/env_speed.csv) with the date, commit, CPU, kernel and the load average around the
@@ -31,6 +31,7 @@ import csv
 import datetime
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -74,18 +75,32 @@ def parse():
     return a
 
 
-def sim_alone(env, seed):
-    """Intervals per wall second of the same simulation with no agent (SED, no region)."""
+def sim_alone(env, seed, one_thread):
+    """Intervals per wall second of the same simulation with no agent (SED): one_thread, as the
+    environment runs it (an episode served on --control-fd, the LB on the world's thread), else
+    a plain run on two lcores (no region)."""
     with tempfile.TemporaryDirectory() as d:
         row_file = os.path.join(d, "row.csv")
-        cmd = env.sim_command(seed, "marllb_speed_unused_", row_file)
+        cmd = env.sim_command(seed, f"marllb_speed{os.getpid()}_", row_file)
         cmd = [c for c in cmd if c != "--exit-with-parent"]
-        policy = cmd.index("--policy")
-        cmd[policy + 1] = "sed"
-        cmd.append("--no-region")
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"marllb-env-speed: marllb-sim alone failed: {r.stdout[-500:]} {r.stderr[-500:]}")
+        cmd[cmd.index("--policy") + 1] = "sed"
+        if not one_thread:
+            r = subprocess.run(cmd + ["--no-region"], capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit(f"marllb-env-speed: marllb-sim alone failed: {r.stdout[-500:]} {r.stderr[-500:]}")
+        else:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            cmd[1:1] = ["--control-fd", str(theirs.fileno())]
+            with open(os.path.join(d, "log"), "w") as log:
+                p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=(theirs.fileno(),))
+            theirs.close()
+            with ours, ours.makefile("rwb", buffering=0) as f:
+                f.write(f"episode {seed}\n".encode())
+                answers = [f.readline().strip(), f.readline().strip()]
+            p.wait()
+            if answers[0].split()[:1] != [b"started"] or answers[1] != b"done" or p.returncode != 0:
+                with open(os.path.join(d, "log")) as log:
+                    sys.exit(f"marllb-env-speed: marllb-sim alone failed ({answers}): {log.read()[-500:]}")
         with open(row_file) as f:
             row = list(csv.DictReader(f))[-1]
     return int(row["observations"]) / float(row["wall_s"])
@@ -154,7 +169,8 @@ def main():
     finally:
         fresh.close()
     fresh_reset_ms = fresh.timings["start_ns"] / fresh.timings["resets"] / 1e6
-    alone = sim_alone(fresh, a.seed)
+    alone = sim_alone(fresh, a.seed, one_thread=True)
+    alone_two = sim_alone(fresh, a.seed, one_thread=False)
     load_after = os.getloadavg()[0]
 
     common = {
@@ -174,6 +190,7 @@ def main():
                      "steps_per_s_with_resets": f"{steps / (r['wall_ns'] / 1e9):.1f}",
                      "speedup_vs_1_env": f"{rate / single_rate:.2f}",
                      "sim_alone_intervals_per_s": f"{alone:.1f}",
+                     "sim_alone_two_lcores_intervals_per_s": f"{alone_two:.1f}",
                      **{f"{k}_us_per_step": f"{r['parts'][k] / steps / 1e3:.2f}" for k in PARTS},
                      **{f"{k}_share": f"{r['parts'][k] / r['wall_ns']:.4f}" for k in PARTS},
                      "reset_ms": f"{r['reset_ms']:.2f}", "first_reset_ms": f"{r['first_reset_ms']:.1f}",
@@ -184,7 +201,8 @@ def main():
           f"load average {load_before:.2f} -> {load_after:.2f}")
     print(f"# {a.episodes} episodes x {a.steps} steps per environment, {a.servers} at load {a.load}, "
           f"lb_model {a.lb_model}, poll sleep {a.poll_sleep_us:g} us")
-    print(f"# the simulator alone: {alone:.1f} intervals/s; a reset with a new process: {fresh_reset_ms:.1f} ms")
+    print(f"# the simulator alone: {alone:.1f} intervals/s on one thread as the environment runs it ({alone_two:.1f} "
+          f"on two lcores); a reset with a new process: {fresh_reset_ms:.1f} ms")
     for row in rows:
         print(f"{row['setup']}: {row['steps_per_s']} steps/s ({row['speedup_vs_1_env']}x 1 env; with resets "
               f"{row['steps_per_s_with_resets']}); reset {row['reset_ms']} ms (the process's first: "
