@@ -210,11 +210,15 @@ int serve_episodes(Run &base, std::vector<TraceEntry> trace) {
     unpin_if_default(cfg);
     std::optional<std::string> line = ctl.next_line();
     std::uint64_t episodes = 0;
+    int status = 0;
     while (line) {
         const auto seed = episode_seed(*line);
-        if (!seed) {
-            (void)ctl.reply("error unknown command '" + *line + "': use 'episode <seed>'");
-            fail("--control-fd: unknown command '" + *line + "': use 'episode <seed>'");
+        if (!seed) { // the regions are removed all the same (below)
+            const std::string what = "unknown command '" + *line + "': use 'episode <seed>'";
+            (void)ctl.reply("error " + what);
+            fmt::print(stderr, "marllb-sim: --control-fd: {}\n", what);
+            status = 2;
+            break;
         }
         auto ep = new_episode(base, *seed);
         std::string started = "started";
@@ -226,7 +230,7 @@ int serve_episodes(Run &base, std::vector<TraceEntry> trace) {
         if (finished && !ctl.reply("done")) break;
         line = ctl.next_line(); // after an interrupted episode: the command that interrupted it
     }
-    if (!cfg.quiet) fmt::print("marllb-sim: {} episodes served; the driver closed the control socket\n", episodes);
+    if (!cfg.quiet && status == 0) fmt::print("marllb-sim: {} episodes served; the driver closed the control socket\n", episodes);
     for (auto &inst : base.lbs)
         if (inst.region && !cfg.keep_region) {
             inst.region.reset();
@@ -235,7 +239,7 @@ int serve_episodes(Run &base, std::vector<TraceEntry> trace) {
     rte_eth_dev_stop(std::uint16_t(cfg.port_in));
     rte_eth_dev_stop(std::uint16_t(cfg.port_out));
     rte_eal_cleanup();
-    return 0;
+    return status;
 }
 
 } // namespace marllb::sim::app
