@@ -7,6 +7,7 @@ says what was wrong. ctest runs these one at a time (two busy lcores fill both c
 import csv
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -288,6 +289,8 @@ def test_raw_actions_for_another_server_count_are_rejected_by_the_lb(tmp_path, c
     ["--servers", "1,,2"],       # an empty item: not a list of two servers
     ["--servers", "1,2,"],
     ["--fallback", "sometimes"],
+    ["--control-fd", "0"],       # episodes on commands need --lockstep ...
+    ["--lockstep", "--control-fd", "0"],  # ... and regions (and a socket: below)
 ])
 def test_every_user_error_exits_2_with_one_line_naming_the_program(args):
     r = run(*args, "--no-region", "--quiet")
@@ -329,3 +332,45 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, fl
     assert r.stderr.startswith("marllb-sim: ") and r.stderr.count("\n") == 1
     assert "client flows" not in r.stdout  # refused before the run, not after it
     assert not os.path.exists(f"/dev/shm/{prefix}0")
+
+
+def test_a_control_fd_that_is_not_a_socket_is_refused_before_the_run(tmp_path):
+    with open(tmp_path / "f", "w") as f:
+        r = subprocess.run([SIM, "--lockstep", "--quiet", "--control-fd", str(f.fileno()), "--region-prefix", region_prefix()],
+                           capture_output=True, text=True, timeout=60, pass_fds=(f.fileno(),))
+    assert r.returncode == 2 and "is not an open socket" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_episodes_on_commands_are_answered_in_order_and_repeat_with_their_seed(tmp_path):
+    # The protocol of --control-fd (episodes.cpp) without the environment: each command's answers,
+    # the sequence ids going on across episodes, one row per episode, the same seed giving the
+    # same row; then a bad command: answered, exit 2, the regions removed all the same.
+    out = tmp_path / "rows.csv"
+    prefix = region_prefix()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sim = subprocess.Popen([SIM, "--lockstep", "--quiet", "--duration", "2", "--control-fd", str(theirs.fileno()),
+                            "--region-prefix", prefix, "--csv", str(out)], pass_fds=(theirs.fileno(),),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    theirs.close()
+    try:
+        with ours, ours.makefile("rwb", buffering=0) as f:
+            firsts = []
+            for seed in (3, 4, 3):
+                f.write(b"episode %d\n" % seed)
+                started, done = f.readline().split(), f.readline().strip()
+                assert started[0] == b"started" and done == b"done", (started, done)
+                firsts.append(int(started[1]))
+            assert firsts == [1, 11, 21]  # 10 observations an episode (2 s at 200 ms), ids never go back
+            f.write(b"episode three\n")
+            assert f.readline().startswith(b"error unknown command")
+        assert sim.wait(timeout=60) == 2
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+            sim.wait()
+    assert sim.stderr.read().count("\n") == 1
+    assert not os.path.exists(f"/dev/shm/{prefix}0")
+    a, b, c = rows(out)
+    same = ("packets", "flows", "observations", "flows_completed", "fct_p50_s", "fct_p90_s", "fct_p99_s", "jain_util")
+    assert {k: a[k] for k in same} == {k: c[k] for k in same} != {k: b[k] for k in same}
+    assert a["seed"] == c["seed"] == "3" and b["seed"] == "4" and int(a["observations"]) == 10

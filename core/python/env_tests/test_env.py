@@ -154,8 +154,9 @@ def test_close_stops_the_process_and_removes_the_region():
         env.step(np.ones(7))
 
 
-def test_a_new_reset_stops_the_previous_episode():
-    with marllb_env.LoadBalanceEnv(episode_steps=50) as env:
+def test_without_reuse_a_new_reset_stops_the_previous_process():
+    # (With reuse, the default, the same process serves the next episode: test_episodes_in_one_process.py.)
+    with marllb_env.LoadBalanceEnv(episode_steps=50, reuse_sim=False) as env:
         env.reset(seed=6)
         pid, name, _ = episode_handles(env)
         env.reset(seed=6)

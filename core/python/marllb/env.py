@@ -14,8 +14,10 @@ vector per LB's agent, and info["lb_rewards"] holds each LB's reward, the fairne
 observation, as MARLLB's independent agents each score their own (the returned reward is
 their mean).
 
-Each episode is one marllb-sim process in --lockstep with the agent policy, on a region of its
-own (marllb_env<pid>_<n>_<random>_<lb> in /dev/shm). Every step goes through that region: the
+One marllb-sim process in --lockstep with the agent policy serves the environment's episodes,
+on a region of its own (marllb_env<pid>_<n>_<random>_<lb> in /dev/shm): reset() asks it for a
+new episode on a control socket beside the region (--control-fd; reuse_sim=False starts a new
+process per episode instead, with the same results). Every step goes through that region: the
 action is written into its action slot (weights and the alias table built from them, by
 marllb.shm.AgentRegion.write_action), the simulator runs one publish interval of simulated
 time, and the next observation is read from its observation ring. Nothing else passes between them.
@@ -44,8 +46,10 @@ low, high, contains with gymnasium's rule, seed, sample).
 """
 import csv
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -251,21 +255,53 @@ class SimError(RuntimeError):
 
 
 class _Episode:
-    """One marllb-sim process and the agent side of its region. Holds no reference to the
-    environment, so the environment's finalizer can own it (see LoadBalanceEnv.__init__)."""
+    """One marllb-sim process and the agent side of its regions (and, when it serves episodes,
+    its control socket). Holds no reference to the environment, so the environment's finalizer
+    can own it (see LoadBalanceEnv.__init__)."""
 
     def __init__(self):
         self.proc = None
         self.regions = []  # one per LB, in LB order
         self.names = []    # the regions' names, kept until they are removed
         self.dir = None
+        self.control = None  # our end of the socketpair marllb-sim reads commands from (--control-fd)
+        self._buf = b""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None and bool(self.regions)
+
+    def send(self, line):
+        self.control.sendall(line.encode() + b"\n")
+
+    def reply(self, timeout_s, check_alive):
+        """The next line marllb-sim wrote on the control socket (SimError if it ends or none
+        comes within timeout_s)."""
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buf:
+            ready, _, _ = select.select([self.control], [], [], 0.05)
+            if ready:
+                chunk = self.control.recv(4096)
+                if not chunk:
+                    check_alive("closing its control socket")
+                    raise SimError(f"marllb-sim closed its control socket: {self.log_tail()}")
+                self._buf += chunk
+            else:
+                check_alive("while the environment waited for its answer")
+                if time.monotonic() > deadline:
+                    raise SimError(f"marllb-sim did not answer on its control socket within {timeout_s:g} s")
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line.decode()
 
     def stop(self):
-        """Closes the region, kills the process by its pid and removes the region and the files.
-        Safe to call twice and from a finalizer."""
+        """Closes the region and the control socket, kills the process by its pid and removes the
+        region and the files. Safe to call twice and from a finalizer."""
         for region in self.regions:
             region.close()
         self.regions = []
+        if self.control is not None:
+            self.control.close()  # marllb-sim idle between episodes exits on its own when it sees this
+            self.control = None
+            self._buf = b""
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
@@ -308,6 +344,9 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     lb_model: 'marllb' (MARLLB's plugin, the action applies one interval late) or 'clean'.
     lb_policy: 'sed' (the weights drive SED, as MARLLB's agents) or 'alias' (weighted random).
     sim: the marllb-sim binary (find_sim); sim_args: more marllb-sim options.
+    reuse_sim: True (default): one marllb-sim serves every episode (reset() asks it for a new
+        one, about a millisecond); False: every reset() starts a new process (about 190 ms).
+        Both give the same observations, rewards and results for the same seed and actions.
     """
 
     metadata = {"render_modes": []}
@@ -315,7 +354,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     def __init__(self, episode_steps=100, servers="marllb7", load=0.85, trace=None, time_scale=1.0, seed=None,
                  lbs=1, trace_start_s=0.0, interval_ms=200.0, reward_type="var", reward_feature=REWARD_FEATURE, lb_model="marllb",
                  lb_policy="sed", sim=None, sim_args=(), start_timeout_s=30.0, step_timeout_s=60.0,
-                 poll_sleep_s=50e-6, render_mode=None):
+                 poll_sleep_s=50e-6, render_mode=None, reuse_sim=True):
         if render_mode is not None:
             raise ValueError(f"render_mode {render_mode!r}: this environment renders nothing (metadata['render_modes'] "
                              f"is empty); leave render_mode None")
@@ -366,6 +405,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         self._start_timeout_s = float(start_timeout_s)
         self._step_timeout_s = float(step_timeout_s)
         self._poll_sleep_s = float(poll_sleep_s)
+        self.reuse_sim = bool(reuse_sim)
         # The episodes' simulator seeds come from np_random, seeded here and by reset(seed=...)
         # as gymnasium.Env seeds it (the same generator for the same seed either way).
         self._np_random, self._np_random_seed = _seeded_rng(seed) if seed is not None else (None, None)
@@ -374,6 +414,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         # reset() stop it directly; stopping twice is harmless).
         self._finalizer = weakref.finalize(self, self._episode.stop)
         self._seq = 0          # the observation the next action answers (the same for every LB)
+        self._seq_base = 0     # the region's sequence id before this episode's first observation
         self._weights = None   # the last action written, (lbs, servers)
         self._last_read_ns = 0
         self._steps = 0        # steps taken in this episode
@@ -389,25 +430,61 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     # ---- the Gymnasium API
 
     def reset(self, *, seed=None, options=None):
-        """Starts a new episode (a new marllb-sim process) and returns (observation, info).
-        The same seed gives the same observations, rewards and results for the same actions."""
+        """Starts a new episode and returns (observation, info): the running marllb-sim starts
+        it (reuse_sim), or a new process does. The same seed gives the same observations,
+        rewards and results for the same actions, either way."""
+        self._reset_begin(seed=seed, options=options)
+        return self._reset_end()
+
+    def _reset_begin(self, seed=None, options=None):
+        """reset()'s first half: the episode asked for (a command, or a new process). The second
+        half, _reset_end, waits for its first observation: a vector of environments starts
+        every simulator's episode before it waits for any."""
         super().reset(seed=seed, options=options)
         sim_seed = int(self.np_random.integers(1, 2**62))
-        t0 = time.perf_counter_ns()
+        self._reset_t0 = time.perf_counter_ns()
         self._done = True
-        self._episode.stop()
+        ep = self._episode
         try:
-            self._start(sim_seed)
-            obs, raw = self._next_observation(0, self._start_timeout_s)
+            if not (self.reuse_sim and ep.alive()):
+                ep.stop()
+                self._start(sim_seed)
+            if self.reuse_sim:
+                try:
+                    os.unlink(os.path.join(ep.dir, "episode.csv"))  # the row of the episode before
+                except FileNotFoundError:
+                    pass
+                ep.send(f"episode {sim_seed}")
         except BaseException:  # Ctrl-C included: never leave the process behind
-            self._episode.stop()
+            ep.stop()
             raise
+        self._sim_seed = sim_seed
+
+    def _reset_end(self):
+        ep = self._episode
+        try:
+            after = 0
+            if self.reuse_sim:
+                answer = ep.reply(self._start_timeout_s, self._check_alive).split()
+                first = {int(s) for s in answer[1:] if s.isdigit()}
+                if (answer[:1] != ["started"] or len(answer) != 1 + self.num_lbs or len(first) != 1
+                        or not all(s.isdigit() for s in answer[1:])):
+                    raise SimError(f"marllb-sim answered {' '.join(answer)!r} to a new episode, not 'started' "
+                                   f"and the first sequence id of each of its {self.num_lbs} LB(s), all equal")
+                after = first.pop() - 1
+            obs, raw = self._next_observation(after, self._start_timeout_s)
+        except BaseException:
+            ep.stop()
+            raise
+        # info's sequence_id counts this episode's observations from 1, as a new process's region
+        # numbers them (the region's own ids go on across episodes), so infos repeat with the seed.
+        self._seq_base = after
         self._steps = 0
         self._done = False
-        self.timings["start_ns"] += time.perf_counter_ns() - t0
+        self.timings["start_ns"] += time.perf_counter_ns() - self._reset_t0
         self.timings["resets"] += 1
-        return obs, {"sequence_id": raw[0]["sequence_id"], "sim_seed": sim_seed, "region": self._episode.names[0],
-                     "regions": list(self._episode.names), "sim_pid": self._episode.proc.pid}
+        return obs, {"sequence_id": raw[0]["sequence_id"] - after, "sim_seed": self._sim_seed, "region": ep.names[0],
+                     "regions": list(ep.names), "sim_pid": ep.proc.pid}
 
     def step(self, action):
         """Writes `action` (one weight per server: finite, >= 0, within float32, all 0 meaning equal
@@ -415,6 +492,13 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         returns (observation, reward, terminated, truncated, info). A bad action raises
         ValueError before anything is written, to any LB. truncated is True at the episode's
         last step; terminated is always False."""
+        self._step_begin(action)
+        return self._step_end()
+
+    def _step_begin(self, action):
+        """step()'s first half: the action checked and written. The second half, _step_end, waits
+        for the simulator's next observation: a vector of environments writes every action
+        before it waits for any, so the simulators run their intervals at once."""
         if self._done:
             raise RuntimeError("no episode running: call reset() first (after the last step too)")
         t0 = time.perf_counter_ns()
@@ -426,6 +510,15 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
                 region.heartbeat()
             self._weights = weights
             t2 = time.perf_counter_ns()
+        except BaseException:  # Ctrl-C in the middle of a step: the episode cannot go on
+            self._done = True
+            self._episode.stop()
+            raise
+        self._step_t = (t0, t1, t2)
+
+    def _step_end(self):
+        t0, t1, t2 = self._step_t
+        try:
             obs, raw = self._next_observation(self._seq, self._step_timeout_s)
             t3 = time.perf_counter_ns()
             self._steps += 1
@@ -433,7 +526,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
             lb_rewards = [self.reward(o, r["active"]) for o, r in zip(per_lb, raw)]
             reward = lb_rewards[0] if self.num_lbs == 1 else float(np.mean(lb_rewards))
             truncated = self._steps >= self.episode_steps
-            info = {"sequence_id": raw[0]["sequence_id"], "step": self._steps, "lb_rewards": lb_rewards,
+            info = {"sequence_id": raw[0]["sequence_id"] - self._seq_base, "step": self._steps, "lb_rewards": lb_rewards,
                     "reward_fields": obs[raw[0]["active"], self.reward_column].tolist() if self.num_lbs == 1
                     else [o[r["active"], self.reward_column].tolist() for o, r in zip(per_lb, raw)]}
             t4 = time.perf_counter_ns()
@@ -516,11 +609,19 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         prefix = f"marllb_env{os.getpid()}_{next(_episode_numbers)}_{uuid.uuid4().hex[:6]}_"
         ep.names = [prefix + str(lb) for lb in range(self.num_lbs)]
         cmd = self.sim_command(sim_seed, prefix, os.path.join(ep.dir, "episode.csv"))
-        with open(os.path.join(ep.dir, "sim.log"), "w") as log:
-            # Its own session: Ctrl-C reaches Python, which stops it (SIGINT would kill it
-            # without the cleanup); --exit-with-parent covers a Python that is killed.
-            ep.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+        theirs = None
+        if self.reuse_sim:  # it serves episodes on commands from this socket (docs/rl.md)
+            ep.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            cmd[1:1] = ["--control-fd", str(theirs.fileno())]  # before sim_args, which may end in EAL arguments
+        try:
+            with open(os.path.join(ep.dir, "sim.log"), "w") as log:
+                # Its own session: Ctrl-C reaches Python, which stops it (SIGINT would kill it
+                # without the cleanup); --exit-with-parent covers a Python that is killed.
+                ep.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True, pass_fds=() if theirs is None else (theirs.fileno(),))
+        finally:
+            if theirs is not None:
+                theirs.close()  # the process holds its copy: the socket ends when either side does
         deadline = time.monotonic() + self._start_timeout_s
         for name in ep.names:
             while True:
@@ -580,6 +681,13 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         if self.lb_model == "clean":  # this LB waits for an answer to its last observation too
             for region, w in zip(ep.regions, self._weights):
                 region.write_action(self._seq, w)
+        if self.reuse_sim:  # the process stays for the next episode
+            answer = ep.reply(self._step_timeout_s, self._check_alive)
+            if answer != "done":
+                raise SimError(f"marllb-sim answered {answer!r} at the end of an episode, not 'done'")
+            with open(os.path.join(ep.dir, "episode.csv")) as f:
+                row = list(csv.DictReader(f))[-1]
+            return {k: _number_or_text(v) for k, v in row.items()}
         try:
             rc = ep.proc.wait(timeout=self._step_timeout_s)
         except subprocess.TimeoutExpired:

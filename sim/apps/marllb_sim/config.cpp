@@ -71,6 +71,7 @@ void add_options(CLI::App &app, Config &cfg) {
     app.add_option("--csv", cfg.csv, "append the run's result row to this CSV file");
     app.add_option("--timeseries", cfg.timeseries, "write one row per second (progress) to this CSV file");
     app.add_flag("--quiet", cfg.quiet, "no progress lines");
+    add_control_option(app, cfg); // episodes.cpp
     app.footer("Example: marllb-sim --duration 10 --policy sed --servers marllb7 --csv results/runs/sim.csv\n"
                "         (with an agent: marllb-sim --policy agent --lockstep, then marllb-agent --region marllb_lb0)\n"
                "         (two processes: marllb-sim --role world --memif /tmp/marllb.sock & marllb-sim --role lb --memif /tmp/marllb.sock)\n");

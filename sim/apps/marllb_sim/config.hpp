@@ -43,6 +43,7 @@ struct Config {
     // modes
     bool lockstep = false;
     double lockstep_wait_ms = 2000;
+    int control_fd = -1; // --control-fd: serve episodes on commands from this socket (episodes.cpp)
     bool flood = false;
     unsigned flood_flows = 4096;
     unsigned flood_acks = 16;
@@ -65,6 +66,9 @@ struct Config {
 
 // The options of every field of cfg, each showing its default.
 void add_options(CLI::App &app, Config &cfg);
+
+// --control-fd and what it needs and excludes (episodes.cpp).
+void add_control_option(CLI::App &app, Config &cfg);
 
 // Moves everything after "--" into cfg.eal; returns the argc that CLI11 is to parse.
 int split_eal_args(int argc, char **argv, Config &cfg);

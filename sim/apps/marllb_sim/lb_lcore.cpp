@@ -16,6 +16,8 @@
 namespace marllb::sim::app {
 namespace {
 
+void wait_for_answers(Run &r, std::uint64_t &next_check);
+
 void publish_all(Run &r, std::uint64_t now) {
     if (r.last_publish_at) r.gaps.add(now - r.last_publish_at);
     r.last_publish_at = now;
@@ -117,9 +119,18 @@ void process_burst(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now, bool 
     }
     if (r.lb_capture) r.lb_capture->frames(r.cfg.port_out, fwd, nf, true);
     unsigned sent = 0;
-    if (lockstep) // every frame must reach the world: it drains port_out while it waits
-        while (sent < nf) sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, fwd + sent, std::uint16_t(nf - sent));
-    else {
+    if (lockstep) { // every frame must reach the world: it drains port_out while it waits
+        std::uint64_t stuck_since = 0;
+        while (sent < nf) {
+            const unsigned k = rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, fwd + sent, std::uint16_t(nf - sent));
+            sent += k;
+            // On one thread nobody drains port_out before this step ends: a ring that stays
+            // full would hang the run, so say so instead.
+            if (k == 0 && r.lockstep_inline && !stuck_since) stuck_since = mono_ns();
+            else if (k == 0 && r.lockstep_inline && mono_ns() - stuck_since > kSec)
+                fail("lockstep on one thread: more frames in one simulated instant than the LB -> world ring holds");
+        }
+    } else {
         sent = rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, fwd, std::uint16_t(nf));
         if (sent < nf) {
             r.stats.tx_full.fetch_add(nf - sent, std::memory_order_relaxed);
@@ -275,55 +286,73 @@ int lb_lcore_flood(Run &r) {
 // Lockstep LB: handles every frame at the time stamped on it; when the world announces a step
 // (L2), drains what the world sent, publishes if the step reached a publish boundary, waits
 // for the agents' answers, then acknowledges the step (L3).
-void wait_for_answers(Run &r, std::uint64_t &next_check);
-
 int lb_lcore_lockstep(Run &r) {
-    PublishSchedule sched(r.model, std::uint64_t(r.cfg.publish_us * 1e3), r.start_ns);
-    std::uint64_t done = 0, next_check = 0, t_last = r.start_ns;
-    const bool wait_agent = r.policy == Policy::agent_sed || r.policy == Policy::agent_alias;
-    rte_mbuf *pkts[kBurst];
+    LockstepLb lb(r);
     while (!r.sync.stop.load(std::memory_order_relaxed)) {
         const std::uint64_t step = r.sync.world_step.load(std::memory_order_acquire); // L2
-        unsigned n;
-        while ((n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst)) > 0) process_burst(r, pkts, n, 0, true);
-        const std::uint64_t wall = mono_ns();
-        if (wall >= next_check) {
-            check_agents(r);
-            next_check = wall + 10'000'000;
-        }
-        if (step == done) {
-            // Between steps simulated time stands at t_last, whose publish (if due) is done:
-            // the clean model reads actions here, the marllb model (no packet) does nothing.
-            if (sched.after_burst(t_last, 0).read_actions) poll_actions(r);
+        lb.receive();
+        if (step == lb.done) {
+            lb.between_steps();
             continue;
         }
-        const std::uint64_t t = r.sync.world_time.load(std::memory_order_relaxed);
-        t_last = t;
-        // A step stands for the packet that reaches the LB at t: the world steps at every
-        // publish boundary, so both models publish at the boundaries here.
-        const PublishSchedule::Due due = sched.after_burst(t, 1);
-        if (due.publish) {
-            // marllb (node.c:509-517): the action slot is read after this publish; it holds the
-            // answer to the previous observation (the agent had an interval for it), so wait for
-            // that answer first. Actions take effect one interval after the observation they
-            // answer. clean: the answer to this observation is awaited after it, and applied.
-            const bool before = sched.model() == LbModel::marllb;
-            if (wait_agent && before && r.stats.published.load(std::memory_order_relaxed) > 0) wait_for_answers(r, next_check);
-            publish_all(r, t);
-            if (wait_agent && !before) wait_for_answers(r, next_check);
-        }
-        // marllb with an agent: the wait above was this publish's read of the slot. Reading it
-        // again now would race a quick agent's answer to the observation just published, and
-        // apply it one interval early in some runs and not in others.
-        if (due.read_actions && !(wait_agent && sched.model() == LbModel::marllb)) poll_actions(r);
-        done = step;
+        if (!lb.step(r.sync.world_time.load(std::memory_order_relaxed))) break; // stopped while waiting
+        lb.done = step;
         r.sync.lb_step.store(step, std::memory_order_release); // L3
     }
     return 0;
 }
 
+} // namespace
+
+LockstepLb::LockstepLb(Run &r)
+    : r_(r), sched_(r.model, std::uint64_t(r.cfg.publish_us * 1e3), r.start_ns), t_last_(r.start_ns),
+      wait_agent_(r.policy == Policy::agent_sed || r.policy == Policy::agent_alias) {}
+
+void LockstepLb::receive() {
+    rte_mbuf *pkts[kBurst];
+    unsigned n;
+    while ((n = rte_eth_rx_burst(std::uint16_t(r_.cfg.port_in), 0, pkts, kBurst)) > 0) process_burst(r_, pkts, n, 0, true);
+    if (const std::uint64_t wall = mono_ns(); wall >= next_check_) {
+        check_agents(r_);
+        next_check_ = wall + 10'000'000;
+    }
+}
+
+void LockstepLb::between_steps() {
+    // Between steps simulated time stands at t_last, whose publish (if due) is done: the clean
+    // model reads actions here, the marllb model (no packet) does nothing.
+    if (sched_.after_burst(t_last_, 0).read_actions) poll_actions(r_);
+}
+
+bool LockstepLb::step(std::uint64_t t) {
+    t_last_ = t;
+    // A step stands for the packet that reaches the LB at t: the world steps at every publish
+    // boundary, so both models publish at the boundaries here.
+    const PublishSchedule::Due due = sched_.after_burst(t, 1);
+    if (due.publish) {
+        // marllb (node.c:509-517): the action slot is read after this publish; it holds the
+        // answer to the previous observation (the agent had an interval for it), so wait for
+        // that answer first. Actions take effect one interval after the observation they
+        // answer. clean: the answer to this observation is awaited after it, and applied.
+        const bool before = sched_.model() == LbModel::marllb;
+        if (wait_agent_ && before && r_.stats.published.load(std::memory_order_relaxed) > 0) wait_for_answers(r_, next_check_);
+        // Stopped while waiting (an episode interrupted, episodes.cpp): publish nothing more.
+        if (r_.sync.stop.load(std::memory_order_relaxed) || r_.interrupted) return false;
+        publish_all(r_, t);
+        if (wait_agent_ && !before) wait_for_answers(r_, next_check_);
+        if (r_.sync.stop.load(std::memory_order_relaxed) || r_.interrupted) return false;
+    }
+    // marllb with an agent: the wait above was this publish's read of the slot. Reading it
+    // again now would race a quick agent's answer to the observation just published, and
+    // apply it one interval early in some runs and not in others.
+    if (due.read_actions && !(wait_agent_ && sched_.model() == LbModel::marllb)) poll_actions(r_);
+    return true;
+}
+
+namespace {
+
 // Lockstep: polls (and so applies) actions until every LB's agent answered its last
-// observation, or the wait runs out.
+// observation, or the wait runs out (or, on one thread, a command ends the episode).
 void wait_for_answers(Run &r, std::uint64_t &next_check) {
     const std::uint64_t give_up = mono_ns() + std::uint64_t(r.cfg.lockstep_wait_ms * 1e6);
     const LockstepPatience patience;
@@ -335,6 +364,12 @@ void wait_for_answers(Run &r, std::uint64_t &next_check) {
         if (answered) return;
         if (mono_ns() > give_up || r.sync.stop.load(std::memory_order_relaxed)) {
             ++r.lockstep_agent_timeouts;
+            return;
+        }
+        // One thread (episodes.cpp): the world cannot look at the control socket while the
+        // LB waits, so the LB does, as the world lcore does otherwise.
+        if (r.lockstep_inline && r.control_fd >= 0 && patience.waiting_long() && control_pending(r)) {
+            r.interrupted = true;
             return;
         }
         if (mono_ns() >= next_check) {

@@ -132,6 +132,8 @@ std::vector<TraceEntry> check_config(Run &r) {
     } else if (!cfg.memif.empty())
         fail("--memif joins two processes: add --role world (or lb), and start the other role on the same socket");
     if (cfg.pcap_seconds > 0 && cfg.pcap.empty()) fail("--pcap-seconds needs --pcap FILE");
+    if (cfg.control_fd >= 0 && !cfg.pcap.empty())
+        fail("--pcap captures one run, --control-fd serves many episodes: drop one of them");
     if (cfg.trace.empty()) {
         if (cfg.trace_start_s != 0) fail("--trace-start needs --trace"); // NaN included
         return {};
@@ -235,6 +237,8 @@ void check_outputs(const Config &cfg) {
         if (auto ok = marllb::measure::check_writable(cfg.timeseries); !ok) fail(ok.error().message + " (--timeseries)");
 }
 
+} // namespace
+
 RunReport report(const Run &r, World *world, double wall_s) { // world: null in flood mode
     const Config &cfg = r.cfg;
     RunReport rep;
@@ -305,7 +309,6 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
     return rep;
 }
 
-} // namespace
 } // namespace marllb::sim::app
 
 int main(int argc, char **argv) {
@@ -337,6 +340,7 @@ int main(int argc, char **argv) {
     }
     start_dpdk(r);
     if (r.role != Role::world) open_lbs(r);
+    if (cfg.control_fd >= 0) return serve_episodes(r, std::move(trace)); // episodes.cpp (--role both only)
     std::optional<Capture> capture;
     if (!cfg.pcap.empty()) {
         capture.emplace(cfg.pcap, cfg.pcap_count, cfg.pcap_seconds);

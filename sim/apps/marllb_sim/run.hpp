@@ -5,6 +5,7 @@
 #include "config.hpp"
 #include "lb.hpp"
 #include "peer.hpp"
+#include "publish_schedule.hpp"
 #include "run_report.hpp"
 #include "trace.hpp"
 #include "world.hpp"
@@ -91,6 +92,12 @@ struct Run {
     PublishGaps gaps;
     FloodRates flood;
     std::uint64_t lockstep_agent_timeouts = 0;
+    // Serving episodes (--control-fd, episodes.cpp): the world lcore ends an episode early when
+    // a command arrives while the LB waits for the agent (interrupted: no result row).
+    int control_fd = -1;
+    bool interrupted = false;
+    // The world lcore runs the LB itself, one step after the other (LockstepLb, episodes.cpp).
+    bool lockstep_inline = false;
 };
 
 inline std::uint64_t mono_ns() { return marllb_now_mono_ns(); }
@@ -102,6 +109,8 @@ inline std::uint64_t mono_ns() { return marllb_now_mono_ns(); }
 // answer is seen at most about 10 % later than it came.
 struct LockstepPatience {
     std::uint64_t since = mono_ns();
+    // Past the spinning: the other side waits for something slow (the agent), not a handoff.
+    [[nodiscard]] bool waiting_long() const { return mono_ns() - since > 100'000; }
     void after_poll() const {
         const std::uint64_t waited = mono_ns() - since;
         if (waited > 100'000) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::uint64_t>(waited / 10, 1'000'000)));
@@ -115,6 +124,28 @@ inline std::uint64_t &ts_of(Run &r, rte_mbuf *m) { return *RTE_MBUF_DYNFIELD(m, 
 // ---- LB lcore (lb_lcore.cpp) ----
 // The worker lcore's entry point (arg: the Run): real time, lockstep or flood by r.cfg.
 int lb_lcore_main(void *arg);
+
+// The lockstep LB at and between the world's steps: on its own lcore (lb_lcore_main), or
+// called by the world's thread (world_lockstep with inline_lb; r.lockstep_inline), where the
+// same calls in the same order give the same run without a handoff between two cores.
+class LockstepLb {
+public:
+    explicit LockstepLb(Run &r);
+    // Handles every frame waiting on --port-in, at the time stamped on it.
+    void receive();
+    // Simulated time reached t: publishes if a boundary is due, waits for the agents' answers.
+    // False when the run stopped or the episode was interrupted while it waited.
+    [[nodiscard]] bool step(std::uint64_t t);
+    // Nothing new from the world: what the model does between steps.
+    void between_steps();
+    std::uint64_t done = 0; // the last world step acknowledged (its own lcore only)
+
+private:
+    Run &r_;
+    PublishSchedule sched_;
+    std::uint64_t next_check_ = 0, t_last_;
+    bool wait_agent_;
+};
 
 // ---- World lcore (world_lcore.cpp) ----
 // The progress line once a second on stdout (unless --quiet) and in the --timeseries file.
@@ -135,8 +166,23 @@ void world_goodbye(Run &r, World *w); // w: null in --flood
 void lb_watch(Run &r);
 // Sends one control frame on port; false if the port did not take it.
 bool send_control(Run &r, unsigned port, const ControlMsg &m);
+// Lockstep: ends the run early (r.interrupted) when a command waits on r.control_fd while the
+// LB waits for the agent; a run that serves no episodes never checks.
 void world_realtime(Run &r, World &w, Progress &prog);
-void world_lockstep(Run &r, World &w, Progress &prog);
+// inline_lb: run the LB on this thread instead of handing each step to the LB lcore.
+void world_lockstep(Run &r, World &w, Progress &prog, LockstepLb *inline_lb = nullptr);
 void world_flood(Run &r);
+
+// ---- main.cpp ----
+// The run's report, after the LB lcore returned (world: null in flood mode).
+RunReport report(const Run &r, World *world, double wall_s);
+
+// ---- Episodes on commands (episodes.cpp) ----
+// --control-fd: after the EAL and the regions (in `base`) are up, runs one lockstep episode
+// per command read from the socket, each a fresh world and fresh LBs on the same regions,
+// until the socket closes. Returns the exit status.
+int serve_episodes(Run &base, std::vector<TraceEntry> trace);
+// A command (or the end of the socket) waits on r.control_fd.
+bool control_pending(const Run &r);
 
 } // namespace marllb::sim::app

@@ -25,6 +25,7 @@ struct TxBatch {
     unsigned n = 0;
     std::uint64_t gen_drops = 0;
     bool must_deliver = false; // lockstep: retry until the LB took every frame
+    LockstepLb *inline_lb = nullptr; // the LB runs on this thread: let it take frames when the ring is full
     void add(const Packet &p) {
         rte_mbuf *mb = rte_pktmbuf_alloc(r.pool);
         if (!mb) { ++gen_drops; return; }
@@ -37,8 +38,11 @@ struct TxBatch {
     void flush() {
         if (r.world_capture) r.world_capture->frames(r.cfg.port_in, m, n, true);
         unsigned sent = 0;
-        do sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(n - sent));
-        while (must_deliver && sent < n);
+        for (;;) {
+            sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(n - sent));
+            if (!must_deliver || sent == n) break;
+            if (inline_lb) inline_lb->receive();
+        }
         r.world_tx += sent;
         if (sent < n) {
             gen_drops += n - sent;
@@ -218,9 +222,10 @@ void world_goodbye(Run &r, World *w) {
 // Lockstep world: the next time is the next event or the next publish boundary; the world
 // sends what happens then, announces the step (L1), and waits for the LB's acknowledgement
 // (L4) while draining what the LB forwards.
-void world_lockstep(Run &r, World &w, Progress &prog) {
+void world_lockstep(Run &r, World &w, Progress &prog, LockstepLb *inline_lb) {
     TxBatch tx(r);
     tx.must_deliver = true;
+    tx.inline_lb = inline_lb;
     const std::uint64_t interval = std::uint64_t(r.cfg.publish_us * 1e3);
     const std::uint64_t end = r.start_ns + std::uint64_t(r.cfg.duration_s * 1e9);
     std::uint64_t next_boundary = r.start_ns + interval, step = 0;
@@ -229,12 +234,22 @@ void world_lockstep(Run &r, World &w, Progress &prog) {
         if (t > end) break;
         w.run_until(t, [&](const Packet &p) { tx.add(p); });
         if (tx.n) tx.flush();
-        r.sync.world_time.store(t, std::memory_order_relaxed);
-        r.sync.world_step.store(++step, std::memory_order_release); // L1
-        const LockstepPatience patience; // the LB may be waiting for the agent
-        while (r.sync.lb_step.load(std::memory_order_acquire) != step) { // L4
-            drain_forwarded(r, &w, t, true);
-            patience.after_poll();
+        if (inline_lb) { // the LB's step, on this thread: the same calls the LB lcore makes
+            inline_lb->receive();
+            if (!inline_lb->step(t)) return; // interrupted while the LB waited for the agent
+        } else {
+            r.sync.world_time.store(t, std::memory_order_relaxed);
+            r.sync.world_step.store(++step, std::memory_order_release); // L1
+            const LockstepPatience patience; // the LB may be waiting for the agent
+            while (r.sync.lb_step.load(std::memory_order_acquire) != step) { // L4
+                drain_forwarded(r, &w, t, true);
+                // The agent moved on (a new episode, or gone): this one ends here, unfinished.
+                if (r.control_fd >= 0 && patience.waiting_long() && control_pending(r)) {
+                    r.interrupted = true;
+                    return;
+                }
+                patience.after_poll();
+            }
         }
         drain_forwarded(r, &w, t, true);
         if (t >= next_boundary) next_boundary += interval;

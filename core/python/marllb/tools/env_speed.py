@@ -1,29 +1,37 @@
 """Speed of the RL loop: steps per second of marllb_env (lockstep, one publish interval per
-step) with a small numpy policy, and where the time of a step goes.
+step) with a small numpy policy, where the time of a step goes, and what a reset costs; one
+environment, then a vector of --num-envs (default 2) stepped together, in one run.
 
-    marllb-env-speed                       # 3 episodes of 200 steps (or python3 -m marllb.tools.env_speed)
+    marllb-env-speed                       # 3 episodes of 200 steps each way (or python3 -m marllb.tools.env_speed)
     marllb-env-speed --lb-model clean --csv results/rl/env_speed.csv
 
 Per step, from the environment's own clock reads (LoadBalanceEnv.timings) and the policy's:
   sim     waiting for the simulator's next publish (under the marllb model the simulator runs
-          the interval while the agent decides, so this is what is left once the agent is done)
+          the interval while the agent decides, so this is what is left once the agent is done;
+          in the vector, waiting for every simulator's)
   read    reading the observation from the region (read_observation_arrays)
   write   writing the action (write_action: checks, alias table, seqlock'd copy) and the heartbeat
-  env     the environment's own Python (the action check, the observation array, the reward)
+  env     the environment's own Python (the action check, the observation array, the reward,
+          and in the vector its batching)
   policy  the policy (here inverse load, numpy) and the loop around step()
-Episode starts (a new marllb-sim: DPDK's EAL init, the first interval) and ends (the process
-ending its run) are reported apart. The simulator alone (the same run under SED with no region,
-no agent) gives its own rate: the floor that no agent can beat.
+  reset   the resets (the running marllb-sim starts a new episode: its first interval included)
+  end     the end of each episode (marllb-sim's result row)
+Shares are of the loop's whole wall time, resets and ends included. The reset of a new process
+per episode (reuse_sim=False: DPDK's EAL initialisation, the first interval) is timed apart,
+and the first reset of each environment (which starts its process) is left out of reset_ms.
+The simulator alone (the same run under SED, no agent; on one thread as the environment runs
+it, and as a plain run on two lcores) gives its own rate: the floor that no agent can beat.
 
-Appends one row to --csv (default results/rl/env_speed.csv) with the date, commit, CPU,
-kernel and the load average around the run. --build and --csv default to the checkout's
-(marllb.tools.checkout()).
+Appends one row per setup (1 environment; the vector) to --csv (default
+results/rl/env_speed.csv) with the date, commit, CPU, kernel and the load average around the
+run. --build and --csv default to the checkout's (marllb.tools.checkout()).
 """
 import argparse
 import csv
 import datetime
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,7 +57,9 @@ def parse():
     p = argparse.ArgumentParser(prog="marllb-env-speed", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=version("marllb-env-speed"))
-    p.add_argument("--episodes", type=int, default=3, help="episodes timed")
+    p.add_argument("--episodes", type=int, default=3, help="episodes timed (each way)")
+    p.add_argument("--num-envs", type=int, default=2, help="environments in the vector")
+    p.add_argument("--fresh-resets", type=int, default=3, help="resets timed with a new process each (reuse_sim=False)")
     p.add_argument("--steps", type=int, default=200, help="steps per episode")
     p.add_argument("--servers", default="marllb7", help="capacities or a preset (marllb7, marllb6, marllb24)")
     p.add_argument("--load", type=float, default=0.85, help="Poisson load, fraction of capacity")
@@ -60,26 +70,71 @@ def parse():
     p.add_argument("--build", default=os.path.join(ROOT, "build", "release"), help="build tree with marllb-sim and the module")
     p.add_argument("--csv", default=os.path.join(ROOT, "results", "rl", "env_speed.csv"), help="append the row here ('' = none)")
     a = p.parse_args()
-    if a.episodes < 1 or a.steps < 1:
-        p.error("--episodes and --steps must be >= 1")
+    if a.episodes < 1 or a.steps < 1 or a.num_envs < 1 or a.fresh_resets < 1:
+        p.error("--episodes, --steps, --num-envs and --fresh-resets must be >= 1")
     return a
 
 
-def sim_alone(env, seed):
-    """Intervals per wall second of the same simulation with no agent (SED, no region)."""
+def sim_alone(env, seed, one_thread):
+    """Intervals per wall second of the same simulation with no agent (SED): one_thread, as the
+    environment runs it (an episode served on --control-fd, the LB on the world's thread), else
+    a plain run on two lcores (no region)."""
     with tempfile.TemporaryDirectory() as d:
         row_file = os.path.join(d, "row.csv")
-        cmd = env.sim_command(seed, "marllb_speed_unused_", row_file)
+        cmd = env.sim_command(seed, f"marllb_speed{os.getpid()}_", row_file)
         cmd = [c for c in cmd if c != "--exit-with-parent"]
-        policy = cmd.index("--policy")
-        cmd[policy + 1] = "sed"
-        cmd.append("--no-region")
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"marllb-env-speed: marllb-sim alone failed: {r.stdout[-500:]} {r.stderr[-500:]}")
+        cmd[cmd.index("--policy") + 1] = "sed"
+        if not one_thread:
+            r = subprocess.run(cmd + ["--no-region"], capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit(f"marllb-env-speed: marllb-sim alone failed: {r.stdout[-500:]} {r.stderr[-500:]}")
+        else:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            cmd[1:1] = ["--control-fd", str(theirs.fileno())]
+            with open(os.path.join(d, "log"), "w") as log:
+                p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=(theirs.fileno(),))
+            theirs.close()
+            with ours, ours.makefile("rwb", buffering=0) as f:
+                f.write(f"episode {seed}\n".encode())
+                answers = [f.readline().strip(), f.readline().strip()]
+            p.wait()
+            if answers[0].split()[:1] != [b"started"] or answers[1] != b"done" or p.returncode != 0:
+                with open(os.path.join(d, "log")) as log:
+                    sys.exit(f"marllb-env-speed: marllb-sim alone failed ({answers}): {log.read()[-500:]}")
         with open(row_file) as f:
             row = list(csv.DictReader(f))[-1]
     return int(row["observations"]) / float(row["wall_s"])
+
+
+PARTS = ("sim", "read", "write", "env", "policy", "reset", "end")
+
+
+def timed_episodes(env, a, np):
+    """Runs a.episodes episodes of a.steps steps (env: one environment or a vector); returns
+    the wall time of the loop, the policy's and the resets', in ns."""
+    policy_ns, reset_ns, t_all = 0, 0, time.perf_counter_ns()
+    for _ in range(a.episodes):
+        t0 = time.perf_counter_ns()
+        obs, _ = env.reset()
+        reset_ns += time.perf_counter_ns() - t0
+        for _ in range(a.steps):
+            t0 = time.perf_counter_ns()
+            weights = 1.0 / (1.0 + obs[..., 0].astype(np.float64))  # the policy: inverse load
+            policy_ns += time.perf_counter_ns() - t0
+            obs, _, _, truncated, _ = env.step(weights)
+        assert np.all(truncated)  # the loop ends with the episodes (the vector never autoresets here)
+    return time.perf_counter_ns() - t_all, policy_ns, reset_ns
+
+
+def breakdown(tm, wall_ns, policy_ns, reset_ns, num_envs):
+    """Each part's ns over the loop, and the ns of its steps alone."""
+    parts = {"sim": tm["sim_ns"], "read": tm["read_ns"], "write": tm["write_ns"], "env": tm["env_ns"],
+             "policy": policy_ns, "reset": reset_ns, "end": tm["end_ns"]}
+    if num_envs == 1:  # what no clock read claimed is the loop around step(): the policy's
+        parts["policy"] += wall_ns - sum(parts.values())
+    else:  # the environments' waits overlap: the simulators' share is what the rest leaves
+        parts["sim"] = wall_ns - sum(v for k, v in parts.items() if k != "sim")
+    return parts, wall_ns - parts["reset"] - parts["end"]
 
 
 def main():
@@ -88,70 +143,76 @@ def main():
     import numpy as np
     import marllb_env
     from marllb import result_rows
+    from marllb.vector_env import VectorLoadBalanceEnv
 
-    env = marllb_env.LoadBalanceEnv(episode_steps=a.steps, servers=a.servers, load=a.load, lb_model=a.lb_model,
-                                    seed=a.seed, sim=os.path.join(a.build, "sim", "apps", "marllb-sim"),
-                                    poll_sleep_s=a.poll_sleep_us * 1e-6)
+    kw = dict(episode_steps=a.steps, servers=a.servers, load=a.load, lb_model=a.lb_model,
+              sim=os.path.join(a.build, "sim", "apps", "marllb-sim"), poll_sleep_s=a.poll_sleep_us * 1e-6)
     load_before = os.getloadavg()[0]
-    policy_ns = 0
-    loop_ns = 0
-    p90 = []
+    results = {}
+    for setup, n in (("1 env", 1), (f"vector of {a.num_envs}", a.num_envs)):
+        env = marllb_env.LoadBalanceEnv(seed=a.seed, **kw) if n == 1 else VectorLoadBalanceEnv(n, seed=a.seed, **kw)
+        try:
+            env.reset()  # each process started (its first reset, timed apart)
+            first_reset_ns = env.timings["start_ns"]
+            first_resets = env.timings["resets"]
+            wall_ns, policy_ns, reset_ns = timed_episodes(env, a, np)
+            tm = env.timings
+        finally:
+            env.close()
+        parts, steps_ns = breakdown(tm, wall_ns, policy_ns, reset_ns, n)
+        results[setup] = dict(n=n, tm=tm, wall_ns=wall_ns, parts=parts, steps_ns=steps_ns,
+                              first_reset_ms=first_reset_ns / first_resets / 1e6, reset_ms=reset_ns / a.episodes / 1e6)
+    fresh = marllb_env.LoadBalanceEnv(seed=a.seed, reuse_sim=False, **kw)
     try:
-        for _ in range(a.episodes):
-            obs, _ = env.reset()
-            t_loop = time.perf_counter_ns()
-            for _ in range(a.steps):
-                t0 = time.perf_counter_ns()
-                weights = 1.0 / (1.0 + obs[:, 0].astype(np.float64))  # the policy: inverse load
-                policy_ns += time.perf_counter_ns() - t0
-                obs, _, _, truncated, info = env.step(weights)
-            loop_ns += time.perf_counter_ns() - t_loop
-            p90.append(info["episode"]["fct_p90_s"])
+        for _ in range(a.fresh_resets):
+            fresh.reset()
     finally:
-        env.close()
-    alone = sim_alone(env, a.seed)
+        fresh.close()
+    fresh_reset_ms = fresh.timings["start_ns"] / fresh.timings["resets"] / 1e6
+    alone = sim_alone(fresh, a.seed, one_thread=True)
+    alone_two = sim_alone(fresh, a.seed, one_thread=False)
     load_after = os.getloadavg()[0]
 
-    tm = env.timings
-    steps = tm["steps"]
-    # The loop's time less what happened inside step() and the policy is the loop itself.
-    parts = {"sim": tm["sim_ns"], "read": tm["read_ns"], "write": tm["write_ns"], "env": tm["env_ns"],
-             "policy": policy_ns}
-    in_steps = loop_ns - tm["end_ns"]  # the last step of each episode also waits for the process to end
-    parts["policy"] += in_steps - sum(parts.values())
-    per_step_us = {k: v / steps / 1e3 for k, v in parts.items()}
-    steps_per_s = steps / (in_steps / 1e9)
-    total_s = (loop_ns + tm["start_ns"]) / 1e9
-    row = {
+    common = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git_commit": result_rows.git_commit(ROOT), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
-        "python": platform.python_version(), "servers": a.servers, "load": a.load, "lb_model": a.lb_model,
-        "episodes": a.episodes, "steps_per_episode": a.steps, "interval_ms": env.interval_s * 1e3,
-        "poll_sleep_us": a.poll_sleep_us,
-        "steps_per_s": f"{steps_per_s:.1f}",
-        "steps_per_s_with_resets": f"{steps / total_s:.1f}",
-        "sim_alone_intervals_per_s": f"{alone:.1f}",
-        "sim_seconds_per_wall_second": f"{steps_per_s * env.interval_s:.1f}",
-        **{f"{k}_us_per_step": f"{v:.2f}" for k, v in per_step_us.items()},
-        **{f"{k}_share": f"{v / in_steps:.4f}" for k, v in parts.items()},
-        "reset_ms": f"{tm['start_ns'] / tm['resets'] / 1e6:.1f}",
-        "episode_end_ms": f"{tm['end_ns'] / a.episodes / 1e6:.1f}",
-        "fct_p90_s_mean": f"{sum(p90) / len(p90):.4f}",
-        "load1_before": f"{load_before:.2f}", "load1_after": f"{load_after:.2f}",
-    }
-    print(f"# {row['date']} commit {row['git_commit']}, {row['cpu_model']}, load average {row['load1_before']} -> "
-          f"{row['load1_after']}")
-    print(f"# {a.episodes} episodes x {a.steps} steps, {a.servers} at load {a.load}, lb_model {a.lb_model}, "
-          f"poll sleep {a.poll_sleep_us:g} us")
-    print(f"steps/s {row['steps_per_s']} (with resets {row['steps_per_s_with_resets']}); the simulator alone "
-          f"{row['sim_alone_intervals_per_s']} intervals/s; {row['sim_seconds_per_wall_second']} simulated s per s")
-    print(f"{'part':8} {'us/step':>9} {'share':>7}")
-    for k in parts:
-        print(f"{k:8} {per_step_us[k]:9.2f} {parts[k] / in_steps:7.1%}")
-    print(f"reset (new marllb-sim, first interval) {row['reset_ms']} ms; episode end {row['episode_end_ms']} ms")
+        "nproc": os.cpu_count(), "python": platform.python_version(), "servers": a.servers, "load": a.load,
+        "lb_model": a.lb_model, "episodes": a.episodes, "steps_per_episode": a.steps, "interval_ms": fresh.interval_s * 1e3,
+        "poll_sleep_us": a.poll_sleep_us}
+    single = results["1 env"]
+    single_rate = single["tm"]["steps"] / (single["steps_ns"] / 1e9)
+    rows = []
+    for setup, r in results.items():
+        steps = r["tm"]["steps"]
+        rate = steps / (r["steps_ns"] / 1e9)
+        rows.append({**common, "setup": setup, "num_envs": r["n"],
+                     "steps_per_s": f"{rate:.1f}",
+                     "steps_per_s_with_resets": f"{steps / (r['wall_ns'] / 1e9):.1f}",
+                     "speedup_vs_1_env": f"{rate / single_rate:.2f}",
+                     "sim_alone_intervals_per_s": f"{alone:.1f}",
+                     "sim_alone_two_lcores_intervals_per_s": f"{alone_two:.1f}",
+                     **{f"{k}_us_per_step": f"{r['parts'][k] / steps / 1e3:.2f}" for k in PARTS},
+                     **{f"{k}_share": f"{r['parts'][k] / r['wall_ns']:.4f}" for k in PARTS},
+                     "reset_ms": f"{r['reset_ms']:.2f}", "first_reset_ms": f"{r['first_reset_ms']:.1f}",
+                     "fresh_process_reset_ms": f"{fresh_reset_ms:.1f}",
+                     "episode_end_ms": f"{r['parts']['end'] / (a.episodes * r['n']) / 1e6:.2f}",
+                     "load1_before": f"{load_before:.2f}", "load1_after": f"{load_after:.2f}"})
+    print(f"# {common['date']} commit {common['git_commit']}, {common['cpu_model']} ({common['nproc']} CPUs), "
+          f"load average {load_before:.2f} -> {load_after:.2f}")
+    print(f"# {a.episodes} episodes x {a.steps} steps per environment, {a.servers} at load {a.load}, "
+          f"lb_model {a.lb_model}, poll sleep {a.poll_sleep_us:g} us")
+    print(f"# the simulator alone: {alone:.1f} intervals/s on one thread as the environment runs it ({alone_two:.1f} "
+          f"on two lcores); a reset with a new process: {fresh_reset_ms:.1f} ms")
+    for row in rows:
+        print(f"{row['setup']}: {row['steps_per_s']} steps/s ({row['speedup_vs_1_env']}x 1 env; with resets "
+              f"{row['steps_per_s_with_resets']}); reset {row['reset_ms']} ms (the process's first: "
+              f"{row['first_reset_ms']} ms); episode end {row['episode_end_ms']} ms")
+        print(f"  {'part':8} {'us/step':>9} {'share':>7}")
+        for k in PARTS:
+            print(f"  {k:8} {float(row[f'{k}_us_per_step']):9.2f} {float(row[f'{k}_share']):7.1%}")
     if a.csv:
-        result_rows.append_rows(a.csv, [row])
-        print(f"row appended to {a.csv}")
+        result_rows.append_rows(a.csv, rows)
+        print(f"{len(rows)} rows appended to {a.csv}")
     return 0
 
 
