@@ -13,7 +13,8 @@
 #   scripts/gate_series.sh [--runs N] [--plant NAME] [--rule RULE] [--out DIR]
 #                          [--reference REV | --baseline FILE]
 #     --plant   none (default: the whole suite, every rule), publish_1.5x (hot publish),
-#               read_1.5x (one-way p50), read_tail (one-way p99), lb_1.5x (the LB's per-packet
+#               read_1.5x (every read delayed by half the one-way p50, measured first),
+#               read_tail (one-way p99), lb_1.5x (the LB's per-packet
 #               cost, one packet at a time), lb_burst_1.5x (the same, judged on the burst rule),
 #               validate_1.5x, write_action_1.5x (the action's checks; the agent's write),
 #               action_drop (the LB's poll consumes one action in 50 unapplied: full_loop_lost_calm).
@@ -74,8 +75,21 @@ if [ "$plant" != none ]; then
   cmake_plant="$plant"
   [ "$plant" = lb_burst_1.5x ] && cmake_plant=lb_1.5x # the same planted work, judged on the burst rule
   build="$MARLLB_ROOT/build/plant-$cmake_plant"
+  plant_defs=()
+  if [ "$plant" = read_1.5x ]; then
+    # Half of this host's one-way p50 now (the unplanted build, 3 repetitions of the paired
+    # benchmark): a fixed delay is 1.5x on one placement and +11 % on another.
+    ipc="$MARLLB_ROOT/build/release/bench/bench_ipc"
+    [ -x "$ipc" ] || die "read_1.5x sizes its delay with $ipc: build it first (scripts/setup.sh release)"
+    delay="$("$ipc" --benchmark_filter='^BM_ObsPaired/marllb_shm' --benchmark_repetitions=3 --benchmark_format=json 2>/dev/null |
+      /usr/bin/python3 -c 'import json, statistics, sys
+reps = [b["p50_calm_ns"] for b in json.load(sys.stdin)["benchmarks"] if b.get("run_type") == "iteration"]
+print(round(statistics.median(reps) / 2))')" || die "read_1.5x: could not measure the one-way p50 to size its delay"
+    say "read_1.5x: one-way calm p50 now $((delay * 2)) ns: every read delayed by $delay ns"
+    plant_defs=(-DMARLLB_TEST_PLANT_DELAY_NS="$delay")
+  fi
   say "building the test build with plant $cmake_plant in $build"
-  cmake --preset release -S "$MARLLB_ROOT" -B "$build" -DMARLLB_TEST_PLANT="$cmake_plant" >/dev/null || die "configure failed for plant $plant"
+  cmake --preset release -S "$MARLLB_ROOT" -B "$build" -DMARLLB_TEST_PLANT="$cmake_plant" "${plant_defs[@]}" >/dev/null || die "configure failed for plant $plant"
   nice cmake --build "$build" --target bench_core bench_ipc bench_sim >/dev/null || die "build failed for plant $plant"
   bench_args+=(--build "$build")
 fi
