@@ -132,7 +132,7 @@ def test_two_processes_account_for_every_frame_with_the_agent_on_the_lb(setup):
     # ... and every frame it forwarded came back to the world (nothing in flight at the end).
     assert int(w["world_received"]) == int(l["forwarded"]) - int(l["tx_full"])
     # The world's row carries the LB's counters as the LB wrote them in its own row.
-    for k in ("packets", "flows", "drops", "untracked", "observations", "actions_applied"):
+    for k in ("packets", "forwarded", "tx_full", "flows", "drops", "untracked", "observations", "actions_applied"):
         assert w[k] == l[k], k
     # The agent drove the LB process's region.
     assert int(l["observations"]) >= 30  # 5 s at 100 ms
