@@ -85,6 +85,7 @@ if [ "$plant" != none ]; then
       /usr/bin/python3 -c 'import json, statistics, sys
 reps = [b["p50_calm_ns"] for b in json.load(sys.stdin)["benchmarks"] if b.get("run_type") == "iteration"]
 print(round(statistics.median(reps) / 2))')" || die "read_1.5x: could not measure the one-way p50 to size its delay"
+    [ "$delay" -ge 50 ] || die "read_1.5x: a one-way calm p50 of $((delay * 2)) ns is no measurement (no calm events?): run it again on a quieter host"
     say "read_1.5x: one-way calm p50 now $((delay * 2)) ns: every read delayed by $delay ns"
     plant_defs=(-DMARLLB_TEST_PLANT_DELAY_NS="$delay")
   fi

@@ -194,7 +194,10 @@ def test_role_errors_exit_2_with_one_line():
     for args, word in ((["--role", "lb"], "--memif"),
                        (["--role", "world", "--memif", "/tmp/x.sock", "--lockstep"], "--lockstep"),
                        (["--memif", "/tmp/x.sock"], "--role"),
-                       (["--pcap-seconds", "2"], "--pcap")):
+                       (["--pcap-seconds", "2"], "--pcap"),
+                       # a capture the run would leave empty, a series the LB never writes
+                       (["--flood", "--pcap", "/tmp/marllb-never.pcapng"], "--flood"),
+                       (["--role", "lb", "--memif", "/tmp/x.sock", "--timeseries", "/tmp/marllb-never.csv"], "--timeseries")):
         r = subprocess.run([SIM, *args, "--quiet"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2, (args, r.stderr)
         lines = r.stderr.strip().splitlines()

@@ -132,6 +132,10 @@ std::vector<TraceEntry> check_config(Run &r) {
     } else if (!cfg.memif.empty())
         fail("--memif joins two processes: add --role world (or lb), and start the other role on the same socket");
     if (cfg.pcap_seconds > 0 && cfg.pcap.empty()) fail("--pcap-seconds needs --pcap FILE");
+    if (cfg.flood && !cfg.pcap.empty())
+        fail("--pcap captures the world's flows; --flood's frames are not captured: drop one of them");
+    if (r.role == Role::lb && !cfg.timeseries.empty())
+        fail("--timeseries is written by the world: give it to --role world, not to the LB");
     if (cfg.control_fd >= 0 && !cfg.pcap.empty())
         fail("--pcap captures one run, --control-fd serves many episodes: drop one of them");
     if (cfg.trace.empty()) {
@@ -341,12 +345,13 @@ int main(int argc, char **argv) {
     start_dpdk(r);
     if (r.role != Role::world) open_lbs(r);
     if (cfg.control_fd >= 0) return serve_episodes(r, std::move(trace)); // episodes.cpp (--role both only)
+    if (r.role != Role::both) wait_for_peer(r);
+    // After the other process answered: a --pcap-seconds window is of the run, not of the wait.
     std::optional<Capture> capture;
     if (!cfg.pcap.empty()) {
         capture.emplace(cfg.pcap, cfg.pcap_count, cfg.pcap_seconds);
         (r.role == Role::lb ? r.lb_capture : r.world_capture) = &*capture;
     }
-    if (r.role != Role::both) wait_for_peer(r);
 
     const unsigned worker = rte_get_next_lcore(rte_lcore_id(), 1, 0);
     // Lockstep's simulated clock starts here; on a whole microsecond, so every publish boundary
@@ -384,9 +389,16 @@ int main(int argc, char **argv) {
         if (auto ok = result_row(rep, marllb::measure::host()).append_to(cfg.csv); !ok) fail(ok.error().message);
         fmt::print("  row appended to {}\n", cfg.csv);
     }
-    rte_eth_dev_stop(std::uint16_t(cfg.port_in));
-    rte_eth_dev_stop(std::uint16_t(cfg.port_out));
-    rte_eal_cleanup();
+    if (r.role == Role::both) {
+        rte_eth_dev_stop(std::uint16_t(cfg.port_in));
+        rte_eth_dev_stop(std::uint16_t(cfg.port_out));
+        rte_eal_cleanup();
+    }
+    // Two processes stop neither: DPDK 22.11's memif PMD tears a connection down in its
+    // interrupt thread when the other process closes the socket, and rte_eal_cleanup racing
+    // that crashed the LB at exit (SIGSEGV inside librte_net_memif, 1 run in 8 here). The
+    // process exits with its ports up: the kernel closes the socket and frees the memory, and
+    // register_cleanup's handler removes the runtime directory and the socket at exit.
     // A run that lost the other process wrote its row, and says so by its status too.
     return rep.processes && rep.processes->status != "ok" && rep.processes->status != "lb_restarted" ? 1 : 0;
 }
