@@ -37,6 +37,19 @@ struct FloodRates {
     double full_ring_share = 0;
 };
 
+// A two-process --flood measures each half of FloodRates in its own process: the world what it
+// generated (its *_gen_mpps, full_ring_share), the LB its phases (the rest). Each process's row
+// carries both: it takes the other's half from the control frames.
+inline void take_world_side(FloodRates &to, const FloodRates &world) noexcept {
+    to.bare_gen_mpps = world.bare_gen_mpps, to.full_gen_mpps = world.full_gen_mpps;
+    to.full_ring_share = world.full_ring_share;
+}
+inline void take_lb_side(FloodRates &to, const FloodRates &lb) noexcept {
+    const FloodRates world = to;
+    to = lb;
+    take_world_side(to, world);
+}
+
 // The LB phase counts as saturated (the LB, not the world that generates its frames, set the
 // rate) when frames were waiting for it: at least half of the world's bursts found the LB's
 // input ring full, and the LB lcore was busy (in polls that returned frames) >= 95 % of the

@@ -142,17 +142,22 @@ def test_two_processes_account_for_every_frame_with_the_agent_on_the_lb(setup):
 
 
 @root_only
+def kill_and_see_it_seen(victim, watcher, line):
+    """SIGKILLs victim (by its pid) and asserts that watcher prints `line` within a second."""
+    victim.p.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    seen = watcher.wait_line(line, timeout=5)
+    assert seen is not None, watcher.stderr()
+    assert seen - killed < 1.0, f"'{line}' came {seen - killed:.2f} s after the kill"
+
+
 def test_a_killed_lb_is_seen_within_a_second_and_a_restarted_one_carries_on(setup):
     wcsv, lcsv = setup.tmp / "world.csv", setup.tmp / "lb.csv"
     world = setup.world("--duration", "120", "--csv", str(wcsv), "--connect-timeout-s", "300")
     lb = setup.lb("--connect-timeout-s", "60")
     assert region_up(setup.prefix + "0"), lb.stderr()
     time.sleep(1.5)
-    lb.p.send_signal(signal.SIGKILL)
-    killed = time.monotonic()
-    seen = world.wait_line("the LB process is gone", timeout=5)
-    assert seen is not None, world.stderr()
-    assert seen - killed < 1.0, f"the world saw the LB gone after {seen - killed:.2f} s"
+    kill_and_see_it_seen(lb, world, "the LB process is gone")
     assert world.p.poll() is None, "the world must go on without its LB"
     # A restarted LB reopens the region the killed one left and carries on with the world.
     lb2 = setup.lb("--connect-timeout-s", "300", "--csv", str(lcsv))
@@ -160,11 +165,7 @@ def test_a_killed_lb_is_seen_within_a_second_and_a_restarted_one_carries_on(setu
     assert back is not None, world.stderr() + "\n" + lb2.stderr()
     time.sleep(1.0)
     # Now the world dies: the LB sees it within a second, writes its row and exits (status 1).
-    world.p.send_signal(signal.SIGKILL)
-    killed = time.monotonic()
-    seen = lb2.wait_line("the world process is gone", timeout=5)
-    assert seen is not None, lb2.stderr()
-    assert seen - killed < 1.0, f"the LB saw the world gone after {seen - killed:.2f} s"
+    kill_and_see_it_seen(world, lb2, "the world process is gone")
     assert lb2.p.wait(timeout=10) == 1
     row = rows(lcsv)[0]
     assert (row["role"], row["status"]) == ("lb", "world_lost")

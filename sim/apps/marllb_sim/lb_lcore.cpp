@@ -160,8 +160,7 @@ unsigned take_control(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now) {
         ControlMsg m;
         if (parse_control(d, len, m) && m.kind == Ctl::bye) {
             r.peer.world_sent = m.world_sent;
-            r.peer.full_ring_share = m.full_ring_share, r.peer.bare_gen_mpps = m.bare_gen_mpps;
-            r.peer.full_gen_mpps = m.full_gen_mpps;
+            r.peer.world_flood = m.world_flood;
             r.peer.bye.store(true, std::memory_order_release);
         } else if (m.kind == Ctl::phase)
             r.sync.phase.store(m.phase, std::memory_order_release);
@@ -171,20 +170,12 @@ unsigned take_control(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now) {
 }
 
 LbReport lb_report(const Run &r) {
-    LbCounters c;
-    for (const auto &inst : r.lbs) add_counters(c, inst.lb->counters());
     LbReport o;
-    o.packets = c.packets, o.forwarded = c.forwarded, o.flows = c.flows, o.flows_ended = c.flows_ended;
-    o.flows_expired = c.flows_expired, o.untracked = c.untracked, o.untracked_syns = c.untracked_syns;
-    o.guessed_fcts = c.guessed_fcts, o.negative_on = c.negative_on;
-    for (std::size_t d = 0; d < kDropReasons; ++d) o.drops[d] = c.drops[d];
+    for (const auto &inst : r.lbs) add_counters(o.counters, inst.lb->counters());
+    o.flood = r.flood;
     o.tx_full = r.stats.tx_full.load(std::memory_order_relaxed);
     o.published = r.stats.published.load(std::memory_order_relaxed);
-    o.applied = c.actions_applied, o.rejected = r.stats.rejected.load(std::memory_order_relaxed), o.fallbacks = c.fallbacks;
-    const FloodRates &f = r.flood;
-    o.bare_mpps = f.bare_mpps, o.full_mpps = f.full_mpps, o.full_busy = f.full_busy, o.full_capacity_mpps = f.full_capacity_mpps;
-    o.bare_empty_polls = f.bare_empty_polls, o.full_empty_polls = f.full_empty_polls, o.bare_burst = f.bare_burst;
-    o.full_burst = f.full_burst;
+    o.rejected = r.stats.rejected.load(std::memory_order_relaxed);
     return o;
 }
 

@@ -280,26 +280,14 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
         } else if (r.peer.bye.load(std::memory_order_acquire)) { // the LB's counters, as it reported them
             const LbReport &l = r.peer.lb;
             p.lb_reported = true;
-            p.forwarded = l.forwarded, p.tx_full = l.tx_full;
-            rep.lb.packets = l.packets, rep.lb.forwarded = l.forwarded, rep.lb.flows = l.flows;
-            rep.lb.flows_ended = l.flows_ended, rep.lb.flows_expired = l.flows_expired;
-            rep.lb.untracked = l.untracked, rep.lb.untracked_syns = l.untracked_syns;
-            rep.lb.guessed_fcts = l.guessed_fcts, rep.lb.negative_on = l.negative_on;
-            for (std::size_t d = 0; d < kDropReasons; ++d) rep.lb.drops[d] = l.drops[d];
-            rep.lb.actions_applied = l.applied, rep.lb.fallbacks = l.fallbacks;
+            p.forwarded = l.counters.forwarded, p.tx_full = l.tx_full;
+            rep.lb = l.counters;
             rep.published = l.published, rep.rejected = l.rejected;
         }
         if (r.role == Role::lb && !cfg.flood) rep.duration_s = wall_s; // the LB runs as long as the world (or until it is gone)
-        if (cfg.flood && r.role == Role::lb) { // the world's side of the flood, from its bye
-            rep.flood.full_ring_share = r.peer.full_ring_share;
-            rep.flood.bare_gen_mpps = r.peer.bare_gen_mpps, rep.flood.full_gen_mpps = r.peer.full_gen_mpps;
-        }
-        if (cfg.flood && r.role == Role::world && p.lb_reported) { // the LB's side, from its bye_ack
-            const LbReport &l = r.peer.lb;
-            rep.flood.bare_mpps = l.bare_mpps, rep.flood.full_mpps = l.full_mpps, rep.flood.full_busy = l.full_busy;
-            rep.flood.full_capacity_mpps = l.full_capacity_mpps, rep.flood.bare_empty_polls = l.bare_empty_polls;
-            rep.flood.full_empty_polls = l.full_empty_polls, rep.flood.bare_burst = l.bare_burst, rep.flood.full_burst = l.full_burst;
-        }
+        // The other process's half of the flood's figures, from its bye (world) or bye_ack (LB).
+        if (cfg.flood && r.role == Role::lb) take_world_side(rep.flood, r.peer.world_flood);
+        if (cfg.flood && r.role == Role::world && p.lb_reported) take_lb_side(rep.flood, r.peer.lb.flood);
         rep.processes = std::move(p);
     }
     if (world) {

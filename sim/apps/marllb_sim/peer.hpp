@@ -11,6 +11,8 @@
 
 #include "config.hpp"
 #include "frame.hpp"
+#include "lb.hpp"
+#include "run_report.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -27,14 +29,12 @@ inline constexpr std::uint8_t kControlType[2] = {0x88, 0xB5};
 inline constexpr std::uint64_t kHeartbeatNs = 100'000'000;
 enum class Ctl : std::uint8_t { heartbeat = 1, bye = 2, bye_ack = 3, phase = 4 }; // phase: --flood's next phase
 
-// The LB's counters as its bye_ack reports them (summed over its LB instances).
+// The LB process's account as its bye_ack reports it: what one process would report of its LB
+// (both plain structs, copied into the frame as bytes).
 struct LbReport {
-    std::uint64_t packets = 0, forwarded = 0, tx_full = 0, flows = 0, flows_ended = 0, flows_expired = 0;
-    std::uint64_t untracked = 0, untracked_syns = 0, guessed_fcts = 0, negative_on = 0;
-    std::uint64_t drops[kDropReasons] = {};
-    std::uint64_t published = 0, applied = 0, rejected = 0, fallbacks = 0;
-    double bare_mpps = 0, full_mpps = 0, full_busy = 0, full_capacity_mpps = 0; // --flood
-    double bare_empty_polls = 0, full_empty_polls = 0, bare_burst = 0, full_burst = 0;
+    LbCounters counters; // summed over its LB instances
+    FloodRates flood;    // --flood: its phases (take_lb_side)
+    std::uint64_t tx_full = 0, published = 0, rejected = 0;
 };
 
 struct ControlMsg {
@@ -43,7 +43,7 @@ struct ControlMsg {
     std::uint64_t world_sent = 0; // bye: the frames the world's --port-in accepted in the whole run
     LbReport lb;                  // bye_ack
     int phase = 0;                // phase: the --flood phase that starts with the next frame
-    double full_ring_share = 0, bare_gen_mpps = 0, full_gen_mpps = 0; // bye after --flood: the world's figures
+    FloodRates world_flood{};     // bye after --flood: the world's figures (take_world_side)
 };
 
 [[nodiscard]] inline bool is_control(const std::uint8_t *frame, std::size_t len) noexcept {
@@ -63,7 +63,7 @@ struct PeerState {
     std::atomic<bool> bye{false};          // LB: the world's bye arrived; world: the LB's bye_ack arrived
     std::atomic<bool> bye_ack_sent{false}; // LB: its bye_ack went out
     std::uint64_t world_sent = 0;          // LB: from the world's bye
-    double full_ring_share = 0, bare_gen_mpps = 0, full_gen_mpps = 0; // LB: from the world's bye after --flood
+    FloodRates world_flood;                // LB: from the world's bye after --flood
     LbReport lb;                           // world: from the LB's bye_ack
     std::uint64_t hb_seq = 0, next_hb_ns = 0; // the sending thread's
     // The main thread's view (the world's loop, or the LB process's watch).

@@ -202,8 +202,7 @@ void world_goodbye(Run &r, World *w) {
     while (!p.lost && !p.bye.load(std::memory_order_acquire) && mono_ns() < deadline) {
         if (!sent) {
             ControlMsg bye{Ctl::bye, ++p.hb_seq, r.world_tx, {}};
-            bye.full_ring_share = r.flood.full_ring_share, bye.bare_gen_mpps = r.flood.bare_gen_mpps;
-            bye.full_gen_mpps = r.flood.full_gen_mpps;
+            bye.world_flood = r.flood;
             sent = send_control(r, r.cfg.port_in, bye);
         }
         drain_forwarded(r, w, mono_ns(), false);
