@@ -2,7 +2,7 @@
 # The reported runs of the simulated world and LB (docs/sim.md): rows appended to
 # results/sim/<name>.csv.
 #
-#   scripts/sim_runs.sh [--out DIR] [--only flood|policies|trace|memif]
+#   scripts/sim_runs.sh [--out DIR] [--only flood|policies|trace|memif|paths]
 #
 #   flood.csv     LB throughput on 64-byte frames against the bare rx->tx handoff of the same run,
 #                 with the LB lcore's busy share, its capacity (frames / busy time), the
@@ -20,6 +20,11 @@
 #                 the flood (7 servers, 3 s per phase, three runs) in one process over net_ring and,
 #                 right after each, as two processes over net_memif (--role world / --role lb; the
 #                 world's and the LB's rows); root (memif without huge pages)
+#   paths-ring.csv, paths-memif.csv, paths-afp.csv
+#                 one real-time run (7 servers, SED, 20 s, seed 1, three runs) in one process over
+#                 net_ring, then as two processes over net_memif and over net_af_packet on veth
+#                 pairs in network namespaces (scripts/veth.sh; the world's rows, which carry the
+#                 LB's counters); root
 # Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/,
 # flood rows written before the busy share and the status in results/sim/before-flood-status/, before the backlog share in before-backlog/,
 # and every row written before the run_id column in results/sim/before-run-id/.
@@ -42,7 +47,10 @@ export MARLLB_GIT_COMMIT="$(git_commit)"
 sim="$MARLLB_ROOT/build/release/sim/apps/marllb-sim"
 s64=$(printf '1,%.0s' $(seq 64)); s64=${s64%,}
 mkdir -p "$out"
-case "$only" in ""|flood|policies|trace|memif) ;; *) usage_error "--only takes flood, policies, trace or memif, not '$only'" ;; esac
+case "$only" in ""|flood|policies|trace|memif|paths) ;; *) usage_error "--only takes flood, policies, trace, memif or paths, not '$only'" ;; esac
+if [ -z "$only" ] || [ "$only" = memif ] || [ "$only" = paths ]; then
+  [ "$(id -u)" -eq 0 ] || usage_error "--only $only (and a full run) starts memif and af_packet processes: run as root"
+fi
 set -x
 if [ -z "$only" ] || [ "$only" = flood ]; then
   for run in 1 2 3; do "$sim" --flood --flood-seconds 5 --csv "$out/flood.csv"; done
@@ -80,6 +88,26 @@ if [ -z "$only" ] || [ "$only" = memif ]; then
     "$sim" --role world --memif "$sock" --flood --flood-seconds 3 --connect-timeout-s 60 --csv "$out/memif-world.csv" &
     world=$!
     "$sim" --role lb --memif "$sock" --flood --connect-timeout-s 60 --csv "$out/memif-lb.csv"
+    wait "$world"
+  done
+fi
+if [ -z "$only" ] || [ "$only" = paths ]; then
+  sock="$(mktemp -u /tmp/marllb_sim_runs_XXXXXX.sock)"
+  ns="p$$"; ns="${ns:0:8}"
+  trap '"$MARLLB_ROOT/scripts/veth.sh" down "$ns"' EXIT
+  "$MARLLB_ROOT/scripts/veth.sh" up "$ns"
+  rt=(--duration 20 --policy sed --servers marllb7 --seed 1 --quiet --no-region)
+  for run in 1 2 3; do
+    "$sim" "${rt[@]}" --csv "$out/paths-ring.csv"
+    "$sim" --role world --memif "$sock" "${rt[@]}" --connect-timeout-s 60 --csv "$out/paths-memif.csv" &
+    world=$!
+    "$sim" --role lb --memif "$sock" --policy sed --servers marllb7 --quiet --no-region --connect-timeout-s 60
+    wait "$world"
+    ip netns exec "$ns-world" "$sim" --role world --af-packet mw-in,mw-out "${rt[@]}" --connect-timeout-s 60 \
+      --csv "$out/paths-afp.csv" &
+    world=$!
+    ip netns exec "$ns-lb" "$sim" --role lb --af-packet ml-in,ml-out --policy sed --servers marllb7 --quiet --no-region \
+      --connect-timeout-s 60
     wait "$world"
   done
 fi

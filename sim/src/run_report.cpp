@@ -118,7 +118,7 @@ std::string summary_text(const RunReport &r) {
         const TwoProcesses &p = *r.processes;
         fmt::format_to(out, "  {:<28} role {}, status {}: world sent {}, LB packets {}, LB forwarded {} ({} not taken by its tx), "
                             "world received {}{}\n",
-                       "two processes (memif)", p.role, p.status, p.world_sent, r.lb.packets, p.forwarded, p.tx_full,
+                       fmt::format("two processes ({})", p.link), p.role, p.status, p.world_sent, r.lb.packets, p.forwarded, p.tx_full,
                        p.world_received, p.role == "world" && !p.lb_reported ? " (the LB's counters did not arrive)" : "");
         if (p.lb_losses) fmt::format_to(out, "  {:<28} the LB went away {} times during the run\n", "", p.lb_losses);
     }
@@ -157,7 +157,7 @@ measure::ResultRow result_row(const RunReport &r, const measure::Host &host) {
         .add("jain_util", r.world ? jain_index(r.world->utilisation) : 0.0).add("jain_duration", r.jain_duration)
         .add("publish_cost_p50_us", pc.p50_us).add("publish_cost_p99_us", pc.p99_us).add("publish_cost_max_us", pc.max_us);
     if (r.processes) // two-process rows only: the other files keep their columns
-        row.add("role", r.processes->role).add("status", r.processes->status).add("world_sent", r.processes->world_sent)
+        row.add("role", r.processes->role).add("link", r.processes->link).add("status", r.processes->status).add("world_sent", r.processes->world_sent)
             .add("world_received", r.processes->world_received).add("forwarded", r.processes->forwarded)
             .add("tx_full", r.processes->tx_full).add("lb_reported", std::uint64_t(r.processes->lb_reported))
             .add("lb_losses", r.processes->lb_losses);

@@ -76,6 +76,7 @@ struct WorldResults {
 //   world_received = forwarded - tx_full (when lb_reported and the LB never restarted).
 struct TwoProcesses {
     std::string role;          // "world" or "lb"
+    std::string link = "memif"; // how the two meet: "memif" or "af_packet"
     std::string status = "ok"; // ok, lb_restarted, lb_lost, no_ack, world_lost, stopped
     std::uint64_t world_sent = 0;     // frames the world's port toward the LB took (lb: from the world's bye; 0 without one)
     std::uint64_t world_received = 0; // data frames the world received from the LB (lb: 0)

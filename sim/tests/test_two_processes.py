@@ -191,6 +191,133 @@ def test_a_world_whose_lb_came_back_says_so_in_its_row(setup):
     assert int(w["world_sent"]) > int(w["packets"]) > 0
 
 
+# ---- af_packet: the same two roles over veth pairs in network namespaces ----
+
+VETH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "veth.sh")
+need_ip = pytest.mark.skipif(shutil.which("ip") is None, reason="ip(8) (iproute2) is not installed")
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+class Veth(Setup):
+    """Namespaces v<pid>-world and v<pid>-lb from scripts/veth.sh, removed at the end; those a
+    killed test process left (its pid gone) are removed first."""
+
+    def __init__(self, tmp_path):
+        super().__init__(tmp_path)
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+        for ns in {line.split()[0] for line in out.splitlines() if line.strip()}:
+            head = ns.split("-")[0]
+            if head[:1] == "v" and head[1:].isdigit() and not alive(int(head[1:])):
+                subprocess.run(["ip", "netns", "del", ns], check=False)
+        self.name = f"v{os.getpid()}"
+        subprocess.run([VETH, "up", self.name], check=True, capture_output=True)
+
+    def world(self, *args):
+        return self.start("ip", "netns", "exec", self.name + "-world", SIM, "--role", "world", "--af-packet", "mw-in,mw-out",
+                          "--quiet", *args)
+
+    def lb(self, *args):
+        return self.start("ip", "netns", "exec", self.name + "-lb", SIM, "--role", "lb", "--af-packet", "ml-in,ml-out",
+                          "--quiet", "--region-prefix", self.prefix, *args)
+
+    def cleanup(self):
+        super().cleanup()
+        subprocess.run([VETH, "down", self.name], check=False, capture_output=True)
+        for d in glob.glob(f"/var/run/dpdk/marllb_*_afp_{self.name}_*"):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def veth(tmp_path):
+    s = Veth(tmp_path)
+    try:
+        yield s
+    finally:
+        s.cleanup()
+
+
+@root_only
+@need_ip
+@pytest.mark.skipif(not AGENT, reason="MARLLB_AGENT (the marllb-agent binary) is not set")
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
+def test_over_af_packet_the_rows_account_for_every_frame_and_tcpdump_sees_the_flows(veth):
+    wcsv, lcsv = veth.tmp / "world.csv", veth.tmp / "lb.csv"
+    # The kernel's view of the LB's input: the clients' SYNs to the service, on the veth.
+    dump = veth.start("ip", "netns", "exec", veth.name + "-lb", "tcpdump", "-lni", "ml-in", "-c", "40",
+                      "dst host 192.0.2.1 and tcp[tcpflags] & tcp-syn != 0")
+    seen = dump.wait_line("listening on ml-in", timeout=30)
+    assert seen is not None, dump.stderr()
+    world = veth.world("--duration", "5", "--csv", str(wcsv), "--connect-timeout-s", "60")
+    time.sleep(1.0)  # the world waits for its LB: no client frame goes out before the LB is there
+    lb = veth.lb("--policy", "agent", "--publish-us", "100000", "--csv", str(lcsv), "--connect-timeout-s", "60")
+    assert region_up(veth.prefix + "0"), "the LB never created its region:\n" + lb.stderr()
+    agent = veth.start(AGENT, "--region", veth.prefix + "0", "--servers", "marllb7", "--interval-ms", "100", "--quiet")
+    assert world.p.wait(timeout=600) == 0, world.stderr()
+    assert lb.p.wait(timeout=30) == 0, lb.stderr()
+    agent.stop()
+    w, l = rows(wcsv)[0], rows(lcsv)[0]
+    assert (w["role"], w["status"], w["lb_reported"]) == ("world", "ok", "1"), world.stderr()
+    assert (l["role"], l["status"]) == ("lb", "ok"), lb.stderr()
+    sent = int(w["world_sent"])
+    assert sent > 1000
+    drops = sum(int(v) for k, v in l.items() if k.startswith("drop_"))
+    assert int(w["packets"]) == sent == int(l["world_sent"]) == int(l["packets"]) == int(l["forwarded"]) + drops
+    assert int(w["world_received"]) == int(l["forwarded"]) - int(l["tx_full"])
+    assert int(l["actions_applied"]) > 0
+    assert dump.p.wait(timeout=30) == 0, dump.stderr()
+    assert dump.wait_line("40 packets captured", timeout=5) is not None, dump.stderr()
+    assert not glob.glob(f"/dev/shm/{veth.prefix}*"), "the LB left its region"
+    assert not glob.glob(f"/var/run/dpdk/marllb_*_afp_{veth.name}_*"), "a role left its DPDK runtime directory"
+
+
+@root_only
+@need_ip
+def test_over_af_packet_a_killed_lb_is_seen_within_a_second_and_a_restarted_one_carries_on(veth):
+    wcsv, lcsv = veth.tmp / "world.csv", veth.tmp / "lb.csv"
+    world = veth.world("--duration", "120", "--csv", str(wcsv), "--connect-timeout-s", "300")
+    lb = veth.lb("--connect-timeout-s", "60")
+    assert region_up(veth.prefix + "0"), lb.stderr()
+    time.sleep(1.5)
+    kill_and_see_it_seen(lb, world, "the LB process is gone")
+    assert world.p.poll() is None, "the world must go on without its LB"
+    lb2 = veth.lb("--connect-timeout-s", "300", "--csv", str(lcsv))
+    assert world.wait_line("an LB is back", timeout=300) is not None, world.stderr() + "\n" + lb2.stderr()
+    time.sleep(1.0)
+    kill_and_see_it_seen(world, lb2, "the world process is gone")
+    assert lb2.p.wait(timeout=10) == 1
+    row = rows(lcsv)[0]
+    assert (row["role"], row["status"]) == ("lb", "world_lost")
+    assert int(row["packets"]) > 0
+
+
+@need_ip
+def test_af_packet_errors_exit_2_with_one_line():
+    for args, word in ((["--role", "lb", "--af-packet", "nosuch0,nosuch1"], "nosuch0"),
+                       (["--role", "lb", "--af-packet", "lo"], "IN,OUT"),
+                       (["--role", "lb", "--af-packet", "lo,lo"], "IN,OUT"),
+                       (["--role", "world", "--af-packet", "lo,lo", "--memif", "/tmp/x.sock"], "one link"),
+                       (["--af-packet", "a,b"], "--role"),
+                       (["--role", "world", "--af-packet", "lo,ml-x", "--flood"], "--flood")):
+        r = subprocess.run([SIM, *args, "--quiet"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("marllb-sim: ") and word in lines[0], (args, r.stderr)
+
+
+def test_veth_script_user_errors_exit_2():
+    for args in ([], ["up"], ["up", "name with spaces"], ["up", "waytoolongname"], ["sideways", "x"]):
+        r = subprocess.run([VETH, *args], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.startswith("[marllb] error: "), (args, r.stderr)
+
+
 def test_role_errors_exit_2_with_one_line():
     for args, word in ((["--role", "lb"], "--memif"),
                        (["--role", "world", "--memif", "/tmp/x.sock", "--lockstep"], "--lockstep"),

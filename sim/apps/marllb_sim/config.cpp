@@ -7,6 +7,9 @@
 #include <cctype>
 #include <cstring>
 #include <filesystem>
+#include <utility>
+
+#include <sys/stat.h>
 
 namespace marllb::sim::app {
 
@@ -54,12 +57,17 @@ void add_options(CLI::App &app, Config &cfg) {
     app.add_option("--flood-seconds", cfg.flood_seconds, "flood: seconds per phase")->check(marllb::sim::cli::positive);
     app.add_option("--role", cfg.role,
                    "both: world and LB in this process (net_ring); world or lb: one of the two, the other a process "
-                   "on the same --memif socket (real time only; docs/sim.md, 'Two processes')")
+                   "on the same --memif socket or the other ends of the --af-packet interfaces (real time only; docs/sim.md, "
+                   "'Two processes')")
         ->check(CLI::IsMember({"both", "world", "lb"}));
     app.add_option("--memif", cfg.memif, "--role world|lb: the memif socket file (the world listens on it, the LB connects)");
+    app.add_option("--af-packet", cfg.af_packet,
+                   "--role world|lb: IN,OUT: two kernel interfaces (veth ends) toward the other process, IN carrying the "
+                   "clients' frames (scripts/veth.sh makes a pair of namespaces with them)");
     app.add_option("--peer-timeout-ms", cfg.peer_timeout_ms,
-                   "--role world|lb: no frame and no heartbeat from the other process this long (or its memif link down): it is gone")
-        ->check(marllb::sim::cli::positive);
+                   "--role world|lb: no frame and no heartbeat from the other process this long (or its memif link down): it is "
+                   "gone (0: 1000 over memif, 500 over af_packet, whose link stays up)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--connect-timeout-s", cfg.connect_timeout_s,
                    "--role world|lb: how long to wait for the other process at start")->check(marllb::sim::cli::positive);
     app.add_option("--pcap", cfg.pcap, "write the frames of the first --pcap-count frames (or --pcap-seconds) to this pcapng file");
@@ -91,11 +99,36 @@ std::vector<std::string> default_eal() {
             "--vdev=net_ring0", "--vdev=net_ring1", "--log-level=warning"};
 }
 
+std::string link_text(const Config &cfg) { return over_af_packet(cfg) ? "--af-packet " + cfg.af_packet : "--memif " + cfg.memif; }
+
+namespace {
+// The network namespace this process runs in: its name under /run/netns (ip netns add), else
+// "netns<inode>"; and its inode, which tells two namespaces apart.
+std::pair<std::string, std::uint64_t> network_namespace() {
+    struct stat self{};
+    if (stat("/proc/self/ns/net", &self) != 0) return {"netns", 0};
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator("/run/netns", ec)) {
+        struct stat st{};
+        if (stat(e.path().c_str(), &st) == 0 && st.st_ino == self.st_ino && st.st_dev == self.st_dev)
+            return {e.path().filename().string(), std::uint64_t(self.st_ino)};
+    }
+    return {fmt::format("netns{}", self.st_ino), std::uint64_t(self.st_ino)};
+}
+} // namespace
+
 std::string eal_file_prefix(const Config &cfg) {
-    std::string name = std::filesystem::path(cfg.memif).filename().string(), clean;
+    const bool afp = over_af_packet(cfg);
+    std::string key = afp ? cfg.af_packet : std::filesystem::absolute(cfg.memif).string(), name, clean;
+    if (afp) { // interfaces are named per network namespace
+        const auto [ns, inode] = network_namespace();
+        name = "afp_" + ns + "_" + cfg.af_packet;
+        key += fmt::format("@{}", inode);
+    } else
+        name = std::filesystem::path(cfg.memif).filename().string();
     for (char c : name) clean += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-    std::uint64_t h = 1469598103934665603ull; // FNV-1a of the absolute path
-    for (char c : std::filesystem::absolute(cfg.memif).string()) h = (h ^ std::uint8_t(c)) * 1099511628211ull;
+    std::uint64_t h = 1469598103934665603ull; // FNV-1a of the absolute path (of the interfaces' names and namespace)
+    for (char c : key) h = (h ^ std::uint8_t(c)) * 1099511628211ull;
     return "marllb_" + cfg.role + "_" + clean.substr(0, 40) + "_" + fmt::format("{:08x}", std::uint32_t(h));
 }
 
@@ -104,10 +137,22 @@ std::string eal_file_prefix(const Config &cfg) {
 // connects again. Interface 0 carries the clients' frames to the LB, interface 1 the LB's
 // forwarded frames back. The world runs on one lcore, the LB on two (the LB loop on the worker,
 // the watch over the world on main).
+//
+// Over af_packet each process opens its two interfaces (the names before and after the comma)
+// with a PACKET_MMAP ring of 4,096 frames: at the rates of a real-time run no burst of the other
+// process outruns it.
 std::vector<std::string> default_eal(const Config &cfg) {
     if (cfg.role == "both") return default_eal();
+    const char *lcores = cfg.role == "world" ? "0" : "0-1";
+    if (over_af_packet(cfg)) {
+        const auto comma = cfg.af_packet.find(',');
+        return {"--no-huge", "--no-pci", "--no-telemetry", "-l", lcores, "-m", "512", "--file-prefix", eal_file_prefix(cfg),
+                fmt::format("--vdev=net_af_packet0,iface={},framecnt=4096", cfg.af_packet.substr(0, comma)),
+                fmt::format("--vdev=net_af_packet1,iface={},framecnt=4096", cfg.af_packet.substr(comma + 1)),
+                "--log-level=warning"};
+    }
     const std::string side = cfg.role == "world" ? "server" : "client";
-    return {"--no-huge", "--no-pci", "--no-telemetry", "-l", cfg.role == "world" ? "0" : "0-1", "-m", "512",
+    return {"--no-huge", "--no-pci", "--no-telemetry", "-l", lcores, "-m", "512",
             "--file-prefix", eal_file_prefix(cfg),
             fmt::format("--vdev=net_memif0,role={},id=0,socket={}", side, cfg.memif),
             fmt::format("--vdev=net_memif1,role={},id=1,socket={}", side, cfg.memif), "--log-level=warning",

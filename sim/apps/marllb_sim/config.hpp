@@ -48,10 +48,13 @@ struct Config {
     unsigned flood_flows = 4096;
     unsigned flood_acks = 16;
     double flood_seconds = 3;
-    // two processes (peer.hpp): "both" is one process; "world" and "lb" meet over memif
+    // two processes (peer.hpp): "both" is one process; "world" and "lb" meet over memif or over
+    // two kernel interfaces (af_packet, veth ends in network namespaces)
     std::string role = "both";
-    std::string memif;            // the socket file of the two memif interfaces
-    double peer_timeout_ms = 1000; // no frame nor heartbeat from the other process this long: it is lost
+    std::string memif;             // the socket file of the two memif interfaces
+    std::string af_packet;         // "IN,OUT": the interfaces toward the other process (in: clients' frames)
+    double peer_timeout_ms = 0;    // no frame nor heartbeat from the other process this long: it is lost
+                                   // (0: 1000 ms over memif, whose link also goes down; 500 over af_packet)
     double connect_timeout_s = 10; // the LB waits this long for the world's socket, the world for the LB
     // capture (capture.hpp)
     std::string pcap;
@@ -73,15 +76,22 @@ void add_control_option(CLI::App &app, Config &cfg);
 // Moves everything after "--" into cfg.eal; returns the argc that CLI11 is to parse.
 int split_eal_args(int argc, char **argv, Config &cfg);
 
+// The two-process link as the user named it ("--memif SOCKET", "--af-packet IN,OUT"), for messages.
+[[nodiscard]] std::string link_text(const Config &cfg);
+[[nodiscard]] inline bool over_af_packet(const Config &cfg) noexcept { return !cfg.af_packet.empty(); }
+
 // The embedded default: no hugepages, no PCI, two net_ring vdevs, lcores 0-1. For the roles
-// world and lb, two net_memif vdevs on cfg.memif instead (peer.hpp), each process with its
-// own runtime directory (--file-prefix, see eal_file_prefix).
+// world and lb, two net_memif vdevs on cfg.memif (peer.hpp) or two net_af_packet vdevs on
+// cfg.af_packet's interfaces instead, each process with its own runtime directory
+// (--file-prefix, see eal_file_prefix).
 std::vector<std::string> default_eal();
 std::vector<std::string> default_eal(const Config &cfg);
 
 // The EAL --file-prefix of a role on a socket: marllb_<role>_<socket file name>_<hash of its
 // path>, so two processes of one role cannot share a socket (DPDK's primary lock refuses the
 // second) and a test finds what a killed process left under /var/run/dpdk by its socket's name.
+// Over af_packet: marllb_<role>_afp_<network namespace>_<in>_<out>_<hash>, as interfaces are
+// named per namespace.
 std::string eal_file_prefix(const Config &cfg);
 
 } // namespace marllb::sim::app

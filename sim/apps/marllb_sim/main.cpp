@@ -46,6 +46,7 @@
 #include <thread>
 
 #include <csignal>
+#include <net/if.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -67,10 +68,29 @@ void setup_port(unsigned port, rte_mempool *pool) {
         fail(fmt::format("cannot set up port {}: {}", port, rte_strerror(rte_errno)));
 }
 
+// --af-packet IN,OUT: two interface names of this network namespace.
+void check_interfaces(const Config &cfg) {
+    const auto comma = cfg.af_packet.find(',');
+    const std::string in = cfg.af_packet.substr(0, comma), out = comma == std::string::npos ? "" : cfg.af_packet.substr(comma + 1);
+    if (comma == std::string::npos || in.empty() || out.empty() || out.find(',') != std::string::npos || in == out)
+        fail(fmt::format("--af-packet '{}': give two different interfaces as IN,OUT (IN carries the clients' frames to the LB)",
+                         cfg.af_packet));
+    for (const auto &name : {in, out})
+        if (name.size() >= IF_NAMESIZE || if_nametoindex(name.c_str()) == 0)
+            fail(fmt::format("--af-packet: no interface '{}' in this network namespace: make the namespaces with scripts/veth.sh "
+                             "up NAME and start each role inside its own (ip netns exec NAME-world|NAME-lb ...)", name));
+}
+
 // --role lb: the memif client connects when its port starts, which fails while no world
-// listens; it is tried again every 100 ms for --connect-timeout-s.
+// listens; it is tried again every 100 ms for --connect-timeout-s. An af_packet interface
+// starts at once.
 void connect_lb_ports(Run &r) {
     const Config &cfg = r.cfg;
+    if (over_af_packet(cfg)) {
+        setup_port(cfg.port_in, r.pool);
+        setup_port(cfg.port_out, r.pool);
+        return;
+    }
     rte_eth_conf conf{};
     for (unsigned port : {cfg.port_in, cfg.port_out})
         if (rte_eth_dev_configure(std::uint16_t(port), 1, 1, &conf) < 0 ||
@@ -87,9 +107,53 @@ void connect_lb_ports(Run &r) {
         }
 }
 
+// --af-packet: an interface is up whether or not a process reads its other end, so the two
+// meet by their control frames. Each sends a heartbeat every 100 ms on the port toward the
+// other until one of the other's frames arrives on its own receiving port. The world sends no
+// client frame before it has seen the LB, and its first frame after is a heartbeat (watch_lb),
+// so an LB that starts with the world waits on a heartbeat and drops nothing the world counts.
+// An LB that starts while a world already runs (one restarted) drops the client frames that come
+// before the first heartbeat: they are the frames of a world without an LB, in world_sent only.
+void meet_over_af_packet(Run &r) {
+    const Config &cfg = r.cfg;
+    const unsigned tx_port = r.role == Role::world ? cfg.port_in : cfg.port_out;
+    const unsigned rx_port = r.role == Role::world ? cfg.port_out : cfg.port_in;
+    const std::uint64_t give_up = mono_ns() + std::uint64_t(cfg.connect_timeout_s * 1e9);
+    std::uint64_t next_hb = 0;
+    rte_mbuf *pkts[32];
+    for (;;) {
+        const std::uint64_t now = mono_ns();
+        if (now >= next_hb) {
+            send_control(r, tx_port, ControlMsg{Ctl::heartbeat, ++r.peer.hb_seq, 0, {}});
+            next_hb = now + kHeartbeatNs;
+        }
+        const unsigned n = rte_eth_rx_burst(std::uint16_t(rx_port), 0, pkts, 32);
+        bool seen = false;
+        for (unsigned i = 0; i < n; ++i) {
+            ControlMsg m;
+            seen |= parse_control(rte_pktmbuf_mtod(pkts[i], const std::uint8_t *), rte_pktmbuf_data_len(pkts[i]), m);
+        }
+        if (n) rte_pktmbuf_free_bulk(pkts, n);
+        if (seen) return;
+        if (g_stop_signal) fail(fmt::format("stopped by signal {} while waiting for the other process", int(g_stop_signal)));
+        if (now > give_up)
+            fail(fmt::format("no {} answered on --af-packet {} within {:g} s: start marllb-sim --role {} --af-packet on the other "
+                             "ends of these interfaces (scripts/veth.sh)",
+                             r.role == Role::world ? "LB" : "world", cfg.af_packet, cfg.connect_timeout_s,
+                             r.role == Role::world ? "lb" : "world"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
 // --role world|lb: both memif links up (the other process connected), or exit 2.
 void wait_for_peer(Run &r) {
     const Config &cfg = r.cfg;
+    if (over_af_packet(cfg)) {
+        meet_over_af_packet(r);
+        r.peer.last_seen_ns.store(mono_ns(), std::memory_order_relaxed);
+        if (!cfg.quiet) fmt::print("af_packet: the {} answered on {}\n", r.role == Role::world ? "LB" : "world", cfg.af_packet);
+        return;
+    }
     const std::uint64_t give_up = mono_ns() + std::uint64_t(cfg.connect_timeout_s * 1e9);
     std::uint64_t retry_at = mono_ns() + 500'000'000;
     while (!link_up(cfg.port_in) || !link_up(cfg.port_out)) {
@@ -127,10 +191,19 @@ std::vector<TraceEntry> check_config(Run &r) {
         fail("unknown --policy '" + cfg.policy + "': use ecmp, wcmp, lsq, sed, agent, agent-sed or agent-alias");
     if (cfg.lockstep && cfg.flood) fail("--lockstep and --flood are different modes: pick one");
     if (r.role != Role::both) {
-        if (cfg.memif.empty()) fail("--role " + cfg.role + " needs --memif SOCKET (the socket file world and LB share)");
+        if (cfg.memif.empty() == cfg.af_packet.empty())
+            fail("--role " + cfg.role + " needs one link to the other process: --memif SOCKET (the socket file world and LB share) "
+                 "or --af-packet IN,OUT (two kernel interfaces, scripts/veth.sh)");
         if (cfg.lockstep) fail("--lockstep runs world and LB in one process: drop --role (two processes run in real time only)");
-    } else if (!cfg.memif.empty())
-        fail("--memif joins two processes: add --role world (or lb), and start the other role on the same socket");
+        // The kernel takes every frame a flood sends and drops at the other end what its ring
+        // cannot hold: no ring-full back-pressure, so the LB's rate would not be measured.
+        if (over_af_packet(cfg) && cfg.flood)
+            fail("--flood needs a link that pushes back when the LB is full: use --memif (over --af-packet the kernel drops "
+                 "what the LB cannot take)");
+        if (over_af_packet(cfg)) check_interfaces(cfg);
+        if (r.cfg.peer_timeout_ms == 0) r.cfg.peer_timeout_ms = over_af_packet(cfg) ? 500 : 1000;
+    } else if (!cfg.memif.empty() || !cfg.af_packet.empty())
+        fail(link_text(cfg) + " joins two processes: add --role world (or lb), and start the other role on the other end");
     if (cfg.pcap_seconds > 0 && cfg.pcap.empty()) fail("--pcap-seconds needs --pcap FILE");
     if (cfg.flood && !cfg.pcap.empty())
         fail("--pcap captures the world's flows; --flood's frames are not captured: drop one of them");
@@ -270,6 +343,7 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
     if (r.role != Role::both) {
         TwoProcesses p;
         p.role = cfg.role;
+        p.link = over_af_packet(cfg) ? "af_packet" : "memif";
         p.status = r.peer.status;
         p.world_sent = r.role == Role::world ? r.world_tx : r.peer.world_sent;
         p.world_received = r.world_rx;

@@ -51,7 +51,7 @@ bool link_up(unsigned port) noexcept {
 }
 
 void prepare_socket(const Config &cfg) {
-    if (cfg.role != "world") return;
+    if (cfg.role != "world" || cfg.memif.empty()) return;
     const std::filesystem::path p(cfg.memif);
     if (p.has_parent_path() && !std::filesystem::is_directory(p.parent_path()))
         fail(fmt::format("--memif {}: no directory {}: give a socket path in an existing directory", cfg.memif,
@@ -75,7 +75,7 @@ namespace {
 Config g_cleanup_cfg;
 void cleanup_at_exit() {
     std::error_code ec;
-    if (g_cleanup_cfg.role == "world") {
+    if (g_cleanup_cfg.role == "world" && !g_cleanup_cfg.memif.empty()) {
         // Only the socket file of this process: a world refused at start (another one listens)
         // exited before it registered this.
         std::filesystem::remove(g_cleanup_cfg.memif, ec);
@@ -114,6 +114,8 @@ void lb_watch(Run &r) {
         }
         if (p.bye_ack_sent.load(std::memory_order_acquire)) {
             // The world reads what is left and exits: its link goes down (at most a second).
+            // Over af_packet what was sent is in the world's kernel ring already; no link goes down.
+            if (over_af_packet(r.cfg)) return;
             const std::uint64_t deadline = now + kSec;
             while (mono_ns() < deadline && link_up(r.cfg.port_in) && link_up(r.cfg.port_out))
                 std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -105,7 +105,7 @@ void watch_lb(Run &r, std::uint64_t now) {
         p.lost_at_ns = now;
         fmt::print(stderr, "marllb-sim: the LB process is gone at {:.1f} s ({}); the world goes on and waits for an LB on {}\n", at,
                    !up ? std::string("memif link down") : fmt::format("no frame nor heartbeat for {:.0f} ms", double(now - seen) * 1e-6),
-                   r.cfg.memif);
+                   link_text(r.cfg));
     } else if (p.lost && up && seen > p.lost_at_ns && now <= seen + timeout) {
         p.lost = false;
         ++p.returns;
