@@ -142,6 +142,31 @@ def test_two_processes_account_for_every_frame_with_the_agent_on_the_lb(setup):
 
 
 @root_only
+@pytest.mark.skipif(not AGENT, reason="MARLLB_AGENT (the marllb-agent binary) is not set")
+def test_across_processes_a_killed_agent_falls_back_and_a_restarted_one_is_applied(setup):
+    wcsv, lcsv, acsv = setup.tmp / "world.csv", setup.tmp / "lb.csv", setup.tmp / "agent2.csv"
+    world = setup.world("--duration", "8", "--csv", str(wcsv), "--connect-timeout-s", "60")
+    lb = setup.lb("--policy", "agent", "--publish-us", "100000", "--csv", str(lcsv), "--connect-timeout-s", "60")
+    assert region_up(setup.prefix + "0"), lb.stderr()
+    agent_args = (AGENT, "--region", setup.prefix + "0", "--servers", "marllb7", "--interval-ms", "100", "--quiet")
+    agent = setup.start(*agent_args)
+    time.sleep(1.5)
+    agent.p.send_signal(signal.SIGKILL)
+    agent.p.wait()
+    time.sleep(1.5)  # past the LB's agent timeout (1 s): it falls back
+    agent2 = setup.start(*agent_args, "--csv", str(acsv))
+    assert world.p.wait(timeout=600) == 0, world.stderr()
+    assert lb.p.wait(timeout=30) == 0, lb.stderr()
+    agent2.p.send_signal(signal.SIGTERM)
+    assert agent2.p.wait(timeout=30) == 0, agent2.stderr()
+    l, a2 = rows(lcsv)[0], rows(acsv)[0]
+    assert int(l["fallbacks"]) >= 1, "the LB did not fall back when its agent was killed"
+    # The LB reads actions only at its publishes (every 100 ms): the first agent, killed 1.5 s
+    # after the region appeared, could have had at most ~16 applied; the rest are the second's.
+    assert int(l["actions_applied"]) > 20, l["actions_applied"]
+    assert int(a2["decisions"]) > 0 and int(a2["rejected"]) == 0, a2
+
+
 def kill_and_see_it_seen(victim, watcher, line):
     """SIGKILLs victim (by its pid) and asserts that watcher prints `line` within a second."""
     victim.p.send_signal(signal.SIGKILL)
@@ -151,6 +176,7 @@ def kill_and_see_it_seen(victim, watcher, line):
     assert seen - killed < 1.0, f"'{line}' came {seen - killed:.2f} s after the kill"
 
 
+@root_only
 def test_a_killed_lb_is_seen_within_a_second_and_a_restarted_one_carries_on(setup):
     wcsv, lcsv = setup.tmp / "world.csv", setup.tmp / "lb.csv"
     world = setup.world("--duration", "120", "--csv", str(wcsv), "--connect-timeout-s", "300")
