@@ -147,6 +147,24 @@ unsigned LoadBalancer::pick(std::uint64_t hash) noexcept {
     return start;
 }
 
+void LoadBalancer::apply_drains(std::uint64_t now) noexcept {
+    for (; next_drain_ < drains_.size() && now >= drains_[next_drain_].t_ns; ++next_drain_) {
+        const DrainEvent &d = drains_[next_drain_];
+        if (d.server >= n_) continue; // checked against the server count when the schedule was read
+        drained_ = d.drained ? drained_ | (1ull << d.server) : drained_ & ~(1ull << d.server);
+    }
+}
+
+unsigned LoadBalancer::replace_drained(unsigned s, std::uint64_t hash) const noexcept {
+    unsigned best = n_;
+    for (unsigned i = 0, start = hashed_server(hash); i < n_; ++i) {
+        const unsigned c = (start + i) % n_;
+        if ((drained_ >> c) & 1) continue;
+        if (best == n_ || float(n_on_[c] + 1) * static_weights_[best] < float(n_on_[best] + 1) * static_weights_[c]) best = c;
+    }
+    return best == n_ ? s : best; // every server drained: nothing better to do
+}
+
 void LoadBalancer::end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept {
     if (with_sample) add_sample(*fct_[e.server], double(now_ns - e.syn_ns) * 1e-9, now_ns);
     if (e.state == FlowState::on) --n_on_[e.server];
@@ -237,9 +255,9 @@ int LoadBalancer::handle(std::uint8_t *frame, const Parsed &p, std::uint64_t h, 
         }
         if (!e) { // the bucket holds four live flows: forwarded untracked, by the hash
             ++c_.untracked, ++c_.untracked_syns;
-            return forward(frame, hashed_server(h));
+            return forward(frame, undrained(hashed_server(h), h, now));
         }
-        const unsigned s = pick(h);
+        const unsigned s = undrained(pick(h), h, now);
         *e = FlowEntry{p.key, FlowState::syn, std::uint8_t(s), 0, 0, now, now};
         ++c_.flows;
         return forward(frame, s);
@@ -311,9 +329,9 @@ int LoadBalancer::handle_marllb(std::uint8_t *frame, const Parsed &p, std::uint6
     if (!(f & kTcpSyn) || !avail) { // unknown non-SYN, or a SYN in a full bucket (lbhash.h:312)
         ++c_.untracked;
         c_.untracked_syns += (f & kTcpSyn) != 0;
-        return forward(frame, hashed_server(h32));
+        return forward(frame, f & kTcpSyn ? undrained(hashed_server(h32), h32, now) : hashed_server(h32));
     }
-    const unsigned s = pick(h32);
+    const unsigned s = undrained(pick(h32), h32, now);
     FlowEntry &e = *avail;
     bool fresh = true;
     // The slot's last flow ended without RST|ACK (it expired): wrap it up with a guessed FCT on

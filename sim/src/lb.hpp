@@ -7,6 +7,7 @@
 // LB, owned by the LB lcore alone (no field here is shared across threads).
 #pragma once
 
+#include "events.hpp"
 #include "features.hpp"
 #include "flow_table.hpp"
 #include "frame.hpp"
@@ -120,6 +121,17 @@ public:
     [[nodiscard]] const Reservoir &duration(unsigned s) const noexcept { return *dur_[s]; }
     [[nodiscard]] const LbConfig &config() const noexcept { return cfg_; }
     [[nodiscard]] bool using_fallback() const noexcept { return in_fallback_; }
+
+    // An operator's changes of the server set during the run (events.hpp): from each event's
+    // time on, a drained server gets no new flow (its flows go on); new flows that the policy
+    // (or, untracked, the hash) would give it go to the undrained server of lowest
+    // (flows on + 1) / provisioned weight. Applied by each SYN's time. Events in time order.
+    void set_drains(std::vector<DrainEvent> events) noexcept {
+        drains_ = std::move(events);
+        next_drain_ = 0;
+        drained_ = 0;
+    }
+    [[nodiscard]] bool drained(unsigned s) const noexcept { return (drained_ >> s) & 1; }
     [[nodiscard]] const std::vector<float> &weights() const noexcept { return weights_; }
 
 private:
@@ -127,6 +139,13 @@ private:
         return cfg_.model == LbModel::marllb ? maglev_[hash & (kMaglevLen - 1)] : unsigned((hash >> 32) % n_);
     }
     unsigned pick(std::uint64_t hash) noexcept;
+    // s, or another server when s is drained at now (set_drains).
+    unsigned undrained(unsigned s, std::uint64_t hash, std::uint64_t now) noexcept {
+        if (next_drain_ < drains_.size() && now >= drains_[next_drain_].t_ns) [[unlikely]] apply_drains(now);
+        return (drained_ >> s) & 1 ? replace_drained(s, hash) : s;
+    }
+    void apply_drains(std::uint64_t now) noexcept;
+    unsigned replace_drained(unsigned s, std::uint64_t hash) const noexcept;
     int handle(std::uint8_t *frame, const Parsed &p, std::uint64_t hash, std::uint64_t now) noexcept;
     int handle_marllb(std::uint8_t *frame, const Parsed &p, std::uint64_t hash, std::uint64_t now) noexcept;
     int forward(std::uint8_t *frame, unsigned s) noexcept {
@@ -153,6 +172,9 @@ private:
     std::vector<marllb_alias_entry_t> alias_; // alias table over weights_ (64 entries, as the ABI)
     std::vector<float> static_weights_;
     bool in_fallback_ = false;
+    std::vector<DrainEvent> drains_;
+    std::size_t next_drain_ = 0;
+    std::uint64_t drained_ = 0; // bit s: server s drained
     unsigned renew_next_ = 0; // round robin over the reservoirs for epoch renewal
     LbCounters c_;
 };

@@ -122,6 +122,10 @@ std::string summary_text(const RunReport &r) {
                        p.world_received, p.role == "world" && !p.lb_reported ? " (the LB's counters did not arrive)" : "");
         if (p.lb_losses) fmt::format_to(out, "  {:<28} the LB went away {} times during the run\n", "", p.lb_losses);
     }
+    if (r.dynamics)
+        fmt::format_to(out, "  {:<28} work {}, provisioned {}, {} events{}\n", "dynamics", r.dynamics->work,
+                       r.dynamics->provisioned.empty() ? r.servers : r.dynamics->provisioned, r.dynamics->event_count,
+                       r.dynamics->events.empty() ? "" : " from " + r.dynamics->events);
     if (r.lockstep_agent_timeouts)
         fmt::format_to(out, "  {:<28} {} intervals went on without the agent's answer\n", "lockstep", r.lockstep_agent_timeouts);
     return s;
@@ -161,6 +165,9 @@ measure::ResultRow result_row(const RunReport &r, const measure::Host &host) {
             .add("world_received", r.processes->world_received).add("forwarded", r.processes->forwarded)
             .add("tx_full", r.processes->tx_full).add("lb_reported", std::uint64_t(r.processes->lb_reported))
             .add("lb_losses", r.processes->lb_losses);
+    if (r.dynamics) // rows of runs with dynamics only
+        row.add("work", r.dynamics->work).add("provisioned", r.dynamics->provisioned.empty() ? r.servers : r.dynamics->provisioned)
+            .add("events", r.dynamics->events).add("event_count", std::uint64_t(r.dynamics->event_count));
     return row;
 }
 

@@ -85,6 +85,15 @@ struct TwoProcesses {
     std::uint64_t lb_losses = 0;      // world: times the LB went away during the run
 };
 
+// A world whose servers are not what the LB believes or change during the run (docs/sim.md,
+// "Dynamics"): as given on the command line.
+struct Dynamics {
+    std::string work = "exp";   // --work
+    std::string provisioned;    // --provisioned (empty: the --servers capacities)
+    std::string events;         // --events file name (empty: none)
+    std::size_t event_count = 0;
+};
+
 enum class RunMode { realtime, lockstep, flood };
 [[nodiscard]] const char *describe(RunMode m) noexcept;
 
@@ -110,6 +119,7 @@ struct RunReport {
     std::uint64_t lockstep_agent_timeouts = 0;
     std::optional<WorldResults> world;
     std::optional<TwoProcesses> processes; // --role world|lb only: their rows have its columns too
+    std::optional<Dynamics> dynamics;      // --work, --provisioned or --events given: their rows have its columns too
 };
 
 // total += c, field by field.

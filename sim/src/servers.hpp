@@ -24,7 +24,15 @@ public:
     [[nodiscard]] bool admit() noexcept {
         if (admitted_ >= kMaxWorkers + kBacklog) return false;
         ++admitted_;
+        ++admissions_;
         return true;
+    }
+    // From now on the server really has `cores` (a capacity event): the service attained so
+    // far is kept, the rate of every job changes. The caller reschedules the next completion.
+    void set_cores(double cores, std::uint64_t now) noexcept {
+        advance(now);
+        cores_ = cores;
+        ++epoch_;
     }
     // The admitted connection's request arrives at now: work in core-seconds. Returns whether
     // a worker took it at once (false: it waits in the backlog).
@@ -75,6 +83,7 @@ public:
     [[nodiscard]] unsigned active() const noexcept { return unsigned(active_.size()); }
     [[nodiscard]] unsigned queued() const noexcept { return unsigned(backlog_.size()); }
     [[nodiscard]] double busy_core_seconds() const noexcept { return busy_core_s_; }
+    [[nodiscard]] std::uint64_t admissions() const noexcept { return admissions_; } // connections admitted since the start
 
 private:
     // Each active job is served at min(1, cores / n) cores.
@@ -95,6 +104,7 @@ private:
     std::uint64_t last_ns_ = 0;
     double busy_core_s_ = 0;
     unsigned admitted_ = 0;
+    std::uint64_t admissions_ = 0;
     std::uint64_t epoch_ = 0;
     std::priority_queue<Job, std::vector<Job>, std::greater<Job>> active_;
     std::deque<Waiting> backlog_;

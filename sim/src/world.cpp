@@ -1,5 +1,6 @@
 #include "world.hpp"
 
+#include <cmath>
 #include <stdexcept>
 
 namespace marllb::sim {
@@ -13,7 +14,21 @@ World::World(WorldConfig cfg) : cfg_(std::move(cfg)), rng_(cfg_.seed) {
     if (cfg_.trace.empty() && !(cfg_.rate > 0 && cfg_.mean_work_s > 0))
         throw std::invalid_argument("Poisson traffic needs a rate > 0 and a mean work > 0");
     if (!(cfg_.time_scale > 0)) throw std::invalid_argument("the trace time scale must be > 0");
+    auto work = WorkDist::parse(cfg_.work, cfg_.mean_work_s);
+    if (!work) throw std::invalid_argument(work.error().message);
+    work_ = *work;
     for (double c : cfg_.capacities) servers_.emplace_back(c);
+    had_core_s_.assign(servers_.size(), 0.0);
+    cores_since_ns_.assign(servers_.size(), cfg_.start_ns);
+    for (std::size_t i = 0; i < cfg_.events.size(); ++i) {
+        const WorldEvent &e = cfg_.events[i];
+        if (e.kind == WorldEvent::Kind::capacity && (e.server < 0 || std::size_t(e.server) >= servers_.size()))
+            throw std::invalid_argument("a capacity event names server " + std::to_string(e.server) + ", which does not exist");
+        if (e.kind == WorldEvent::Kind::rate && !cfg_.trace.empty())
+            throw std::invalid_argument("a rate event changes Poisson arrivals: a trace replay has none");
+        if (e.kind == WorldEvent::Kind::capacity || e.kind == WorldEvent::Kind::rate)
+            push(cfg_.start_ns + std::uint64_t(std::llround(e.time_s * 1e9)), Ev::scheduled, std::uint32_t(i), 0);
+    }
     schedule_next_arrival(cfg_.start_ns);
 }
 
@@ -56,7 +71,7 @@ void World::run_until(std::uint64_t now, const std::function<void(const Packet &
         case Ev::arrival: {
             double work;
             if (!cfg_.trace.empty()) work = double(cfg_.trace[trace_pos_++].n) * cfg_.seconds_per_iteration;
-            else work = std::exponential_distribution<double>(1.0 / cfg_.mean_work_s)(rng_);
+            else work = work_.sample(rng_);
             std::uint32_t slot;
             if (!free_.empty()) { slot = free_.back(); free_.pop_back(); }
             else if (flows_.size() < kMaxFlows) { slot = std::uint32_t(flows_.size()); flows_.emplace_back(); }
@@ -105,6 +120,7 @@ void World::run_until(std::uint64_t now, const std::function<void(const Packet &
             schedule_completion(ev.id);
             break;
         }
+        case Ev::scheduled: apply(cfg_.events[ev.id], ev.t); break;
         case Ev::syn_timeout: {
             Flow &f = flows_[ev.id];
             if (!f.live || f.gen != ev.tag || f.server >= 0) break;
@@ -145,12 +161,26 @@ void World::on_forwarded(const std::uint8_t *frame, std::size_t len, std::uint64
     }
 }
 
+void World::apply(const WorldEvent &e, std::uint64_t now) {
+    if (e.kind == WorldEvent::Kind::rate) { // the next gap drawn (after the arrival already due) has the new rate
+        cfg_.rate = e.value;
+        return;
+    }
+    const auto s = std::size_t(e.server);
+    PsServer &server = servers_[s];
+    if (now > cores_since_ns_[s]) had_core_s_[s] += server.cores() * (double(now - cores_since_ns_[s]) * 1e-9);
+    cores_since_ns_[s] = std::max(now, cores_since_ns_[s]);
+    server.set_cores(e.value, now);
+    schedule_completion(std::uint32_t(s)); // the old completion event is stale (epoch)
+}
+
 std::vector<double> World::utilisation(std::uint64_t now) {
     std::vector<double> u;
-    const double elapsed = double(now - cfg_.start_ns) * 1e-9;
-    for (auto &s : servers_) {
+    for (std::size_t i = 0; i < servers_.size(); ++i) {
+        PsServer &s = servers_[i];
         s.advance(now);
-        u.push_back(elapsed > 0 ? s.busy_core_seconds() / (s.cores() * elapsed) : 0);
+        const double had = had_core_s_[i] + (now > cores_since_ns_[i] ? s.cores() * (double(now - cores_since_ns_[i]) * 1e-9) : 0);
+        u.push_back(had > 0 ? s.busy_core_seconds() / had : 0);
     }
     return u;
 }

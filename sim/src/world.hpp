@@ -6,9 +6,11 @@
 // Owned by the world lcore alone.
 #pragma once
 
+#include "events.hpp"
 #include "frame.hpp"
 #include "servers.hpp"
 #include "trace.hpp"
+#include "work.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -24,6 +26,9 @@ struct WorldConfig {
     // mean in core-seconds.
     double rate = 170;
     double mean_work_s = 0.05;
+    std::string work = "exp"; // the shape of the work per flow, with mean_work_s (work.hpp)
+    // Timed changes (events.hpp), times from start_ns: the world applies capacity and rate.
+    std::vector<WorldEvent> events;
     // Trace replay: arrival = time / time_scale; work = n * seconds_per_iteration.
     std::vector<TraceEntry> trace;
     double time_scale = 1.0;
@@ -66,12 +71,13 @@ public:
     [[nodiscard]] const std::vector<float> &fct_s() const noexcept { return fct_; } // every completed flow
     [[nodiscard]] std::size_t num_servers() const noexcept { return servers_.size(); }
     [[nodiscard]] const PsServer &server(std::size_t i) const noexcept { return servers_[i]; }
-    // Utilisation of each server since the start: busy core-seconds / (cores * elapsed).
+    // Utilisation of each server since the start: busy core-seconds / the core-seconds it had
+    // (cores x elapsed when its capacity never changed).
     [[nodiscard]] std::vector<double> utilisation(std::uint64_t now);
     [[nodiscard]] bool arrivals_done() const noexcept { return arrivals_done_; }
 
 private:
-    enum class Ev : std::uint8_t { arrival, handshake, ack, completion, syn_timeout };
+    enum class Ev : std::uint8_t { arrival, handshake, ack, completion, syn_timeout, scheduled };
     struct Event {
         std::uint64_t t;
         std::uint64_t order; // FIFO among equal times: runs are reproducible
@@ -96,8 +102,13 @@ private:
     void finish(std::uint32_t slot);
     void send(Flow &f, std::uint8_t flags, std::uint64_t t, const std::function<void(const Packet &)> &emit);
 
+    void apply(const WorldEvent &e, std::uint64_t now);
+
     WorldConfig cfg_;
+    WorkDist work_;
     std::vector<PsServer> servers_;
+    std::vector<double> had_core_s_;             // per server: core-seconds up to cores_since_ns_
+    std::vector<std::uint64_t> cores_since_ns_; // per server: its last capacity change (or the start)
     std::vector<Flow> flows_;
     std::vector<std::uint32_t> free_;
     std::priority_queue<Event, std::vector<Event>, std::greater<Event>> q_;

@@ -53,6 +53,45 @@ def test_lockstep_runs_with_one_seed_are_identical(tmp_path):
     assert int(a["drops"]) == 0
 
 
+def test_lockstep_runs_with_dynamics_are_identical_for_a_seed_and_name_them(tmp_path):
+    events = tmp_path / "throttle.csv"
+    events.write_text("time_s,event,server,value\n5,capacity,4,0.5\n8,drain,6,\n12,restore,6,\n15,capacity,4,2\n")
+    out = tmp_path / "sim.csv"
+    for _ in range(2):
+        r = run("--lockstep", "--duration", "20", "--seed", "7", "--quiet", "--csv", str(out), "--events", str(events),
+                "--work", "pareto:1.2", "--provisioned", "1,1,1,1,1,1,1", "--region-prefix", region_prefix())
+        assert r.returncode == 0, r.stderr
+    a, b = rows(out)
+    same = ("packets", "flows", "observations", "flows_completed", "fct_p50_s", "fct_p90_s", "fct_p99_s", "jain_util")
+    assert {k: a[k] for k in same} == {k: b[k] for k in same}
+    assert (a["work"], a["provisioned"], a["events"], a["event_count"]) == ("pareto:1.2", "1,1,1,1,1,1,1", "throttle.csv", "4")
+    # Each kind of event changes the run: the capacity events alone (the world's), and the
+    # drain on top of them (the LB's), against the same seed without them.
+    capacity_only = tmp_path / "capacity.csv"
+    capacity_only.write_text("time_s,event,server,value\n5,capacity,4,0.5\n15,capacity,4,2\n")
+    p90 = {}
+    for name, extra in (("plain", []), ("capacity", ["--events", str(capacity_only)])):
+        r = run("--lockstep", "--duration", "20", "--seed", "7", "--quiet", "--csv", str(tmp_path / f"{name}-row.csv"),
+                "--work", "pareto:1.2", "--provisioned", "1,1,1,1,1,1,1", "--region-prefix", region_prefix(), *extra)
+        assert r.returncode == 0, r.stderr
+        p90[name] = rows(tmp_path / f"{name}-row.csv")[0]["fct_p90_s"]
+    assert len({p90["plain"], p90["capacity"], a["fct_p90_s"]}) == 3, (p90, a["fct_p90_s"])
+
+
+def test_dynamics_errors_exit_2_naming_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time_s,event,server,value\n5,capacity,4,0.5\n3,capacity,4,2\n")
+    for args, word in ((["--events", str(bad)], "bad.csv:3: time 3 goes back"),
+                       (["--events", str(tmp_path / "none.csv")], "cannot read"),
+                       (["--work", "pareto:9"], "ALPHA"),
+                       (["--provisioned", "1,1"], "give one per server"),
+                       (["--provisioned", "1,x,1,1,1,1,1"], "--provisioned"),
+                       (["--work", "lognormal:1", "--trace", os.path.join(TRACES, "poisson_for_loop_rate_350.csv")], "--trace")):
+        r = run(*args, "--quiet", "--lockstep", "--duration", "1")
+        assert r.returncode == 2, (args, r.stderr)
+        assert word in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+
+
 def publish_gaps_ms(stdout):
     """(min, mean, max) from the summary line 'gaps between publishes  min A ms, mean B ms, max C ms'."""
     line = next(l for l in stdout.splitlines() if "gaps between publishes" in l)

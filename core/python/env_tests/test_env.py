@@ -245,6 +245,26 @@ def test_a_simulator_that_fails_to_start_says_why():
     assert env._episode.proc is None
 
 
+def test_a_schedule_changes_every_episode_from_its_start_and_the_same_seed_repeats_it(tmp_path):
+    # Server 0 throttled to a tenth from the second step on: its flows pile up in what the LB
+    # observes. With the schedule and without, the same seed; twice with it, the same episode.
+    events = tmp_path / "throttle.csv"
+    events.write_text("time_s,event,server,value\n0.2,capacity,0,0.1\n")
+    kw = dict(episode_steps=15, servers="1,1", load=0.6, work="pareto:1.5", provisioned="1,1")
+    with marllb_env.LoadBalanceEnv(events=str(events), **kw) as env:
+        a_obs, _, a_info = run_episode(env, 3, 15)
+        b_obs, _, _ = run_episode(env, 3, 15)
+    with marllb_env.LoadBalanceEnv(**kw) as plain:
+        p_obs, _, _ = run_episode(plain, 3, 15)
+    np.testing.assert_array_equal(a_obs, b_obs)
+    # The flows' durations on server 0 over the last 10 steps: the throttled server's are
+    # longer than server 1's, and than its own without the schedule.
+    col = marllb_env.OBS_COLUMNS.index("duration_mean_decay")
+    dur, plain_dur = a_obs[-10:, :, col].mean(axis=0), p_obs[-10:, :, col].mean(axis=0)
+    assert dur[0] > 1.5 * dur[1] and dur[0] > 1.5 * plain_dur[0], (dur, plain_dur)
+    assert a_info["episode"]["events"] == "throttle.csv" and a_info["episode"]["work"] == "pareto:1.5"
+
+
 def test_bad_constructor_arguments_say_what_is_accepted():
     with pytest.raises(ValueError, match="preset"):
         marllb_env.LoadBalanceEnv(servers="1,x")
@@ -262,6 +282,10 @@ def test_bad_constructor_arguments_say_what_is_accepted():
         marllb_env.LoadBalanceEnv(trace="sim/traces/poisson_for_loop_rate_350.csv", trace_start_s=float("inf"))
     with pytest.raises(ValueError, match="trace_start_s=30 needs a trace"):  # not silently Poisson from 0
         marllb_env.LoadBalanceEnv(load=0.85, trace_start_s=30)
+    with pytest.raises(ValueError, match="provisioned gives 2 capacities for 7 servers"):
+        marllb_env.LoadBalanceEnv(provisioned="1,1")
+    with pytest.raises(FileNotFoundError, match="events '/nonexistent.csv' does not exist"):
+        marllb_env.LoadBalanceEnv(events="/nonexistent.csv")
 
 
 # ---- several LBs, one agent each

@@ -343,6 +343,12 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     reward_type: one of reward.REWARD_TYPES; reward_feature: the OBS_COLUMNS column scored.
     lb_model: 'marllb' (MARLLB's plugin, the action applies one interval late) or 'clean'.
     lb_policy: 'sed' (the weights drive SED, as MARLLB's agents) or 'alias' (weighted random).
+    work: the work per flow around its mean (Poisson): 'exp', 'lognormal:SIGMA' or
+        'pareto:ALPHA[:SPAN]' (heavy-tailed; marllb-sim --work).
+    provisioned: the capacities the LB's heuristics and static fallback believe, one per server
+        (default: servers, the true ones; marllb-sim --provisioned).
+    events: a schedule file of timed events applied in every episode from its start (capacity,
+        rate, drain, restore; marllb-sim --events, docs/sim.md 'Dynamics').
     sim: the marllb-sim binary (find_sim); sim_args: more marllb-sim options.
     reuse_sim: True (default): one marllb-sim serves every episode (reset() asks it for a new
         one, about a millisecond); False: every reset() starts a new process (about 190 ms).
@@ -354,7 +360,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     def __init__(self, episode_steps=100, servers="marllb7", load=0.85, trace=None, time_scale=1.0, seed=None,
                  lbs=1, trace_start_s=0.0, interval_ms=200.0, reward_type="var", reward_feature=REWARD_FEATURE, lb_model="marllb",
                  lb_policy="sed", sim=None, sim_args=(), start_timeout_s=30.0, step_timeout_s=60.0,
-                 poll_sleep_s=50e-6, render_mode=None, reuse_sim=True):
+                 poll_sleep_s=50e-6, render_mode=None, reuse_sim=True, work="exp", provisioned=None, events=None):
         if render_mode is not None:
             raise ValueError(f"render_mode {render_mode!r}: this environment renders nothing (metadata['render_modes'] "
                              f"is empty); leave render_mode None")
@@ -382,6 +388,16 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
             raise ValueError(f"lb_policy {lb_policy!r}: use one of {', '.join(LB_POLICIES)}")
         self.capacities = parse_servers(servers)
         self.num_servers = len(self.capacities)
+        dynamics = [] if work == "exp" else ["--work", str(work)]
+        if provisioned is not None:
+            believed = parse_servers(provisioned)
+            if len(believed) != self.num_servers:
+                raise ValueError(f"provisioned gives {len(believed)} capacities for {self.num_servers} servers: give one per server")
+            dynamics += ["--provisioned", ",".join(repr(float(c)) for c in believed)]
+        if events is not None:
+            if not os.path.isfile(events):
+                raise FileNotFoundError(f"events {events!r} does not exist (a CSV time_s,event,server,value: docs/sim.md 'Dynamics')")
+            dynamics += ["--events", os.path.abspath(events)]
         self.num_lbs = int(lbs)
         # (servers, ...) with one LB, as a single-agent environment; (lbs, servers, ...) with several
         self._lb_shape = () if self.num_lbs == 1 else (self.num_lbs,)
@@ -401,7 +417,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
                           "--trace-start", repr(float(trace_start_s))] if trace
                          else ["--load", repr(float(load))])
         self.lb_model = lb_model
-        self._sim_args = ["--lb-model", lb_model, "--policy", LB_POLICIES[lb_policy], *map(str, sim_args)]
+        self._sim_args = ["--lb-model", lb_model, "--policy", LB_POLICIES[lb_policy], *dynamics, *map(str, sim_args)]
         self._start_timeout_s = float(start_timeout_s)
         self._step_timeout_s = float(step_timeout_s)
         self._poll_sleep_s = float(poll_sleep_s)

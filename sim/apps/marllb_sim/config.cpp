@@ -20,6 +20,15 @@ void add_options(CLI::App &app, Config &cfg) {
     app.add_option("--load", cfg.load, "offered load as a fraction of the total capacity (Poisson)")->check(CLI::Range(0.01, 2.0));
     app.add_option("--rate", cfg.rate, "Poisson flow arrivals per second (overrides --load; 0: from --load)")->check(marllb::sim::cli::non_negative);
     app.add_option("--mean-work-ms", cfg.mean_work_ms, "mean work per flow, core-milliseconds (Poisson)")->check(marllb::sim::cli::positive);
+    app.add_option("--work", cfg.work,
+                   "work per flow around --mean-work-ms (Poisson): exp, lognormal:SIGMA or pareto:ALPHA[:SPAN] (bounded Pareto, "
+                   "tail index ALPHA, upper bound SPAN x the lower, default 1e4)");
+    app.add_option("--provisioned", cfg.provisioned,
+                   "the capacities WCMP, SED and the static fallback believe, one per server as --servers (an operator's "
+                   "configuration; default: --servers, the true ones)");
+    app.add_option("--events", cfg.events,
+                   "a schedule of timed events (CSV time_s,event,server,value: capacity, rate, drain, restore; docs/sim.md "
+                   "'Dynamics')");
     app.add_option("--trace", cfg.trace, "replay a MARLLB trace file instead of Poisson arrivals (sim/traces/*.csv)");
     app.add_option("--time-scale", cfg.time_scale, "trace replay speed: 2 = arrivals twice as fast")->check(marllb::sim::cli::positive);
     app.add_option("--trace-start", cfg.trace_start_s, "trace: replay from this many seconds into the file (before --time-scale)")

@@ -15,6 +15,9 @@ struct Config {
     double load = 0.85;
     double rate = 0; // flows/s; 0 = from --load
     double mean_work_ms = 50;
+    std::string work = "exp";   // work per flow: exp, lognormal:SIGMA, pareto:ALPHA[:SPAN] (work.hpp)
+    std::string provisioned;    // what WCMP, SED and the static fallback believe (empty: --servers)
+    std::string events;         // a schedule of timed events (events.hpp)
     std::string trace;
     double time_scale = 1.0;
     double trace_start_s = 0;

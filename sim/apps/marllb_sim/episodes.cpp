@@ -130,6 +130,8 @@ std::unique_ptr<Run> new_episode(Run &base, std::uint64_t seed) {
     ep->cfg = base.cfg;
     ep->cfg.seed = seed;
     ep->caps = base.caps;
+    ep->provisioned = base.provisioned;
+    ep->events = base.events;
     ep->policy = base.policy;
     ep->model = base.model;
     ep->pool = base.pool;
@@ -172,6 +174,7 @@ bool run_episode(Run &r, std::vector<TraceEntry> trace) {
     const Config &cfg = r.cfg;
     r.lockstep_inline = true;
     r.start_ns = mono_ns() / 1000 * 1000;
+    for (auto &inst : r.lbs) inst.lb->set_drains(drain_events(r.events, r.start_ns));
     World world(world_config(r, std::move(trace)));
     Progress prog{r, nullptr};
     prog.header();

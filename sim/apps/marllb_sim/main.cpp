@@ -29,6 +29,7 @@
 
 #include "capture.hpp"
 #include "servers.hpp"
+#include "work.hpp"
 
 #include <marllb/measure/command_line.hpp>
 #include <marllb/measure/host.hpp>
@@ -186,6 +187,27 @@ std::vector<TraceEntry> check_config(Run &r) {
     auto caps = parse_server_set(cfg.servers);
     if (!caps) fail(caps.error().message);
     r.caps = *caps;
+    r.provisioned = r.caps;
+    if (!cfg.provisioned.empty()) {
+        auto prov = parse_server_set(cfg.provisioned);
+        if (!prov) fail("--provisioned: " + prov.error().message);
+        if (prov->size() != r.caps.size())
+            fail(fmt::format("--provisioned gives {} capacities for {} servers (--servers {}): give one per server", prov->size(),
+                             r.caps.size(), cfg.servers));
+        r.provisioned = *prov;
+    }
+    if (auto w = WorkDist::parse(cfg.work, cfg.mean_work_ms * 1e-3); !w) fail(w.error().message);
+    if (!cfg.events.empty()) {
+        auto ev = load_events(cfg.events, r.caps.size());
+        if (!ev) fail(ev.error().message);
+        r.events = std::move(*ev);
+        for (const auto &e : r.events)
+            if (e.kind == WorldEvent::Kind::rate && !cfg.trace.empty())
+                fail(cfg.events + ": a rate event changes Poisson arrivals, and --trace replays a trace: drop one of them");
+        if (cfg.flood) fail("--events changes a world that --flood does not run: drop one of them");
+    }
+    if (cfg.work != "exp" && !cfg.trace.empty())
+        fail("--work shapes Poisson flows' work; a --trace gives each request's work: drop one of them");
     if (!parse_lb_model(cfg.lb_model, r.model)) fail("unknown --lb-model '" + cfg.lb_model + "': use marllb or clean");
     if (!parse_policy(cfg.policy, r.policy))
         fail("unknown --policy '" + cfg.policy + "': use ecmp, wcmp, lsq, sed, agent, agent-sed or agent-alias");
@@ -260,7 +282,7 @@ void start_dpdk(Run &r) {
 void open_lbs(Run &r) {
     const Config &cfg = r.cfg;
     LbConfig lc;
-    lc.capacities = r.caps;
+    lc.capacities = r.provisioned; // the LB knows the operator's configuration, not the servers' truth
     lc.policy = r.policy;
     lc.fallback = cfg.fallback == "static" ? Fallback::static_weights : Fallback::keep_last;
     lc.model = r.model;
@@ -307,6 +329,7 @@ void check_outputs(const Config &cfg) {
         RunReport columns; // the row's columns depend on the mode and the role only
         columns.mode = cfg.flood ? RunMode::flood : cfg.lockstep ? RunMode::lockstep : RunMode::realtime;
         if (cfg.role != "both") columns.processes.emplace();
+        if (cfg.work != "exp" || !cfg.provisioned.empty() || !cfg.events.empty()) columns.dynamics.emplace();
         if (auto ok = result_row(columns, marllb::measure::host()).check_appendable(cfg.csv); !ok)
             fail(ok.error().message + " (--csv)");
     }
@@ -340,6 +363,9 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
     rep.gaps = r.gaps;
     rep.flood = r.flood;
     rep.lockstep_agent_timeouts = r.lockstep_agent_timeouts;
+    if (cfg.work != "exp" || !cfg.provisioned.empty() || !cfg.events.empty())
+        rep.dynamics = Dynamics{cfg.work, cfg.provisioned, cfg.events.empty() ? "" : std::filesystem::path(cfg.events).filename().string(),
+                                r.events.size()};
     if (r.role != Role::both) {
         TwoProcesses p;
         p.role = cfg.role;
@@ -419,6 +445,7 @@ int main(int argc, char **argv) {
     // Lockstep's simulated clock starts here; on a whole microsecond, so every publish boundary
     // is one and the observation's timestamp_us names its time exactly (lb_lcore.cpp).
     r.start_ns = cfg.lockstep ? mono_ns() / 1000 * 1000 : mono_ns();
+    for (auto &inst : r.lbs) inst.lb->set_drains(drain_events(r.events, r.start_ns)); // by this process's clock
     std::optional<World> world;
     if (!cfg.flood && r.role != Role::lb) world.emplace(world_config(r, std::move(trace)));
     FILE *series = r.role == Role::lb ? nullptr : open_timeseries(cfg.timeseries);

@@ -74,7 +74,9 @@ struct Run {
     std::uint64_t world_tx = 0, world_rx = 0;
     // --pcap: written by one thread only, the world's (both, world) or the LB lcore (lb).
     Capture *world_capture = nullptr, *lb_capture = nullptr;
-    std::vector<double> caps;
+    std::vector<double> caps;        // the servers' true capacities (--servers)
+    std::vector<double> provisioned; // what the LB believes (--provisioned, default caps)
+    std::vector<WorldEvent> events;  // --events
     Policy policy = Policy::sed;
     LbModel model = LbModel::marllb;
     Sync sync;

@@ -153,6 +153,8 @@ WorldConfig world_config(const Run &r, std::vector<TraceEntry> trace) {
     WorldConfig wc;
     wc.capacities = r.caps;
     wc.mean_work_s = r.cfg.mean_work_ms * 1e-3;
+    wc.work = r.cfg.work;
+    wc.events = r.events;
     double total = 0;
     for (double c : r.caps) total += c;
     wc.rate = r.cfg.rate > 0 ? r.cfg.rate : r.cfg.load * total / wc.mean_work_s;
