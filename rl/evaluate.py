@@ -65,7 +65,7 @@ def parse():
     p.add_argument("--seeds", type=int, default=7, help="workloads per cell (2..31)")
     p.add_argument("--steps", type=int, default=150, help="steps (200 ms each) per evaluation episode")
     p.add_argument("--first-seed", type=int, default=10_000, help="environment seeds start here (training used 1..)")
-    p.add_argument("--workloads", default=",".join(WORKLOADS), help=f"some of {','.join(WORKLOADS)}")
+    p.add_argument("--workloads", default=",".join(WORKLOADS), help=f"some of {','.join(WORKLOADS)}, or poisson-LOAD")
     p.add_argument("--csv", default="", help="append one row per (policy, LBs, seed, workload) here")
     p.add_argument("--summary", default="", help="write the summary rows here (replaced)")
     p.add_argument("--figure", default="", help="write the p90 FCT figure here (PNG)")
@@ -77,9 +77,15 @@ def parse():
     if a.steps < 10:
         p.error("--steps must be >= 10")
     a.workloads = a.workloads.split(",")
-    bad = [w for w in a.workloads if w not in WORKLOADS]
+    def poisson_load(w):
+        try:
+            return w.startswith("poisson-") and 0.01 <= float(w[len("poisson-"):]) <= 2.0
+        except ValueError:
+            return False
+
+    bad = [w for w in a.workloads if w not in WORKLOADS and not poisson_load(w)]
     if bad:
-        p.error(f"--workloads: unknown {bad}; use some of {','.join(WORKLOADS)}")
+        p.error(f"--workloads: unknown {bad}; use some of {','.join(WORKLOADS)} or poisson-LOAD (LOAD in [0.01, 2])")
     if bool(a.runs) == bool(a.rows_from):
         p.error("give --runs (evaluate) or --rows-from (summarise rows written before), not both")
     if a.rows_from and a.csv:
@@ -162,7 +168,9 @@ def workload_env(name, seed_index, settings, steps):
     """marllb_env arguments of workload `name`, seed index k, for a run's settings."""
     caps = marllb_env.parse_servers(settings["servers"])
     common = dict(episode_steps=steps, servers=settings["servers"], lbs=settings["lbs"],
-                  lb_model=settings["lb_model"], reward_type=settings["reward_type"])
+                  lb_model=settings["lb_model"], reward_type=settings["reward_type"],
+                  # the run's world (docs/sim.md 'Dynamics'): the heuristics believe its provisioned weights too
+                  work=settings.get("work", "exp"), provisioned=settings.get("provisioned"), events=settings.get("events"))
     if name.startswith("poisson-"):
         return dict(common, load=float(name.split("-")[1]))
     iterations_per_s, last = trace_facts(TRACE)
@@ -173,7 +181,8 @@ def workload_env(name, seed_index, settings, steps):
     # the windows' mean work at TRACE_LOAD of the capacity: measured over the part of the trace
     # they are taken from (the lighter first seconds would put them at 87 % instead)
     ns = TRACE_LOAD * sum(caps) / iterations_per_s * 1e9
-    return dict(common, trace=TRACE, trace_start_s=start, sim_args=["--ns-per-iteration", repr(ns)])
+    # a trace gives each request's work: the run's --work does not apply to it
+    return dict(common, work="exp", trace=TRACE, trace_start_s=start, sim_args=["--ns-per-iteration", repr(ns)])
 
 
 def heuristic_row(env, sim_seed, policy):

@@ -32,10 +32,10 @@ import torch
 import marllb_env
 import sac_gru  # rl/, this script's folder
 
-LATER_SETTINGS = ("warmup", "updates_per_step")  # recorded in checkpoints since they were compared
-DEFAULTS = {"warmup": 200, "updates_per_step": 1}
+LATER_SETTINGS = ("warmup", "updates_per_step", "work", "provisioned", "events")  # recorded since they were added
+DEFAULTS = {"warmup": 200, "updates_per_step": 1, "work": "exp", "provisioned": None, "events": None}
 SETTINGS = ("steps", "servers", "load", "trace", "lb_model", "reward_type", "seed", "hidden", "batch", "buffer", "lbs",
-            "warmup", "updates_per_step")
+            "warmup", "updates_per_step", "work", "provisioned", "events")
 
 
 def parse():
@@ -47,6 +47,9 @@ def parse():
     p.add_argument("--load", default="0.85", help="Poisson load, or loads taken in turn by episode ('0.85,0.95')")
     p.add_argument("--lbs", type=int, default=1, help="LBs, one independent agent each")
     p.add_argument("--trace", help="a MARLLB trace instead of Poisson arrivals")
+    p.add_argument("--work", default=DEFAULTS["work"], help="work per flow: exp, lognormal:SIGMA, pareto:ALPHA[:SPAN] (docs/sim.md 'Dynamics')")
+    p.add_argument("--provisioned", default=None, help="capacities the LB's heuristics believe (default: --servers)")
+    p.add_argument("--events", default=None, help="a schedule of timed events applied in every episode (docs/sim.md 'Dynamics')")
     p.add_argument("--lb-model", choices=["marllb", "clean"], default="marllb")
     p.add_argument("--reward-type", default="var", help="MARLLB's reward types (marllb_reward.REWARD_TYPES)")
     p.add_argument("--seed", type=int, default=1)
@@ -67,6 +70,10 @@ def parse():
         p.error(f"--load {a.load!r}: give a load like 0.85 or loads like 0.85,0.95")
     if not all(0.01 <= x <= 2.0 for x in a.loads):
         p.error(f"--load {a.load!r}: each load is a fraction of the capacity in [0.01, 2]")
+    if a.events is not None:
+        if not os.path.isfile(a.events):
+            p.error(f"--events {a.events!r} does not exist")
+        a.events = os.path.abspath(a.events)
     if a.warmup < 0 or a.updates_per_step < 1:
         p.error("--warmup must be >= 0 and --updates-per-step >= 1")
     return a
@@ -115,7 +122,8 @@ def main():
     progress_path = os.path.join(a.out, "progress.csv")
     settings = {k: getattr(a, k) for k in SETTINGS}
     envs = [marllb_env.LoadBalanceEnv(episode_steps=a.steps, servers=a.servers, load=load, trace=a.trace,
-                                      lb_model=a.lb_model, reward_type=a.reward_type, lbs=a.lbs) for load in a.loads]
+                                      lb_model=a.lb_model, reward_type=a.reward_type, lbs=a.lbs, work=a.work,
+                                      provisioned=a.provisioned, events=a.events) for load in a.loads]
     servers = envs[0].num_servers
     agents = [sac_gru.Agent(servers, hidden=a.hidden, batch=a.batch, buffer=a.buffer, seed=a.seed * 1000 + lb)
               for lb in range(a.lbs)]

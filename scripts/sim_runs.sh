@@ -2,7 +2,7 @@
 # The reported runs of the simulated world and LB (docs/sim.md): rows appended to
 # results/sim/<name>.csv.
 #
-#   scripts/sim_runs.sh [--out DIR] [--only flood|policies|trace|memif|paths]
+#   scripts/sim_runs.sh [--out DIR] [--only flood|policies|trace|memif|paths|dynamics]
 #
 #   flood.csv     LB throughput on 64-byte frames against the bare rx->tx handoff of the same run,
 #                 with the LB lcore's busy share, its capacity (frames / busy time), the
@@ -25,6 +25,12 @@
 #                 net_ring, then as two processes over net_memif and over net_af_packet on veth
 #                 pairs in network namespaces (scripts/veth.sh; the world's rows, which carry the
 #                 LB's counters); root
+#   dynamics.csv  WCMP, LSQ and SED where their knowledge is wrong (docs/sim.md, "Dynamics"), on
+#                 marllb7 at 85 % load, lockstep, 120 s, seeds 1-3: the servers as provisioned
+#                 (the reference); the 2-core servers really at 1.5 (--provisioned 2x); every
+#                 server provisioned at 1 (a hand-set equal weight); bounded-Pareto work
+#                 (pareto:1.2) and lognormal:2; the 2-core servers throttled to 0.5 in turn
+#                 (sim/events/drift-marllb7.csv)
 # Rows written before the LB models existed (another column set) are in results/sim/before-lb-models/,
 # flood rows written before the busy share and the status in results/sim/before-flood-status/, before the backlog share in before-backlog/,
 # and every row written before the run_id column in results/sim/before-run-id/.
@@ -47,7 +53,7 @@ export MARLLB_GIT_COMMIT="$(git_commit)"
 sim="$MARLLB_ROOT/build/release/sim/apps/marllb-sim"
 s64=$(printf '1,%.0s' $(seq 64)); s64=${s64%,}
 mkdir -p "$out"
-case "$only" in ""|flood|policies|trace|memif|paths) ;; *) usage_error "--only takes flood, policies, trace, memif or paths, not '$only'" ;; esac
+case "$only" in ""|flood|policies|trace|memif|paths|dynamics) ;; *) usage_error "--only takes flood, policies, trace, memif, paths or dynamics, not '$only'" ;; esac
 if [ -z "$only" ] || [ "$only" = memif ] || [ "$only" = paths ]; then
   [ "$(id -u)" -eq 0 ] || usage_error "--only $only (and a full run) starts memif and af_packet processes: run as root"
 fi
@@ -109,5 +115,20 @@ if [ -z "$only" ] || [ "$only" = paths ]; then
     ip netns exec "$ns-lb" "$sim" --role lb --af-packet ml-in,ml-out --policy sed --servers marllb7 --quiet --no-region \
       --connect-timeout-s 60
     wait "$world"
+  done
+fi
+if [ -z "$only" ] || [ "$only" = dynamics ]; then
+  # cell: servers | provisioned | work | events (- for none)
+  for cell in "1,1,1,1,2,2,2|1,1,1,1,2,2,2|exp|-" "1,1,1,1,1.5,1.5,1.5|1,1,1,1,2,2,2|exp|-" \
+              "1,1,1,1,2,2,2|1,1,1,1,1,1,1|exp|-" "1,1,1,1,2,2,2|1,1,1,1,2,2,2|pareto:1.2|-" \
+              "1,1,1,1,2,2,2|1,1,1,1,2,2,2|lognormal:2|-" "1,1,1,1,2,2,2|1,1,1,1,2,2,2|exp|sim/events/drift-marllb7.csv"; do
+    IFS='|' read -r servers provisioned work events <<< "$cell"
+    ev=(); [ "$events" = - ] || ev=(--events "$MARLLB_ROOT/$events")
+    for seed in 1 2 3; do
+      for p in wcmp lsq sed; do
+        "$sim" --lockstep --duration 120 --load 0.85 --seed "$seed" --policy "$p" --servers "$servers" \
+          --provisioned "$provisioned" --work "$work" "${ev[@]}" --quiet --no-region --csv "$out/dynamics.csv"
+      done
+    done
   done
 fi

@@ -64,6 +64,25 @@ def test_rows_pair_every_policy_on_the_same_workloads_and_the_agents_drive_every
     assert again.read_text() == summary_csv.read_text()
 
 
+def test_the_heuristics_are_evaluated_in_the_world_the_run_trained_in(tmp_path):
+    # A run trained with every server provisioned at 1 (marllb7's 2-core servers misconfigured):
+    # WCMP and SED must believe those weights in its evaluation too, at any Poisson load given.
+    runs = {"right": str(tmp_path / "right"), "equal": str(tmp_path / "equal")}
+    write_run(runs["right"], 1)
+    write_run(runs["equal"], 1, provisioned="1,1,1,1,1,1,1")
+    p90 = {}
+    for name, run in runs.items():
+        out = tmp_path / f"{name}.csv"
+        r = subprocess.run([sys.executable, os.path.join(HERE, "..", "evaluate.py"), "--runs", run, "--seeds", "2",
+                            "--steps", "40", "--workloads", "poisson-0.9", "--csv", str(out)],
+                           capture_output=True, text=True, timeout=240)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        p90[name] = {(x["policy"], x["seed"]): float(x["fct_p90_s"]) for x in csv.DictReader(open(out))}
+    for seed in {s for _, s in p90["right"]}:
+        assert p90["equal"][("wcmp", seed)] > 1.5 * p90["right"][("wcmp", seed)]  # WCMP by equal weights: the 1-core servers swamped
+        assert p90["equal"][("ecmp", seed)] == p90["right"][("ecmp", seed)]      # ECMP believes nothing
+
+
 def test_a_run_without_policies_says_how_to_make_one(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(HERE, "..", "evaluate.py"), "--runs", str(tmp_path)],
                        capture_output=True, text=True)

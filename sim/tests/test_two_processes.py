@@ -176,17 +176,18 @@ def kill_and_see_it_seen(victim, watcher, line):
     assert seen - killed < 1.0, f"'{line}' came {seen - killed:.2f} s after the kill"
 
 
-@root_only
-def test_a_killed_lb_is_seen_within_a_second_and_a_restarted_one_carries_on(setup):
-    wcsv, lcsv = setup.tmp / "world.csv", setup.tmp / "lb.csv"
-    world = setup.world("--duration", "120", "--csv", str(wcsv), "--connect-timeout-s", "300")
-    lb = setup.lb("--connect-timeout-s", "60")
-    assert region_up(setup.prefix + "0"), lb.stderr()
+def lb_killed_and_restarted_then_world_killed(s):
+    """Over s's link (memif or af_packet): a killed LB is seen by the world within a second, a
+    restarted one carries on with it, and a killed world is seen by that LB within a second."""
+    wcsv, lcsv = s.tmp / "world.csv", s.tmp / "lb.csv"
+    world = s.world("--duration", "120", "--csv", str(wcsv), "--connect-timeout-s", "300")
+    lb = s.lb("--connect-timeout-s", "60")
+    assert region_up(s.prefix + "0"), lb.stderr()
     time.sleep(1.5)
     kill_and_see_it_seen(lb, world, "the LB process is gone")
     assert world.p.poll() is None, "the world must go on without its LB"
     # A restarted LB reopens the region the killed one left and carries on with the world.
-    lb2 = setup.lb("--connect-timeout-s", "300", "--csv", str(lcsv))
+    lb2 = s.lb("--connect-timeout-s", "300", "--csv", str(lcsv))
     back = world.wait_line("an LB is back", timeout=300)
     assert back is not None, world.stderr() + "\n" + lb2.stderr()
     time.sleep(1.0)
@@ -196,7 +197,12 @@ def test_a_killed_lb_is_seen_within_a_second_and_a_restarted_one_carries_on(setu
     row = rows(lcsv)[0]
     assert (row["role"], row["status"]) == ("lb", "world_lost")
     assert int(row["packets"]) > 0
-    assert not glob.glob(f"/dev/shm/{setup.prefix}*"), "the restarted LB left its region"
+    assert not glob.glob(f"/dev/shm/{s.prefix}*"), "the restarted LB left its region"
+
+
+@root_only
+def test_a_killed_lb_is_seen_within_a_second_and_a_restarted_one_carries_on(setup):
+    lb_killed_and_restarted_then_world_killed(setup)
 
 
 @root_only
@@ -306,21 +312,7 @@ def test_over_af_packet_the_rows_account_for_every_frame_and_tcpdump_sees_the_fl
 @root_only
 @need_ip
 def test_over_af_packet_a_killed_lb_is_seen_within_a_second_and_a_restarted_one_carries_on(veth):
-    wcsv, lcsv = veth.tmp / "world.csv", veth.tmp / "lb.csv"
-    world = veth.world("--duration", "120", "--csv", str(wcsv), "--connect-timeout-s", "300")
-    lb = veth.lb("--connect-timeout-s", "60")
-    assert region_up(veth.prefix + "0"), lb.stderr()
-    time.sleep(1.5)
-    kill_and_see_it_seen(lb, world, "the LB process is gone")
-    assert world.p.poll() is None, "the world must go on without its LB"
-    lb2 = veth.lb("--connect-timeout-s", "300", "--csv", str(lcsv))
-    assert world.wait_line("an LB is back", timeout=300) is not None, world.stderr() + "\n" + lb2.stderr()
-    time.sleep(1.0)
-    kill_and_see_it_seen(world, lb2, "the world process is gone")
-    assert lb2.p.wait(timeout=10) == 1
-    row = rows(lcsv)[0]
-    assert (row["role"], row["status"]) == ("lb", "world_lost")
-    assert int(row["packets"]) > 0
+    lb_killed_and_restarted_then_world_killed(veth)
 
 
 @need_ip
