@@ -8,8 +8,8 @@
 #
 # Then, each role in its own namespace (the region in /dev/shm is shared: an agent outside both
 # attaches to it as usual):
-#   ip netns exec NAME-world build/release/sim/marllb-sim --role world --af-packet mw-in,mw-out --duration 10 &
-#   ip netns exec NAME-lb    build/release/sim/marllb-sim --role lb --af-packet ml-in,ml-out
+#   ip netns exec NAME-world build/release/sim/apps/marllb-sim --role world --af-packet mw-in,mw-out --duration 10 &
+#   ip netns exec NAME-lb    build/release/sim/apps/marllb-sim --role lb --af-packet ml-in,ml-out
 #   ip netns exec NAME-lb    tcpdump -ni ml-in      # the traffic, as the kernel sees it
 #
 # The interfaces carry no IP address and IPv6 is off in both namespaces: the only frames on the

@@ -34,6 +34,7 @@ shm::Expected<std::vector<WorldEvent>> parse_events(std::string_view text, std::
     std::size_t line_no = 0;
     bool header_seen = false;
     double last = 0;
+    if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3); // a UTF-8 byte order mark, as some editors write
     while (!text.empty()) {
         const std::size_t nl = text.find('\n');
         std::string line = trim(text.substr(0, nl));

@@ -51,7 +51,7 @@ shm::Expected<WorkDist> WorkDist::parse(std::string_view spec, double mean_s) {
     WorkDist w;
     w.spec_ = std::string(spec);
     w.mean_ = mean_s;
-    if (spec == "exp" || spec == "exponential") return w;
+    if (spec == "exp") return w;
     const auto colon = spec.find(':');
     const std::string_view name = spec.substr(0, colon), rest = colon == spec.npos ? "" : spec.substr(colon + 1);
     if (name == "lognormal") {

@@ -39,10 +39,14 @@ void World::schedule_next_arrival(std::uint64_t after) {
         t = cfg_.start_ns + std::uint64_t(cfg_.trace[trace_pos_].time_s / cfg_.time_scale * 1e9);
     } else {
         std::exponential_distribution<double> gap(cfg_.rate);
-        t = after + std::uint64_t(gap(rng_) * 1e9);
+        const double gap_ns = gap(rng_) * 1e9;
+        // A gap past the end of arrivals (a tiny rate can draw one beyond 2^64 ns) ends them
+        // without converting it.
+        if (!(gap_ns < double(cfg_.arrivals_until_ns - after))) { arrivals_done_ = true; return; }
+        t = after + std::uint64_t(gap_ns);
     }
     if (t > cfg_.arrivals_until_ns) { arrivals_done_ = true; return; }
-    push(t, Ev::arrival, 0, 0);
+    push(t, Ev::arrival, 0, arrival_gen_);
 }
 
 void World::schedule_completion(std::uint32_t s) {
@@ -69,6 +73,7 @@ void World::run_until(std::uint64_t now, const std::function<void(const Packet &
         q_.pop();
         switch (ev.type) {
         case Ev::arrival: {
+            if (ev.tag != arrival_gen_) break; // drawn at a rate a rate event replaced
             double work;
             if (!cfg_.trace.empty()) work = double(cfg_.trace[trace_pos_++].n) * cfg_.seconds_per_iteration;
             else work = work_.sample(rng_);
@@ -162,8 +167,13 @@ void World::on_forwarded(const std::uint8_t *frame, std::size_t len, std::uint64
 }
 
 void World::apply(const WorldEvent &e, std::uint64_t now) {
-    if (e.kind == WorldEvent::Kind::rate) { // the next gap drawn (after the arrival already due) has the new rate
+    if (e.kind == WorldEvent::Kind::rate) {
+        // Gaps are exponential (memoryless): the arrival pending at the old rate is dropped and
+        // the next one drawn at the new rate from now; arrivals that had ended start again.
         cfg_.rate = e.value;
+        ++arrival_gen_;
+        arrivals_done_ = false;
+        schedule_next_arrival(now);
         return;
     }
     const auto s = std::size_t(e.server);

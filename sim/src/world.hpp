@@ -115,6 +115,7 @@ private:
     std::uint64_t order_ = 0;
     std::mt19937_64 rng_;
     std::size_t trace_pos_ = 0;
+    std::uint64_t arrival_gen_ = 0; // the arrival event of another generation is stale (a rate event)
     bool arrivals_done_ = false;
     std::vector<float> fct_;
     WorldCounters c_;

@@ -156,6 +156,24 @@ TEST_CASE("a rate event changes the arrivals from its time", "[dynamics][events]
     CHECK(double(after) == Approx(3600).epsilon(0.1));
 }
 
+TEST_CASE("a rate event replaces the arrival drawn at the old rate; a tiny rate ends arrivals", "[dynamics][events]") {
+    // At 0.05 flows/s the first arrival is due after some 20 s; the event at 1 s brings 120/s.
+    TwoServers slow({WorldEvent{1.0, WorldEvent::Kind::rate, -1, 120.0}});
+    slow.wc.rate = 0.05;
+    slow.world = std::make_unique<World>(slow.wc);
+    slow.run_to(6 * kSec);
+    CHECK(double(slow.world->counters().flows_started) == Approx(600).epsilon(0.15));
+    // A rate whose gaps overflow 64-bit nanoseconds: no arrival after the event, no hang.
+    TwoServers tiny({WorldEvent{1.0, WorldEvent::Kind::rate, -1, 1e-300}});
+    tiny.wc.arrivals_until_ns = 10 * kSec;
+    tiny.world = std::make_unique<World>(tiny.wc);
+    tiny.run_to(1 * kSec);
+    const auto at_event = tiny.world->counters().flows_started;
+    tiny.run_to(20 * kSec);
+    CHECK(tiny.world->counters().flows_started <= at_event + 1);
+    CHECK(tiny.world->arrivals_done());
+}
+
 TEST_CASE("an events file's errors name the file, the line and what was wrong", "[dynamics][events]") {
     const std::string head = "time_s,event,server,value\n";
     struct Case { std::string text; std::string says; };
@@ -168,7 +186,8 @@ TEST_CASE("an events file's errors name the file, the line and what was wrong", 
                           Case{head + "5,rate,1,300\n", "ev.csv:2: a rate event names no server"},
                           Case{head + "5,capacity,1,0\n", "ev.csv:2: capacity '0'"},
                           Case{head + "5,drain,1,3\n", "ev.csv:2: drain takes no value"},
-                          Case{"", "ev.csv:1: the file is empty"}}) {
+                          Case{"", "ev.csv:1: the file is empty"},
+                          Case{"\xEF\xBB\xBF" + head + "x,drain,1,\n", "ev.csv:2: time 'x'"}}) {
         INFO(c.text);
         auto ev = parse_events(c.text, "ev.csv", 7);
         REQUIRE_FALSE(ev);

@@ -110,9 +110,10 @@ void connect_lb_ports(Run &r) {
 
 // --af-packet: an interface is up whether or not a process reads its other end, so the two
 // meet by their control frames. Each sends a heartbeat every 100 ms on the port toward the
-// other until one of the other's frames arrives on its own receiving port. The world sends no
-// client frame before it has seen the LB, and its first frame after is a heartbeat (watch_lb),
-// so an LB that starts with the world waits on a heartbeat and drops nothing the world counts.
+// other, marked kStillMeeting, until one of the other's frames arrives on its own receiving
+// port; the world waits for more: a heartbeat of the LB's loop (not marked), which the LB sends
+// only once it has left this function. So the world's first client frame finds the LB polling,
+// and nothing the world counts is dropped here.
 // An LB that starts while a world already runs (one restarted) drops the client frames that come
 // before the first heartbeat: they are the frames of a world without an LB, in world_sent only.
 void meet_over_af_packet(Run &r) {
@@ -125,14 +126,19 @@ void meet_over_af_packet(Run &r) {
     for (;;) {
         const std::uint64_t now = mono_ns();
         if (now >= next_hb) {
-            send_control(r, tx_port, ControlMsg{Ctl::heartbeat, ++r.peer.hb_seq, 0, {}});
+            ControlMsg hb{Ctl::heartbeat, ++r.peer.hb_seq, 0, {}};
+            hb.phase = kStillMeeting;
+            send_control(r, tx_port, hb);
             next_hb = now + kHeartbeatNs;
         }
         const unsigned n = rte_eth_rx_burst(std::uint16_t(rx_port), 0, pkts, 32);
         bool seen = false;
         for (unsigned i = 0; i < n; ++i) {
             ControlMsg m;
-            seen |= parse_control(rte_pktmbuf_mtod(pkts[i], const std::uint8_t *), rte_pktmbuf_data_len(pkts[i]), m);
+            // The world goes on only once the LB runs its loop (a heartbeat not marked as the
+            // LB's meeting one): its client frames then find the LB polling, none is dropped here.
+            if (parse_control(rte_pktmbuf_mtod(pkts[i], const std::uint8_t *), rte_pktmbuf_data_len(pkts[i]), m))
+                seen |= r.role == Role::lb || m.phase != kStillMeeting;
         }
         if (n) rte_pktmbuf_free_bulk(pkts, n);
         if (seen) return;

@@ -28,6 +28,8 @@ enum class Role { both, world, lb };
 inline constexpr std::uint8_t kControlType[2] = {0x88, 0xB5};
 inline constexpr std::uint64_t kHeartbeatNs = 100'000'000;
 enum class Ctl : std::uint8_t { heartbeat = 1, bye = 2, bye_ack = 3, phase = 4 }; // phase: --flood's next phase
+// A heartbeat's phase while its sender waits for the other process over af_packet (main.cpp).
+inline constexpr int kStillMeeting = -1;
 
 // The LB process's account as its bye_ack reports it: what one process would report of its LB
 // (both plain structs, copied into the frame as bytes).
