@@ -106,6 +106,14 @@ def parse():
         if "trace-350" in a.workloads and trained_on and os.path.basename(trained_on) == os.path.basename(TRACE):
             p.error(f"--runs: {run} was trained on {trained_on}, so trace-350 is not unseen for it: "
                     f"drop trace-350 from --workloads or evaluate another run")
+        events = s.get("events")
+        if "trace-350" in a.workloads and events:
+            if not os.path.isfile(events):
+                p.error(f"--runs: {run} trained with the events file {events}, which is gone: put it back")
+            with open(events) as f:
+                if any(line.split("#")[0].split(",")[1:2] == ["rate"] for line in f):
+                    p.error(f"--runs: {run}'s events ({events}) change the Poisson rate, which a trace replay has none of: "
+                            f"drop trace-350 from --workloads")
         if "seed" in s:  # training episode e ran on environment seed s["seed"] + e
             first, last = s["seed"], s["seed"] + done["episodes"] - 1
             if a.first_seed <= last and first <= a.first_seed + a.seeds - 1:

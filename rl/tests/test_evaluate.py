@@ -83,6 +83,15 @@ def test_the_heuristics_are_evaluated_in_the_world_the_run_trained_in(tmp_path):
         assert p90["equal"][("ecmp", seed)] == p90["right"][("ecmp", seed)]      # ECMP believes nothing
 
 
+def test_a_run_whose_events_change_the_rate_is_not_evaluated_on_the_trace(tmp_path):
+    events = tmp_path / "rate.csv"
+    events.write_text("time_s,event,server,value\n1,rate,,300\n")
+    write_run(str(tmp_path / "run"), 1, events=str(events))
+    r = subprocess.run([sys.executable, os.path.join(HERE, "..", "evaluate.py"), "--runs", str(tmp_path / "run"),
+                        "--workloads", "trace-350"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "change the Poisson rate" in r.stderr and "drop trace-350" in r.stderr, r.stderr
+
+
 def test_a_run_without_policies_says_how_to_make_one(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(HERE, "..", "evaluate.py"), "--runs", str(tmp_path)],
                        capture_output=True, text=True)
