@@ -156,7 +156,7 @@ TEST_CASE("a rate event changes the arrivals from its time", "[dynamics][events]
     CHECK(double(after) == Approx(3600).epsilon(0.1));
 }
 
-TEST_CASE("a rate event replaces the arrival drawn at the old rate; a tiny rate ends arrivals", "[dynamics][events]") {
+TEST_CASE("a rate event replaces the arrival drawn at the old rate, and a tiny rate ends arrivals", "[dynamics][events]") {
     // At 0.05 flows/s the first arrival is due after some 20 s; the event at 1 s brings 120/s.
     TwoServers slow({WorldEvent{1.0, WorldEvent::Kind::rate, -1, 120.0}});
     slow.wc.rate = 0.05;
