@@ -3,6 +3,7 @@
 // Apache setup of MARLLB's testbed). Owned by the world lcore alone.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <queue>
@@ -18,7 +19,8 @@ inline constexpr unsigned kMaxWorkers = 32, kBacklog = 128;
 
 class PsServer {
 public:
-    explicit PsServer(double cores) : cores_(cores) {}
+    // start_ns: when the server starts (its core-seconds count from there).
+    explicit PsServer(double cores, std::uint64_t start_ns = 0) : cores_(cores), last_ns_(start_ns), cores_since_ns_(start_ns) {}
 
     // A new connection (its SYN reached the server): false = reset, both queues full.
     [[nodiscard]] bool admit() noexcept {
@@ -31,6 +33,8 @@ public:
     // far is kept, the rate of every job changes. The caller reschedules the next completion.
     void set_cores(double cores, std::uint64_t now) noexcept {
         advance(now);
+        if (now > cores_since_ns_) had_core_s_ += cores_ * (double(now - cores_since_ns_) * 1e-9);
+        cores_since_ns_ = std::max(now, cores_since_ns_);
         cores_ = cores;
         ++epoch_;
     }
@@ -83,6 +87,11 @@ public:
     [[nodiscard]] unsigned active() const noexcept { return unsigned(active_.size()); }
     [[nodiscard]] unsigned queued() const noexcept { return unsigned(backlog_.size()); }
     [[nodiscard]] double busy_core_seconds() const noexcept { return busy_core_s_; }
+    // The core-seconds the server had from its start to now: cores x elapsed while its
+    // capacity never changed.
+    [[nodiscard]] double had_core_seconds(std::uint64_t now) const noexcept {
+        return had_core_s_ + (now > cores_since_ns_ ? cores_ * (double(now - cores_since_ns_) * 1e-9) : 0);
+    }
     [[nodiscard]] std::uint64_t admissions() const noexcept { return admissions_; } // connections admitted since the start
 
 private:
@@ -103,6 +112,8 @@ private:
     double v_ = 0; // service attained by every active job since the start (PS: all equal)
     std::uint64_t last_ns_ = 0;
     double busy_core_s_ = 0;
+    double had_core_s_ = 0;             // core-seconds up to cores_since_ns_
+    std::uint64_t cores_since_ns_ = 0;  // the last capacity change (or the start)
     unsigned admitted_ = 0;
     std::uint64_t admissions_ = 0;
     std::uint64_t epoch_ = 0;

@@ -17,9 +17,7 @@ World::World(WorldConfig cfg) : cfg_(std::move(cfg)), rng_(cfg_.seed) {
     auto work = WorkDist::parse(cfg_.work, cfg_.mean_work_s);
     if (!work) throw std::invalid_argument(work.error().message);
     work_ = *work;
-    for (double c : cfg_.capacities) servers_.emplace_back(c);
-    had_core_s_.assign(servers_.size(), 0.0);
-    cores_since_ns_.assign(servers_.size(), cfg_.start_ns);
+    for (double c : cfg_.capacities) servers_.emplace_back(c, cfg_.start_ns);
     for (std::size_t i = 0; i < cfg_.events.size(); ++i) {
         const WorldEvent &e = cfg_.events[i];
         if (e.kind == WorldEvent::Kind::capacity && (e.server < 0 || std::size_t(e.server) >= servers_.size()))
@@ -176,20 +174,15 @@ void World::apply(const WorldEvent &e, std::uint64_t now) {
         schedule_next_arrival(now);
         return;
     }
-    const auto s = std::size_t(e.server);
-    PsServer &server = servers_[s];
-    if (now > cores_since_ns_[s]) had_core_s_[s] += server.cores() * (double(now - cores_since_ns_[s]) * 1e-9);
-    cores_since_ns_[s] = std::max(now, cores_since_ns_[s]);
-    server.set_cores(e.value, now);
-    schedule_completion(std::uint32_t(s)); // the old completion event is stale (epoch)
+    servers_[std::size_t(e.server)].set_cores(e.value, now);
+    schedule_completion(std::uint32_t(e.server)); // the old completion event is stale (epoch)
 }
 
 std::vector<double> World::utilisation(std::uint64_t now) {
     std::vector<double> u;
-    for (std::size_t i = 0; i < servers_.size(); ++i) {
-        PsServer &s = servers_[i];
+    for (auto &s : servers_) {
         s.advance(now);
-        const double had = had_core_s_[i] + (now > cores_since_ns_[i] ? s.cores() * (double(now - cores_since_ns_[i]) * 1e-9) : 0);
+        const double had = s.had_core_seconds(now);
         u.push_back(had > 0 ? s.busy_core_seconds() / had : 0);
     }
     return u;

@@ -107,8 +107,6 @@ private:
     WorldConfig cfg_;
     WorkDist work_;
     std::vector<PsServer> servers_;
-    std::vector<double> had_core_s_;             // per server: core-seconds up to cores_since_ns_
-    std::vector<std::uint64_t> cores_since_ns_; // per server: its last capacity change (or the start)
     std::vector<Flow> flows_;
     std::vector<std::uint32_t> free_;
     std::priority_queue<Event, std::vector<Event>, std::greater<Event>> q_;

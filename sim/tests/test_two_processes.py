@@ -92,13 +92,17 @@ class Setup:
             shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture
-def setup(tmp_path):
-    s = Setup(tmp_path)
+def cleaned_up(s):
+    """Yields s (a Setup) to the test, then removes what it made, also when the test failed."""
     try:
         yield s
     finally:
         s.cleanup()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    yield from cleaned_up(Setup(tmp_path))
 
 
 def region_up(name, timeout=120):
@@ -268,11 +272,7 @@ class Veth(Setup):
 
 @pytest.fixture
 def veth(tmp_path):
-    s = Veth(tmp_path)
-    try:
-        yield s
-    finally:
-        s.cleanup()
+    yield from cleaned_up(Veth(tmp_path))
 
 
 @root_only

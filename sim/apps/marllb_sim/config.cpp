@@ -154,10 +154,10 @@ std::vector<std::string> default_eal(const Config &cfg) {
     if (cfg.role == "both") return default_eal();
     const char *lcores = cfg.role == "world" ? "0" : "0-1";
     if (over_af_packet(cfg)) {
-        const auto comma = cfg.af_packet.find(',');
+        const auto [in, out] = af_packet_interfaces(cfg);
         return {"--no-huge", "--no-pci", "--no-telemetry", "-l", lcores, "-m", "512", "--file-prefix", eal_file_prefix(cfg),
-                fmt::format("--vdev=net_af_packet0,iface={},framecnt=4096", cfg.af_packet.substr(0, comma)),
-                fmt::format("--vdev=net_af_packet1,iface={},framecnt=4096", cfg.af_packet.substr(comma + 1)),
+                fmt::format("--vdev=net_af_packet0,iface={},framecnt=4096", in),
+                fmt::format("--vdev=net_af_packet1,iface={},framecnt=4096", out),
                 "--log-level=warning"};
     }
     const std::string side = cfg.role == "world" ? "server" : "client";

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace marllb::sim::app {
@@ -82,6 +83,15 @@ int split_eal_args(int argc, char **argv, Config &cfg);
 // The two-process link as the user named it ("--memif SOCKET", "--af-packet IN,OUT"), for messages.
 [[nodiscard]] std::string link_text(const Config &cfg);
 [[nodiscard]] inline bool over_af_packet(const Config &cfg) noexcept { return !cfg.af_packet.empty(); }
+// --af-packet IN,OUT split at its first comma (OUT empty without one; check_interfaces refuses that).
+[[nodiscard]] inline std::pair<std::string, std::string> af_packet_interfaces(const Config &cfg) {
+    const auto comma = cfg.af_packet.find(',');
+    return {cfg.af_packet.substr(0, comma), comma == std::string::npos ? "" : cfg.af_packet.substr(comma + 1)};
+}
+// --work, --provisioned or --events given: the world is not the plain one (docs/sim.md "Dynamics").
+[[nodiscard]] inline bool has_dynamics(const Config &cfg) noexcept {
+    return cfg.work != "exp" || !cfg.provisioned.empty() || !cfg.events.empty();
+}
 
 // The embedded default: no hugepages, no PCI, two net_ring vdevs, lcores 0-1. For the roles
 // world and lb, two net_memif vdevs on cfg.memif (peer.hpp) or two net_af_packet vdevs on

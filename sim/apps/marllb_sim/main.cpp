@@ -71,9 +71,8 @@ void setup_port(unsigned port, rte_mempool *pool) {
 
 // --af-packet IN,OUT: two interface names of this network namespace.
 void check_interfaces(const Config &cfg) {
-    const auto comma = cfg.af_packet.find(',');
-    const std::string in = cfg.af_packet.substr(0, comma), out = comma == std::string::npos ? "" : cfg.af_packet.substr(comma + 1);
-    if (comma == std::string::npos || in.empty() || out.empty() || out.find(',') != std::string::npos || in == out)
+    const auto [in, out] = af_packet_interfaces(cfg);
+    if (in.empty() || out.empty() || out.find(',') != std::string::npos || in == out)
         fail(fmt::format("--af-packet '{}': give two different interfaces as IN,OUT (IN carries the clients' frames to the LB)",
                          cfg.af_packet));
     for (const auto &name : {in, out})
@@ -335,7 +334,7 @@ void check_outputs(const Config &cfg) {
         RunReport columns; // the row's columns depend on the mode and the role only
         columns.mode = cfg.flood ? RunMode::flood : cfg.lockstep ? RunMode::lockstep : RunMode::realtime;
         if (cfg.role != "both") columns.processes.emplace();
-        if (cfg.work != "exp" || !cfg.provisioned.empty() || !cfg.events.empty()) columns.dynamics.emplace();
+        if (has_dynamics(cfg)) columns.dynamics.emplace();
         if (auto ok = result_row(columns, marllb::measure::host()).check_appendable(cfg.csv); !ok)
             fail(ok.error().message + " (--csv)");
     }
@@ -369,7 +368,7 @@ RunReport report(const Run &r, World *world, double wall_s) { // world: null in 
     rep.gaps = r.gaps;
     rep.flood = r.flood;
     rep.lockstep_agent_timeouts = r.lockstep_agent_timeouts;
-    if (cfg.work != "exp" || !cfg.provisioned.empty() || !cfg.events.empty())
+    if (has_dynamics(cfg))
         rep.dynamics = Dynamics{cfg.work, cfg.provisioned, cfg.events.empty() ? "" : std::filesystem::path(cfg.events).filename().string(),
                                 r.events.size()};
     if (r.role != Role::both) {
