@@ -36,6 +36,26 @@ def leading_comment(name):
     return "\n".join(lines) + "\n"
 
 
+# Every shell file of the project, the sourced ones too: bash reads a compound command (a loop,
+# an if) whole before running it, so a quote left open deep in a script stops it midway, after
+# the work before it (gate_series.sh did so after building its plant).
+def shell_files():
+    found = [os.path.join(".ci", "run")]
+    for d, dirs, files in os.walk(ROOT):
+        dirs[:] = [x for x in dirs if x not in ("build", ".git")]
+        found += [os.path.relpath(os.path.join(d, f), ROOT) for f in files if f.endswith(".sh")]
+    return sorted(found)
+
+
+SHELL_FILES = shell_files()
+
+
+@pytest.mark.parametrize("path", SHELL_FILES)
+def test_every_shell_file_parses(path):
+    r = subprocess.run(["bash", "-n", os.path.join(ROOT, path)], capture_output=True, text=True)
+    assert r.returncode == 0, f"{path} does not parse: {r.stderr.strip()}"
+
+
 @pytest.mark.parametrize("name", [s for s in SCRIPTS if s != "run.sh"])
 def test_help_prints_the_scripts_own_comment_and_does_nothing_else(name):
     r = run(name, "--help")
