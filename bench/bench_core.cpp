@@ -15,6 +15,9 @@
 //   BM_AliasBuild/servers:N        Vose's method over N weights
 //   BM_AliasSample/servers:N       one O(1) draw, random bits included
 //   BM_AliasSampleBurst/servers:N  draws over a burst of 256 packets; per_draw
+//   BM_Paired/<op>                 publish, read_newest, write_action, validate:64, each
+//                                  timed in blocks alternating with its word-copy floor in
+//                                  the same repetition (op_ns, floor_ns): the gate's ratios
 #include "host_context.hpp"
 
 #include <marllb/shm.hpp>
@@ -224,6 +227,107 @@ void BM_AliasSampleBurst(benchmark::State &state) {
     state.counters["per_draw"] = benchmark::Counter(double(kBurst), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_AliasSampleBurst)->ArgName("servers")->Arg(64);
+
+// The gate's ratios, each operation against its floor in the same repetition. Measured as two
+// benchmarks, an operation and its floor ran seconds apart, and these VMs change speed in
+// phases of seconds (a process ran its checks at 175 or at 270 ns, its word copy at 15 or at
+// 21 ns, not always in the same phase): the ratio of unchanged code moved by up to 1.58x
+// between A/B runs, as much as the planted 1.5x (results/bench/gate-series/ab-tries2/raw).
+// Here each iteration times kBlock calls of the operation and kBlock of the floor back to
+// back (microseconds apart, the order swapped every block), so both see the same phase.
+// Counters: op_ns and floor_ns, per call, less the cost of the TSC reads around each block.
+constexpr int kBlock = 32;
+
+// `bytes` of relaxed 8-byte stores, as BM_AtomicWordCopy.
+void word_copy(std::size_t bytes) noexcept {
+    alignas(64) static std::uint64_t src[1024], dst[1024];
+    benchmark::DoNotOptimize(src);
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < bytes / 8; ++i) __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+    benchmark::ClobberMemory();
+}
+
+// Sets op_ns and floor_ns from the summed ticks of `timings` timed intervals of `calls` each.
+void report_paired(benchmark::State &state, std::uint64_t op_ticks, std::uint64_t floor_ticks, std::uint64_t timings,
+                   std::uint64_t calls) {
+    if (calls == 0) return;
+    const double pair = marllb::bench::tsc_pair_ticks() * double(timings);
+    const double ns = marllb::bench::tsc_ns_per_tick() / double(calls);
+    state.counters["op_ns"] = std::max(0.0, double(op_ticks) - pair) * ns;
+    state.counters["floor_ns"] = std::max(0.0, double(floor_ticks) - pair) * ns;
+}
+
+// Blocks of kBlock calls of `op` and of `floor`, alternating.
+template <class Op, class Floor> void run_paired(benchmark::State &state, Op &&op, Floor &&floor) {
+    std::uint64_t op_ticks = 0, floor_ticks = 0, blocks = 0;
+    const auto timed = [](auto &f) {
+        const std::uint64_t t0 = marllb::bench::tsc_begin();
+        for (int i = 0; i < kBlock; ++i) f();
+        return marllb::bench::tsc_end() - t0;
+    };
+    (void)marllb::bench::tsc_pair_ticks(); // measured before the loop, not inside the first timing
+    for (auto _ : state) {
+        if (blocks++ & 1) {
+            floor_ticks += timed(floor);
+            op_ticks += timed(op);
+        } else {
+            op_ticks += timed(op);
+            floor_ticks += timed(floor);
+        }
+    }
+    report_paired(state, op_ticks, floor_ticks, blocks, blocks * kBlock);
+}
+
+void BM_Paired_publish(benchmark::State &state) {
+    Pair p;
+    if (!p.ok(state)) return;
+    MsgOut m = sample_observation();
+    run_paired(state, [&] { benchmark::DoNotOptimize(p.lb->publish(m)); benchmark::ClobberMemory(); },
+               [] { word_copy(sizeof(MsgOut)); });
+}
+BENCHMARK(BM_Paired_publish)->Name("BM_Paired/publish");
+
+// A read returns a message once, so each read follows an untimed publish: every read, and
+// every floor copy beside it, is timed alone (the TSC pair's cost subtracted from each).
+void BM_Paired_read_newest(benchmark::State &state) {
+    Pair p;
+    if (!p.ok(state)) return;
+    MsgOut m = sample_observation();
+    Observation obs;
+    std::uint64_t op_ticks = 0, floor_ticks = 0, n = 0;
+    (void)marllb::bench::tsc_pair_ticks();
+    for (auto _ : state) {
+        for (int i = 0; i < kBlock; ++i, ++n) {
+            p.lb->publish(m);
+            std::uint64_t t0 = marllb::bench::tsc_begin();
+            benchmark::DoNotOptimize(p.agent->read_newest(obs));
+            benchmark::ClobberMemory();
+            op_ticks += marllb::bench::tsc_end() - t0;
+            t0 = marllb::bench::tsc_begin();
+            word_copy(sizeof(MsgOut));
+            floor_ticks += marllb::bench::tsc_end() - t0;
+        }
+    }
+    report_paired(state, op_ticks, floor_ticks, n, n);
+}
+BENCHMARK(BM_Paired_read_newest)->Name("BM_Paired/read_newest");
+
+void BM_Paired_write_action(benchmark::State &state) {
+    Pair p;
+    if (!p.ok(state)) return;
+    MsgOut m = sample_observation();
+    p.lb->publish(m);
+    const MsgIn a = sample_action(1, 64);
+    run_paired(state, [&] { benchmark::DoNotOptimize(p.agent->write_action(a, 1)); benchmark::ClobberMemory(); },
+               [] { word_copy(sizeof(MsgIn)); });
+}
+BENCHMARK(BM_Paired_write_action)->Name("BM_Paired/write_action");
+
+void BM_Paired_validate(benchmark::State &state) {
+    const MsgIn a = sample_action(1, 64);
+    run_paired(state, [&] { benchmark::DoNotOptimize(validate_action(a, 1)); }, [] { word_copy(sizeof(MsgIn)); });
+}
+BENCHMARK(BM_Paired_validate)->Name("BM_Paired/validate:64");
 
 } // namespace
 

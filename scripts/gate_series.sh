@@ -51,10 +51,10 @@ bench_args=() rules=""
 # The benchmarks each watched rule reads.
 subset() {
   case "$1" in
-    publish_vs_word_copy) bench_args=(--suites core --core-filter 'BM_PublishObservation|BM_AtomicWordCopy/bytes:2848') ;;
-    read_newest_vs_word_copy) bench_args=(--suites core --core-filter 'BM_ReadNewestObservation|BM_AtomicWordCopy/bytes:2848') ;;
-    validate_vs_word_copy) bench_args=(--suites core --core-filter 'BM_ValidateAction|BM_AtomicWordCopy/bytes:792') ;;
-    write_action_vs_word_copy) bench_args=(--suites core --core-filter 'BM_WriteAction|BM_AtomicWordCopy/bytes:792') ;;
+    publish_vs_word_copy) bench_args=(--suites core --core-filter 'BM_Paired/publish') ;;
+    read_newest_vs_word_copy) bench_args=(--suites core --core-filter 'BM_Paired/read_newest') ;;
+    validate_vs_word_copy) bench_args=(--suites core --core-filter 'BM_Paired/validate') ;;
+    write_action_vs_word_copy) bench_args=(--suites core --core-filter 'BM_Paired/write_action') ;;
     obs_one_way_p50_vs_floor|obs_one_way_p99_vs_floor) bench_args=(--suites ipc --ipc-filter 'ObsPaired/marllb_shm') ;;
     lb_ack_vs_table_touch|lb_burst_vs_table_touch) bench_args=(--suites sim) ;;
     full_loop_lost_calm) bench_args=(--suites ipc --ipc-filter 'FullLoop/marllb_shm') ;;

@@ -41,6 +41,7 @@ import functools
 import io
 import math
 import os
+import statistics
 import subprocess
 import sys
 
@@ -160,8 +161,8 @@ def load_gate(path):
             raise GateError(f"gate file {path}: [ratio.{name}] test must be 'mann-whitney' or 'none'")
         if not 0 < float(rule.get("alpha", 0.01)) < 1:
             raise GateError(f"gate file {path}: [ratio.{name}] alpha must be between 0 and 1")
-        if rule.get("statistic", "median") not in ("median", "min"):
-            raise GateError(f"gate file {path}: [ratio.{name}] statistic must be 'median' or 'min'")
+        if rule.get("statistic", "median") not in ("median", "min", "paired"):
+            raise GateError(f"gate file {path}: [ratio.{name}] statistic must be 'median', 'min' or 'paired'")
         if not isinstance(rule.get("report_only", False), bool):
             raise GateError(f"gate file {path}: [ratio.{name}] report_only must be true or false")
     for name, rule in gate.get("exact", {}).items():
@@ -277,7 +278,12 @@ def judge(base, cand, gate, no_baseline=None):
     results = []
     for name, rule in gate.get("ratio", {}).items():
         num, den = rule["numerator"], rule["denominator"]
-        stat = rule.get("statistic", "median")  # or "min": the fastest repetition
+        # "median" or "min" (the fastest repetition) of each metric, then their ratio; "paired":
+        # the median of the repetitions' own ratios, for a numerator and denominator measured
+        # side by side in each repetition (bench_core's BM_Paired/*), so that no ratio divides
+        # one repetition's numerator by another's denominator.
+        stat = rule.get("statistic", "median")
+        pick = "median" if stat == "paired" else stat
         alpha = float(rule.get("alpha", 0.01))
         absent = not_run(cand, num, den)
         if absent:
@@ -286,8 +292,8 @@ def judge(base, cand, gate, no_baseline=None):
         if base is None:
             results.append((name, None, None, None, None, "SKIP", no_baseline or "no baseline"))
             continue
-        b = (value(base, num, stat), value(base, den, stat))
-        c = (value(cand, num, stat), value(cand, den, stat))
+        b = (value(base, num, pick), value(base, den, pick))
+        c = (value(cand, num, pick), value(cand, den, pick))
         if None in b:
             results.append((name, None, None, None, None, "SKIP", f"not in the baseline: {num} or {den}"))
             continue
@@ -301,13 +307,16 @@ def judge(base, cand, gate, no_baseline=None):
                             f"not positive finite numbers: {num} / {den} = {b[0]} / {b[1]} (baseline), {c[0]} / {c[1]} (candidate)"))
             continue
         br, cr = b[0] / b[1], c[0] / c[1]
-        growth = cr / br
         base_reps, cand_reps = rep_ratios(base, num, den), rep_ratios(cand, num, den)
+        if stat == "paired" and base_reps and cand_reps:
+            br, cr = statistics.median(base_reps), statistics.median(cand_reps)
+        growth = cr / br
         tested = rule.get("test", "mann-whitney") == "mann-whitney"
         p = mann_whitney_greater(cand_reps, base_reps) if tested and base_reps and cand_reps else None
         grew = growth > rule["max_growth"]
         verdict = "FAIL" if grew and (p is None or p < alpha) else "PASS"
-        detail = f"{num} / {den} ({stat}s); allowed growth {rule['max_growth']}x"
+        how = "median of the repetitions' ratios" if stat == "paired" else f"{stat}s"
+        detail = f"{num} / {den} ({how}); allowed growth {rule['max_growth']}x"
         verdict, detail = reported(rule, verdict, detail)
         if p is not None:
             detail += f", U test p = {p:.2g} (fails below {alpha:g})"
@@ -354,10 +363,12 @@ def fmt(x):
 
 
 def side_ns(base, cand, gate):
-    """{ratio rule: (baseline 'num / den' ns, candidate 'num / den' ns)}, by the rule's statistic."""
+    """{ratio rule: (baseline 'num / den' ns, candidate 'num / den' ns)}, by the rule's statistic
+    (the medians for "paired")."""
     out = {}
     for name, rule in gate.get("ratio", {}).items():
         stat = rule.get("statistic", "median")
+        stat = "median" if stat == "paired" else stat
         sides = []
         for table in (base, cand):
             n, d = value(table, rule["numerator"], stat), value(table, rule["denominator"], stat)

@@ -121,6 +121,54 @@ def judge_reps(tmp_path, cand_op):
     return row
 
 
+PAIRED_GATE = ('[ratio.op]\nstatistic = "paired"\nnumerator = "bench_core:BM_Paired/op:op_ns"\n'
+               'denominator = "bench_core:BM_Paired/op:floor_ns"\nmax_growth = 1.3\n')
+
+
+def judge_op_floor(tmp_path, base, cand, gate_text=PAIRED_GATE):
+    """base, cand: (op_ns reps, floor_ns reps) of one paired benchmark."""
+    def write(path, reps):
+        with open(path, "w") as f:
+            f.write("binary,benchmark,metric,median,min,max,values\n")
+            for metric, values in zip(("op_ns", "floor_ns"), reps):
+                med = sorted(values)[len(values) // 2]
+                f.write(f"bench_core,BM_Paired/op,{metric},{med},{min(values)},{max(values)},{' '.join(map(str, values))}\n")
+        return bench_compare.load_csv(str(path))
+    gate = tmp_path / "gate.toml"
+    gate.write_text(gate_text)
+    (row,) = bench_compare.judge(write(tmp_path / "b.csv", base), write(tmp_path / "c.csv", cand),
+                                 bench_compare.load_gate(str(gate)))
+    return row
+
+
+# A host that changes phase between repetitions moves an operation and its floor together
+# within a repetition, but not the medians of the two columns: "paired" divides within each
+# repetition and sees no growth where the ratio of medians saw 2.25x.
+PHASED_BASE = ([100] * 5 + [150] * 4, [10] * 4 + [15] * 5)
+PHASED_CAND = ([100] * 4 + [150] * 5, [10] * 5 + [15] * 4)
+
+
+def test_paired_statistic_divides_within_each_repetition(tmp_path):
+    name, b, c, growth, p, verdict, detail = judge_op_floor(tmp_path, PHASED_BASE, PHASED_CAND)
+    assert b == 10 and c == 10 and growth == 1.0 and verdict == "PASS"
+    unpaired = judge_op_floor(tmp_path, PHASED_BASE, PHASED_CAND, PAIRED_GATE.replace('"paired"', '"median"'))
+    assert unpaired[3] > 2  # the same data read as medians of each column
+
+
+def test_paired_statistic_fails_a_growth_in_every_repetition(tmp_path):
+    base = ([100 + i for i in range(9)], [10] * 9)
+    cand = ([1.5 * (100 + i) for i in range(9)], [10] * 9)
+    name, b, c, growth, p, verdict, detail = judge_op_floor(tmp_path, base, cand)
+    assert growth > 1.3 and p < 0.01 and verdict == "FAIL"
+
+
+def test_a_statistic_the_gate_does_not_know_is_refused(tmp_path):
+    gate = tmp_path / "gate.toml"
+    gate.write_text(PAIRED_GATE.replace('"paired"', '"mean"'))
+    with pytest.raises(bench_compare.GateError, match="paired"):
+        bench_compare.load_gate(str(gate))
+
+
 def test_exact_u_test_p_value_on_a_hand_computed_case():
     # 3 against 3, every candidate above every baseline value: 1 ordering of C(6,3) = 20.
     assert bench_compare.mann_whitney_greater([4, 5, 6], [1, 2, 3]) == 1 / 20
@@ -162,7 +210,7 @@ def test_each_side_s_nanoseconds_are_printed_beside_the_ratio(capsys):
     line = next(l for l in out.splitlines() if l.startswith("publish_vs_word_copy"))
     gate = bench_compare.load_gate(GATE)
     rule = gate["ratio"]["publish_vs_word_copy"]
-    stat = rule.get("statistic", "median")
+    stat = {"paired": "median"}.get(rule.get("statistic", "median"), rule.get("statistic", "median"))
     for fixture in ("baseline", "regressed_writer"):
         table = bench_compare.load_csv(os.path.join(FIX, fixture + ".csv"))
         num, den = bench_compare.value(table, rule["numerator"], stat), bench_compare.value(table, rule["denominator"], stat)
