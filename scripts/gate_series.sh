@@ -21,7 +21,8 @@
 #               action_drop (the LB's poll consumes one action in 50 unapplied: full_loop_lost_calm).
 #               A plant runs only the benchmarks its rule reads, and judges that rule.
 #     --rule    on unchanged code, run only the benchmarks of this rule and judge it alone
-#               (publish_vs_word_copy, read_newest_vs_word_copy, validate_vs_word_copy,
+#               (hot: the four below, from one run of bench_core's BM_Paired/*;
+#               publish_vs_word_copy, read_newest_vs_word_copy, validate_vs_word_copy,
 #               write_action_vs_word_copy, obs_one_way_p50_vs_floor,
 #               obs_one_way_p99_vs_floor, lb_ack_vs_table_touch, lb_burst_vs_table_touch,
 #               full_loop_lost_calm)
@@ -50,7 +51,10 @@ done
 bench_args=() rules=""
 # The benchmarks each watched rule reads.
 subset() {
+  rules="$1"
   case "$1" in
+    hot) bench_args=(--suites core --core-filter 'BM_Paired/')
+         rules=publish_vs_word_copy,read_newest_vs_word_copy,validate_vs_word_copy,write_action_vs_word_copy ;;
     publish_vs_word_copy) bench_args=(--suites core --core-filter 'BM_Paired/publish') ;;
     read_newest_vs_word_copy) bench_args=(--suites core --core-filter 'BM_Paired/read_newest') ;;
     validate_vs_word_copy) bench_args=(--suites core --core-filter 'BM_Paired/validate') ;;
@@ -60,7 +64,6 @@ subset() {
     full_loop_lost_calm) bench_args=(--suites ipc --ipc-filter 'FullLoop/marllb_shm') ;;
     *) usage "no benchmark subset for rule '$1'" ;;
   esac
-  rules="$1"
 }
 case "$plant" in
   none) [ -z "$rule" ] || subset "$rule" ;;
@@ -74,7 +77,7 @@ case "$plant" in
   action_drop) subset full_loop_lost_calm ;;
   *) usage "unknown plant '$plant' (none, publish_1.5x, read_1.5x, read_tail, validate_1.5x, write_action_1.5x, action_drop, lb_1.5x, lb_burst_1.5x)" ;;
 esac
-[ -z "$rule" ] || [ "$rule" = "$rules" ] || usage "--rule $rule is not what plant $plant is judged on ($rules)"
+[ -z "$rule" ] || [ "$plant" = none ] || [ "$rule" = "$rules" ] || usage "--rule $rule is not what plant $plant is judged on ($rules)"
 mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || usage "cannot write into $out"
 if [ "$plant" != none ]; then
   cmake_plant="$plant"
