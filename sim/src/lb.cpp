@@ -211,6 +211,16 @@ void LoadBalancer::process_burst(std::uint8_t *const *frames, const std::uint16_
     Parsed p[kMaxBurst];
     std::uint64_t h[kMaxBurst];
     n = n > kMaxBurst ? kMaxBurst : n;
+    // Every frame's headers are asked for before the first is parsed: a frame's first load
+    // is a cache miss when its buffer was last touched long ago (a pool of buffers larger than
+    // the cache), and parsing the frames one after another would wait for each miss in turn
+    // (as DPDK's l3fwd prefetches a burst's packet data ahead of its lookups). What parse_frame
+    // reads ends at byte 47, the TCP flags behind a 20-byte IPv4 header: one cache line, or
+    // two when the buffer starts late in a line.
+    for (unsigned i = 0; i < n; ++i) {
+        __builtin_prefetch(frames[i]);
+        __builtin_prefetch(frames[i] + 47);
+    }
     for (unsigned i = 0; i < n; ++i) {
         p[i] = parse_frame(frames[i], lens[i]);
         h[i] = flow_hash(p[i].key);
