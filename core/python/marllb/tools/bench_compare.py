@@ -315,7 +315,10 @@ def judge(base, cand, gate, no_baseline=None):
         p = mann_whitney_greater(cand_reps, base_reps) if tested and base_reps and cand_reps else None
         grew = growth > rule["max_growth"]
         verdict = "FAIL" if grew and (p is None or p < alpha) else "PASS"
-        how = "median of the repetitions' ratios" if stat == "paired" else f"{stat}s"
+        how = f"{stat}s"
+        if stat == "paired":  # without one value per repetition on both sides: medians, said so
+            paired = base_reps and cand_reps
+            how = "median of the repetitions' ratios" if paired else "medians: no per-repetition pairs to divide"
         detail = f"{num} / {den} ({how}); allowed growth {rule['max_growth']}x"
         verdict, detail = reported(rule, verdict, detail)
         if p is not None:

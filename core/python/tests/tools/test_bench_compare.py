@@ -162,6 +162,12 @@ def test_paired_statistic_fails_a_growth_in_every_repetition(tmp_path):
     assert growth > 1.3 and p < 0.01 and verdict == "FAIL"
 
 
+def test_paired_without_pairs_says_it_read_medians(tmp_path):
+    # 9 repetitions of the numerator against 8 of the denominator cannot be paired.
+    name, b, c, growth, p, verdict, detail = judge_op_floor(tmp_path, ([100] * 9, [10] * 8), ([100] * 9, [10] * 8))
+    assert p is None and "no per-repetition pairs" in detail
+
+
 def test_a_statistic_the_gate_does_not_know_is_refused(tmp_path):
     gate = tmp_path / "gate.toml"
     gate.write_text(PAIRED_GATE.replace('"paired"', '"mean"'))
