@@ -308,17 +308,17 @@ def judge(base, cand, gate, no_baseline=None):
             continue
         br, cr = b[0] / b[1], c[0] / c[1]
         base_reps, cand_reps = rep_ratios(base, num, den), rep_ratios(cand, num, den)
-        if stat == "paired" and base_reps and cand_reps:
-            br, cr = statistics.median(base_reps), statistics.median(cand_reps)
+        how = f"{stat}s"
+        if stat == "paired":  # without one value per repetition on both sides: medians, said so
+            how = "medians: no per-repetition pairs to divide"
+            if base_reps and cand_reps:
+                br, cr = statistics.median(base_reps), statistics.median(cand_reps)
+                how = "median of the repetitions' ratios"
         growth = cr / br
         tested = rule.get("test", "mann-whitney") == "mann-whitney"
         p = mann_whitney_greater(cand_reps, base_reps) if tested and base_reps and cand_reps else None
         grew = growth > rule["max_growth"]
         verdict = "FAIL" if grew and (p is None or p < alpha) else "PASS"
-        how = f"{stat}s"
-        if stat == "paired":  # without one value per repetition on both sides: medians, said so
-            paired = base_reps and cand_reps
-            how = "median of the repetitions' ratios" if paired else "medians: no per-repetition pairs to divide"
         detail = f"{num} / {den} ({how}); allowed growth {rule['max_growth']}x"
         verdict, detail = reported(rule, verdict, detail)
         if p is not None:
