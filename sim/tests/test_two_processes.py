@@ -9,6 +9,7 @@ in a finally (also when a process was killed), processes stopped by pid.
 import csv
 import glob
 import os
+import random
 import shutil
 import signal
 import struct
@@ -225,6 +226,44 @@ def test_a_world_whose_lb_came_back_says_so_in_its_row(setup):
     assert (w["status"], w["lb_losses"], w["lb_reported"]) == ("lb_restarted", "1", "1"), world.stderr()
     # The frames the killed LB took are in world_sent, not in the restarted LB's packets.
     assert int(w["world_sent"]) > int(w["packets"]) > 0
+
+
+def count_lines(proc, text):
+    return sum(text in line for _, line in proc.lines)
+
+
+@root_only
+def test_a_world_outlives_many_lb_kills_mid_burst(setup):
+    """Each SIGKILL of the LB makes DPDK's memif PMD unmap the shared rings in the world's
+    interrupt thread while its lcore may be inside a burst on them (sim/apps/marllb_sim/
+    link_burst.hpp). The world must outlive every kill (MARLLB_LB_KILLS of them, 30 by
+    default) and count each loss in its row."""
+    kills = int(os.environ.get("MARLLB_LB_KILLS", "30"))
+    wcsv = setup.tmp / "world.csv"
+    world = setup.world("--duration", "3600", "--csv", str(wcsv), "--connect-timeout-s", "60")
+    rng = random.Random(kills)
+    for i in range(kills):
+        lb = setup.lb("--connect-timeout-s", "60")
+        if i == 0:
+            assert region_up(setup.prefix + "0"), lb.stderr()
+            time.sleep(1.0)  # the world's run starts once the LB's memif links are up
+        deadline = time.monotonic() + 60
+        while (i and count_lines(world, "an LB is back") < i) and world.p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not i or count_lines(world, "an LB is back") == i, f"LB {i + 1} never joined:\n{world.stderr()}\n{lb.stderr()}"
+        time.sleep(rng.uniform(0.05, 0.5))  # kill it at a random point of its traffic
+        lb.p.send_signal(signal.SIGKILL)
+        lb.p.wait()
+        deadline = time.monotonic() + 10
+        while count_lines(world, "the LB process is gone") <= i and world.p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert world.p.poll() is not None or count_lines(world, "the LB process is gone") == i + 1, world.stderr()
+        assert world.p.poll() is None, f"the world died (exit {world.p.returncode}) at LB kill {i + 1} of {kills}:\n" + world.stderr()
+        setup.procs.remove(lb)
+    world.p.send_signal(signal.SIGTERM)
+    assert world.p.wait(timeout=60) >= 0, world.stderr()
+    w = rows(wcsv)[0]
+    assert (w["status"], w["lb_losses"]) == ("stopped", str(kills)), world.stderr()
 
 
 # ---- af_packet: the same two roles over veth pairs in network namespaces ----

@@ -120,7 +120,7 @@ std::optional<std::uint64_t> episode_seed(const std::string &line) {
 void free_all(std::uint16_t port) {
     rte_mbuf *pkts[kBurst];
     unsigned n;
-    while ((n = rte_eth_rx_burst(port, 0, pkts, kBurst)) > 0) rte_pktmbuf_free_bulk(pkts, n);
+    while ((n = link_rx(port, pkts, kBurst)) > 0) rte_pktmbuf_free_bulk(pkts, n);
 }
 
 // The episode's Run: base's settings and shared resources, `seed`, the regions moved in from

@@ -122,7 +122,7 @@ void process_burst(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now, bool 
     if (lockstep) { // every frame must reach the world: it drains port_out while it waits
         std::uint64_t stuck_since = 0;
         while (sent < nf) {
-            const unsigned k = rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, fwd + sent, std::uint16_t(nf - sent));
+            const unsigned k = link_tx(r.cfg.port_out, fwd + sent, std::uint16_t(nf - sent));
             sent += k;
             // On one thread nobody drains port_out before this step ends: a ring that stays
             // full would hang the run, so say so instead.
@@ -131,7 +131,7 @@ void process_burst(Run &r, rte_mbuf **pkts, unsigned n, std::uint64_t now, bool 
                 fail("lockstep on one thread: more frames in one simulated instant than the LB -> world ring holds");
         }
     } else {
-        sent = rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, fwd, std::uint16_t(nf));
+        sent = link_tx(r.cfg.port_out, fwd, std::uint16_t(nf));
         if (sent < nf) {
             r.stats.tx_full.fetch_add(nf - sent, std::memory_order_relaxed);
             rte_pktmbuf_free_bulk(fwd + sent, nf - sent);
@@ -200,7 +200,7 @@ int lb_lcore_realtime(Run &r) {
     rte_mbuf *pkts[kBurst];
     const bool cross = r.role == Role::lb;
     while (!r.sync.stop.load(std::memory_order_relaxed)) {
-        unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+        unsigned n = link_rx(r.cfg.port_in, pkts, kBurst);
         const std::uint64_t now = mono_ns();
         if (cross && n) n = take_control(r, pkts, n, now);
         if (n) process_burst(r, pkts, n, now, false);
@@ -228,7 +228,7 @@ int lb_lcore_flood(Run &r) {
     for (int phase = 0; phase < 2; ++phase) {
         while (r.sync.phase.load(std::memory_order_acquire) < phase && !r.sync.stop.load(std::memory_order_relaxed)) {
             if (!cross) continue;
-            unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            unsigned n = link_rx(r.cfg.port_in, pkts, kBurst);
             if (n && (n = take_control(r, pkts, n, mono_ns())) > 0) rte_pktmbuf_free_bulk(pkts, n); // before the phase
         }
         std::uint64_t first = 0, last = 0, count = 0, polls = 0, empty = 0, busy_cycles = 0;
@@ -236,7 +236,7 @@ int lb_lcore_flood(Run &r) {
         Warmer warm{std::uint64_t(r.cfg.warm_us * 1e3)};
         while (r.sync.phase.load(std::memory_order_relaxed) == phase && !r.sync.stop.load(std::memory_order_relaxed)) {
             const std::uint64_t c0 = rte_rdtsc();
-            unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+            unsigned n = link_rx(r.cfg.port_in, pkts, kBurst);
             if (cross && n) n = take_control(r, pkts, n, mono_ns());
             ++polls;
             if (!n) {
@@ -248,7 +248,7 @@ int lb_lcore_flood(Run &r) {
             last = now;
             count += n;
             if (phase == 0) {
-                const unsigned sent = rte_eth_tx_burst(std::uint16_t(r.cfg.port_out), 0, pkts, std::uint16_t(n));
+                const unsigned sent = link_tx(r.cfg.port_out, pkts, std::uint16_t(n));
                 if (sent < n) rte_pktmbuf_free_bulk(pkts + sent, n - sent);
                 continue;
             }
@@ -302,7 +302,7 @@ LockstepLb::LockstepLb(Run &r)
 void LockstepLb::receive() {
     rte_mbuf *pkts[kBurst];
     unsigned n;
-    while ((n = rte_eth_rx_burst(std::uint16_t(r_.cfg.port_in), 0, pkts, kBurst)) > 0) process_burst(r_, pkts, n, 0, true);
+    while ((n = link_rx(r_.cfg.port_in, pkts, kBurst)) > 0) process_burst(r_, pkts, n, 0, true);
     if (const std::uint64_t wall = mono_ns(); wall >= next_check_) {
         check_agents(r_);
         next_check_ = wall + 10'000'000;
@@ -376,7 +376,7 @@ void wait_for_answers(Run &r, std::uint64_t &next_check) {
 int lb_lcore_after_flood(Run &r) {
     rte_mbuf *pkts[kBurst];
     while (!r.sync.stop.load(std::memory_order_relaxed)) {
-        unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_in), 0, pkts, kBurst);
+        unsigned n = link_rx(r.cfg.port_in, pkts, kBurst);
         const std::uint64_t now = mono_ns();
         if (n && (n = take_control(r, pkts, n, now)) > 0) rte_pktmbuf_free_bulk(pkts, n);
         lb_peer_duties(r, now);

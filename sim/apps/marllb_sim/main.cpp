@@ -130,7 +130,7 @@ void meet_over_af_packet(Run &r) {
             send_control(r, tx_port, hb);
             next_hb = now + kHeartbeatNs;
         }
-        const unsigned n = rte_eth_rx_burst(std::uint16_t(rx_port), 0, pkts, 32);
+        const unsigned n = link_rx(rx_port, pkts, 32);
         bool seen = false;
         for (unsigned i = 0; i < n; ++i) {
             ControlMsg m;
@@ -434,6 +434,8 @@ int main(int argc, char **argv) {
         prepare_socket(cfg);
         register_cleanup(cfg);
         install_stop_signals();
+        // The memif PMD unmaps a dead peer's rings under a polling lcore (link_burst.hpp).
+        if (!over_af_packet(cfg)) guard_link_bursts();
     }
     start_dpdk(r);
     if (r.role != Role::world) open_lbs(r);

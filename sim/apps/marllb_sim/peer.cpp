@@ -94,7 +94,7 @@ bool send_control(Run &r, unsigned port, const ControlMsg &m) {
     if (!mb) return false;
     auto *d = reinterpret_cast<std::uint8_t *>(rte_pktmbuf_append(mb, std::uint16_t(kControlFrameLen)));
     build_control(d, m);
-    if (rte_eth_tx_burst(std::uint16_t(port), 0, &mb, 1) == 1) return true;
+    if (link_tx(port, &mb, 1) == 1) return true;
     rte_pktmbuf_free(mb);
     return false;
 }

@@ -4,6 +4,7 @@
 
 #include "config.hpp"
 #include "lb.hpp"
+#include "link_burst.hpp"
 #include "peer.hpp"
 #include "publish_schedule.hpp"
 #include "run_report.hpp"

@@ -39,7 +39,7 @@ struct TxBatch {
         if (r.world_capture) r.world_capture->frames(r.cfg.port_in, m, n, true);
         unsigned sent = 0;
         for (;;) {
-            sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(n - sent));
+            sent += link_tx(r.cfg.port_in, m + sent, std::uint16_t(n - sent));
             if (!must_deliver || sent == n) break;
             if (inline_lb) inline_lb->receive();
         }
@@ -63,7 +63,7 @@ void on_control(Run &r, const std::uint8_t *d, std::size_t len) {
 unsigned drain_forwarded(Run &r, World *w, std::uint64_t now, bool use_stamp) { // w: null in --flood
     rte_mbuf *pkts[kBurst];
     unsigned total = 0, n;
-    while ((n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, pkts, kBurst)) > 0) {
+    while ((n = link_rx(r.cfg.port_out, pkts, kBurst)) > 0) {
         if (r.world_capture) r.world_capture->frames(r.cfg.port_out, pkts, n, false);
         for (unsigned i = 0; i < n; ++i) {
             auto *d = rte_pktmbuf_mtod(pkts[i], std::uint8_t *);
@@ -279,7 +279,7 @@ void world_flood(Run &r) {
         const std::uint64_t give_up = mono_ns() + kSec;
         while (!send_control(r, r.cfg.port_in, msg) && mono_ns() < give_up) {
             rte_mbuf *back[kBurst];
-            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+            const unsigned n = link_rx(r.cfg.port_out, back, kBurst);
             if (n) rte_pktmbuf_free_bulk(back, n);
         }
     };
@@ -290,7 +290,7 @@ void world_flood(Run &r) {
         const std::uint64_t start = mono_ns(), end = start + std::uint64_t(r.cfg.flood_seconds * 1e9);
         std::uint64_t now = start, sent_total = 0, bursts = 0, full_bursts = 0;
         while (now < end) {
-            unsigned have = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, m, kBurst); // forwarded: reused
+            unsigned have = link_rx(r.cfg.port_out, m, kBurst); // forwarded: reused
             if (have < kBurst && rte_pktmbuf_alloc_bulk(r.pool, m + have, kBurst - have) == 0) have = kBurst;
             for (unsigned i = 0; i < have; ++i) {
                 FloodFlow &f = flows[next];
@@ -308,10 +308,10 @@ void world_flood(Run &r) {
             unsigned sent = 0;
             ++bursts;
             bool full = false;
-            while ((sent += rte_eth_tx_burst(std::uint16_t(r.cfg.port_in), 0, m + sent, std::uint16_t(have - sent))) < have) {
+            while ((sent += link_tx(r.cfg.port_in, m + sent, std::uint16_t(have - sent))) < have) {
                 full = true;
                 rte_mbuf *back[kBurst];
-                const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+                const unsigned n = link_rx(r.cfg.port_out, back, kBurst);
                 if (n) rte_pktmbuf_free_bulk(back, n);
                 else if (cross && !link_up(r.cfg.port_in)) { // the LB process is gone: no frame will be taken
                     rte_pktmbuf_free_bulk(m + sent, have - sent);
@@ -333,7 +333,7 @@ void world_flood(Run &r) {
         const std::uint64_t settle = mono_ns() + 50'000'000;
         while (mono_ns() < settle) {
             rte_mbuf *back[kBurst];
-            const unsigned n = rte_eth_rx_burst(std::uint16_t(r.cfg.port_out), 0, back, kBurst);
+            const unsigned n = link_rx(r.cfg.port_out, back, kBurst);
             if (n) rte_pktmbuf_free_bulk(back, n);
         }
     }
