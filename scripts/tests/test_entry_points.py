@@ -84,7 +84,7 @@ def test_version_names_the_script_the_version_and_the_commit(name):
     assert r.stderr == ""
 
 
-@pytest.mark.parametrize("name", ["scenarios.sh", "fuzz.sh", "mutants.sh", "sim_runs.sh", "test.sh", "bench.sh"])
+@pytest.mark.parametrize("name", ["scenarios.sh", "fuzz.sh", "mutants.sh", "sim_runs.sh", "test.sh", "bench.sh", "profile_lb.sh"])
 def test_an_unknown_option_is_a_user_error(name):
     r = run(name, "--no-such-option")
     assert r.returncode == 2
@@ -92,7 +92,8 @@ def test_an_unknown_option_is_a_user_error(name):
     assert r.seconds < 5  # refused before any build
 
 
-@pytest.mark.parametrize("name, extra", [("soak.sh", []), ("fuzz.sh", ["1", "fuzz_action"]), ("mutants.sh", [])])
+@pytest.mark.parametrize("name, extra", [("soak.sh", []), ("fuzz.sh", ["1", "fuzz_action"]), ("mutants.sh", []),
+                                         ("profile_lb.sh", [])])
 def test_an_out_that_cannot_be_written_is_refused_before_the_run(tmp_path, name, extra):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -3,18 +3,10 @@
 #include <cstring>
 
 namespace marllb::sim {
+using detail::rd16;
+using detail::rd32;
 namespace {
 
-std::uint16_t rd16(const std::uint8_t *p) noexcept {
-    std::uint16_t v;
-    std::memcpy(&v, p, 2);
-    return __builtin_bswap16(v);
-}
-std::uint32_t rd32(const std::uint8_t *p) noexcept {
-    std::uint32_t v;
-    std::memcpy(&v, p, 4);
-    return __builtin_bswap32(v);
-}
 void wr16(std::uint8_t *p, std::uint16_t v) noexcept { p[0] = std::uint8_t(v >> 8); p[1] = std::uint8_t(v); }
 void wr32(std::uint8_t *p, std::uint32_t v) noexcept {
     p[0] = std::uint8_t(v >> 24); p[1] = std::uint8_t(v >> 16); p[2] = std::uint8_t(v >> 8); p[3] = std::uint8_t(v);
@@ -38,25 +30,6 @@ std::string_view describe(Drop d) noexcept {
     case Drop::count_: break;
     }
     return "?";
-}
-
-Parsed parse_frame(const std::uint8_t *p, std::size_t len) noexcept {
-    Parsed r;
-    if (len < kEthLen + kIpv4Len) { r.drop = len >= kEthLen && rd16(p + 12) != 0x0800 ? Drop::not_ipv4 : Drop::truncated; return r; }
-    if (rd16(p + 12) != 0x0800) { r.drop = Drop::not_ipv4; return r; }
-    const std::uint8_t *ip = p + kEthLen;
-    const std::size_t ihl = std::size_t(ip[0] & 0x0f) * 4;
-    const std::size_t total = rd16(ip + 2);
-    if ((ip[0] >> 4) != 4 || ihl < kIpv4Len || total < ihl || kEthLen + total > len) { r.drop = Drop::bad_ipv4; return r; }
-    if ((rd16(ip + 6) & 0x3fff) != 0) { r.drop = Drop::fragment; return r; } // MF or offset
-    if (ip[9] != 6) { r.drop = Drop::not_tcp; return r; }
-    if (total < ihl + kTcpLen) { r.drop = Drop::truncated; return r; }
-    const std::uint8_t *tcp = ip + ihl;
-    const std::size_t doff = std::size_t(tcp[12] >> 4) * 4;
-    if (doff < kTcpLen || ihl + doff > total) { r.drop = Drop::bad_tcp; return r; }
-    r.key = {rd32(ip + 12), rd32(ip + 16), rd16(tcp), rd16(tcp + 2)};
-    r.tcp_flags = tcp[13];
-    return r;
 }
 
 namespace {
