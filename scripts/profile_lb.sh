@@ -59,7 +59,8 @@ for f in ${flows//,/ }; do
     while IFS= read -r sym; do
       echo
       echo "# $sym: instructions with >= 2 % of its samples (a sample marks the instruction after a stall)"
-      perf annotate -i "$data" --stdio -s "$sym" 2>/dev/null | awk -F: '$1 + 0 >= 2.0' | cut -c1-110
+      perf annotate -i "$data" --stdio -s "$sym" 2>/dev/null | awk -F: '$1 + 0 >= 2.0' | cut -c1-110 ||
+        echo "(perf annotate failed for this function: is objdump, from binutils, installed?)"
     done
   } > "$txt"
   cat "$txt"

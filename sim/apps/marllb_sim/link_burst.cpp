@@ -28,7 +28,6 @@ void wait_for_bursts() noexcept {
     if (!on.load(std::memory_order_relaxed)) return;
     std::atomic_thread_fence(std::memory_order_seq_cst); // U1
     for (Slot &s : slots) {
-        if (!s.taken.load(std::memory_order_acquire)) continue;
         const std::uint64_t v = s.seq.load(std::memory_order_acquire);
         if (!(v & 1) || &s == t_slot) continue; // never on itself
         // A burst on another thread may have passed the flag's check: let it end. It runs

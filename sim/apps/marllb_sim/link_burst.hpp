@@ -11,7 +11,7 @@
 // The guard closes that window with one grace period per unmap, as RCU does:
 // - Each thread that polls a port owns a slot whose sequence is odd while the thread is inside
 //   a burst. link_rx/link_tx make it odd with a seq_cst read-modify-write before the burst
-//   (E1) and even with a release increment after it (E2).
+//   (E1) and even with a release store after it (E2). A slot never claimed stays 0 (even).
 // - This program defines munmap() (link_burst.cpp), which the PMD's call resolves to. Before
 //   it unmaps it issues a seq_cst fence (U1) and reads every other slot; a slot that is odd
 //   is waited on until its sequence moves (the burst that may have passed the flag's check
@@ -23,6 +23,11 @@
 //   cleared flag and returns without touching a ring. (The PMD's flag is a plain field; on
 //   x86 a locked instruction and mfence order plain accesses too, which is what E1 and U1
 //   compile to.)
+// - Not covered: the PMD reads a queue's ring address before it checks the flag. A burst
+//   that began after U1, read the old address and was then preempted until the next peer
+//   had connected would see the flag set again and use the stale address. That needs a
+//   preemption of the length of a reconnect (hundreds of ms) in a window of a few
+//   instructions; no run here has shown it.
 // - A slot's thread never waits on itself, and the PMD unmaps from the interrupt thread,
 //   which polls no port: the wait cannot deadlock.
 //
@@ -61,7 +66,7 @@ inline unsigned link_rx(unsigned port, rte_mbuf **pkts, unsigned n) noexcept {
     burst_guard::Slot *s = burst_guard::mine();
     if (s) s->seq.fetch_add(1, std::memory_order_seq_cst); // E1
     const unsigned got = rte_eth_rx_burst(std::uint16_t(port), 0, pkts, std::uint16_t(n));
-    if (s) s->seq.fetch_add(1, std::memory_order_release); // E2
+    if (s) s->seq.store(s->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release); // E2 (its owner alone writes seq)
     return got;
 }
 
@@ -70,7 +75,7 @@ inline unsigned link_tx(unsigned port, rte_mbuf **pkts, unsigned n) noexcept {
     burst_guard::Slot *s = burst_guard::mine();
     if (s) s->seq.fetch_add(1, std::memory_order_seq_cst); // E1
     const unsigned sent = rte_eth_tx_burst(std::uint16_t(port), 0, pkts, std::uint16_t(n));
-    if (s) s->seq.fetch_add(1, std::memory_order_release); // E2
+    if (s) s->seq.store(s->seq.load(std::memory_order_relaxed) + 1, std::memory_order_release); // E2 (its owner alone writes seq)
     return sent;
 }
 
