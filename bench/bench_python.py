@@ -81,11 +81,13 @@ def timed(fn, before, iterations, floor_ns):
 def cpp_read_newest(binary):
     if not binary or not os.path.exists(binary):
         return None
-    r = subprocess.run([binary, "--benchmark_filter=^BM_ReadNewestObservation$", "--benchmark_min_time=0.2",
+    r = subprocess.run([binary, "--benchmark_filter=^BM_ReadNewestObservation(/manual_time)?$", "--benchmark_min_time=0.2",
                         "--benchmark_repetitions=5", "--benchmark_report_aggregates_only=true",
                         "--benchmark_format=json"], capture_output=True, text=True)
     if r.returncode != 0:
         return None
+    if not r.stdout.strip():  # nothing matched the filter: the benchmark was renamed
+        raise SystemExit(f"bench_python: {binary} has no BM_ReadNewestObservation: {r.stderr.strip()}")
     for b in json.loads(r.stdout)["benchmarks"]:
         if b.get("aggregate_name") == "median":
             return b["real_time"] * {"ns": 1, "us": 1e3}[b["time_unit"]]
