@@ -517,8 +517,13 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         before it waits for any, so the simulators run their intervals at once."""
         if self._done:
             raise RuntimeError("no episode running: call reset() first (after the last step too)")
-        t0 = time.perf_counter_ns()
-        weights = self.check_action(action)
+        try:
+            t0 = time.perf_counter_ns()
+            weights = self.check_action(action)
+        except KeyboardInterrupt:  # Ctrl-C while the action is checked: as below (a bad action's
+            self._done = True      # ValueError passes through and the episode goes on)
+            self._episode.stop()
+            raise
         try:
             t1 = time.perf_counter_ns()
             for region, w in zip(self._episode.regions, weights):
@@ -549,17 +554,17 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
             if truncated:
                 self._done = True
                 info["episode"] = self._finish()
+            tm = self.timings
+            tm["write_ns"] += t2 - t1
+            tm["read_ns"] += self._last_read_ns
+            tm["sim_ns"] += t3 - t2 - self._last_read_ns
+            tm["env_ns"] += (t1 - t0) + (t4 - t3)
+            tm["end_ns"] += time.perf_counter_ns() - t4
+            tm["steps"] += 1
         except BaseException:  # Ctrl-C in the middle of a step: the episode cannot go on
             self._done = True
             self._episode.stop()
             raise
-        tm = self.timings
-        tm["write_ns"] += t2 - t1
-        tm["read_ns"] += self._last_read_ns
-        tm["sim_ns"] += t3 - t2 - self._last_read_ns
-        tm["env_ns"] += (t1 - t0) + (t4 - t3)
-        tm["end_ns"] += time.perf_counter_ns() - t4
-        tm["steps"] += 1
         return obs, reward, False, truncated, info
 
     def close(self):
