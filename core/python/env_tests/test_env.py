@@ -157,20 +157,19 @@ def test_close_stops_the_process_and_removes_the_region():
 def test_ctrl_c_while_the_action_is_checked_stops_the_process(monkeypatch):
     # The interrupt lands at a fixed place (the action check, the first thing a step does),
     # where a signal delivered at random lands now and then.
-    env = marllb_env.LoadBalanceEnv(episode_steps=50)
-    env.reset(seed=6)
-    pid, name, _ = episode_handles(env)
+    with marllb_env.LoadBalanceEnv(episode_steps=50) as env:
+        env.reset(seed=6)
+        pid, name, _ = episode_handles(env)
 
-    def interrupted(action):
-        raise KeyboardInterrupt
+        def interrupted(action):
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(env, "check_action", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        env.step(np.ones(7))
-    assert not process_alive(pid) and not region_exists(name)
-    with pytest.raises(RuntimeError, match="reset"):
-        env.step(np.ones(7))
-    env.close()
+        monkeypatch.setattr(env, "check_action", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            env.step(np.ones(7))
+        assert not process_alive(pid) and not region_exists(name)
+        with pytest.raises(RuntimeError, match="reset"):
+            env.step(np.ones(7))
 
 
 def test_without_reuse_a_new_reset_stops_the_previous_process():

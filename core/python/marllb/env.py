@@ -517,25 +517,23 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         before it waits for any, so the simulators run their intervals at once."""
         if self._done:
             raise RuntimeError("no episode running: call reset() first (after the last step too)")
+        weights = None
         try:
             t0 = time.perf_counter_ns()
             weights = self.check_action(action)
-        except KeyboardInterrupt:  # Ctrl-C while the action is checked: as below (a bad action's
-            self._done = True      # ValueError passes through and the episode goes on)
-            self._episode.stop()
-            raise
-        try:
             t1 = time.perf_counter_ns()
             for region, w in zip(self._episode.regions, weights):
                 region.write_action(self._seq, w)
                 region.heartbeat()
             self._weights = weights
             t2 = time.perf_counter_ns()
-        except BaseException:  # Ctrl-C in the middle of a step: the episode cannot go on
-            self._done = True
-            self._episode.stop()
+            self._step_t = (t0, t1, t2)
+        except BaseException as e:
+            # A bad action (the check's TypeError or ValueError, nothing written) leaves the episode
+            # as it was; Ctrl-C anywhere in the step, or a failed write, ends it: it cannot go on.
+            if weights is not None or not isinstance(e, Exception):
+                self.close()
             raise
-        self._step_t = (t0, t1, t2)
 
     def _step_end(self):
         t0, t1, t2 = self._step_t
@@ -562,8 +560,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
             tm["end_ns"] += time.perf_counter_ns() - t4
             tm["steps"] += 1
         except BaseException:  # Ctrl-C in the middle of a step: the episode cannot go on
-            self._done = True
-            self._episode.stop()
+            self.close()
             raise
         return obs, reward, False, truncated, info
 
