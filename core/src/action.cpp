@@ -2,6 +2,8 @@
 #include "internal.hpp"
 #include "plant.hpp"
 
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -18,7 +20,8 @@ constexpr double kAliasShareTolerance = 1e-4;
 static_assert((MARLLB_MAX_AS & (MARLLB_MAX_AS - 1)) == 0, "validate_action masks alias indices with MARLLB_MAX_AS - 1");
 
 namespace {
-RejectReason validate(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
+// The fixed header: sequence, server count and set, reserved word.
+RejectReason check_header(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
     if (a.sequence_id == 0) return MARLLB_ACTION_SEQ_ZERO;
     if (a.sequence_id > newest_seq) return MARLLB_ACTION_SEQ_FROM_FUTURE;
     const std::uint32_t n = a.num_servers;
@@ -28,6 +31,15 @@ RejectReason validate(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) n
     if (set.num_servers != 0 && n != set.num_servers) return MARLLB_ACTION_SERVER_COUNT;
     if (a.sequence_id < set.first_seq) return MARLLB_ACTION_SERVER_SET;
     if (a.reserved != 0) return MARLLB_ACTION_RESERVED_NONZERO;
+    return MARLLB_ACTION_OK;
+}
+
+// The weights and the alias table, exactly as docs/c-api.md states the checks, with the
+// reason of the first category that fails. Runs when surely_acceptable() cannot vouch for an
+// action (every rejection, and acceptances within a hair of the share tolerance), so it
+// alone decides every verdict: the fast path only saves time.
+RejectReason check_body(const MsgIn &a) noexcept {
+    const std::uint32_t n = a.num_servers;
     // No branch per server: every check sets a flag, and the reasons are reported afterwards in
     // a fixed order (the order of the enum's table in docs/c-api.md), whichever entry tripped
     // them. No loop exits early, so the compiler vectorises every one but the alias scatter
@@ -92,7 +104,139 @@ RejectReason validate(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) n
     }
     return mismatch ? MARLLB_ACTION_ALIAS_MISMATCH : MARLLB_ACTION_OK;
 }
+
+// The fast path works on whole vectors of the action: GCC's vector extensions, 16 bytes, the
+// width of the x86-64 baseline (SSE2) and of NEON.
+using i32x4 = std::int32_t __attribute__((vector_size(16)));
+using f32x4 = float __attribute__((vector_size(16)));
+using f64x2 = double __attribute__((vector_size(16)));
+
+template <class V> inline V load(const void *p) noexcept {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// Within-n masks: for n servers, kWithin[128 - n + i] is all ones for server i < n and 0
+// beyond; kWithin[128 - 2n + k] is the same for word k of the alias table (2 words a server).
+constexpr std::uint32_t kMaxAs = MARLLB_MAX_AS;
+constexpr auto kWithin = [] {
+    std::array<std::int32_t, 4 * kMaxAs> t{};
+    for (std::uint32_t i = 0; i < 2 * kMaxAs; ++i) t[i] = -1;
+    return t;
+}();
+// Shares in fixed point: 2^24 units per server. A term 1 - p, rounded to f32 (exact for
+// p >= 0.5; within half a unit otherwise, where 1 - p > 0.5 has an ulp of one unit), is an
+// integer number of units, and is 0 only when p is exactly 1 (the f32 below 1 is 1 - 2^-24).
+// A server's own part 2^24 - term is within half a unit of p * 2^24. A share sums at most
+// 65 parts, so it is within 32.5 units (1.94e-6) of the exact share, and at most 65 * 2^24
+// fits an int32.
+constexpr float kUnits = 16777216.0f;
+constexpr std::int32_t kUnitsInt = 16777216;
+// What a server asks, w * n / sum in units, is computed in f32: within 2 f32 roundings
+// (1.2e-7 of it, at most n shares) and a truncation (one unit) of the exact value. With the
+// shares' error the fast path is within 2.12e-6 * n shares of check_body's double sums
+// (which err by ~1e-13), so it accepts only shares this much inside the tolerance, about
+// twice that: whatever it accepts, check_body would accept.
+constexpr double kShareMarginPerServer = 4e-6;
+// Below it, n / sum * 2^24 could overflow an f32: such weights go to check_body.
+constexpr double kMinSum = 1e-20;
+
+// A sufficient condition for check_body to return OK, in fewer and wider steps: bit-pattern
+// range checks on int32 lanes (the sign bits gathered apart: they must all be 0), and the
+// share scatter on integers. It leaves to check_body what it need not decide: a -0.0 weight
+// or probability within n, a share near the tolerance, and every action check_body rejects.
+// True means OK; false means ask check_body, whose verdict is the LB's.
+bool surely_acceptable(const MsgIn &a) noexcept {
+    const std::uint32_t n = a.num_servers;
+    const std::int32_t *within = kWithin.data() + 2 * kMaxAs - n;
+    const std::int32_t *within_words = kWithin.data() + 2 * kMaxAs - 2 * n;
+    // The alias table is read in place as words (prob bits, index, ...): a copy of it is a
+    // `rep movs`, slow to start on some CPUs.
+    const auto *table = reinterpret_cast<const std::byte *>(a.alias_table);
+    const std::int32_t last = std::int32_t(n) - 1;
+    const i32x4 entry_limit = {0x3f800000, last, 0x3f800000, last};
+    // 1. Four servers a step, in one pass over the action.
+    //    Ranges: within n, weight bits in [+0, the largest finite f32], prob bits in [+0, 1.0f],
+    //    index in [0, n - 1]; beyond n, every word 0. Each bound is `limit & within`, and the
+    //    sign bits are gathered apart (all must be 0: -0.0 within n is left to check_body).
+    //    A zero weight's own prob must be +0 exactly.
+    //    The terms: each entry's 1 - p in units; the shares' four arrays start with each
+    //    server's own part in the first, 0 in the others. They are computed from whatever the
+    //    entries hold and used only if the ranges hold.
+    i32x4 over = {}, signs = {}, zero_weight_kept = {};
+    f64x2 sums[2] = {};
+    alignas(16) std::int32_t term[kMaxAs], units[4][kMaxAs];
+    const std::uint32_t groups_end = (n + 3) & ~3u; // the groups of four with a server in them
+    for (std::uint32_t i = 0; i < groups_end; i += 4) {
+        const i32x4 w = load<i32x4>(&a.weights[i]);
+        const i32x4 lo = load<i32x4>(table + 8 * i), hi = load<i32x4>(table + 8 * i + 16); // entries i..i+3
+        const i32x4 in = load<i32x4>(within + i);
+        over |= (w > (0x7f7fffff & in)) |
+                (lo > (entry_limit & load<i32x4>(within_words + 2 * i))) |
+                (hi > (entry_limit & load<i32x4>(within_words + 2 * i + 4)));
+        signs |= w | lo | hi;
+        const f32x4 wf = std::bit_cast<f32x4>(w);
+        sums[0] += __builtin_convertvector(__builtin_shufflevector(wf, wf, 0, 1), f64x2);
+        sums[1] += __builtin_convertvector(__builtin_shufflevector(wf, wf, 2, 3), f64x2);
+        const i32x4 prob_bits = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+        zero_weight_kept |= (w == 0) & prob_bits;
+        // Beyond n, terms and parts are 0: the scatter may run on to a multiple of 4.
+        const i32x4 p = prob_bits & ((prob_bits >= 0) & (prob_bits <= 0x3f800000)); // junk: 0, no UB
+        const i32x4 t = __builtin_convertvector((1.0f - std::bit_cast<f32x4>(p)) * kUnits, i32x4) & in;
+        const i32x4 own = (kUnitsInt - t) & in, zero = {};
+        std::memcpy(&term[i], &t, sizeof t);
+        std::memcpy(&units[0][i], &own, sizeof own);
+        for (std::uint32_t k = 1; k < 4; ++k) std::memcpy(&units[k][i], &zero, sizeof zero);
+    }
+    for (std::uint32_t i = groups_end; i < kMaxAs; i += 4) // past them, every bit 0
+        over |= load<i32x4>(&a.weights[i]) | load<i32x4>(table + 8 * i) | load<i32x4>(table + 8 * i + 16);
+    const i32x4 refused = over | (signs >> 31) | zero_weight_kept;
+    const double sum = (sums[0][0] + sums[0][1]) + (sums[1][0] + sums[1][1]);
+    if ((refused[0] | refused[1] | refused[2] | refused[3]) != 0 || !(sum >= kMinSum)) return false;
+    // 2. The scatter, into four arrays by entry (a Vose table aliases runs of entries to one
+    //    server; one array would chain each add to the previous store).
+    const auto alias = [table](std::uint32_t i) { return load<std::uint32_t>(table + 8 * i + 4) & (kMaxAs - 1); };
+    for (std::uint32_t i = 0; i < n; i += 4) {
+        units[0][alias(i)] += term[i];
+        units[1][alias(i + 1)] += term[i + 1];
+        units[2][alias(i + 2)] += term[i + 2];
+        units[3][alias(i + 3)] += term[i + 3];
+    }
+    // 3. A zero weight: no mass from aliases either (1 - p = 0 for every entry aliasing it).
+    //    Every server: the share within the tolerance less the margin of what the weight asks,
+    //    w * n / sum in units, rounded in f32 (no overflow: w <= sum, so it is at most n * 2^24).
+    //    Beyond n every weight and part is 0.
+    const f32x4 scale = f32x4{} + float(double(n) / sum * double(kUnits));
+    const i32x4 limit = i32x4{} + std::int32_t((kAliasShareTolerance - kShareMarginPerServer) * n * double(kUnits));
+    i32x4 bad = {};
+    for (std::uint32_t i = 0; i < groups_end; i += 4) {
+        const i32x4 share = (load<i32x4>(&units[0][i]) + load<i32x4>(&units[1][i])) +
+                            (load<i32x4>(&units[2][i]) + load<i32x4>(&units[3][i]));
+        const i32x4 w = load<i32x4>(&a.weights[i]);
+        const i32x4 own = (kUnitsInt - load<i32x4>(&term[i])) & load<i32x4>(within + i);
+        bad |= (w == 0) & (share - own);
+        const i32x4 d = share - __builtin_convertvector(std::bit_cast<f32x4>(w) * scale, i32x4);
+        bad |= (d > limit) | (-d > limit);
+    }
+    return (bad[0] | bad[1] | bad[2] | bad[3]) == 0;
+}
+
+// The LB's verdict: check_body's, reached through the fast path when it can vouch.
+RejectReason validate(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
+    if (const RejectReason r = check_header(a, newest_seq, set); r != MARLLB_ACTION_OK) return r;
+    return surely_acceptable(a) ? MARLLB_ACTION_OK : check_body(a);
+}
 } // namespace
+
+namespace detail {
+bool action_fast_path_accepts(const MsgIn &a) noexcept {
+    return a.num_servers - 1u < MARLLB_MAX_AS && surely_acceptable(a);
+}
+RejectReason action_body_verdict(const MsgIn &a) noexcept {
+    return a.num_servers - 1u < MARLLB_MAX_AS ? check_body(a) : MARLLB_ACTION_NUM_SERVERS;
+}
+} // namespace detail
 
 RejectReason validate_action(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) noexcept {
     if constexpr (plant::validate_again)

@@ -42,4 +42,10 @@ unsigned remove_dead_creators(std::string_view name, const Options &opts) noexce
 
 [[nodiscard]] std::uint64_t expected_region_size(std::uint32_t flags) noexcept;
 
+// The two halves of validate_action's checks on the weights and the alias table (action.cpp),
+// for tests: the exact checks, whose verdict is the LB's, and the fast path that answers OK
+// in their place when it can vouch for it (it must never vouch for what they reject).
+[[nodiscard]] RejectReason action_body_verdict(const MsgIn &a) noexcept;
+[[nodiscard]] bool action_fast_path_accepts(const MsgIn &a) noexcept;
+
 } // namespace marllb::shm::detail

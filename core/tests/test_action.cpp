@@ -1,5 +1,6 @@
 // Action validation: each invalid field is rejected with its own reason; a randomized test
 // corrupts valid actions and checks that nothing an LB could misuse gets through.
+#include "../src/internal.hpp"
 #include "support/process.hpp"
 
 #include <marllb/measure/payload.hpp>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <random>
 
 #include <fcntl.h>
@@ -173,6 +175,82 @@ TEST_CASE("randomized: the branch-free checks give the reference's verdict on ev
         agreed_rejections += want != MARLLB_ACTION_OK;
     }
     CHECK(agreed_rejections > 50000); // the corruptions reach the checks, not only valid actions
+}
+
+namespace {
+// Weights an agent might send: 1 to 64 servers, some at 0, magnitudes from 1e-6 to 1e6, and
+// now and then one server far above the rest (a Vose table then aliases most entries to it).
+marllb_msg_in_t built_from_random_weights(std::mt19937_64 &rng) {
+    marllb_msg_in_t a{};
+    a.sequence_id = 1;
+    a.num_servers = 1 + std::uint32_t(rng() % 64);
+    const double magnitude = std::pow(10.0, double(rng() % 13) - 6.0);
+    for (std::uint32_t i = 0; i < a.num_servers; ++i)
+        a.weights[i] = rng() % 5 == 0 ? 0.0f : float(magnitude * double(1 + rng() % 1000) / 1000.0);
+    if (rng() % 4 == 0) a.weights[rng() % a.num_servers] = float(magnitude * 500);
+    if (std::all_of(a.weights, a.weights + a.num_servers, [](float w) { return w == 0; })) a.weights[0] = 1;
+    REQUIRE(marllb_alias_build(a.weights, a.num_servers, a.alias_table) == MARLLB_OK);
+    return a;
+}
+} // namespace
+
+// The fast path answers OK without the exact checks; every action it vouches for must be one
+// they accept. Its margin sits between the two: shares moved to about the tolerance, some
+// inside the margin (accepted by the exact checks alone), some over (rejected by both).
+TEST_CASE("the fast path vouches only for actions that the exact checks accept", "[action][random]") {
+    std::mt19937_64 rng(29);
+    int vouched = 0, left_to_exact_and_accepted = 0, rejected = 0;
+    const auto judge = [&](const marllb_msg_in_t &a) {
+        const bool fast = detail::action_fast_path_accepts(a);
+        const RejectReason exact = detail::action_body_verdict(a);
+        INFO("num_servers " << a.num_servers << ": the exact checks say " << describe(exact));
+        REQUIRE((!fast || exact == MARLLB_ACTION_OK));
+        vouched += fast;
+        left_to_exact_and_accepted += !fast && exact == MARLLB_ACTION_OK;
+        rejected += exact != MARLLB_ACTION_OK;
+    };
+    for (int iter = 0; iter < 100000; ++iter) {
+        auto a = built_from_random_weights(rng);
+        const std::uint32_t n = a.num_servers;
+        switch (iter % 4) {
+        case 0: { // one probability moved by about the tolerance (mass from its alias to itself)
+            auto &e = a.alias_table[rng() % n];
+            const double by = 1e-4 * n * (0.9 + 0.2 * double(rng() % 1000) / 1000.0);
+            e.prob = float(std::clamp(double(e.prob) + (e.prob > 0.5f ? -by : by), 0.0, 1.0));
+            break;
+        }
+        case 1: { // one weight off by about the tolerance of its share
+            const std::uint32_t i = std::uint32_t(rng() % n);
+            const double share = double(a.weights[i]) * n / std::accumulate(a.weights, a.weights + n, 0.0);
+            if (share > 0) a.weights[i] *= float(1 + 1e-4 * n / share * (0.9 + 0.2 * double(rng() % 1000) / 1000.0));
+            break;
+        }
+        case 2: { // a zero-weight server kept with a probability of any size, or a bit flipped
+            const std::uint32_t i = std::uint32_t(rng() % n);
+            if (a.weights[i] == 0) a.alias_table[i].prob = std::ldexp(1.0f, -int(rng() % 150));
+            else reinterpret_cast<unsigned char *>(&a)[16 + rng() % (sizeof a - 16)] ^= std::uint8_t(1u << (rng() % 8));
+            break;
+        }
+        default: break; // as built
+        }
+        judge(a);
+    }
+    INFO("vouched " << vouched << ", left to the exact checks and accepted " << left_to_exact_and_accepted
+                    << ", rejected " << rejected);
+    CHECK(vouched > 50000);
+    CHECK(left_to_exact_and_accepted > 1000); // the margin is reached from both sides
+    CHECK(rejected > 10000);
+}
+
+// What the fast path is for: the tables an agent sends. Weights of every size and count that
+// marllb_alias_build turns into a table take it, -0.0 and sums under 1e-20 aside.
+TEST_CASE("the fast path takes every table that marllb_alias_build makes", "[action][random]") {
+    std::mt19937_64 rng(31);
+    for (int iter = 0; iter < 100000; ++iter) {
+        const auto a = built_from_random_weights(rng);
+        INFO("iteration " << iter << ", num_servers " << a.num_servers);
+        REQUIRE(detail::action_fast_path_accepts(a));
+    }
 }
 
 // What the data plane does with an applied action: draw servers from its alias table. An
