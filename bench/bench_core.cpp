@@ -11,7 +11,7 @@
 //   BM_WriteAction                 agent: one validated action (792 bytes)
 //   BM_PollActionUnchanged         LB: per-burst poll when nothing changed
 //   BM_WriteThenPollAction         agent write + LB poll that applies it (changed poll)
-//   BM_ValidateAction/servers:N    LB: the checks on an untrusted action
+//   BM_ValidateAction/servers:N    LB: the checks on an untrusted action (N = 7, 24, 64)
 //   BM_AliasBuild/servers:N        Vose's method over N weights
 //   BM_AliasSample/servers:N       one O(1) draw, random bits included
 //   BM_AliasSampleBurst/servers:N  draws over a burst of 256 packets; per_draw
@@ -190,7 +190,7 @@ void BM_ValidateAction(benchmark::State &state) {
     const MsgIn a = sample_action(1, std::uint32_t(state.range(0)));
     for (auto _ : state) benchmark::DoNotOptimize(validate_action(a, 1));
 }
-BENCHMARK(BM_ValidateAction)->ArgName("servers")->Arg(64);
+BENCHMARK(BM_ValidateAction)->ArgName("servers")->Arg(7)->Arg(24)->Arg(64); // marllb-sim's default, MARLLB's cluster, the most
 
 void BM_AliasBuild(benchmark::State &state) {
     const auto n = std::uint32_t(state.range(0));
