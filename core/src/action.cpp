@@ -139,14 +139,23 @@ constexpr std::int32_t kUnitsInt = 16777216;
 // (which err by ~1e-13), so it accepts only shares this much inside the tolerance, about
 // twice that: whatever it accepts, check_body would accept.
 constexpr double kShareMarginPerServer = 4e-6;
-// Below it, n / sum * 2^24 could overflow an f32: such weights go to check_body.
+// Weights summing to less go to check_body: n / sum * 2^24 must fit an f32 (it would overflow
+// below about 3e-30 for 64 servers; the bound keeps ten orders of magnitude of room).
 constexpr double kMinSum = 1e-20;
 
 // A sufficient condition for check_body to return OK, in fewer and wider steps: bit-pattern
 // range checks on int32 lanes (the sign bits gathered apart: they must all be 0), and the
-// share scatter on integers. It leaves to check_body what it need not decide: a -0.0 weight
-// or probability within n, a share near the tolerance, and every action check_body rejects.
-// True means OK; false means ask check_body, whose verdict is the LB's.
+// share scatter on integers. It leaves to check_body what it need not decide: a -0.0 or
+// subnormal weight or a -0.0 probability within n, weights summing to under kMinSum, a share
+// near the tolerance, and every action check_body rejects. True means OK; false means ask
+// check_body, whose verdict is the LB's.
+//
+// Subnormal weights: under "denormals are zero" (a thread's MXCSR.DAZ, which some libraries
+// set) check_body converts one to 0 and holds its server to a zero share, while this path
+// would judge it by its bits as a positive weight. So they are left to check_body.
+//
+// Like check_body, it reads the action more than once: it must not change meanwhile (the LB
+// validates its private copy of the slot).
 bool surely_acceptable(const MsgIn &a) noexcept {
     const std::uint32_t n = a.num_servers;
     const std::int32_t *within = kWithin.data() + 2 * kMaxAs - n;
@@ -156,9 +165,10 @@ bool surely_acceptable(const MsgIn &a) noexcept {
     const auto *table = reinterpret_cast<const std::byte *>(a.alias_table);
     const std::int32_t last = std::int32_t(n) - 1;
     const i32x4 entry_limit = {0x3f800000, last, 0x3f800000, last};
-    // 1. Four servers a step, in one pass over the action.
-    //    Ranges: within n, weight bits in [+0, the largest finite f32], prob bits in [+0, 1.0f],
-    //    index in [0, n - 1]; beyond n, every word 0. Each bound is `limit & within`, and the
+    // 1. Four servers a step, over the groups of four that hold a server (past them every
+    //    word must be 0). Ranges: within n, weight bits +0 or in [the smallest normal, the
+    //    largest finite f32], prob bits in [+0, 1.0f], index in [0, n - 1]; beyond n, every
+    //    word 0. Each bound is `limit & within`, and the
     //    sign bits are gathered apart (all must be 0: -0.0 within n is left to check_body).
     //    A zero weight's own prob must be +0 exactly.
     //    The terms: each entry's 1 - p in units; the shares' four arrays start with each
@@ -172,7 +182,7 @@ bool surely_acceptable(const MsgIn &a) noexcept {
         const i32x4 w = load<i32x4>(&a.weights[i]);
         const i32x4 lo = load<i32x4>(table + 8 * i), hi = load<i32x4>(table + 8 * i + 16); // entries i..i+3
         const i32x4 in = load<i32x4>(within + i);
-        over |= (w > (0x7f7fffff & in)) |
+        over |= (w > (0x7f7fffff & in)) | ((w > 0) & (w < 0x00800000)) | // subnormal: check_body's
                 (lo > (entry_limit & load<i32x4>(within_words + 2 * i))) |
                 (hi > (entry_limit & load<i32x4>(within_words + 2 * i + 4)));
         signs |= w | lo | hi;
@@ -205,7 +215,7 @@ bool surely_acceptable(const MsgIn &a) noexcept {
     }
     // 3. A zero weight: no mass from aliases either (1 - p = 0 for every entry aliasing it).
     //    Every server: the share within the tolerance less the margin of what the weight asks,
-    //    w * n / sum in units, rounded in f32 (no overflow: w <= sum, so it is at most n * 2^24).
+    //    w * n / sum in units, rounded in f32 (w <= sum, so about n * 2^24 at most: an int32).
     //    Beyond n every weight and part is 0.
     const f32x4 scale = f32x4{} + float(double(n) / sum * double(kUnits));
     const i32x4 limit = i32x4{} + std::int32_t((kAliasShareTolerance - kShareMarginPerServer) * n * double(kUnits));

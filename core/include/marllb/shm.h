@@ -315,7 +315,9 @@ void marllb_agent_verdicts(const marllb_agent_t *agent, marllb_verdicts_t *out);
  * E_INVAL (bad name or options). */
 int marllb_unlink(const char *name, const marllb_options_t *opts);
 
-/* Check an action as the LB will. newest_seq: the newest published observation. */
+/* Check an action as the LB will. newest_seq: the newest published observation. The checks
+ * read the action more than once: pass memory no other thread or process writes meanwhile
+ * (the LB checks its private copy of the slot, never the slot itself). */
 marllb_action_reject_t marllb_action_validate(const marllb_msg_in_t *action, uint64_t newest_seq);
 /* The same, for an LB that declared num_servers (0 = not declared) with its current server
  * set first published at server_set_seq (0 = from the start). */

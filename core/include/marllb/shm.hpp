@@ -334,7 +334,8 @@ struct ServerSet {
     std::uint64_t first_seq = 0;
 };
 // Any side: the checks the LB applies to every action's message (the LB also checks the
-// meta the agent writes beside it: MARLLB_ACTION_META).
+// meta the agent writes beside it: MARLLB_ACTION_META). They read the action more than once:
+// pass memory nothing writes meanwhile (the LB checks its private copy of the slot).
 [[nodiscard]] RejectReason validate_action(const MsgIn &action, std::uint64_t newest_seq,
                                            ServerSet set = {}) noexcept;
 
