@@ -168,9 +168,9 @@ bool surely_acceptable(const MsgIn &a) noexcept {
     // 1. Four servers a step, over the groups of four that hold a server (past them every
     //    word must be 0). Ranges: within n, weight bits +0 or in [the smallest normal, the
     //    largest finite f32], prob bits in [+0, 1.0f], index in [0, n - 1]; beyond n, every
-    //    word 0. Each bound is `limit & within`, and the
-    //    sign bits are gathered apart (all must be 0: -0.0 within n is left to check_body).
-    //    A zero weight's own prob must be +0 exactly.
+    //    word 0. Each bound is `limit & within`, and the sign bits are gathered apart (all
+    //    must be 0: -0.0 within n is left to check_body). A zero weight's own prob must be +0
+    //    exactly.
     //    The terms: each entry's 1 - p in units; the shares' four arrays start with each
     //    server's own part in the first, 0 in the others. They are computed from whatever the
     //    entries hold and used only if the ranges hold.
