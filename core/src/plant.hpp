@@ -51,10 +51,11 @@ inline void read(std::uint64_t began) noexcept {
 
 // The work of the call done a second time, with the same values, so the LB sees nothing
 // different: the action's checks in one call of two (validate_1.5x: +50 % of the call), or the
-// checks and the copy into the slot in three calls of five (write_action_1.5x: they are ~85 %
-// of a write, whose lock, clock and counter make the rest, so +60 % of them is +50 % of the
-// call; in one call of two the measured growth was 1.29-1.45). Work of the same kind as the
-// call, so the slowdown is a fixed fraction of it on any host.
+// checks and the copy into the slot in three calls of five (write_action_1.5x: they were ~85 %
+// of a write, whose lock, clock and counter make the rest, so +60 % of them was +50 % of the
+// call; in one call of two the measured growth was 1.29-1.45; since the checks' fast path they
+// are ~80 % and the plant ~+47 %, docs/benchmarks.md). Work of the same kind as the call, so
+// the slowdown is a fixed fraction of it on any host.
 template <unsigned Of, unsigned Calls, class Work> inline void again_in([[maybe_unused]] Work &&work) noexcept {
 #if defined(MARLLB_TEST_PLANT_VALIDATE_AGAIN) || defined(MARLLB_TEST_PLANT_WRITE_ACTION_AGAIN)
     static thread_local std::uint64_t calls = 0;
