@@ -192,11 +192,10 @@ marllb_msg_in_t built_from_random_weights(std::mt19937_64 &rng) {
     REQUIRE(marllb_alias_build(a.weights, a.num_servers, a.alias_table) == MARLLB_OK);
     return a;
 }
-} // namespace
 
-namespace {
 struct Survey {
-    int vouched = 0, left_to_exact_and_accepted = 0, rejected = 0;
+    int vouched = 0, rejected = 0;
+    int margin = 0; // shares moved to about the tolerance that the exact checks alone accepted
 };
 
 // Actions near every edge the fast path has, each judged by both halves of the checks: the
@@ -241,7 +240,7 @@ Survey survey_fast_path(std::uint64_t seed, int cases) {
         INFO("case " << iter << ", num_servers " << n << ": the exact checks say " << describe(exact));
         REQUIRE((!fast || exact == MARLLB_ACTION_OK));
         out.vouched += fast;
-        out.left_to_exact_and_accepted += !fast && exact == MARLLB_ACTION_OK;
+        out.margin += iter % 5 < 2 && !fast && exact == MARLLB_ACTION_OK;
         out.rejected += exact != MARLLB_ACTION_OK;
     }
     return out;
@@ -253,10 +252,9 @@ Survey survey_fast_path(std::uint64_t seed, int cases) {
 // inside the margin (accepted by the exact checks alone), some over (rejected by both).
 TEST_CASE("the fast path vouches only for actions that the exact checks accept", "[action][random]") {
     const Survey s = survey_fast_path(29, 100000);
-    INFO("vouched " << s.vouched << ", left to the exact checks and accepted " << s.left_to_exact_and_accepted
-                    << ", rejected " << s.rejected);
+    INFO("vouched " << s.vouched << ", in the margin " << s.margin << ", rejected " << s.rejected);
     CHECK(s.vouched > 40000);
-    CHECK(s.left_to_exact_and_accepted > 1000); // the margin is reached from both sides
+    CHECK(s.margin > 1000); // the margin is reached from both sides
     CHECK(s.rejected > 10000);
 }
 
