@@ -111,15 +111,35 @@ def plot(rows, path):
     plt.close(fig)
 
 
+def usage_error(message):
+    """A user error: the message on stderr, exit 2 (as argparse's own errors)."""
+    print(f"train: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main():
     a = parse()
     # SIGTERM (scripts/rl_runs.sh stopping a queue) unwinds like Ctrl-C: the environments close,
     # so no simulator process or region is left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     torch.set_num_threads(1)  # the simulator's two lcores already fill a small machine
-    os.makedirs(a.out, exist_ok=True)
     ckpt_path = os.path.join(a.out, "checkpoint.pt")
     progress_path = os.path.join(a.out, "progress.csv")
+    # A run's results without its checkpoint (a clone holds the results, checkpoint.pt is not
+    # committed) cannot be resumed, and starting over would replace them.
+    if not os.path.exists(ckpt_path):
+        kept = [f for f in ("progress.csv", "policies.pt") if os.path.exists(os.path.join(a.out, f))]
+        if kept:
+            usage_error(f"{a.out} holds an earlier run's {' and '.join(kept)} but no checkpoint.pt to resume from, "
+                        f"so training would start over and replace them; give another --out, or remove "
+                        f"the folder to start this run over")
+    try:
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, ".write-test"), "w"):
+            pass
+        os.remove(os.path.join(a.out, ".write-test"))
+    except OSError as e:
+        usage_error(f"--out {a.out} is not a folder this user can write ({e.strerror}); give another")
     settings = {k: getattr(a, k) for k in SETTINGS}
     envs = [marllb_env.LoadBalanceEnv(episode_steps=a.steps, servers=a.servers, load=load, trace=a.trace,
                                       lb_model=a.lb_model, reward_type=a.reward_type, lbs=a.lbs, work=a.work,
@@ -135,8 +155,8 @@ def main():
         old = {**{k: DEFAULTS[k] for k in LATER_SETTINGS if k not in ck["settings"]}, **ck["settings"]}
         if old != settings:
             diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
-            sys.exit(f"train: {ckpt_path} was made with other settings (checkpoint, now): {diff}; "
-                     f"use another --out or the same settings")
+            usage_error(f"{ckpt_path} was made with other settings (checkpoint, now): {diff}; "
+                        f"use another --out or the same settings")
         for agent, state in zip(agents, ck["agents"]):
             agent.load(state)
         done = ck["done"]

@@ -42,3 +42,26 @@ def test_a_checkpoint_refuses_other_settings_and_names_them(tmp_path):
     r = train(tmp_path, "--updates-per-step", "2")
     assert r.returncode != 0 and "'updates_per_step': (1, 2)" in r.stderr, r.stderr
     assert train(tmp_path).returncode == 0
+
+
+def test_results_without_a_checkpoint_are_refused_not_replaced(tmp_path):
+    """A clone has a run's progress.csv and policies.pt but not its checkpoint: training there
+    would start over and overwrite them, so it is refused (exit 2) and both files stay as they were."""
+    (tmp_path / "progress.csv").write_text("episode\n0\n")
+    (tmp_path / "policies.pt").write_bytes(b"kept")
+    r = train(tmp_path)
+    assert r.returncode == 2 and "no checkpoint.pt to resume from" in r.stderr, r.stderr
+    assert (tmp_path / "progress.csv").read_text() == "episode\n0\n"
+    assert (tmp_path / "policies.pt").read_bytes() == b"kept"
+
+
+def test_other_settings_are_a_user_error_exit_2(tmp_path):
+    checkpoint(tmp_path, warmup=200, updates_per_step=1)
+    assert train(tmp_path, "--lbs", "2").returncode == 2
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = train(blocker / "run")
+    assert r.returncode == 2 and "is not a folder this user can write" in r.stderr, r.stderr
