@@ -43,7 +43,7 @@ ext = Pybind11Extension(
     include_dirs=["core/include", "core/src"],
     libraries=["hwloc"],
     define_macros=[("MARLLB_VERSION", f'"{VERSION}"')],
-    extra_compile_args=["-std=c++23", "-g0"],
+    extra_compile_args=["-std=c++23", "-g0", "-Wno-psabi"],  # -Wno-psabi: as core/CMakeLists.txt says for action.cpp
     cxx_std=0,  # the flag above: pybind11 2.10's helper knows no C++23
 )
 

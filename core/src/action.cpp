@@ -105,16 +105,35 @@ RejectReason check_body(const MsgIn &a) noexcept {
     return mismatch ? MARLLB_ACTION_ALIAS_MISMATCH : MARLLB_ACTION_OK;
 }
 
-// The fast path works on whole vectors of the action: GCC's vector extensions, 16 bytes, the
-// width of the x86-64 baseline (SSE2) and of NEON.
-using i32x4 = std::int32_t __attribute__((vector_size(16)));
+// The fast path works on whole vectors of the action: GCC's vector extensions, W servers a
+// step. It is compiled twice (below): four a step in 16-byte vectors for the x86-64 baseline
+// (SSE2, also NEON's width), and eight a step in 32-byte vectors for AVX2, chosen at the first
+// call by the CPU. (The eight-wide code built for SSE2, each operation split in two, ran 3.5x
+// slower than the four-wide: GCC moved the halves through the stack.)
+template <unsigned W> struct Lanes;
+template <> struct Lanes<4> {
+    using i32 = std::int32_t __attribute__((vector_size(16)));
+    using f32 = float __attribute__((vector_size(16)));
+};
+template <> struct Lanes<8> {
+    using i32 = std::int32_t __attribute__((vector_size(32)));
+    using f32 = float __attribute__((vector_size(32)));
+};
 using f32x4 = float __attribute__((vector_size(16)));
-using f64x2 = double __attribute__((vector_size(16)));
+using f64x4 = double __attribute__((vector_size(32)));
+// (GCC's note that a 32-byte vector passed to a function without AVX goes in memory, an ABI
+// that differs from AVX's, is off for this file in core/CMakeLists.txt: the helpers that pass
+// them are inlined, and none leaves this file.)
 
-template <class V> inline V load(const void *p) noexcept {
+template <class V> [[gnu::always_inline]] inline V load(const void *p) noexcept {
     V v;
     std::memcpy(&v, p, sizeof v);
     return v;
+}
+template <class V> [[gnu::always_inline]] inline std::int32_t any_bits(const V v) noexcept {
+    std::int32_t r = 0;
+    for (unsigned k = 0; k < sizeof v / 4; ++k) r |= v[k];
+    return r;
 }
 
 // Within-n masks: for n servers, kWithin[128 - n + i] is all ones for server i < n and 0
@@ -156,7 +175,12 @@ constexpr double kMinSum = 1e-20;
 //
 // Like check_body, it reads the action more than once: it must not change meanwhile (the LB
 // validates its private copy of the slot).
-bool surely_acceptable(const MsgIn &a) noexcept {
+//
+// Inlined into each compiled copy (a callee without a target may be inlined into one with
+// more instructions, not the other way).
+template <unsigned W> [[gnu::always_inline]] inline bool fast_path(const MsgIn &a) noexcept {
+    using i32 = typename Lanes<W>::i32;
+    using f32 = typename Lanes<W>::f32;
     const std::uint32_t n = a.num_servers;
     const std::int32_t *within = kWithin.data() + 2 * kMaxAs - n;
     const std::int32_t *within_words = kWithin.data() + 2 * kMaxAs - 2 * n;
@@ -164,46 +188,55 @@ bool surely_acceptable(const MsgIn &a) noexcept {
     // `rep movs`, slow to start on some CPUs.
     const auto *table = reinterpret_cast<const std::byte *>(a.alias_table);
     const std::int32_t last = std::int32_t(n) - 1;
-    const i32x4 entry_limit = {0x3f800000, last, 0x3f800000, last};
-    // 1. Four servers a step, over the groups of four that hold a server (past them every
+    i32 entry_limit; // per alias entry: prob bits <= 1.0f, index <= n - 1
+    for (unsigned k = 0; k < W; k += 2) entry_limit[k] = 0x3f800000, entry_limit[k + 1] = last;
+    // 1. W servers a step, over the groups of W that hold a server (past them every
     //    word must be 0). Ranges: within n, weight bits +0 or in [the smallest normal, the
     //    largest finite f32], prob bits in [+0, 1.0f], index in [0, n - 1]; beyond n, every
     //    word 0. Each bound is `limit & within`, and the sign bits are gathered apart (all
     //    must be 0: -0.0 within n is left to check_body). A zero weight's own prob must be +0
-    //    exactly.
+    //    exactly. Everything refused is gathered in one vector (fewer live registers: SSE2
+    //    has 16, and each 32-byte value takes two of them there).
     //    The terms: each entry's 1 - p in units; the shares' four arrays start with each
     //    server's own part in the first, 0 in the others. They are computed from whatever the
     //    entries hold and used only if the ranges hold.
-    i32x4 over = {}, signs = {}, zero_weight_kept = {};
-    f64x2 sums[2] = {};
-    alignas(16) std::int32_t term[kMaxAs], units[4][kMaxAs];
-    const std::uint32_t groups_end = (n + 3) & ~3u; // the groups of four with a server in them
-    for (std::uint32_t i = 0; i < groups_end; i += 4) {
-        const i32x4 w = load<i32x4>(&a.weights[i]);
-        const i32x4 lo = load<i32x4>(table + 8 * i), hi = load<i32x4>(table + 8 * i + 16); // entries i..i+3
-        const i32x4 in = load<i32x4>(within + i);
-        over |= (w > (0x7f7fffff & in)) | ((w > 0) & (w < 0x00800000)) | // subnormal: check_body's
-                (lo > (entry_limit & load<i32x4>(within_words + 2 * i))) |
-                (hi > (entry_limit & load<i32x4>(within_words + 2 * i + 4)));
-        signs |= w | lo | hi;
-        const f32x4 wf = std::bit_cast<f32x4>(w);
-        sums[0] += __builtin_convertvector(__builtin_shufflevector(wf, wf, 0, 1), f64x2);
-        sums[1] += __builtin_convertvector(__builtin_shufflevector(wf, wf, 2, 3), f64x2);
-        const i32x4 prob_bits = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
-        zero_weight_kept |= (w == 0) & prob_bits;
+    i32 refused = {};
+    f64x4 sums[2] = {};
+    alignas(32) std::int32_t term[kMaxAs], units[4][kMaxAs];
+    const std::uint32_t groups_end = (n + W - 1) & ~(W - 1); // the groups of W with a server in them
+    for (std::uint32_t i = 0; i < groups_end; i += W) {
+        const i32 w = load<i32>(&a.weights[i]);
+        const i32 lo = load<i32>(table + 8 * i), hi = load<i32>(table + 8 * i + 4 * W); // entries i..i+W-1
+        const i32 in = load<i32>(within + i);
+        i32 prob_bits;
+        if constexpr (W == 4) prob_bits = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+        else prob_bits = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
+        refused |= (w > (0x7f7fffff & in)) | ((w > 0) & (w < 0x00800000)) | // subnormal: check_body's
+                   (lo > (entry_limit & load<i32>(within_words + 2 * i))) |
+                   (hi > (entry_limit & load<i32>(within_words + 2 * i + W))) |
+                   ((w | lo | hi) >> 31) | // a sign bit
+                   ((w == 0) & prob_bits); // a zero weight's server kept
+        // Four lanes at a time into doubles: a 64-byte vector of them went through the stack,
+        // and a converted 2-lane vector was converted lane by lane.
+        const f32 wf = std::bit_cast<f32>(w);
+        if constexpr (W == 4) sums[0] += __builtin_convertvector(wf, f64x4);
+        else {
+            sums[0] += __builtin_convertvector(__builtin_shufflevector(wf, wf, 0, 1, 2, 3), f64x4);
+            sums[1] += __builtin_convertvector(__builtin_shufflevector(wf, wf, 4, 5, 6, 7), f64x4);
+        }
         // Beyond n, terms and parts are 0: the scatter may run on to a multiple of 4.
-        const i32x4 p = prob_bits & ((prob_bits >= 0) & (prob_bits <= 0x3f800000)); // junk: 0, no UB
-        const i32x4 t = __builtin_convertvector((1.0f - std::bit_cast<f32x4>(p)) * kUnits, i32x4) & in;
-        const i32x4 own = (kUnitsInt - t) & in, zero = {};
+        const i32 p = prob_bits & ((prob_bits >= 0) & (prob_bits <= 0x3f800000)); // junk: 0, no UB
+        const i32 t = __builtin_convertvector((1.0f - std::bit_cast<f32>(p)) * kUnits, i32) & in;
+        const i32 own = (kUnitsInt - t) & in, zero = {};
         std::memcpy(&term[i], &t, sizeof t);
         std::memcpy(&units[0][i], &own, sizeof own);
         for (std::uint32_t k = 1; k < 4; ++k) std::memcpy(&units[k][i], &zero, sizeof zero);
     }
-    for (std::uint32_t i = groups_end; i < kMaxAs; i += 4) // past them, every bit 0
-        over |= load<i32x4>(&a.weights[i]) | load<i32x4>(table + 8 * i) | load<i32x4>(table + 8 * i + 16);
-    const i32x4 refused = over | (signs >> 31) | zero_weight_kept;
-    const double sum = (sums[0][0] + sums[0][1]) + (sums[1][0] + sums[1][1]);
-    if ((refused[0] | refused[1] | refused[2] | refused[3]) != 0 || !(sum >= kMinSum)) return false;
+    for (std::uint32_t i = groups_end; i < kMaxAs; i += W) // past them, every bit 0
+        refused |= load<i32>(&a.weights[i]) | load<i32>(table + 8 * i) | load<i32>(table + 8 * i + 4 * W);
+    const f64x4 s4 = sums[0] + sums[1];
+    const double sum = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+    if (any_bits(refused) != 0 || !(sum >= kMinSum)) return false;
     // 2. The scatter, into four arrays by entry (a Vose table aliases runs of entries to one
     //    server; one array would chain each add to the previous store).
     const auto alias = [table](std::uint32_t i) { return load<std::uint32_t>(table + 8 * i + 4) & (kMaxAs - 1); };
@@ -217,19 +250,37 @@ bool surely_acceptable(const MsgIn &a) noexcept {
     //    Every server: the share within the tolerance less the margin of what the weight asks,
     //    w * n / sum in units, rounded in f32 (w <= sum, so about n * 2^24 at most: an int32).
     //    Beyond n every weight and part is 0.
-    const f32x4 scale = f32x4{} + float(double(n) / sum * double(kUnits));
-    const i32x4 limit = i32x4{} + std::int32_t((kAliasShareTolerance - kShareMarginPerServer) * n * double(kUnits));
-    i32x4 bad = {};
-    for (std::uint32_t i = 0; i < groups_end; i += 4) {
-        const i32x4 share = (load<i32x4>(&units[0][i]) + load<i32x4>(&units[1][i])) +
-                            (load<i32x4>(&units[2][i]) + load<i32x4>(&units[3][i]));
-        const i32x4 w = load<i32x4>(&a.weights[i]);
-        const i32x4 own = (kUnitsInt - load<i32x4>(&term[i])) & load<i32x4>(within + i);
+    const f32 scale = f32{} + float(double(n) / sum * double(kUnits));
+    const i32 limit = i32{} + std::int32_t((kAliasShareTolerance - kShareMarginPerServer) * n * double(kUnits));
+    i32 bad = {};
+    for (std::uint32_t i = 0; i < groups_end; i += W) {
+        const i32 share = (load<i32>(&units[0][i]) + load<i32>(&units[1][i])) +
+                          (load<i32>(&units[2][i]) + load<i32>(&units[3][i]));
+        const i32 w = load<i32>(&a.weights[i]);
+        const i32 own = (kUnitsInt - load<i32>(&term[i])) & load<i32>(within + i);
         bad |= (w == 0) & (share - own);
-        const i32x4 d = share - __builtin_convertvector(std::bit_cast<f32x4>(w) * scale, i32x4);
+        const i32 d = share - __builtin_convertvector(std::bit_cast<f32>(w) * scale, i32);
         bad |= (d > limit) | (-d > limit);
     }
-    return (bad[0] | bad[1] | bad[2] | bad[3]) == 0;
+    return any_bits(bad) == 0;
+}
+
+// The two compiled copies. Both are always built (on x86-64), so tests can hold each against
+// the exact checks whatever CPU runs them.
+bool fast_path_baseline(const MsgIn &a) noexcept { return fast_path<4>(a); }
+#if defined(__x86_64__)
+[[gnu::target("avx2")]] bool fast_path_avx2(const MsgIn &a) noexcept { return fast_path<8>(a); }
+bool cpu_has_avx2() noexcept {
+    static const bool has = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") != 0);
+    return has;
+}
+#endif
+
+bool surely_acceptable(const MsgIn &a) noexcept {
+#if defined(__x86_64__)
+    if (cpu_has_avx2()) return fast_path_avx2(a);
+#endif
+    return fast_path_baseline(a);
 }
 
 // The LB's verdict: check_body's, reached through the fast path when it can vouch.
@@ -240,8 +291,25 @@ RejectReason validate(const MsgIn &a, std::uint64_t newest_seq, ServerSet set) n
 } // namespace
 
 namespace detail {
-bool action_fast_path_accepts(const MsgIn &a) noexcept {
-    return a.num_servers - 1u < MARLLB_MAX_AS && surely_acceptable(a);
+bool action_fast_path_accepts(const MsgIn &a, FastPath which) noexcept {
+    if (a.num_servers - 1u >= MARLLB_MAX_AS) return false;
+    switch (which) {
+    case FastPath::baseline: return fast_path_baseline(a);
+#if defined(__x86_64__)
+    case FastPath::avx2: return cpu_has_avx2() && fast_path_avx2(a);
+#else
+    case FastPath::avx2: return false;
+#endif
+    case FastPath::chosen: break;
+    }
+    return surely_acceptable(a);
+}
+bool action_fast_path_has_avx2() noexcept {
+#if defined(__x86_64__)
+    return cpu_has_avx2();
+#else
+    return false;
+#endif
 }
 RejectReason action_body_verdict(const MsgIn &a) noexcept {
     return a.num_servers - 1u < MARLLB_MAX_AS ? check_body(a) : MARLLB_ACTION_NUM_SERVERS;

@@ -46,6 +46,10 @@ unsigned remove_dead_creators(std::string_view name, const Options &opts) noexce
 // for tests: the exact checks, whose verdict is the LB's, and the fast path that answers OK
 // in their place when it can vouch for it (it must never vouch for what they reject).
 [[nodiscard]] RejectReason action_body_verdict(const MsgIn &a) noexcept;
-[[nodiscard]] bool action_fast_path_accepts(const MsgIn &a) noexcept;
+// The fast path's copies: the x86-64 baseline's (SSE2), AVX2's where the CPU has it (false
+// where it has not), or the one validate_action uses on this CPU.
+enum class FastPath { baseline, avx2, chosen };
+[[nodiscard]] bool action_fast_path_accepts(const MsgIn &a, FastPath which = FastPath::chosen) noexcept;
+[[nodiscard]] bool action_fast_path_has_avx2() noexcept;
 
 } // namespace marllb::shm::detail

@@ -195,12 +195,24 @@ marllb_msg_in_t built_from_random_weights(std::mt19937_64 &rng) {
 
 struct Survey {
     int vouched = 0, rejected = 0;
-    int margin = 0; // shares moved to about the tolerance that the exact checks alone accepted
+    int margin = 0;      // shares moved to about the tolerance that the exact checks alone accepted
+    int other_copy = 0;  // verdicts of the fast path's other compiled copy that differ
 };
+
+// The fast path's compiled copies this CPU can run: the baseline's always, AVX2's where it has it.
+std::vector<detail::FastPath> fast_paths() {
+    std::vector<detail::FastPath> v{detail::FastPath::baseline};
+    if (detail::action_fast_path_has_avx2()) v.push_back(detail::FastPath::avx2);
+    return v;
+}
+const char *name(detail::FastPath p) { return p == detail::FastPath::avx2 ? "avx2" : "baseline"; }
 
 // Actions near every edge the fast path has, each judged by both halves of the checks: the
 // fast path must never vouch for one that the exact checks reject.
-Survey survey_fast_path(std::uint64_t seed, int cases) {
+Survey survey_fast_path(std::uint64_t seed, int cases, detail::FastPath which) {
+    const detail::FastPath other =
+        which == detail::FastPath::avx2 ? detail::FastPath::baseline : detail::FastPath::avx2;
+    const bool compare = detail::action_fast_path_has_avx2();
     std::mt19937_64 rng(seed);
     Survey out;
     for (int iter = 0; iter < cases; ++iter) {
@@ -235,10 +247,12 @@ Survey survey_fast_path(std::uint64_t seed, int cases) {
         }
         default: break; // as built
         }
-        const bool fast = detail::action_fast_path_accepts(a);
+        const bool fast = detail::action_fast_path_accepts(a, which);
         const RejectReason exact = detail::action_body_verdict(a);
-        INFO("case " << iter << ", num_servers " << n << ": the exact checks say " << describe(exact));
+        INFO("case " << iter << ", num_servers " << n << ", the " << name(which)
+                     << " fast path: the exact checks say " << describe(exact));
         REQUIRE((!fast || exact == MARLLB_ACTION_OK));
+        out.other_copy += compare && detail::action_fast_path_accepts(a, other) != fast;
         out.vouched += fast;
         out.margin += iter % 5 < 2 && !fast && exact == MARLLB_ACTION_OK;
         out.rejected += exact != MARLLB_ACTION_OK;
@@ -250,12 +264,29 @@ Survey survey_fast_path(std::uint64_t seed, int cases) {
 // The fast path answers OK without the exact checks; every action it vouches for must be one
 // they accept. Its margin sits between the two: shares moved to about the tolerance, some
 // inside the margin (accepted by the exact checks alone), some over (rejected by both).
+// Each compiled copy on its own; and the two must agree but for the last rounding of the
+// weights' sum, which they add in another order (a handful of shares at the margin's edge).
 TEST_CASE("the fast path vouches only for actions that the exact checks accept", "[action][random]") {
-    const Survey s = survey_fast_path(29, 100000);
-    INFO("vouched " << s.vouched << ", in the margin " << s.margin << ", rejected " << s.rejected);
-    CHECK(s.vouched > 40000);
-    CHECK(s.margin > 1000); // the margin is reached from both sides
-    CHECK(s.rejected > 10000);
+    for (const detail::FastPath which : fast_paths()) {
+        const Survey s = survey_fast_path(29, 100000, which);
+        INFO("the " << name(which) << " fast path: vouched " << s.vouched << ", in the margin " << s.margin
+                    << ", rejected " << s.rejected << ", the other copy differs on " << s.other_copy);
+        CHECK(s.vouched > 40000);
+        CHECK(s.margin > 1000); // the margin is reached from both sides
+        CHECK(s.rejected > 10000);
+        CHECK(s.other_copy <= 10);
+    }
+}
+
+// AVX2's copy runs exactly where the CPU has AVX2 (validate_action takes it there).
+TEST_CASE("the AVX2 copy of the fast path runs on a CPU that has AVX2, and only there", "[action]") {
+    std::mt19937_64 rng(41);
+    const auto a = built_from_random_weights(rng);
+    REQUIRE(detail::action_fast_path_accepts(a, detail::FastPath::baseline));
+    CHECK(detail::action_fast_path_accepts(a, detail::FastPath::avx2) == detail::action_fast_path_has_avx2());
+#if defined(__x86_64__)
+    CHECK(detail::action_fast_path_has_avx2() == (__builtin_cpu_supports("avx2") != 0));
+#endif
 }
 
 #if defined(__x86_64__)
@@ -283,10 +314,13 @@ TEST_CASE("with denormals read as zero the fast path still vouches only for what
     {
         const Daz daz;
         with_daz = validate_action(a, 1);
-        s = survey_fast_path(37, 50000);
+        for (const detail::FastPath which : fast_paths()) {
+            s = survey_fast_path(37, 50000, which);
+            INFO("the " << name(which) << " fast path");
+            CHECK(s.vouched > 20000);
+        }
     }
     CHECK(with_daz == MARLLB_ACTION_ALIAS_MISMATCH);
-    CHECK(s.vouched > 20000);
 }
 #endif
 
@@ -297,7 +331,10 @@ TEST_CASE("the fast path takes every table that marllb_alias_build makes", "[act
     for (int iter = 0; iter < 100000; ++iter) {
         const auto a = built_from_random_weights(rng);
         INFO("iteration " << iter << ", num_servers " << a.num_servers);
-        REQUIRE(detail::action_fast_path_accepts(a));
+        for (const detail::FastPath which : fast_paths()) {
+            INFO("the " << name(which) << " fast path");
+            REQUIRE(detail::action_fast_path_accepts(a, which));
+        }
     }
 }
 
