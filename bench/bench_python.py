@@ -23,18 +23,14 @@ Baselines, same run:
   call_floor                    last_sequence: one call into the module (a property read)
   numpy_copy_2848B              ndarray.copy() of the 2,848 bytes of one observation
   seed_dict_in_python           the seed's dict built by Python code from ready-made floats
-  numbers_kept                  the 704 numbers of one seed's dict (64 x 11) as Python floats, made
-                                in C (ndarray.tolist()) with the last 3 lists kept: what the numbers
-                                alone cost read_observation_kept
-  dicts_kept                    the 64 server dicts as dict.copy() of ready ones holding the same
-                                keys and values, in an outer dict by server id, made in C (map, zip,
-                                dict), the last 3 kept: CPython's cheapest dict with given keys (a
-                                clone of the keys table), so with numbers_kept a lower bound of
-                                read_observation_kept's new objects, whoever builds them
-  dicts_set_kept                the same, copied from templates of None and then given their values
-                                with dict.update() in C: what the module does (PyDict_Copy, then a
-                                PyDict_SetItem a value); with numbers_kept, read_observation_kept
-                                less the reading and the bookkeeping
+  numbers_kept                  the numbers of one seed's dict as the module makes them, 640 floats
+                                and 64 ints (n_flow_on), made in C (ndarray.tolist()) with the last 3
+                                kept: what the numbers alone cost read_observation_kept
+  dicts_kept                    the 64 server dicts as dict.copy() of ready ones holding the same keys
+                                and values, in C (map), the last 3 lists kept: a copy clones the keys
+                                table and sets no value, so no dict with these keys and values is made
+                                for less; with numbers_kept, a lower bound of read_observation_kept
+                                (which also builds the outer dicts and reads the region)
   cpp_read_newest               bench_core BM_ReadNewestObservation (C++, no Python objects)
 """
 import argparse
@@ -164,28 +160,19 @@ def main():
         floats = [float(x) for x in features.ravel()]
         keys = ("n_flow_on",) + tuple(m.FEATURE_NAMES)
 
-        numbers = np.concatenate([features.astype(np.float64).ravel(), np.asarray(n_flow_on, dtype=np.float64)])
+        feature_numbers = features.astype(np.float64).ravel()
+        flow_numbers = np.asarray(n_flow_on, dtype=np.int64)
         numbers_history = collections.deque(maxlen=3)
 
         def numbers_kept():
-            numbers_history.append(numbers.tolist())
+            numbers_history.append((feature_numbers.tolist(), flow_numbers.tolist()))
             return numbers_history[-1]
 
-        ready = [dict(zip(keys, [float(n_flow_on[s]), *floats[s * 10:(s + 1) * 10]])) for s in range(a.servers)]
-        server_ids = list(range(a.servers))
+        ready = [dict(zip(keys, [n_flow_on[s], *floats[s * 10:(s + 1) * 10]])) for s in range(a.servers)]
         dicts_history = collections.deque(maxlen=3)
 
         def dicts_kept():
-            dicts_history.append(dict(zip(server_ids, map(dict.copy, ready))))
-            return dicts_history[-1]
-
-        templates = [dict.fromkeys(keys) for _ in range(a.servers)]
-        drain = collections.deque(maxlen=0)
-
-        def dicts_set_kept():
-            copies = list(map(dict.copy, templates))
-            drain.extend(map(dict.update, copies, ready))
-            dicts_history.append(dict(zip(server_ids, copies)))
+            dicts_history.append(list(map(dict.copy, ready)))
             return dicts_history[-1]
 
         def seed_dict_in_python():
@@ -201,9 +188,8 @@ def main():
             ("call_floor", lambda: agent.last_sequence, nothing, "one call into the module (a property)"),
             ("numpy_copy_2848B", src.copy, nothing, "ndarray.copy() of one observation's bytes"),
             ("seed_dict_in_python", seed_dict_in_python, nothing, "the seed's dict built in Python"),
-            ("numbers_kept", numbers_kept, nothing, f"{a.servers * 11} floats made in C, the last 3 lists kept"),
+            ("numbers_kept", numbers_kept, nothing, f"{a.servers * 10} floats and {a.servers} ints made in C, the last 3 kept"),
             ("dicts_kept", dicts_kept, nothing, f"{a.servers} dicts of 11 as dict.copy() in C, the last 3 kept"),
-            ("dicts_set_kept", dicts_set_kept, nothing, f"the same from templates, values set by dict.update() in C"),
             ("read_observation", agent.read_observation, publish, "the seed's dict"),
             ("read_next_observation", getattr(agent, "read_next_observation", None), publish, "in order, with lost"),
             ("read_observation_kept", read_and_keep, publish, "the seed's dict, the last 3 results kept"),
