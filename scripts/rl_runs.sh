@@ -8,7 +8,9 @@
 #                                        set (marllb24), with 1 LB and with 2 (one independent agent
 #                                        per LB), Poisson loads 0.85 and 0.95 in turn, 100 steps an
 #                                        episode, --episodes episodes (default 300); resumes a run
-#                                        whose checkpoint is there
+#                                        whose checkpoint is there. A folder with a run's results
+#                                        but no checkpoint (a clone holds the committed runs without
+#                                        theirs) is refused, not trained over: give --out elsewhere
 #   results/rl/eval.csv, eval_summary.csv, eval.png
 #                                        rl/evaluate.py on those four runs: 7 seeds, 150 steps,
 #                                        Poisson 0.85 and 0.95, and the rate_350 trace (unseen)
