@@ -108,8 +108,8 @@ RejectReason check_body(const MsgIn &a) noexcept {
 // The fast path works on whole vectors of the action: GCC's vector extensions, W servers a
 // step. It is compiled twice (below): four a step in 16-byte vectors for the x86-64 baseline
 // (SSE2, also NEON's width), and eight a step in 32-byte vectors for AVX2, chosen at the first
-// call by the CPU. (The eight-wide code built for SSE2, each operation split in two, ran 3.5x
-// slower than the four-wide: GCC moved the halves through the stack.)
+// call by the CPU. (The eight-wide code built for SSE2, each operation split in two, ran
+// several times slower than the four-wide: GCC moved the halves through the stack.)
 template <unsigned W> struct Lanes;
 template <> struct Lanes<4> {
     using i32 = std::int32_t __attribute__((vector_size(16)));
