@@ -1,24 +1,30 @@
 #!/usr/bin/env python3
-"""How much weights can win in a world: SED with the LB's provisioned weights (the evaluation's
-SED row) against SED over weights that know the world exactly, on the evaluation's workloads.
+"""What the right weights win over SED in a world: SED with the LB's provisioned weights (the
+evaluation's SED row) against SED over weights that know the world exactly, on the evaluation's
+workloads.
 
-An agent of this testbed sets the weights that the LB's SED uses (docs/rl.md). So the best any
-agent can do by its weights is bounded in practice by what the right weights do: the servers'
-true capacities at each moment. This script measures that, per workload and seed, with three
+An agent of this testbed sets the weights that the LB's SED uses (docs/rl.md). The weights an
+agent would send if it learned the world exactly are the servers' true capacities at each
+moment: a reference point for what learning the capacities is worth (not a bound: other
+weights may do better). This script measures it, per workload and seed, with three
 policies on the same simulator seed (rl/evaluate.py's grid: environment seeds from
 --first-seed, its workloads, its steps, so the same arrivals and the same SED rows):
 
   sed                  marllb-sim's SED believing --provisioned (what the evaluation's SED is);
   sed-true-weights     SED over weights sent through the regions at every step, as an agent
                        sends them: the true capacities (--servers, changed by the capacity
-                       events of --events) at the time the weights take effect, one interval
-                       after the observation they answer (docs/sim.md, row 11);
+                       events of --events) of the interval the weights govern: the reset's
+                       observation is published at 0.2 s and the k-th step's at (k + 1) x 0.2 s;
+                       the answer to it governs the interval from (k + 2) x 0.2 s with MARLLB's
+                       LB model (applied at the next publish, docs/rl.md 'What one step is'),
+                       from (k + 1) x 0.2 s with the clean one (applied at once);
+                       --shift-s takes them that much later (negative: earlier);
   sed-provisioned-weights  the same path with the provisioned weights: what the path itself
                        costs against marllb-sim's own SED (it should be nothing).
 
-The difference sed-true-weights minus sed, paired, with its 95 % interval, is the headroom: an
-agent beating SED by more than it would have to find something SED's flow counts and the right
-weights together miss. --provisioned defaults to --servers (no error: the headroom is what the
+The difference sed-true-weights minus sed, paired, with its 95 % interval, is what learning the
+capacities exactly is worth against SED; an agent beating SED by more would have found
+something else. --provisioned defaults to --servers (no error: the headroom is what the
 schedule alone leaves). Only capacity events move the weights; rate, drain and restore events
 are the world's and the LB's, applied as in any run.
 
@@ -36,14 +42,14 @@ import numpy as np
 
 import eval_stats
 import marllb_env
-from eval_world import WORKLOADS, heuristic_row, workload_env
+from eval_world import heuristic_row, workload_env
 from marllb import result_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLICIES = ("sed", "sed-true-weights", "sed-provisioned-weights")
-INTERVAL_S = 0.2  # the LB's publish interval: observation k is published at about k * 0.2 s
+INTERVAL_S = 0.2  # the LB's publish interval: the first publish at 0.2 s, then one every 0.2 s
 ROW_COLUMNS = ("date", "git_commit", "cpu_model", "policy", "servers", "provisioned", "events", "work", "lbs",
-               "workload", "seed", "sim_seed", "fct_p50_s", "fct_p90_s", "fct_p99_s", "jain_util",
+               "lb_model", "shift_s", "workload", "seed", "sim_seed", "fct_p50_s", "fct_p90_s", "fct_p99_s", "jain_util",
                "flows_completed", "actions_applied", "actions_rejected")
 
 
@@ -71,8 +77,10 @@ def capacity_schedule(events, servers):
                                  f"got {line.strip()!r}") from None
             if not 0 <= server < len(caps):
                 raise ValueError(f"{events}:{number}: server {server} is not one of the {len(caps)} servers")
+            if t < 0:
+                raise ValueError(f"{events}:{number}: time {t:g} s is negative (times count from the run's start)")
             if t < steps[-1][0]:
-                raise ValueError(f"{events}:{number}: time {t:g} s is before the previous event's ({steps[-1][0]:g} s)")
+                raise ValueError(f"{events}:{number}: time {t:g} s is before the previous capacity event's ({steps[-1][0]:g} s)")
             caps[server] = value
             if t == steps[-1][0]:
                 steps[-1] = (t, tuple(caps))
@@ -98,6 +106,8 @@ def parse():
     p.add_argument("--steps", type=int, default=150, help="steps (200 ms each) per episode")
     p.add_argument("--first-seed", type=int, default=10_000, help="environment seeds start here (as rl/evaluate.py)")
     p.add_argument("--workloads", default="poisson-0.85,poisson-0.95", help="poisson-LOAD (LOAD in [0.01, 2]), comma-separated")
+    p.add_argument("--shift-s", type=float, default=0.0,
+                   help="take the true capacities this much later than the interval the weights govern (negative: earlier)")
     p.add_argument("--csv", default="", help="append one row per (policy, seed, workload) here")
     a = p.parse_args()
     if not 2 <= a.seeds <= 31:
@@ -125,14 +135,15 @@ def parse():
     if len(a.believed) != len(a.true):
         p.error(f"--provisioned gives {len(a.believed)} capacities for {len(a.true)} servers: give one per server")
     if a.events and not os.path.isfile(a.events):
-        p.error(f"--events {a.events} does not exist")
+        p.error(f"--events {a.events} is not a file (a CSV time_s,event,server,value: docs/sim.md 'Dynamics')")
     try:
         a.schedule = capacity_schedule(a.events, a.true)
     except ValueError as e:
         p.error(f"--events: {e}")
     if a.csv:
         d = os.path.dirname(os.path.abspath(a.csv))
-        if not os.path.isdir(d) or not os.access(d, os.W_OK) or (os.path.exists(a.csv) and not os.access(a.csv, os.W_OK)):
+        if (not os.path.isdir(d) or not os.access(d, os.W_OK) or os.path.isdir(a.csv)
+                or (os.path.exists(a.csv) and not os.access(a.csv, os.W_OK))):
             p.error(f"--csv {a.csv}: cannot write there; give a path in a writable folder")
         if os.path.exists(a.csv) and os.path.getsize(a.csv) > 0:
             with open(a.csv) as f:
@@ -141,13 +152,14 @@ def parse():
     return a
 
 
-def weights_path_row(env, seed, weights_at):
-    """One episode on environment seed `seed`, the agent's path: the weights for the interval
-    that starts one interval after each observation, weights_at(t) at that time t."""
+def weights_path_row(env, seed, weights_at, lb_model="marllb"):
+    """One episode on environment seed `seed`, the agent's path: at each step the weights
+    weights_at(t), t the start of the interval they govern (the module's docstring)."""
     _, info = env.reset(seed=seed)
     truncated, k = False, 0
+    delay = 1 if lb_model == "marllb" else 0  # MARLLB's LB applies an answer at the next publish
     while not truncated:
-        w = np.asarray(weights_at((k + 1) * INTERVAL_S), dtype=float)
+        w = np.asarray(weights_at((k + 1 + delay) * INTERVAL_S), dtype=float)
         _, _, _, truncated, step_info = env.step(np.tile(w, (env.num_lbs, 1)) if env.num_lbs > 1 else w)
         k += 1
     return info["sim_seed"], step_info["episode"]
@@ -160,19 +172,28 @@ def main():
     commit, cpu = result_rows.git_commit(__file__), result_rows.cpu_model()
     settings = dict(servers=a.servers, lbs=a.lbs, lb_model=a.lb_model, reward_type="var", work=a.work,
                     provisioned=a.provisioned, events=a.events)
+    true_at = lambda t: capacities_at(a.schedule, max(0.0, t + a.shift_s))  # noqa: E731
     rows = []
     for wl in a.workloads:
         for k in range(a.seeds):
             seed = a.first_seed + k
             with marllb_env.LoadBalanceEnv(**workload_env(wl, k, settings, a.steps)) as env:
-                sim_seed, true_row = weights_path_row(env, seed, lambda t: capacities_at(a.schedule, t))
-                same, prov_row = weights_path_row(env, seed, lambda t: a.believed)
+                try:
+                    sim_seed, true_row = weights_path_row(env, seed, true_at, a.lb_model)
+                except marllb_env.SimError as e:
+                    if rows:
+                        raise
+                    # before any row: what marllb-sim refuses of the world (an events file's
+                    # kinds and values, say) is the caller's input
+                    print(f"headroom.py: marllb-sim refused this world: {e}", file=sys.stderr)
+                    return 2
+                same, prov_row = weights_path_row(env, seed, lambda t: a.believed, a.lb_model)
                 assert same == sim_seed, (same, sim_seed)
                 results = {"sed": heuristic_row(env, sim_seed, "sed"), "sed-true-weights": true_row,
                            "sed-provisioned-weights": prov_row}
             new = [{"date": date, "git_commit": commit, "cpu_model": cpu, "policy": p, "servers": a.servers,
                     "provisioned": a.provisioned or a.servers, "events": os.path.relpath(a.events, ROOT) if a.events else "",
-                    "work": a.work, "lbs": a.lbs, "workload": wl, "seed": seed, "sim_seed": r["seed"],
+                    "work": a.work, "lbs": a.lbs, "lb_model": a.lb_model, "shift_s": a.shift_s, "workload": wl, "seed": seed, "sim_seed": r["seed"],
                     **{m: r[m] for m in ("fct_p50_s", "fct_p90_s", "fct_p99_s", "jain_util", "flows_completed")},
                     "actions_applied": r.get("actions_applied", 0), "actions_rejected": r.get("actions_rejected", 0)}
                    for p, r in results.items()]

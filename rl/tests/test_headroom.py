@@ -38,7 +38,8 @@ def test_the_capacities_follow_the_capacity_events_and_nothing_else(tmp_path):
 @pytest.mark.parametrize("line, says", [("2,capacity,9,1", "server 9 is not one of the 3"),
                                         ("2,capacity,x,1", "needs a time, a server index and a value"),
                                         ("2,capacity,1", "expected time_s,event,server,value"),
-                                        ("0.5,capacity,1,1", "before the previous event")])
+                                        ("0.5,capacity,1,1", "before the previous capacity event"),
+                                        ("-1,capacity,1,1", "is negative")])
 def test_a_bad_capacity_event_names_its_file_and_line(tmp_path, line, says):
     events = write(tmp_path / "e.csv", f"time_s,event,server,value\n1,capacity,0,2\n{line}\n")
     with pytest.raises(ValueError, match=f"e.csv:3: .*{says}"):
@@ -61,13 +62,15 @@ class FakeEnv:
         return None, 0.0, False, done, {"episode": {"seed": 1}} if done else {}
 
 
-def test_each_step_sends_the_capacities_of_the_interval_it_governs_to_every_lb():
+@pytest.mark.parametrize("lb_model, first", [("marllb", 0.4), ("clean", 0.2)])
+def test_each_step_sends_the_capacities_of_the_interval_it_governs_to_every_lb(lb_model, first):
     env = FakeEnv()
-    sim_seed, _ = headroom.weights_path_row(env, 3, lambda t: [t, 1.0])
+    sim_seed, _ = headroom.weights_path_row(env, 3, lambda t: [t, 1.0], lb_model)
     assert sim_seed == 10
-    # after k observations answered, the weights take effect at the next publish, (k + 1) x 0.2 s
+    # the reset's observation is published at 0.2 s; MARLLB's LB applies the answer to it at the
+    # next publish (0.4 s), the clean LB at once (0.2 s); then one interval a step
     assert [w.shape for w in env.sent] == [(2, 2)] * 4
-    assert np.allclose([w[:, 0] for w in env.sent], [[0.2, 0.2], [0.4, 0.4], [0.6, 0.6], [0.8, 0.8]])
+    assert np.allclose([w[:, 0] for w in env.sent], [[first + 0.2 * k] * 2 for k in range(4)])
 
 
 def run(*args):
@@ -78,8 +81,10 @@ def run(*args):
     (["--servers", "1,2", "--provisioned", "1,2,3"], "3 capacities for 2 servers"),
     (["--servers", "1,2", "--workloads", "trace-350"], "is not poisson-LOAD"),
     (["--servers", "1,2", "--seeds", "1"], "--seeds must be 2..31"),
-    (["--servers", "1,2", "--events", "/nonexistent.csv"], "does not exist"),
+    (["--servers", "1,2", "--events", "/nonexistent.csv"], "is not a file"),
+    (["--servers", "1,2", "--events", "/tmp"], "is not a file"),
     (["--servers", "1,2", "--csv", "/nonexistent-dir/rows.csv"], "cannot write there"),
+    (["--servers", "1,2", "--csv", "/tmp"], "cannot write there"),
 ])
 def test_bad_arguments_exit_2_and_say_what_was_wrong(args, says):
     r = run(*args)
@@ -113,3 +118,12 @@ def test_sed_and_the_path_with_its_weights_are_one_run_and_the_true_weights_anot
         assert [true[m] for m in metrics] != [sed[m] for m in metrics]
         assert int(true["actions_applied"]) == int(prov["actions_applied"]) == 20
         assert int(true["actions_rejected"]) == 0 and int(sed["actions_applied"]) == 0
+
+
+@pytest.mark.skipif(not SIM, reason="MARLLB_SIM (the marllb-sim binary) is not set; ctest sets it")
+def test_an_events_file_marllb_sim_refuses_exits_2_before_any_row(tmp_path):
+    events = write(tmp_path / "e.csv", "time_s,event,server,value\n1,throttle,0,2\n")
+    rows_csv = tmp_path / "rows.csv"
+    r = run("--servers", "1,2", "--events", events, "--seeds", "2", "--steps", "10", "--csv", str(rows_csv))
+    assert r.returncode == 2 and "marllb-sim refused this world" in r.stderr and "throttle" in r.stderr, r.stderr
+    assert not rows_csv.exists()
