@@ -208,8 +208,16 @@ CTRL_C_CHILD = textwrap.dedent("""
                 env.step(action)
         else:
             time.sleep(60)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if where == "step":  # still in this interpreter, env still referenced
+            tb = e.__traceback__
+            while tb.tb_next:
+                tb = tb.tb_next
+            # Python delivers the interrupt between bytecodes: between two steps in the loop
+            # above, or at step()'s own entry, no step is running yet (the test tries again)
+            code = tb.tb_frame.f_code
+            outside = code.co_filename == __file__ or (code.co_name == "step" and tb.tb_lineno == code.co_firstlineno)
+            print("interrupted outside a step:", outside, flush=True)
             print("after-interrupt alive:", process_alive(pid), flush=True)
         raise
 """)
@@ -218,7 +226,17 @@ CTRL_C_CHILD = textwrap.dedent("""
 @pytest.mark.parametrize("where", ["step", "user-code"])
 def test_ctrl_c_stops_the_process_and_removes_the_region(where, tmp_path):
     # In a step: the step itself stops the episode (so a notebook that catches the interrupt
-    # holds no running simulator). Elsewhere: the interpreter's exit does.
+    # holds no running simulator). Elsewhere: the interpreter's exit does. An interrupt meant
+    # for a step can land between two (outside any step): then only the exit is checked, and
+    # the test interrupts a new child, up to 5 times, until one lands in a step.
+    for _ in range(5):
+        if interrupt_child(where, tmp_path):
+            return
+    pytest.fail("5 interrupts all landed outside a step")
+
+
+def interrupt_child(where, tmp_path):
+    """One child interrupted; True unless an interrupt meant for a step landed outside it."""
     script = tmp_path / "child.py"
     script.write_text(CTRL_C_CHILD)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))
@@ -233,9 +251,11 @@ def test_ctrl_c_stops_the_process_and_removes_the_region(where, tmp_path):
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=30)
         assert "KeyboardInterrupt" in err
-        if where == "step":
+        in_step = where == "step" and "interrupted outside a step: False" in out
+        if in_step:
             assert "after-interrupt alive: False" in out, (out, err)
         assert not process_alive(pid) and not region_exists(name)
+        return where != "step" or in_step
     finally:
         if child.poll() is None:
             child.kill()

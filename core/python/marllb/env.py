@@ -508,8 +508,14 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         returns (observation, reward, terminated, truncated, info). A bad action raises
         ValueError before anything is written, to any LB. truncated is True at the episode's
         last step; terminated is always False."""
-        self._step_begin(action)
-        return self._step_end()
+        try:
+            self._step_begin(action)
+            return self._step_end()
+        except (KeyboardInterrupt, SystemExit):
+            # Each half closes on an interrupt within it; one that lands between them (at the
+            # entry of either, before its own handler) lands here. close() runs once.
+            self.close()
+            raise
 
     def _step_begin(self, action):
         """step()'s first half: the action checked and written. The second half, _step_end, waits
