@@ -141,3 +141,19 @@ def test_a_bad_row_in_a_vector_step_writes_nothing():
         for env in envs.envs:  # nothing was written: each still answers its first observation
             assert env._steps == 0
         envs.step(np.ones((2, 7)))
+
+
+def test_an_interrupt_in_a_vector_step_stops_every_simulator_and_reset_starts_again(monkeypatch):
+    with VectorLoadBalanceEnv(2, episode_steps=5) as envs:
+        envs.reset(seed=1)
+        pids = [env._episode.proc.pid for env in envs.envs]
+        names = [env._episode.names[0] for env in envs.envs]
+        # Ctrl-C while the vector waits for environment 1, after environment 0's step is done
+        monkeypatch.setattr(envs.envs[1], "_step_end", lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+        with pytest.raises(KeyboardInterrupt):
+            envs.step(np.ones((2, 7)))
+        assert not any(process_alive(p) for p in pids) and not any(region_exists(n) for n in names)
+        monkeypatch.undo()
+        obs, _ = envs.reset(seed=2)
+        assert obs.shape == (2, 7, 11)
+        envs.step(np.ones((2, 7)))

@@ -513,7 +513,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
             return self._step_end()
         except (KeyboardInterrupt, SystemExit):
             # Each half closes on an interrupt within it; one that lands between them (at the
-            # entry of either, before its own handler) lands here. close() runs once.
+            # entry of either, before its own handler) lands here. A second close() does nothing.
             self.close()
             raise
 

@@ -127,6 +127,17 @@ class VectorLoadBalanceEnv(gymnasium.vector.VectorEnv if gymnasium is not None e
                     env.check_action(actions[i])
                 except (ValueError, TypeError) as e:
                     raise type(e)(f"environment {i}: {e}") from None
+        try:
+            return self._step_all(actions)
+        except (KeyboardInterrupt, SystemExit):
+            # An interrupt anywhere in the batch (within an environment's half-step, which
+            # closes that one, or between them) leaves no simulator running: every episode
+            # ends, and reset() starts again, as a single environment's step() does.
+            for env in self.envs:
+                env.close()
+            raise
+
+    def _step_all(self, actions):
         for i, env in enumerate(self.envs):
             if self._autoreset[i]:
                 env._reset_begin()
