@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
-import headroom  # noqa: E402
+import headroom  # rl/, on pytest's path (pyproject.toml)
 
 SIM = os.environ.get("MARLLB_SIM")
 SCRIPT = os.path.join(HERE, "..", "headroom.py")
