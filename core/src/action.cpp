@@ -114,13 +114,13 @@ template <unsigned W> struct Lanes;
 template <> struct Lanes<4> {
     using i32 = std::int32_t __attribute__((vector_size(16)));
     using f32 = float __attribute__((vector_size(16)));
+    using u32 = std::uint32_t __attribute__((vector_size(16)));
 };
 template <> struct Lanes<8> {
     using i32 = std::int32_t __attribute__((vector_size(32)));
     using f32 = float __attribute__((vector_size(32)));
+    using u32 = std::uint32_t __attribute__((vector_size(32)));
 };
-using f32x4 = float __attribute__((vector_size(16)));
-using f64x4 = double __attribute__((vector_size(32)));
 // (GCC's note that a 32-byte vector passed to a function without AVX goes in memory, an ABI
 // that differs from AVX's, is off for this file in core/CMakeLists.txt: the helpers that pass
 // them are inlined, and none leaves this file.)
@@ -152,15 +152,19 @@ constexpr auto kWithin = [] {
 // fits an int32.
 constexpr float kUnits = 16777216.0f;
 constexpr std::int32_t kUnitsInt = 16777216;
-// What a server asks, w * n / sum in units, is computed in f32: within 2 f32 roundings
-// (1.2e-7 of it, at most n shares) and a truncation (one unit) of the exact value. With the
-// shares' error the fast path is within 2.12e-6 * n shares of check_body's double sums
-// (which err by ~1e-13), so it accepts only shares this much inside the tolerance, about
-// twice that: whatever it accepts, check_body would accept.
-constexpr double kShareMarginPerServer = 4e-6;
+// The weights' sum is added in f32, one partial sum per lane (at most 16 weights each, added
+// in double at the end): within 15 f32 roundings, 8.9e-7 of the sum. What a server asks,
+// w * n / sum in units (at most n shares), is computed in f32 from it: within that, 2 f32
+// roundings (1.2e-7) and a truncation (one unit) of the exact value. With the shares' error
+// the fast path is within 3.01e-6 * n shares of check_body's double sums (which err by
+// ~1e-13), so it accepts only shares this much inside the tolerance, about twice that:
+// whatever it accepts, check_body would accept.
+constexpr double kShareMarginPerServer = 6e-6;
 // Weights summing to less go to check_body: n / sum * 2^24 must fit an f32 (it would overflow
-// below about 3e-30 for 64 servers; the bound keeps ten orders of magnitude of room).
+// below about 3e-30 for 64 servers; the bound keeps ten orders of magnitude of room). So do
+// weights whose f32 partial sums overflow (a sum not finite).
 constexpr double kMinSum = 1e-20;
+constexpr double kMaxSum = 1.7976931348623157e308; // the largest finite double
 
 // A sufficient condition for check_body to return OK, in fewer and wider steps: bit-pattern
 // range checks on int32 lanes (the sign bits gathered apart: they must all be 0), and the
@@ -201,7 +205,7 @@ template <unsigned W> [[gnu::always_inline]] inline bool fast_path(const MsgIn &
     //    server's own part in the first, 0 in the others. They are computed from whatever the
     //    entries hold and used only if the ranges hold.
     i32 refused = {};
-    f64x4 sums[2] = {};
+    f32 sums = {}; // each lane adds every W-th weight
     alignas(32) std::int32_t term[kMaxAs], units[4][kMaxAs];
     const std::uint32_t groups_end = (n + W - 1) & ~(W - 1); // the groups of W with a server in them
     for (std::uint32_t i = 0; i < groups_end; i += W) {
@@ -216,16 +220,13 @@ template <unsigned W> [[gnu::always_inline]] inline bool fast_path(const MsgIn &
                    (hi > (entry_limit & load<i32>(within_words + 2 * i + W))) |
                    ((w | lo | hi) >> 31) | // a sign bit
                    ((w == 0) & prob_bits); // a zero weight's server kept
-        // Four lanes at a time into doubles: a 64-byte vector of them went through the stack,
-        // and a converted 2-lane vector was converted lane by lane.
-        const f32 wf = std::bit_cast<f32>(w);
-        if constexpr (W == 4) sums[0] += __builtin_convertvector(wf, f64x4);
-        else {
-            sums[0] += __builtin_convertvector(__builtin_shufflevector(wf, wf, 0, 1, 2, 3), f64x4);
-            sums[1] += __builtin_convertvector(__builtin_shufflevector(wf, wf, 4, 5, 6, 7), f64x4);
-        }
+        sums += std::bit_cast<f32>(w); // junk (NaN, negative) is refused above: any sum will do
         // Beyond n, terms and parts are 0: the scatter may run on to a multiple of 4.
-        const i32 p = prob_bits & ((prob_bits >= 0) & (prob_bits <= 0x3f800000)); // junk: 0, no UB
+        // Prob bits as unsigned, capped at 1.0f: a float in [0, 1] whatever they hold (junk,
+        // refused above, with a sign bit or NaN's exponent reads as 1.0f), so no UB below.
+        using u32 = typename Lanes<W>::u32;
+        const u32 pu = u32(prob_bits), one = u32{} + 0x3f800000u;
+        const i32 p = i32(pu > one ? one : pu);
         const i32 t = __builtin_convertvector((1.0f - std::bit_cast<f32>(p)) * kUnits, i32) & in;
         const i32 own = (kUnitsInt - t) & in, zero = {};
         std::memcpy(&term[i], &t, sizeof t);
@@ -234,9 +235,9 @@ template <unsigned W> [[gnu::always_inline]] inline bool fast_path(const MsgIn &
     }
     for (std::uint32_t i = groups_end; i < kMaxAs; i += W) // past them, every bit 0
         refused |= load<i32>(&a.weights[i]) | load<i32>(table + 8 * i) | load<i32>(table + 8 * i + 4 * W);
-    const f64x4 s4 = sums[0] + sums[1];
-    const double sum = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-    if (any_bits(refused) != 0 || !(sum >= kMinSum)) return false;
+    double sum = 0;
+    for (unsigned k = 0; k < W; ++k) sum += double(sums[k]);
+    if (any_bits(refused) != 0 || !(sum >= kMinSum && sum <= kMaxSum)) return false;
     // 2. The scatter, into four arrays by entry (a Vose table aliases runs of entries to one
     //    server; one array would chain each add to the previous store).
     const auto alias = [table](std::uint32_t i) { return load<std::uint32_t>(table + 8 * i + 4) & (kMaxAs - 1); };
@@ -246,9 +247,12 @@ template <unsigned W> [[gnu::always_inline]] inline bool fast_path(const MsgIn &
         units[2][alias(i + 2)] += term[i + 2];
         units[3][alias(i + 3)] += term[i + 3];
     }
-    // 3. A zero weight: no mass from aliases either (1 - p = 0 for every entry aliasing it).
+    // 3. A zero weight: no mass at all. Its own part is 0 (phase 1 held its prob to +0, so
+    //    its term is 2^24), so its share is what aliases give it (1 - p for each entry aliasing
+    //    it), and must be 0.
     //    Every server: the share within the tolerance less the margin of what the weight asks,
     //    w * n / sum in units, rounded in f32 (w <= sum, so about n * 2^24 at most: an int32).
+    //    |d| is taken as d < 0 ? -d : d: shares and asks are under 2^31 apart, so -d fits.
     //    Beyond n every weight and part is 0.
     const f32 scale = f32{} + float(double(n) / sum * double(kUnits));
     const i32 limit = i32{} + std::int32_t((kAliasShareTolerance - kShareMarginPerServer) * n * double(kUnits));
@@ -257,10 +261,9 @@ template <unsigned W> [[gnu::always_inline]] inline bool fast_path(const MsgIn &
         const i32 share = (load<i32>(&units[0][i]) + load<i32>(&units[1][i])) +
                           (load<i32>(&units[2][i]) + load<i32>(&units[3][i]));
         const i32 w = load<i32>(&a.weights[i]);
-        const i32 own = (kUnitsInt - load<i32>(&term[i])) & load<i32>(within + i);
-        bad |= (w == 0) & (share - own);
+        bad |= (w == 0) & share;
         const i32 d = share - __builtin_convertvector(std::bit_cast<f32>(w) * scale, i32);
-        bad |= (d > limit) | (-d > limit);
+        bad |= (d < 0 ? -d : d) > limit;
     }
     return any_bits(bad) == 0;
 }

@@ -335,6 +335,24 @@ TEST_CASE("the fast path takes every table that marllb_alias_build makes", "[act
     }
 }
 
+// The fast path adds the weights in f32 lanes; weights near FLT_MAX overflow those sums
+// (the exact checks add in double and do not). Such weights go to the exact checks, which
+// accept a table built for them and refuse one built for other weights.
+TEST_CASE("weights whose f32 sum overflows are judged by the exact checks", "[action]") {
+    marllb_msg_in_t a{};
+    a.sequence_id = 1;
+    a.num_servers = 64;
+    for (std::uint32_t i = 0; i < 64; ++i) a.weights[i] = i % 2 ? 3e38f : 1.5e38f;
+    REQUIRE(marllb_alias_build(a.weights, 64, a.alias_table) == MARLLB_OK);
+    CHECK(validate_action(a, 1) == MARLLB_ACTION_OK);
+    for (const detail::FastPath which : fast_paths()) {
+        INFO("the " << name(which) << " fast path");
+        CHECK_FALSE(detail::action_fast_path_accepts(a, which));
+    }
+    std::swap(a.weights[0], a.weights[1]); // the table now gives servers 0 and 1 each other's share
+    CHECK(validate_action(a, 1) == MARLLB_ACTION_ALIAS_MISMATCH);
+}
+
 // What the data plane does with an applied action: draw servers from its alias table. An
 // agent's zero-weight servers must never be drawn, whether its table came from the builder or
 // was written by hand to smuggle one in (which the LB must reject, keeping the previous one).
