@@ -5,6 +5,8 @@
 //   BM_AtomicWordCopy/bytes:N      the floor for a copy that is correct under the C++ memory
 //                                  model: N/8 relaxed 8-byte atomic stores (no vector moves)
 //   BM_LoadAcquire                 one acquire load of a cached word and a compare
+//   BM_MonoClock                   marllb_now_mono_ns(): the timestamp each write_action and
+//                                  publish carries (CLOCK_MONOTONIC through the vDSO)
 //   BM_Rand64                      the generator alias draws use
 //   BM_PublishObservation          LB: one observation into the ring (2,848 bytes)
 //   BM_ReadNewestObservation       agent: copy of the newest observation
@@ -106,6 +108,11 @@ void BM_LoadAcquire(benchmark::State &state) {
     for (auto _ : state) benchmark::DoNotOptimize(__atomic_load_n(&word, __ATOMIC_ACQUIRE) == seen);
 }
 BENCHMARK(BM_LoadAcquire);
+
+void BM_MonoClock(benchmark::State &state) {
+    for (auto _ : state) benchmark::DoNotOptimize(marllb_now_mono_ns());
+}
+BENCHMARK(BM_MonoClock);
 
 void BM_Rand64(benchmark::State &state) {
     std::uint64_t rng = 42;
