@@ -153,7 +153,7 @@ constexpr auto kWithin = [] {
 constexpr float kUnits = 16777216.0f;
 constexpr std::int32_t kUnitsInt = 16777216;
 // The weights' sum is added in f32, one partial sum per lane (at most 16 weights each, added
-// in double at the end): within 15 f32 roundings, 8.9e-7 of the sum. What a server asks,
+// in double at the end): within 15 f32 roundings (7 with eight lanes), 8.9e-7 of the sum. What a server asks,
 // w * n / sum in units (at most n shares), is computed in f32 from it: within that, 2 f32
 // roundings (1.2e-7) and a truncation (one unit) of the exact value. With the shares' error
 // the fast path is within 3.01e-6 * n shares of check_body's double sums (which err by
@@ -169,8 +169,8 @@ constexpr double kMaxSum = 1.7976931348623157e308; // the largest finite double
 // A sufficient condition for check_body to return OK, in fewer and wider steps: bit-pattern
 // range checks on int32 lanes (the sign bits gathered apart: they must all be 0), and the
 // share scatter on integers. It leaves to check_body what it need not decide: a -0.0 or
-// subnormal weight or a -0.0 probability within n, weights summing to under kMinSum, a share
-// near the tolerance, and every action check_body rejects. True means OK; false means ask
+// subnormal weight or a -0.0 probability within n, weights summing to under kMinSum or
+// overflowing the f32 sum, a share near the tolerance, and every action check_body rejects. True means OK; false means ask
 // check_body, whose verdict is the LB's.
 //
 // Subnormal weights: under "denormals are zero" (a thread's MXCSR.DAZ, which some libraries
