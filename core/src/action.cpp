@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace marllb::shm {
@@ -153,9 +154,9 @@ constexpr auto kWithin = [] {
 constexpr float kUnits = 16777216.0f;
 constexpr std::int32_t kUnitsInt = 16777216;
 // The weights' sum is added in f32, one partial sum per lane (at most 16 weights each, added
-// in double at the end): within 15 f32 roundings (7 with eight lanes), 8.9e-7 of the sum. What a server asks,
-// w * n / sum in units (at most n shares), is computed in f32 from it: within that, 2 f32
-// roundings (1.2e-7) and a truncation (one unit) of the exact value. With the shares' error
+// in double at the end): within 15 f32 roundings (7 with eight lanes), 8.9e-7 of the sum.
+// What a server asks, w * n / sum in units (at most n shares), is computed in f32 from it:
+// within that, 2 f32 roundings (1.2e-7) and a truncation (one unit) of the exact value. With the shares' error
 // the fast path is within 3.01e-6 * n shares of check_body's double sums (which err by
 // ~1e-13), so it accepts only shares this much inside the tolerance, about twice that:
 // whatever it accepts, check_body would accept.
@@ -164,14 +165,14 @@ constexpr double kShareMarginPerServer = 6e-6;
 // below about 3e-30 for 64 servers; the bound keeps ten orders of magnitude of room). So do
 // weights whose f32 partial sums overflow (a sum not finite).
 constexpr double kMinSum = 1e-20;
-constexpr double kMaxSum = 1.7976931348623157e308; // the largest finite double
+constexpr double kMaxSum = std::numeric_limits<double>::max();
 
 // A sufficient condition for check_body to return OK, in fewer and wider steps: bit-pattern
 // range checks on int32 lanes (the sign bits gathered apart: they must all be 0), and the
 // share scatter on integers. It leaves to check_body what it need not decide: a -0.0 or
 // subnormal weight or a -0.0 probability within n, weights summing to under kMinSum or
-// overflowing the f32 sum, a share near the tolerance, and every action check_body rejects. True means OK; false means ask
-// check_body, whose verdict is the LB's.
+// overflowing the f32 sum, a share near the tolerance, and every action check_body rejects.
+// True means OK; false means ask check_body, whose verdict is the LB's.
 //
 // Subnormal weights: under "denormals are zero" (a thread's MXCSR.DAZ, which some libraries
 // set) check_body converts one to 0 and holds its server to a zero share, while this path
