@@ -106,13 +106,13 @@ void Reservoir::recompute() noexcept {
 }
 
 void Reservoir::new_epoch(std::uint64_t epoch_ns, const FeatureOptions &opt) noexcept {
-    have_epoch_ = true;
+    in_->have_epoch = true;
     epoch_ns_ = epoch_ns;
     gamma_ = opt.gamma;
     ln_gamma_ = std::log(opt.gamma);
-    settled_count_ = count_;
-    dirty_[0] = dirty_[1] = 0;
-    for (unsigned i = 0; i < count_; ++i) {
+    settled_count_ = in_->count;
+    in_->dirty[0] = in_->dirty[1] = 0;
+    for (unsigned i = 0; i < in_->count; ++i) {
         v_[i] = raw_->values[i];
         g_[i] = std::exp(ln_gamma_ * (double(epoch_ns_) - double(raw_->timestamps[i])) * 1e-9);
         u_[i] = v_[i] * g_[i];
@@ -126,12 +126,12 @@ void Reservoir::new_epoch(std::uint64_t epoch_ns, const FeatureOptions &opt) noe
 // selections over 128 values).
 void Reservoir::settle() noexcept {
     constexpr unsigned kRebuildAbove = 24;
-    const unsigned marked = unsigned(__builtin_popcountll(dirty_[0]) + __builtin_popcountll(dirty_[1]));
+    const unsigned marked = unsigned(__builtin_popcountll(in_->dirty[0]) + __builtin_popcountll(in_->dirty[1]));
     if (marked == 0) return;
     std_stale_ = true;
     const bool rebuild = marked > kRebuildAbove || stale_tops_;
     for (unsigned w = 0; w < 2; ++w)
-        for (std::uint64_t bits = dirty_[w]; bits; bits &= bits - 1) {
+        for (std::uint64_t bits = in_->dirty[w]; bits; bits &= bits - 1) {
             const unsigned slot = w * 64 + unsigned(__builtin_ctzll(bits));
             const double v = raw_->values[slot];
             const double g = std::exp(ln_gamma_ * (double(epoch_ns_) - double(raw_->timestamps[slot])) * 1e-9);
@@ -160,15 +160,15 @@ void Reservoir::settle() noexcept {
             const unsigned need = p90_needs(settled_count_);
             if (top_v_.size() < need || top_u_.size() < need) stale_tops_ = true;
         }
-    dirty_[0] = dirty_[1] = 0;
+    in_->dirty[0] = in_->dirty[1] = 0;
     if (rebuild) {
-        settled_count_ = count_;
+        settled_count_ = in_->count;
         recompute();
     }
 }
 
 bool Reservoir::renew_epoch_if_old(std::uint64_t now_ns, const FeatureOptions &opt) noexcept {
-    if (!have_epoch_ || now_ns <= epoch_ns_ + kEpochSpanNs) return false;
+    if (!in_->have_epoch || now_ns <= epoch_ns_ + kEpochSpanNs) return false;
     new_epoch(now_ns, opt);
     return true;
 }
@@ -184,7 +184,7 @@ double Reservoir::p90_from(const TopSet &top) const noexcept {
 }
 
 Features Reservoir::features(std::uint64_t now_ns, const FeatureOptions &opt) noexcept {
-    if (count_ == 0) return {};
+    if (in_->count == 0) return {};
     if (opt.gamma != gamma_ || now_ns > epoch_ns_ + kEpochLimitNs) new_epoch(now_ns, opt);
     else settle();
     if (stale_tops_) recompute();

@@ -61,21 +61,57 @@ private:
     std::uint64_t member_[2] = {0, 0}; // slots held, so a miss costs no scan
 };
 
+// What a sample touches besides its slot of the raw layout: the slot count, the marks, the
+// number seen. A reservoir's settled state (sums, top sets, the decay weights) is over 3 KiB that
+// only a publish reads; the LB keeps the intakes of all its reservoirs in one array (32 bytes
+// each, 8 KiB for 64 servers x 2 metrics), so a sample reads one line that stays in cache and
+// never follows a pointer into the reservoir object (docs/sim.md, "The LB at its own limit").
+struct alignas(32) ReservoirIntake {
+    std::uint64_t dirty[2] = {0, 0}; // slots written since the reservoir last settled
+    std::uint64_t seen = 0;          // samples offered
+    unsigned count = 0;              // slots written so far (full at MARLLB_RESERVOIR_CAPACITY)
+    bool have_epoch = false;         // the reservoir took its first decay epoch (Reservoir::add)
+
+    // The value and time go into a slot of raw, and the slot is marked: MARLLB's data path
+    // (lbhash.h:108, 124). rnd: a fresh random number. Callers go through Reservoir::add, or
+    // check have_epoch and call it when false (the LB's add_sample).
+    void put(marllb_reservoir_raw_t &raw, float value, std::uint64_t t_ns, ReservoirMode mode,
+             std::uint64_t rnd) noexcept {
+        constexpr unsigned kCap = MARLLB_RESERVOIR_CAPACITY;
+        ++seen;
+        unsigned slot;
+        if (count < kCap) slot = count++;
+        else if (mode == ReservoirMode::random_replacement) slot = unsigned(rnd % kCap);
+        else {
+            const std::uint64_t j = rnd % seen;
+            if (j >= kCap) return;
+            slot = unsigned(j);
+        }
+        raw.values[slot] = value;
+        raw.timestamps[slot] = t_ns;
+        dirty[slot >> 6] |= std::uint64_t(1) << (slot & 63);
+    }
+};
+static_assert(sizeof(ReservoirIntake) == 32 && MARLLB_RESERVOIR_CAPACITY == 128, "two 64-bit words of marks");
+
 class Reservoir {
 public:
     static constexpr unsigned kCap = MARLLB_RESERVOIR_CAPACITY;
 
     // storage: where the raw samples live (the LB keeps all of its reservoirs in one
     // marllb_reservoir_data_t, so a publish copies them into the region in one pass);
-    // nullptr = inside this object.
+    // nullptr = inside this object. intake: where the data path's counters live (the LB's
+    // array, see ReservoirIntake); nullptr = inside this object.
     // zero_slots: MARLLB's layout (lbhash.h:108, shm_proxy.py:531-539): 128 slots that start
     // as zeros, every sample written to a random slot from the first one, and the features
     // read over all 128, zeros included. Otherwise slots fill in order and only filled ones count.
-    explicit Reservoir(marllb_reservoir_raw_t *storage = nullptr, bool zero_slots = false) noexcept
-        : raw_(storage ? storage : &own_) {
+    explicit Reservoir(marllb_reservoir_raw_t *storage = nullptr, bool zero_slots = false,
+                       ReservoirIntake *intake = nullptr) noexcept
+        : raw_(storage ? storage : &own_), in_(intake ? intake : &own_in_) {
+        *in_ = {};
         if (zero_slots) {
             *raw_ = {};
-            count_ = settled_count_ = kCap;
+            in_->count = settled_count_ = kCap;
             stale_tops_ = true;
         }
     }
@@ -86,19 +122,8 @@ public:
     // path's share only, as MARLLB's (lbhash.h:108, 124): the value and time go into a slot,
     // the slot is marked; sums, top sets and weights catch up at the next features().
     void add(float value, std::uint64_t t_ns, ReservoirMode mode, std::uint64_t rnd, const FeatureOptions &opt) noexcept {
-        if (!have_epoch_) new_epoch(t_ns, opt); // once per reservoir
-        ++seen_;
-        unsigned slot;
-        if (count_ < kCap) slot = count_++;
-        else if (mode == ReservoirMode::random_replacement) slot = unsigned(rnd % kCap);
-        else {
-            const std::uint64_t j = rnd % seen_;
-            if (j >= kCap) return;
-            slot = unsigned(j);
-        }
-        raw_->values[slot] = value;
-        raw_->timestamps[slot] = t_ns;
-        dirty_[slot >> 6] |= std::uint64_t(1) << (slot & 63);
+        if (!in_->have_epoch) new_epoch(t_ns, opt); // once per reservoir
+        in_->put(*raw_, value, t_ns, mode, rnd);
     }
 
     // Features at now_ns (now_ns >= every sample's time for the decay to be < 1).
@@ -108,8 +133,8 @@ public:
     // older than 30 s; the LB calls it for one reservoir per publish, so the cost is spread.
     bool renew_epoch_if_old(std::uint64_t now_ns, const FeatureOptions &opt) noexcept;
 
-    [[nodiscard]] unsigned count() const noexcept { return count_; }
-    [[nodiscard]] std::uint64_t seen() const noexcept { return seen_; }
+    [[nodiscard]] unsigned count() const noexcept { return in_->count; }
+    [[nodiscard]] std::uint64_t seen() const noexcept { return in_->seen; }
     [[nodiscard]] const marllb_reservoir_raw_t &raw() const noexcept { return *raw_; }
     [[nodiscard]] std::uint64_t rebuilds() const noexcept { return rebuilds_; }
 
@@ -121,14 +146,12 @@ private:
     [[nodiscard]] double p90_from(const TopSet &top) const noexcept;
 
     marllb_reservoir_raw_t own_{};
+    ReservoirIntake own_in_{};
     marllb_reservoir_raw_t *raw_;  // exactly the ABI's raw layout: copied into the region as is
-    unsigned count_ = 0;          // slots written (by add)
+    ReservoirIntake *in_;          // slots written, marks, samples seen (the data path's)
     unsigned settled_count_ = 0;  // slots the sums and top sets cover
-    std::uint64_t dirty_[2] = {0, 0}; // slots written since the last settle()
-    std::uint64_t seen_ = 0;
     std::uint64_t epoch_ns_ = 0;
     double gamma_ = 0, ln_gamma_ = 0; // the epoch's gamma and its log
-    bool have_epoch_ = false;
     bool stale_tops_ = false;      // a top set fell below what the p90 needs
     unsigned since_recompute_ = 0; // replacements since the sums were exact
     double v_[kCap]{};             // v_i as the sums and top sets hold it

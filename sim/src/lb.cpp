@@ -42,7 +42,8 @@ LoadBalancer::LoadBalancer(LbConfig cfg)
       table_(cfg_.buckets_log2 ? cfg_.buckets_log2 : cfg_.model == LbModel::marllb ? kMarllbBucketsLog2 : kCleanBucketsLog2,
              cfg_.flow_timeout_ns),
       rng_(cfg_.seed), n_on_(n_),
-      raw_(std::make_unique<shm::ReservoirData>()), weights_(n_), alias_(MARLLB_MAX_AS) {
+      raw_(std::make_unique<shm::ReservoirData>()),
+      intake_(std::make_unique<ReservoirIntake[]>(2 * MARLLB_MAX_AS)), weights_(n_), alias_(MARLLB_MAX_AS) {
     if (n_ == 0 || n_ > MARLLB_MAX_AS)
         throw std::invalid_argument("the LB needs between 1 and 64 servers, got " + std::to_string(n_));
     for (double c : cfg_.capacities)
@@ -51,8 +52,8 @@ LoadBalancer::LoadBalancer(LbConfig cfg)
         throw std::invalid_argument("the marllb model keeps MARLLB's whole-second flow timeout");
     const bool zero_slots = cfg_.model == LbModel::marllb;
     for (unsigned s = 0; s < n_; ++s) {
-        fct_.push_back(std::make_unique<Reservoir>(&raw_->fct[s], zero_slots));
-        dur_.push_back(std::make_unique<Reservoir>(&raw_->flow_duration[s], zero_slots));
+        fct_.push_back(std::make_unique<Reservoir>(&raw_->fct[s], zero_slots, &intake_[s]));
+        dur_.push_back(std::make_unique<Reservoir>(&raw_->flow_duration[s], zero_slots, &intake_[MARLLB_MAX_AS + s]));
     }
     static_weights_.assign(cfg_.capacities.begin(), cfg_.capacities.end());
     set_weights(static_weights_.data(), nullptr);
@@ -166,7 +167,7 @@ unsigned LoadBalancer::replace_drained(unsigned s, std::uint64_t hash) const noe
 }
 
 void LoadBalancer::end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept {
-    if (with_sample) add_sample(*fct_[e.server], double(now_ns - e.syn_ns) * 1e-9, now_ns);
+    if (with_sample) add_fct(e.server, double(now_ns - e.syn_ns) * 1e-9, now_ns);
     if (e.state == FlowState::on) --n_on_[e.server];
     e.state = FlowState::free;
 }
@@ -296,7 +297,7 @@ int LoadBalancer::handle(std::uint8_t *frame, const Parsed &p, std::uint64_t h, 
             e->state = FlowState::on;
             ++n_on_[s];
         } else {
-            add_sample(*dur_[s], double(now - e->syn_ns) * 1e-9, now);
+            add_duration(s, double(now - e->syn_ns) * 1e-9, now);
         }
     }
     return forward(frame, s);
@@ -328,13 +329,13 @@ int LoadBalancer::handle_marllb(std::uint8_t *frame, const Parsed &p, std::uint6
         if (f & kTcpAck) {
             if (f != kTcpAck) {
                 if (f & kTcpRst) { // RST|ACK: FCT sample, flow off, entry evicted (lbhash.h:116-124)
-                    add_sample(*fct_[s], double(now - e.syn_ns) * 1e-9, now);
+                    add_fct(s, double(now - e.syn_ns) * 1e-9, now);
                     if (--n_on_[s] < 0) ++c_.negative_on;
                     e.state = FlowState::dead;
                     ++c_.flows_ended;
                 } // any other flags with ACK (PSH|ACK, FIN|ACK): only stored (lbhash.h:165)
             } else if (e.tcp_flags & kTcpAck) { // a pure ACK after an ACKed state: duration sample
-                add_sample(*dur_[s], double(now - e.syn_ns) * 1e-9, now);
+                add_duration(s, double(now - e.syn_ns) * 1e-9, now);
             } else { // the first pure ACK: the flow is on (lbhash.h:138-145)
                 ++n_on_[s];
             }
@@ -361,7 +362,7 @@ int LoadBalancer::handle_marllb(std::uint8_t *frame, const Parsed &p, std::uint6
         if (e.key.src_ip == h32 && e.server == s) fresh = false;
         else {
             const double guess = double(now - e.syn_ns) * 1e-9 - double(timeout_s);
-            add_sample(*fct_[e.server], guess, now);
+            add_fct(e.server, guess, now);
             ++c_.guessed_fcts;
         }
         ++c_.flows_expired;

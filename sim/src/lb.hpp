@@ -153,8 +153,19 @@ private:
         ++c_.forwarded;
         return int(s);
     }
-    void add_sample(Reservoir &r, double value_s, std::uint64_t now) noexcept {
-        r.add(float(value_s), now, cfg_.reservoir_mode, marllb_rand64(&rng_), cfg_.features);
+    // A sample of server s's FCT or flow duration: its intake (one line of intake_, in cache)
+    // and its slot of raw_, never the reservoir object, which only the first sample touches.
+    void add_fct(unsigned s, double value_s, std::uint64_t now) noexcept {
+        add_sample(intake_[s], raw_->fct[s], *fct_[s], value_s, now);
+    }
+    void add_duration(unsigned s, double value_s, std::uint64_t now) noexcept {
+        add_sample(intake_[MARLLB_MAX_AS + s], raw_->flow_duration[s], *dur_[s], value_s, now);
+    }
+    void add_sample(ReservoirIntake &in, marllb_reservoir_raw_t &raw, Reservoir &r, double value_s,
+                    std::uint64_t now) noexcept {
+        const std::uint64_t rnd = marllb_rand64(&rng_);
+        if (!in.have_epoch) [[unlikely]] r.add(float(value_s), now, cfg_.reservoir_mode, rnd, cfg_.features);
+        else in.put(raw, float(value_s), now, cfg_.reservoir_mode, rnd);
     }
     void end_flow(FlowEntry &e, std::uint64_t now_ns, bool with_sample) noexcept;
     void build_maglev();
@@ -167,6 +178,8 @@ private:
     std::vector<std::int32_t> n_on_;         // int32 as MARLLB's as_stat_t.n_flow_on
     std::array<std::uint8_t, kMaglevLen> maglev_{};
     std::unique_ptr<shm::ReservoirData> raw_; // all samples, in the ABI's layout
+    // The reservoirs' intakes: FCT of server s at s, flow duration at MARLLB_MAX_AS + s.
+    std::unique_ptr<ReservoirIntake[]> intake_;
     std::vector<std::unique_ptr<Reservoir>> fct_, dur_;
     std::vector<float> weights_;             // the weights in force (static or the agent's)
     std::vector<marllb_alias_entry_t> alias_; // alias table over weights_ (64 entries, as the ABI)
