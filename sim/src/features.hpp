@@ -64,7 +64,7 @@ private:
 // What a sample touches besides its slot of the raw layout: the slot count, the marks, the
 // number seen. A reservoir's settled state (sums, top sets, the decay weights) is over 3 KiB that
 // only a publish reads; the LB keeps the intakes of all its reservoirs in one array (32 bytes
-// each, 8 KiB for 64 servers x 2 metrics), so a sample reads one line that stays in cache and
+// each, 4 KiB for 64 servers x 2 metrics), so a sample reads one line that stays in cache and
 // never follows a pointer into the reservoir object (docs/sim.md, "The LB at its own limit").
 struct alignas(32) ReservoirIntake {
     std::uint64_t dirty[2] = {0, 0}; // slots written since the reservoir last settled

@@ -152,3 +152,51 @@ TEST_CASE("malformed and non-TCP frames are counted by reason, never forwarded",
     CHECK(x.drops(Drop::truncated) == 1);
     CHECK(x.lb.counters().flows == 0);
 }
+
+// The LB keeps each reservoir's counters in an array of its own (ReservoirIntake): every
+// server's FCT and duration samples must land in that server's two reservoirs and no other,
+// before and after the first publish (the first sample of a reservoir takes another path).
+TEST_CASE("each server's FCT and duration samples reach its own two reservoirs, before and after a publish", "[state]") {
+    constexpr unsigned kServers = 3;
+    LoadBalancer lb{LbConfig{.capacities = {1, 1, 1}, .policy = Policy::sed, .model = LbModel::clean, .buckets_log2 = 8}};
+    std::array<unsigned, kServers> fct_n{}, dur_n{};
+    std::array<double, kServers> fct_sum{}, dur_sum{};
+    std::uint64_t t = kT0;
+    auto send = [&](std::uint8_t flags, std::uint64_t at, FlowKey k) {
+        std::uint8_t f[kFrameLen];
+        build_frame(f, k, flags, 1);
+        return lb.process(f, sizeof f, at);
+    };
+    // Flow i sends i % 4 duration samples, then its RST|ACK: counts differ per server and metric.
+    auto flows = [&](std::uint32_t first, std::uint32_t n) {
+        for (std::uint32_t i = first; i < first + n; ++i) {
+            const FlowKey k{0x0A000000u | i, kVip, 40000, kVipPort};
+            const std::uint64_t syn = t;
+            const int s = send(kTcpSyn, t, k);
+            REQUIRE(s >= 0);
+            send(kTcpAck, t += kMs, k);
+            for (unsigned a = 0; a < i % 4; ++a) {
+                send(kTcpAck, t += kMs, k);
+                ++dur_n[s], dur_sum[s] += double(t - syn) * 1e-9;
+            }
+            send(kTcpRst | kTcpAck, t += kMs, k);
+            ++fct_n[s], fct_sum[s] += double(t - syn) * 1e-9;
+        }
+    };
+    auto check = [&] {
+        marllb::shm::MsgOut m{};
+        lb.observe(t, m);
+        for (unsigned s = 0; s < kServers; ++s) {
+            CAPTURE(s);
+            REQUIRE(lb.fct(s).seen() == fct_n[s]);
+            REQUIRE(lb.duration(s).seen() == dur_n[s]);
+            REQUIRE(dur_n[s] < Reservoir::kCap); // no slot replaced: the mean is of every sample
+            CHECK(m.as_stats[s].reservoir_features[MARLLB_FCT_MEAN] == Approx(fct_sum[s] / fct_n[s]).epsilon(1e-5));
+            CHECK(m.as_stats[s].reservoir_features[MARLLB_DURATION_MEAN] == Approx(dur_sum[s] / dur_n[s]).epsilon(1e-5));
+        }
+    };
+    flows(0, 30);
+    check();
+    flows(30, 30);
+    check();
+}
