@@ -271,9 +271,6 @@ PollResult LbRegion::poll_action() noexcept {
     }
     ActionCopy copy;
     const bool ok = read_consistent(&a->lock, l, [&] {
-        // The agent's core holds these lines: asked for at once, their transfers overlap
-        // (as the agent's read of an observation does, AgentRegion::try_read_slot).
-        prefetch_lines(&a->write_mono_ns, sizeof copy);
         copy_from_shared(&copy, &a->write_mono_ns, sizeof copy);
     });
     if (!ok) { // torn: the agent wrote again meanwhile; the next burst reads the new one

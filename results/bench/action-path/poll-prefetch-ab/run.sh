@@ -1,10 +1,12 @@
 #!/bin/bash
-# The alternated runs behind README / docs/design/action-slot.md "The poll's copy prefetched".
-# REF is a release build of the commit before the prefetch (1ddce47):
+# The alternated runs behind docs/design/action-slot.md "Tried and not kept: the poll's copy
+# prefetched". REF is a release build of 1ddce47, whose poll does not prefetch:
 #   git worktree add /tmp/refwt 1ddce47 && cd /tmp/refwt && cmake --preset release -B build &&
 #   cmake --build build --target marllb-scenario-cadence
-# CAND is build/release of the commit with it (scripts/setup.sh release). Each run's rows are
-# <out>/cadence.csv, copied here as <n>-<side>.csv.
+# CAND is build/release of a tree whose poll_action prefetched the action before copying it:
+# runs 1-4 with prefetch_lines(&a->write_mono_ns, sizeof copy) at b7f9696 (13 of its 14 lines),
+# runs 5-8 the same after prefetch_lines covered every line (40064aa plus that fix). Each run's
+# rows are <out>/cadence.csv, copied here as <n>-<side>.csv (runs 5-8 from a second call).
 set -e
 REF=/tmp/refwt/build/scenarios/marllb-scenario-cadence
 CAND=/work/main/build/release/scenarios/marllb-scenario-cadence
