@@ -48,22 +48,19 @@ inline void add_relaxed(std::uint64_t *p, std::uint64_t v) noexcept {
 }
 
 // Asks for every cache line of [p, p + bytes) at once, so the misses of a cross-core copy
-// overlap instead of arriving one by one as the copy loop reaches them.
-// Every line the span touches, also when it does not start on a line boundary (an action's
-// 808 bytes from offset 176 of its section touch 14 lines, not 13).
-inline void prefetch_lines(const void *p, std::size_t bytes) noexcept {
-    const auto first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t(63);
+// overlap instead of arriving one by one as the copy loop reaches them. Every line the span
+// touches, also when it does not start on a line boundary. Rw: 0 to read, 1 with write intent.
+template <int Rw>
+inline void prefetch_span(const void *p, std::size_t bytes) noexcept {
     const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;
-    for (std::uintptr_t a = first; a < end; a += 64) __builtin_prefetch(reinterpret_cast<const void *>(a), 0, 3);
+    for (auto a = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t(63); a < end; a += 64)
+        __builtin_prefetch(reinterpret_cast<const void *>(a), Rw, 3);
 }
+inline void prefetch_lines(const void *p, std::size_t bytes) noexcept { prefetch_span<0>(p, bytes); }
 
 // Prefetch with write intent: the lines arrive owned, so the stores that follow do not each
 // wait for an ownership request (the writer's cold-cache case).
-inline void prefetch_lines_for_write(const void *p, std::size_t bytes) noexcept {
-    const auto first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t(63);
-    const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;
-    for (std::uintptr_t a = first; a < end; a += 64) __builtin_prefetch(reinterpret_cast<const void *>(a), 1, 3);
-}
+inline void prefetch_lines_for_write(const void *p, std::size_t bytes) noexcept { prefetch_span<1>(p, bytes); }
 
 // Copies `bytes` (a multiple of 8) out of shared memory with relaxed 8-byte loads.
 inline void copy_from_shared(void *dst, const void *src, std::size_t bytes) noexcept {
