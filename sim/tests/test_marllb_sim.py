@@ -243,6 +243,35 @@ def test_a_lockstep_run_waiting_for_its_agent_leaves_the_cpus_to_it():
             os.unlink(f"/dev/shm/{prefix}0")
 
 
+def test_an_episode_waiting_for_its_agent_leaves_the_cpus_to_it():
+    # Episodes on commands (--control-fd) wait for the agent on one thread that gives its CPU
+    # away between polls for 2 ms, then sleeps: an agent that thinks for a second (a learner's
+    # update) does not find a simulator spinning on a CPU beside it.
+    prefix = region_prefix()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sim = subprocess.Popen([SIM, "--lockstep", "--quiet", "--policy", "agent", "--duration", "60", "--lockstep-wait-ms",
+                            "60000", "--control-fd", str(theirs.fileno()), "--region-prefix", prefix],
+                           pass_fds=(theirs.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    theirs.close()
+    try:
+        with ours, ours.makefile("rwb", buffering=0) as f:
+            f.write(b"episode 1\n")
+            assert f.readline().split()[:1] == [b"started"]
+            time.sleep(0.5)  # the first observation published, the LB waiting for its answer
+            before, t0 = cpu_seconds(sim.pid), time.monotonic()
+            time.sleep(1.0)
+            used = (cpu_seconds(sim.pid) - before) / (time.monotonic() - t0)
+            assert sim.poll() is None
+            assert used < 0.1, f"{used:.2f} CPU-seconds per second while waiting for the agent"
+        assert sim.wait(timeout=30) == 0  # the socket closed: the process ends, its region removed
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+            sim.wait()
+        if os.path.exists(f"/dev/shm/{prefix}0"):
+            os.unlink(f"/dev/shm/{prefix}0")
+
+
 def test_a_csv_of_another_column_set_is_refused_before_the_run_and_leaves_no_region(tmp_path):
     # Checked before DPDK starts: no run is lost to a bad --csv, and no region is left behind.
     out = tmp_path / "other.csv"

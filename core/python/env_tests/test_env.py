@@ -325,6 +325,9 @@ def test_bad_constructor_arguments_say_what_is_accepted():
         marllb_env.LoadBalanceEnv(provisioned="1,1")
     with pytest.raises(FileNotFoundError, match="events '/nonexistent.csv' does not exist"):
         marllb_env.LoadBalanceEnv(events="/nonexistent.csv")
+    for yield_s, sleep_s in ((-1e-3, 50e-6), (float("nan"), 50e-6), (2e-3, float("inf"))):
+        with pytest.raises(ValueError, match="poll_yield_s and poll_sleep_s must be finite and >= 0"):
+            marllb_env.LoadBalanceEnv(poll_yield_s=yield_s, poll_sleep_s=sleep_s)
 
 
 # ---- several LBs, one agent each

@@ -29,6 +29,18 @@ def test_the_exponential_types_use_k_10000():
     assert marllb_reward.fairness(v, "max_exp") == pytest.approx(math.exp(-3.0), rel=1e-12)
 
 
+def test_the_variance_is_numpys_to_the_last_bit():
+    # The var rewards use reward.variance, numpy's np.var without its argument handling: the
+    # same bits for every size (numpy sums up to 7 values in a line, then in 8 lanes, then in
+    # blocks of 128), scale and spread, so a reward is what np.var gave before.
+    from marllb import reward
+    rng = np.random.default_rng(7)
+    for n in list(range(1, 140)) + [255, 1000]:
+        for v in (rng.random(n), rng.lognormal(0.0, 3.0, n), 1e6 + rng.random(n) * 1e-3, rng.random(n) * 1e-9):
+            assert reward.variance(v) == float(np.var(v)), (n, v)
+            assert marllb_reward.fairness(v, "var") == -float(np.var(v))
+
+
 def test_equal_or_idle_servers_score_as_marllb_says_and_logs_stay_finite():
     assert marllb_reward.fairness([0.0, 0.0], "jain") == 1.0  # env.py:82-85: a zero sum is fair
     assert marllb_reward.fairness([0.5, 0.5], "var") == 0.0

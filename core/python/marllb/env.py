@@ -81,6 +81,7 @@ LB_POLICIES = {"sed": "agent-sed", "alias": "agent-alias"}
 # Waits that no agent should ever reach: a slow learner must never change the run (the LB's
 # fallback or a lockstep timeout would). A driver that dies takes the process with it instead.
 _FOREVER_MS = "86400000"
+_F32_MAX = float(np.finfo(np.float32).max)  # the largest weight the region's float32 holds
 _episode_numbers = count()
 
 
@@ -350,6 +351,9 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     events: a schedule file of timed events applied in every episode from its start (capacity,
         rate, drain, restore; marllb-sim --events, docs/sim.md 'Dynamics').
     sim: the marllb-sim binary (find_sim); sim_args: more marllb-sim options.
+    poll_yield_s, poll_sleep_s: how a step waits for the simulator's observation: it polls the
+        published sequence (one load), giving its CPU away between polls (os.sched_yield) for the
+        first poll_yield_s, then sleeping poll_sleep_s between polls (docs/rl.md, "Speed of the loop").
     reuse_sim: True (default): one marllb-sim serves every episode (reset() asks it for a new
         one, about a millisecond); False: every reset() starts a new process (about 190 ms).
         Both give the same observations, rewards and results for the same seed and actions.
@@ -360,7 +364,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     def __init__(self, episode_steps=100, servers="marllb7", load=0.85, trace=None, time_scale=1.0, seed=None,
                  lbs=1, trace_start_s=0.0, interval_ms=200.0, reward_type="var", reward_feature=REWARD_FEATURE, lb_model="marllb",
                  lb_policy="sed", sim=None, sim_args=(), start_timeout_s=30.0, step_timeout_s=60.0,
-                 poll_sleep_s=50e-6, render_mode=None, reuse_sim=True, work="exp", provisioned=None, events=None):
+                 poll_yield_s=2e-3, poll_sleep_s=50e-6, render_mode=None, reuse_sim=True, work="exp", provisioned=None, events=None):
         if render_mode is not None:
             raise ValueError(f"render_mode {render_mode!r}: this environment renders nothing (metadata['render_modes'] "
                              f"is empty); leave render_mode None")
@@ -420,6 +424,9 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         self._sim_args = ["--lb-model", lb_model, "--policy", LB_POLICIES[lb_policy], *dynamics, *map(str, sim_args)]
         self._start_timeout_s = float(start_timeout_s)
         self._step_timeout_s = float(step_timeout_s)
+        if not (0 <= float(poll_yield_s) < float("inf") and 0 <= float(poll_sleep_s) < float("inf")):
+            raise ValueError(f"poll_yield_s and poll_sleep_s must be finite and >= 0 (seconds), got {poll_yield_s!r} and {poll_sleep_s!r}")
+        self._poll_yield_s = float(poll_yield_s)
         self._poll_sleep_s = float(poll_sleep_s)
         self.reuse_sim = bool(reuse_sim)
         # The episodes' simulator seeds come from np_random, seeded here and by reset(seed=...)
@@ -597,6 +604,17 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
             raise ValueError(f"action has shape {w.shape}: give one weight per server"
                              f"{'' if self.num_lbs == 1 else ' for each LB'}, shape {shape}")
         w = w.reshape(self.num_lbs, self.num_servers)
+        # Every weight at once (NaN and the infinities fail one of the two comparisons); only a
+        # bad action takes _refuse's loop, which names the first bad weight.
+        if not ((w >= 0) & (w <= _F32_MAX)).all():
+            self._refuse(w)
+        unset = ~(w > 0).any(axis=1)
+        if unset.any():
+            w[unset] = 1.0  # all 0: no preference, equal weights (a Box cannot leave this point out)
+        return w
+
+    def _refuse(self, w):
+        """Raises the ValueError that names the first bad weight of w (lbs, servers)."""
         where = (lambda lb, i: f"action[{i}]") if self.num_lbs == 1 else (lambda lb, i: f"action[{lb}, {i}]")
         for lb, row in enumerate(w):
             bad = np.flatnonzero(~np.isfinite(row) | (row < 0))
@@ -604,11 +622,9 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
                 i = int(bad[0])
                 raise ValueError(f"{where(lb, i)} = {row[i]}: every weight must be finite and >= 0 "
                                  f"({bad.size} bad weight(s) at {bad.tolist()}{'' if self.num_lbs == 1 else f' of LB {lb}'})")
-            if np.any(row > np.finfo(np.float32).max):
+            if np.any(row > _F32_MAX):
                 raise ValueError(f"action{'' if self.num_lbs == 1 else f'[{lb}]'}: weights must fit in float32 (at most 3.4e38)")
-            if not np.any(row > 0):
-                row[:] = 1.0  # all 0: no preference, equal weights (a Box cannot leave this point out)
-        return w
+        raise AssertionError("a weight failed the check but no row names it")
 
     def reward(self, obs, active=None):
         """MARLLB's reward of an observation: reward.fairness of the reward column over
@@ -667,9 +683,14 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     def _next_observation(self, after, timeout_s):
         """Waits for observation after+1 of every LB (the simulator publishes them together) and
         reads them: (observation, [each LB's raw arrays]). Polls the published sequence (one
-        load) between short sleeps: the simulator's two lcores use both CPUs of a small machine,
-        and a Ctrl-C is seen between sleeps."""
-        deadline = time.monotonic() + timeout_s
+        load). For the first poll_yield_s it gives the CPU away between polls: the simulator,
+        and in a vector the other simulators, share the CPUs of a small machine with this
+        process, and sched_yield returns at once when nothing else is runnable (a sleep takes
+        tens of microseconds on a virtual machine, more than a handoff); after that, as when a
+        simulator is slow, it sleeps poll_sleep_s between polls. A Ctrl-C is seen between polls."""
+        now = time.monotonic()
+        deadline = now + timeout_s
+        yield_until = now + self._poll_yield_s
         next_check = 0
         obs = np.empty((self.num_lbs, self.num_servers, len(OBS_COLUMNS)), dtype=np.float32)
         raws = []
@@ -682,7 +703,10 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
                     if now > deadline:
                         raise SimError(f"no observation {after + 1} of LB {lb} within {timeout_s:g} s")
                     next_check = now + 0.05
-                time.sleep(self._poll_sleep_s)
+                if now < yield_until:
+                    os.sched_yield()
+                else:
+                    time.sleep(self._poll_sleep_s)
             t0 = time.perf_counter_ns()
             raw = region.read_observation_arrays()
             self._last_read_ns += time.perf_counter_ns() - t0

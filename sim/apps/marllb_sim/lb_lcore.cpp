@@ -18,9 +18,13 @@ namespace {
 
 void wait_for_answers(Run &r, std::uint64_t &next_check);
 
-void publish_all(Run &r, std::uint64_t now) {
-    if (r.last_publish_at) r.gaps.add(now - r.last_publish_at);
-    r.last_publish_at = now;
+// A publish in two halves. observe_all computes every LB's observation at `now` (the
+// features: most of a publish's cost) into its msg; publish_observed copies them into the
+// regions. An observation depends on the flows and the reservoirs at `now` only, not on the
+// weights in force, so the lockstep LB under the marllb model observes before it waits for the
+// agent's answer and publishes after it: the features leave the wait's critical path, and the
+// observation is the same.
+void observe_all(Run &r, std::uint64_t now) {
     for (auto &inst : r.lbs) {
         const std::uint64_t t0 = mono_ns();
         inst.lb->observe(now, inst.msg);
@@ -29,10 +33,19 @@ void publish_all(Run &r, std::uint64_t now) {
         // decay the raw samples to; in real time the core stamps CLOCK_REALTIME, and the
         // reservoirs share the clock of the slot's publish_mono_ns (docs/sim.md, "Time").
         if (r.cfg.lockstep) inst.msg.timestamp_us = now / 1000;
+        inst.observe_ns = mono_ns() - t0;
+    }
+}
+
+void publish_observed(Run &r, std::uint64_t now) {
+    if (r.last_publish_at) r.gaps.add(now - r.last_publish_at);
+    r.last_publish_at = now;
+    for (auto &inst : r.lbs) {
         const std::uint64_t t1 = mono_ns();
         if (inst.region) inst.region->publish(inst.msg, inst.raw ? &inst.lb->raw_reservoirs() : nullptr);
         const std::uint64_t t2 = mono_ns();
-        if (r.publish_cost_ns.size() < r.publish_cost_ns.capacity()) r.publish_cost_ns.push_back(std::uint32_t(t2 - t0));
+        if (r.publish_cost_ns.size() < r.publish_cost_ns.capacity())
+            r.publish_cost_ns.push_back(std::uint32_t(inst.observe_ns + (t2 - t1)));
         if (inst.region && r.publish_call_ns.size() < r.publish_call_ns.capacity())
             r.publish_call_ns.push_back(std::uint32_t(t2 - t1));
         inst.region ? inst.region->heartbeat() : void();
@@ -43,6 +56,11 @@ void publish_all(Run &r, std::uint64_t now) {
     r.stats.jain_duration.store(jain_index(d), std::memory_order_relaxed);
     r.stats.published.store(r.stats.published.load(std::memory_order_relaxed) + r.lbs.size(), std::memory_order_relaxed);
     r.stats.last_obs_seq.store(m.sequence_id, std::memory_order_relaxed);
+}
+
+void publish_all(Run &r, std::uint64_t now) {
+    observe_all(r, now);
+    publish_observed(r, now);
 }
 
 // The rehearsal before a publish: the lines publish() will write (the next slot, the ring's
@@ -326,10 +344,11 @@ bool LockstepLb::step(std::uint64_t t) {
         // that answer first. Actions take effect one interval after the observation they
         // answer. clean: the answer to this observation is awaited after it, and applied.
         const bool before = sched_.model() == LbModel::marllb;
+        observe_all(r_, t); // before the wait: the observation does not depend on the answer
         if (wait_agent_ && before && r_.stats.published.load(std::memory_order_relaxed) > 0) wait_for_answers(r_, next_check_);
         // Stopped while waiting (an episode interrupted, episodes.cpp): publish nothing more.
         if (r_.sync.stop.load(std::memory_order_relaxed) || r_.interrupted) return false;
-        publish_all(r_, t);
+        publish_observed(r_, t);
         if (wait_agent_ && !before) wait_for_answers(r_, next_check_);
         if (r_.sync.stop.load(std::memory_order_relaxed) || r_.interrupted) return false;
     }
@@ -346,7 +365,7 @@ namespace {
 // observation, or the wait runs out (or, on one thread, a command ends the episode).
 void wait_for_answers(Run &r, std::uint64_t &next_check) {
     const std::uint64_t give_up = mono_ns() + std::uint64_t(r.cfg.lockstep_wait_ms * 1e6);
-    const LockstepPatience patience;
+    const LockstepPatience patience(r.lockstep_inline);
     for (;;) {
         poll_actions(r);
         bool answered = true;

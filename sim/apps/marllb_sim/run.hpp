@@ -16,6 +16,8 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -62,6 +64,7 @@ struct LbInstance {
     bool raw = false; // publish the raw reservoirs too
     std::string name;
     bool agent_seen = false;
+    std::uint64_t observe_ns = 0; // the last observation's features (observe_all), for publish_cost_ns
 };
 
 class Capture;
@@ -110,13 +113,24 @@ inline std::uint64_t mono_ns() { return marllb_now_mono_ns(); }
 // update can take 100 ms), and each poll is followed by a sleep of a tenth of the time waited
 // so far (at most 1 ms): the two lcores leave the CPUs of a small machine to the agent, and an
 // answer is seen at most about 10 % later than it came.
+//
+// One thread serving an environment's episodes (yield_first, r.lockstep_inline) waits for the
+// agent only, whose process shares the CPUs, as do the other simulators of a vector of
+// environments: there a spinning wait takes the CPU that the agent, or another simulator,
+// needs. So for its first 2 ms that wait gives its CPU away between polls instead (sched_yield
+// returns at once when nothing else is runnable, so a lone wait still sees an answer within
+// microseconds; a sleep costs tens of microseconds on a virtual machine), then sleeps as above.
 struct LockstepPatience {
     std::uint64_t since = mono_ns();
+    bool yield_first = false;
+    LockstepPatience() = default;
+    explicit LockstepPatience(bool yield) : yield_first(yield) {}
     // Past the spinning: the other side waits for something slow (the agent), not a handoff.
     [[nodiscard]] bool waiting_long() const { return mono_ns() - since > 100'000; }
     void after_poll() const {
         const std::uint64_t waited = mono_ns() - since;
-        if (waited > 100'000) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::uint64_t>(waited / 10, 1'000'000)));
+        if (yield_first && waited <= 2'000'000) (void)::sched_yield();
+        else if (waited > 100'000) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::uint64_t>(waited / 10, 1'000'000)));
     }
 };
 inline std::uint64_t &ts_of(Run &r, rte_mbuf *m) { return *RTE_MBUF_DYNFIELD(m, r.ts_offset, std::uint64_t *); }

@@ -65,13 +65,17 @@ def parse():
     p.add_argument("--load", type=float, default=0.85, help="Poisson load, fraction of capacity")
     p.add_argument("--lb-model", choices=["marllb", "clean"], default="marllb")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--poll-yield-us", type=float, default=2000, help="how long the environment's wait for the "
+                   "simulator gives the CPU away between polls of the published sequence (sched_yield) before it sleeps")
     p.add_argument("--poll-sleep-us", type=float, default=50, help="the environment's sleep between polls of the "
-                   "published sequence while it waits (0: spin)")
+                   "published sequence after that (0: spin)")
     p.add_argument("--build", default=os.path.join(ROOT, "build", "release"), help="build tree with marllb-sim and the module")
     p.add_argument("--csv", default=os.path.join(ROOT, "results", "rl", "env_speed.csv"), help="append the row here ('' = none)")
     a = p.parse_args()
     if a.episodes < 1 or a.steps < 1 or a.num_envs < 1 or a.fresh_resets < 1:
         p.error("--episodes, --steps, --num-envs and --fresh-resets must be >= 1")
+    if not (0 <= a.poll_yield_us < float("inf") and 0 <= a.poll_sleep_us < float("inf")):
+        p.error("--poll-yield-us and --poll-sleep-us must be finite and >= 0")
     return a
 
 
@@ -146,7 +150,7 @@ def main():
     from marllb.vector_env import VectorLoadBalanceEnv
 
     kw = dict(episode_steps=a.steps, servers=a.servers, load=a.load, lb_model=a.lb_model,
-              sim=os.path.join(a.build, "sim", "apps", "marllb-sim"), poll_sleep_s=a.poll_sleep_us * 1e-6)
+              sim=os.path.join(a.build, "sim", "apps", "marllb-sim"), poll_yield_s=a.poll_yield_us * 1e-6, poll_sleep_s=a.poll_sleep_us * 1e-6)
     load_before = os.getloadavg()[0]
     results = {}
     for setup, n in (("1 env", 1), (f"vector of {a.num_envs}", a.num_envs)):
@@ -178,7 +182,7 @@ def main():
         "git_commit": result_rows.git_commit(ROOT), "cpu_model": result_rows.cpu_model(), "kernel": platform.release(),
         "nproc": os.cpu_count(), "python": platform.python_version(), "servers": a.servers, "load": a.load,
         "lb_model": a.lb_model, "episodes": a.episodes, "steps_per_episode": a.steps, "interval_ms": fresh.interval_s * 1e3,
-        "poll_sleep_us": a.poll_sleep_us}
+        "poll_yield_us": a.poll_yield_us, "poll_sleep_us": a.poll_sleep_us}
     single = results["1 env"]
     single_rate = single["tm"]["steps"] / (single["steps_ns"] / 1e9)
     rows = []
@@ -200,7 +204,7 @@ def main():
     print(f"# {common['date']} commit {common['git_commit']}, {common['cpu_model']} ({common['nproc']} CPUs), "
           f"load average {load_before:.2f} -> {load_after:.2f}")
     print(f"# {a.episodes} episodes x {a.steps} steps per environment, {a.servers} at load {a.load}, "
-          f"lb_model {a.lb_model}, poll sleep {a.poll_sleep_us:g} us")
+          f"lb_model {a.lb_model}, the wait yielding for {a.poll_yield_us:g} us, then polling every {a.poll_sleep_us:g} us")
     print(f"# the simulator alone: {alone:.1f} intervals/s on one thread as the environment runs it ({alone_two:.1f} "
           f"on two lcores); a reset with a new process: {fresh_reset_ms:.1f} ms")
     for row in rows:
