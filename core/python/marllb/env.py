@@ -440,11 +440,13 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         self._seq_base = 0     # the region's sequence id before this episode's first observation
         self._weights = None   # the last action written, (lbs, servers)
         self._last_read_ns = 0
+        self._last_wait_ns = 0
         self._steps = 0        # steps taken in this episode
         self._done = True      # no episode running: reset() first
         # Where the time of steps and resets went, in ns (the environment's own clock reads):
-        # write_ns the action write, sim_ns waiting for the simulator's next publish, read_ns
-        # reading it, env_ns this class's own Python (checks, the observation array, the reward),
+        # write_ns the action write, sim_ns waiting for the simulator's next publish (the polls
+        # alone), read_ns reading it, env_ns this class's own Python (checks, the observation
+        # array, the reward),
         # start_ns resets (process start and the first observation), end_ns the wait for the
         # process to end its run after an episode's last step; steps and resets count them.
         self.timings = dict.fromkeys(("write_ns", "sim_ns", "read_ns", "env_ns", "start_ns", "end_ns",
@@ -524,16 +526,17 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
             self.close()
             raise
 
-    def _step_begin(self, action):
-        """step()'s first half: the action checked and written. The second half, _step_end, waits
-        for the simulator's next observation: a vector of environments writes every action
-        before it waits for any, so the simulators run their intervals at once."""
+    def _step_begin(self, action, checked=None):
+        """step()'s first half: the action checked and written (checked: check_action(action)
+        already done, as a vector does for every row before it writes any). The second half,
+        _step_end, waits for the simulator's next observation: a vector of environments writes
+        every action before it waits for any, so the simulators run their intervals at once."""
         if self._done:
             raise RuntimeError("no episode running: call reset() first (after the last step too)")
         weights = None
         try:
             t0 = time.perf_counter_ns()
-            weights = self.check_action(action)
+            weights = self.check_action(action) if checked is None else checked
             t1 = time.perf_counter_ns()
             for region, w in zip(self._episode.regions, weights):
                 region.write_action(self._seq, w)
@@ -551,6 +554,7 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     def _step_end(self):
         t0, t1, t2 = self._step_t
         try:
+            t_wait = time.perf_counter_ns()  # t2 in one environment; in a vector, after the others' writes
             obs, raw = self._next_observation(self._seq, self._step_timeout_s)
             t3 = time.perf_counter_ns()
             self._steps += 1
@@ -568,8 +572,8 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
             tm = self.timings
             tm["write_ns"] += t2 - t1
             tm["read_ns"] += self._last_read_ns
-            tm["sim_ns"] += t3 - t2 - self._last_read_ns
-            tm["env_ns"] += (t1 - t0) + (t4 - t3)
+            tm["sim_ns"] += self._last_wait_ns
+            tm["env_ns"] += (t1 - t0) + (t3 - t_wait - self._last_wait_ns - self._last_read_ns) + (t4 - t3)
             tm["end_ns"] += time.perf_counter_ns() - t4
             tm["steps"] += 1
         except BaseException:  # Ctrl-C in the middle of a step: the episode cannot go on
@@ -694,8 +698,9 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         next_check = 0
         obs = np.empty((self.num_lbs, self.num_servers, len(OBS_COLUMNS)), dtype=np.float32)
         raws = []
-        self._last_read_ns = 0
+        self._last_read_ns = self._last_wait_ns = 0
         for lb, region in enumerate(self._episode.regions):
+            t0 = time.perf_counter_ns()
             while region.published_sequence <= after:
                 now = time.monotonic()
                 if now >= next_check:
@@ -707,9 +712,10 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
                     os.sched_yield()
                 else:
                     time.sleep(self._poll_sleep_s)
-            t0 = time.perf_counter_ns()
+            t1 = time.perf_counter_ns()
             raw = region.read_observation_arrays()
-            self._last_read_ns += time.perf_counter_ns() - t0
+            self._last_read_ns += time.perf_counter_ns() - t1
+            self._last_wait_ns += t1 - t0
             if raw is None or raw["sequence_id"] != after + 1:
                 got = None if raw is None else raw["sequence_id"]
                 raise SimError(f"expected observation {after + 1} from the lockstep LB {lb}, read {got}")

@@ -121,14 +121,15 @@ class VectorLoadBalanceEnv(gymnasium.vector.VectorEnv if gymnasium is not None e
         actions = np.asarray(actions)
         if actions.shape[:1] != (self.num_envs,):
             raise ValueError(f"actions has shape {actions.shape}: give one row per environment, shape {self.action_space.shape}")
+        checked = [None] * self.num_envs
         for i, env in enumerate(self.envs):
             if not self._autoreset[i]:
                 try:
-                    env.check_action(actions[i])
+                    checked[i] = env.check_action(actions[i])
                 except (ValueError, TypeError) as e:
                     raise type(e)(f"environment {i}: {e}") from None
         try:
-            return self._step_all(actions)
+            return self._step_all(actions, checked)
         except (KeyboardInterrupt, SystemExit):
             # An interrupt anywhere in the batch (within an environment's half-step, which
             # closes that one, or between them) leaves no simulator running: every episode
@@ -137,12 +138,12 @@ class VectorLoadBalanceEnv(gymnasium.vector.VectorEnv if gymnasium is not None e
                 env.close()
             raise
 
-    def _step_all(self, actions):
+    def _step_all(self, actions, checked):
         for i, env in enumerate(self.envs):
             if self._autoreset[i]:
                 env._reset_begin()
             else:
-                env._step_begin(actions[i])
+                env._step_begin(actions[i], checked[i])
         obs = np.empty(self.observation_space.shape, dtype=np.float32)
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminations = np.zeros(self.num_envs, dtype=bool)

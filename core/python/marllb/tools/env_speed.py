@@ -6,14 +6,15 @@ environment, then a vector of --num-envs (default 2) stepped together, in one ru
     marllb-env-speed --lb-model clean --csv results/rl/env_speed.csv
 
 Per step, from the environment's own clock reads (LoadBalanceEnv.timings) and the policy's:
-  sim     waiting for the simulator's next publish (under the marllb model the simulator runs
-          the interval while the agent decides, so this is what is left once the agent is done;
-          in the vector, waiting for every simulator's)
+  sim     the polls that wait for the simulator's next publish (under the marllb model the
+          simulator runs the interval while the agent decides, so this is what is left once the
+          agent is done)
   read    reading the observation from the region (read_observation_arrays)
   write   writing the action (write_action: checks, alias table, seqlock'd copy) and the heartbeat
-  env     the environment's own Python (the action check, the observation array, the reward,
-          and in the vector its batching)
-  policy  the policy (here inverse load, numpy) and the loop around step()
+  env     the environment's own Python (the action check, the observation array, the reward)
+  batch   in the vector, its own Python (the rows checked together, the batched arrays, the
+          infos) and the loop around step(): what no clock read claims
+  policy  the policy (here inverse load, numpy); with one environment also the loop around step()
   reset   the resets (the running marllb-sim starts a new episode: its first interval included)
   end     the end of each episode (marllb-sim's result row)
 Shares are of the loop's whole wall time, resets and ends included. The reset of a new process
@@ -21,6 +22,11 @@ per episode (reuse_sim=False: DPDK's EAL initialisation, the first interval) is 
 and the first reset of each environment (which starts its process) is left out of reset_ms.
 The simulator alone (the same run under SED, no agent; on one thread as the environment runs
 it, and as a plain run on two lcores) gives its own rate: the floor that no agent can beat.
+
+ceiling_vs_1_env is the most a setup's steps/s could be, as a multiple of one environment's
+measured rate, from the simulator alone and the setup's own agent side (vector_ceiling): every
+handoff free and the CPUs' time perfectly shared. For one environment it says what its
+handoffs cost; for the vector, what the CPUs allow it to gain at all.
 
 Appends one row per setup (1 environment; the vector) to --csv (default
 results/rl/env_speed.csv) with the date, commit, CPU, kernel and the load average around the
@@ -110,7 +116,19 @@ def sim_alone(env, seed, one_thread):
     return int(row["observations"]) / float(row["wall_s"])
 
 
-PARTS = ("sim", "read", "write", "env", "policy", "reset", "end")
+PARTS = ("sim", "read", "write", "env", "batch", "policy", "reset", "end")
+AGENT_PARTS = ("read", "write", "env", "batch", "policy")  # the agent's side of a step: one Python thread
+
+
+def vector_ceiling(n, cpus, step_us, sim_us, agent_us):
+    """The most a setup of n environments can gain over one measured environment on `cpus` CPUs:
+    one environment's step takes step_us, a simulator sim_us of CPU per interval (the simulator
+    alone), the setup's agent side (AGENT_PARTS, per step of one environment) agent_us. A step of
+    the setup takes at least every environment's agent side (one Python thread), all the work
+    spread over the CPUs, and one simulator's interval. Under the marllb model one environment
+    already runs its simulator's next interval while the agent decides: a vector gains only what
+    that leaves idle."""
+    return n * step_us / max(n * agent_us, n * (sim_us + agent_us) / cpus, sim_us)
 
 
 def timed_episodes(env, a, np):
@@ -131,13 +149,12 @@ def timed_episodes(env, a, np):
 
 
 def breakdown(tm, wall_ns, policy_ns, reset_ns, num_envs):
-    """Each part's ns over the loop, and the ns of its steps alone."""
+    """Each part's ns over the loop, and the ns of its steps alone. What no clock read claimed
+    is the loop around step(): the policy's with one environment, the vector's own batching
+    (its checks, arrays and infos) with several."""
     parts = {"sim": tm["sim_ns"], "read": tm["read_ns"], "write": tm["write_ns"], "env": tm["env_ns"],
-             "policy": policy_ns, "reset": reset_ns, "end": tm["end_ns"]}
-    if num_envs == 1:  # what no clock read claimed is the loop around step(): the policy's
-        parts["policy"] += wall_ns - sum(parts.values())
-    else:  # the environments' waits overlap: the simulators' share is what the rest leaves
-        parts["sim"] = wall_ns - sum(v for k, v in parts.items() if k != "sim")
+             "batch": 0, "policy": policy_ns, "reset": reset_ns, "end": tm["end_ns"]}
+    parts["policy" if num_envs == 1 else "batch"] += wall_ns - sum(parts.values())
     return parts, wall_ns - parts["reset"] - parts["end"]
 
 
@@ -185,6 +202,10 @@ def main():
         "poll_yield_us": a.poll_yield_us, "poll_sleep_us": a.poll_sleep_us}
     single = results["1 env"]
     single_rate = single["tm"]["steps"] / (single["steps_ns"] / 1e9)
+    cpus = len(os.sched_getaffinity(0))
+    def agent_us(r):
+        return sum(r["parts"][k] for k in AGENT_PARTS) / r["tm"]["steps"] / 1e3
+
     rows = []
     for setup, r in results.items():
         steps = r["tm"]["steps"]
@@ -193,6 +214,8 @@ def main():
                      "steps_per_s": f"{rate:.1f}",
                      "steps_per_s_with_resets": f"{steps / (r['wall_ns'] / 1e9):.1f}",
                      "speedup_vs_1_env": f"{rate / single_rate:.2f}",
+                     "ceiling_vs_1_env": f"{vector_ceiling(r['n'], cpus, 1e6 / single_rate, 1e6 / alone, agent_us(r)):.2f}",
+                     "cpus": cpus,
                      "sim_alone_intervals_per_s": f"{alone:.1f}",
                      "sim_alone_two_lcores_intervals_per_s": f"{alone_two:.1f}",
                      **{f"{k}_us_per_step": f"{r['parts'][k] / steps / 1e3:.2f}" for k in PARTS},
@@ -208,7 +231,8 @@ def main():
     print(f"# the simulator alone: {alone:.1f} intervals/s on one thread as the environment runs it ({alone_two:.1f} "
           f"on two lcores); a reset with a new process: {fresh_reset_ms:.1f} ms")
     for row in rows:
-        print(f"{row['setup']}: {row['steps_per_s']} steps/s ({row['speedup_vs_1_env']}x 1 env; with resets "
+        print(f"{row['setup']}: {row['steps_per_s']} steps/s ({row['speedup_vs_1_env']}x 1 env, at most "
+              f"{row['ceiling_vs_1_env']}x on {cpus} CPUs; with resets "
               f"{row['steps_per_s_with_resets']}); reset {row['reset_ms']} ms (the process's first: "
               f"{row['first_reset_ms']} ms); episode end {row['episode_end_ms']} ms")
         print(f"  {'part':8} {'us/step':>9} {'share':>7}")
