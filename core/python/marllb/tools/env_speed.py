@@ -3,7 +3,7 @@ step) with a small numpy policy, where the time of a step goes, and what a reset
 environment, then a vector of --num-envs (default 2) stepped together, in one run.
 
     marllb-env-speed                       # 3 episodes of 200 steps each way (or python3 -m marllb.tools.env_speed)
-    marllb-env-speed --lb-model clean --csv results/rl/env_speed.csv
+    marllb-env-speed --lb-model clean --csv /tmp/env_speed.csv
 
 Per step, from the environment's own clock reads (LoadBalanceEnv.timings) and the policy's:
   sim     the polls that wait for the simulator's next publish (under the marllb model the
@@ -29,7 +29,7 @@ handoff free and the CPUs' time perfectly shared. For one environment it says wh
 handoffs cost; for the vector, what the CPUs allow it to gain at all.
 
 Appends one row per setup (1 environment; the vector) to --csv (default
-results/rl/env_speed.csv) with the date, commit, CPU, kernel and the load average around the
+results/runs/env_speed.csv, local; docs/rl.md's rows are results/rl/env_speed.csv) with the date, commit, CPU, kernel and the load average around the
 run. --build and --csv default to the checkout's (marllb.tools.checkout()).
 """
 import argparse
@@ -76,12 +76,27 @@ def parse():
     p.add_argument("--poll-sleep-us", type=float, default=50, help="the environment's sleep between polls of the "
                    "published sequence after that (0: spin)")
     p.add_argument("--build", default=os.path.join(ROOT, "build", "release"), help="build tree with marllb-sim and the module")
-    p.add_argument("--csv", default=os.path.join(ROOT, "results", "rl", "env_speed.csv"), help="append the row here ('' = none)")
+    p.add_argument("--csv", default=os.path.join(ROOT, "results", "runs", "env_speed.csv"),
+                   help="append the rows here ('' = none; default: the checkout's results/runs/, never committed)")
     a = p.parse_args()
     if a.episodes < 1 or a.steps < 1 or a.num_envs < 1 or a.fresh_resets < 1:
         p.error("--episodes, --steps, --num-envs and --fresh-resets must be >= 1")
     if not (0 <= a.poll_yield_us < float("inf") and 0 <= a.poll_sleep_us < float("inf")):
         p.error("--poll-yield-us and --poll-sleep-us must be finite and >= 0")
+    if a.csv:  # before the run, not after it
+        d = os.path.dirname(os.path.abspath(a.csv))
+        try:
+            os.makedirs(d, exist_ok=True)
+        except OSError as e:
+            p.error(f"--csv {a.csv}: cannot make its folder ({e.strerror}); give a path in a writable folder")
+        if (not os.path.isdir(d) or not os.access(d, os.W_OK) or os.path.isdir(a.csv)
+                or (os.path.exists(a.csv) and not os.access(a.csv, os.W_OK))):
+            p.error(f"--csv {a.csv}: cannot write there; give a path in a writable folder")
+        if os.path.exists(a.csv) and os.path.getsize(a.csv) > 0:
+            with open(a.csv) as f:
+                if f.readline().rstrip("\r\n").split(",") != list(ROW_COLUMNS):
+                    p.error(f"--csv {a.csv} has other columns than these rows; move it aside (e.g. into a before-* "
+                            "folder) or write to another file")
     return a
 
 
@@ -118,6 +133,12 @@ def sim_alone(env, seed, one_thread):
 
 PARTS = ("sim", "read", "write", "env", "batch", "policy", "reset", "end")
 AGENT_PARTS = ("read", "write", "env", "batch", "policy")  # the agent's side of a step: one Python thread
+ROW_COLUMNS = ("date", "git_commit", "cpu_model", "kernel", "nproc", "python", "servers", "load", "lb_model", "episodes",
+               "steps_per_episode", "interval_ms", "poll_yield_us", "poll_sleep_us", "setup", "num_envs", "steps_per_s",
+               "steps_per_s_with_resets", "speedup_vs_1_env", "ceiling_vs_1_env", "cpus", "sim_alone_intervals_per_s",
+               "sim_alone_two_lcores_intervals_per_s", *(f"{k}_us_per_step" for k in PARTS),
+               *(f"{k}_share" for k in PARTS), "reset_ms", "first_reset_ms", "fresh_process_reset_ms",
+               "episode_end_ms", "load1_before", "load1_after")
 
 
 def vector_ceiling(n, cpus, step_us, sim_us, agent_us):
@@ -239,7 +260,7 @@ def main():
         for k in PARTS:
             print(f"  {k:8} {float(row[f'{k}_us_per_step']):9.2f} {float(row[f'{k}_share']):7.1%}")
     if a.csv:
-        result_rows.append_rows(a.csv, rows)
+        result_rows.append_rows(a.csv, rows, ROW_COLUMNS)
         print(f"{len(rows)} rows appended to {a.csv}")
     return 0
 
