@@ -42,6 +42,7 @@ import numpy as np
 
 import eval_stats
 import marllb_env
+from marllb import result_rows
 from eval_world import heuristic_row, workload_env
 from marllb import result_rows
 
@@ -141,14 +142,9 @@ def parse():
     except ValueError as e:
         p.error(f"--events: {e}")
     if a.csv:
-        d = os.path.dirname(os.path.abspath(a.csv))
-        if (not os.path.isdir(d) or not os.access(d, os.W_OK) or os.path.isdir(a.csv)
-                or (os.path.exists(a.csv) and not os.access(a.csv, os.W_OK))):
-            p.error(f"--csv {a.csv}: cannot write there; give a path in a writable folder")
-        if os.path.exists(a.csv) and os.path.getsize(a.csv) > 0:
-            with open(a.csv) as f:
-                if f.readline().rstrip("\n").split(",") != list(ROW_COLUMNS):
-                    p.error(f"--csv {a.csv} has other columns than this script's rows; write to another file")
+        problem = result_rows.csv_target_problem(a.csv, ROW_COLUMNS)
+        if problem:
+            p.error(f"--csv {a.csv}: {problem}")
     return a
 
 

@@ -44,6 +44,25 @@ def git_commit(where=None):
     return commit
 
 
+def csv_target_problem(path, columns, make_folder=False):
+    """Why rows of `columns` cannot be appended to the CSV at path, or None when they can: for a
+    script to check before its run, not after it. make_folder: make a missing folder first."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if make_folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            return f"cannot make its folder ({e.strerror}); give a path in a writable folder"
+    if (not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(path)
+            or (os.path.exists(path) and not os.access(path, os.W_OK))):
+        return "cannot write there; give a path in a writable folder"
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path, newline="") as f:
+            if next(csv.reader(f), []) != list(columns):
+                return "has other columns than these rows; move it aside (e.g. into a before-* folder) or write to another file"
+    return None
+
+
 def append_rows(path, rows, columns=None):
     """Appends dict rows to the CSV at path (header written when the file is new or empty).
     Raises SystemExit with what to do when the file's header is not these columns."""

@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 
+from marllb import result_rows
 from marllb.tools import checkout, version
 
 ROOT = checkout()
@@ -84,19 +85,9 @@ def parse():
     if not (0 <= a.poll_yield_us < float("inf") and 0 <= a.poll_sleep_us < float("inf")):
         p.error("--poll-yield-us and --poll-sleep-us must be finite and >= 0")
     if a.csv:  # before the run, not after it
-        d = os.path.dirname(os.path.abspath(a.csv))
-        try:
-            os.makedirs(d, exist_ok=True)
-        except OSError as e:
-            p.error(f"--csv {a.csv}: cannot make its folder ({e.strerror}); give a path in a writable folder")
-        if (not os.path.isdir(d) or not os.access(d, os.W_OK) or os.path.isdir(a.csv)
-                or (os.path.exists(a.csv) and not os.access(a.csv, os.W_OK))):
-            p.error(f"--csv {a.csv}: cannot write there; give a path in a writable folder")
-        if os.path.exists(a.csv) and os.path.getsize(a.csv) > 0:
-            with open(a.csv) as f:
-                if f.readline().rstrip("\r\n").split(",") != list(ROW_COLUMNS):
-                    p.error(f"--csv {a.csv} has other columns than these rows; move it aside (e.g. into a before-* "
-                            "folder) or write to another file")
+        problem = result_rows.csv_target_problem(a.csv, ROW_COLUMNS, make_folder=True)
+        if problem:
+            p.error(f"--csv {a.csv}: {problem}")
     return a
 
 
@@ -184,7 +175,6 @@ def main():
     run_with_pythonpath([os.path.join(a.build, "core", "python")])  # the package of --build
     import numpy as np
     import marllb_env
-    from marllb import result_rows
     from marllb.vector_env import VectorLoadBalanceEnv
 
     kw = dict(episode_steps=a.steps, servers=a.servers, load=a.load, lb_model=a.lb_model,
