@@ -124,12 +124,10 @@ def parse():
         if fits < a.seeds:
             p.error(f"--seeds {a.seeds} --steps {a.steps}: the trace holds {fits} windows of {window:g} s after its "
                     f"first {TRACE_SKIP_S:g} s; use fewer --seeds or --steps, or drop trace-350 from --workloads")
-    if a.csv and os.path.exists(a.csv) and os.path.getsize(a.csv) > 0:
-        with open(a.csv, newline="") as f:
-            header = next(csv.reader(f), [])
-        if header != list(ROW_COLUMNS):
-            p.error(f"--csv {a.csv} has other columns than this evaluation's rows; move it aside (e.g. into a "
-                    f"before-* folder) or write to another file")
+    if a.csv:
+        problem = result_rows.csv_target_problem(a.csv, ROW_COLUMNS, make_folder=True)
+        if problem:
+            p.error(f"--csv {a.csv}: {problem}")
     return a
 
 

@@ -44,7 +44,6 @@ import eval_stats
 import marllb_env
 from marllb import result_rows
 from eval_world import heuristic_row, workload_env
-from marllb import result_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLICIES = ("sed", "sed-true-weights", "sed-provisioned-weights")

@@ -364,7 +364,8 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
     def __init__(self, episode_steps=100, servers="marllb7", load=0.85, trace=None, time_scale=1.0, seed=None,
                  lbs=1, trace_start_s=0.0, interval_ms=200.0, reward_type="var", reward_feature=REWARD_FEATURE, lb_model="marllb",
                  lb_policy="sed", sim=None, sim_args=(), start_timeout_s=30.0, step_timeout_s=60.0,
-                 poll_yield_s=2e-3, poll_sleep_s=50e-6, render_mode=None, reuse_sim=True, work="exp", provisioned=None, events=None):
+                 poll_sleep_s=50e-6, render_mode=None, reuse_sim=True, work="exp", provisioned=None, events=None,
+                 poll_yield_s=2e-3):
         if render_mode is not None:
             raise ValueError(f"render_mode {render_mode!r}: this environment renders nothing (metadata['render_modes'] "
                              f"is empty); leave render_mode None")
@@ -446,9 +447,9 @@ class LoadBalanceEnv(gymnasium.Env if gymnasium is not None else Env):
         # Where the time of steps and resets went, in ns (the environment's own clock reads):
         # write_ns the action write, sim_ns waiting for the simulator's next publish (the polls
         # alone), read_ns reading it, env_ns this class's own Python (checks, the observation
-        # array, the reward),
-        # start_ns resets (process start and the first observation), end_ns the wait for the
-        # process to end its run after an episode's last step; steps and resets count them.
+        # array, the reward), start_ns resets (process start and the first observation), end_ns
+        # the wait for the process to end its run after an episode's last step; steps and
+        # resets count them.
         self.timings = dict.fromkeys(("write_ns", "sim_ns", "read_ns", "env_ns", "start_ns", "end_ns",
                                       "steps", "resets"), 0)
 

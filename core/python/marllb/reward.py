@@ -38,9 +38,11 @@ def product(v):
 
 
 def variance(v):
-    """np.var(v) (ddof 0) of a 1-D float64 array, to the last bit: the same ufuncs in the same
+    """np.var(v) (ddof 0) of a 1-D float64 ndarray, to the last bit: the same ufuncs in the same
     order as numpy's own (the sum, the mean, the squared deviations, their sum over n) without
-    its argument handling, which is most of its cost for a few values (a reward per step)."""
+    its argument handling, which is most of its cost for a few values (a reward per step). It
+    takes no other input: fairness() converts its values first, and the reward functions below
+    are called through it."""
     n = v.size
     x = v - np.add.reduce(v) / n
     np.multiply(x, x, out=x)
