@@ -23,14 +23,16 @@ and the first reset of each environment (which starts its process) is left out o
 The simulator alone (the same run under SED, no agent; on one thread as the environment runs
 it, and as a plain run on two lcores) gives its own rate: the floor that no agent can beat.
 
-ceiling_vs_1_env is the most a setup's steps/s could be, as a multiple of one environment's
-measured rate, from the simulator alone and the setup's own agent side (vector_ceiling): every
-handoff free and the CPUs' time perfectly shared. For one environment it says what its
-handoffs cost; for the vector, what the CPUs allow it to gain at all.
+ceiling_vs_1_env estimates the most a setup's steps/s could be, as a multiple of one
+environment's measured rate, from the simulator alone and the setup's own agent side
+(vector_ceiling): every handoff free and the CPUs' time perfectly shared. For one environment
+it says what its handoffs cost; for the vector, what the CPUs allow it to gain at all. An
+estimate: the simulator alone runs after the timed episodes, and the host moves between them.
 
 Appends one row per setup (1 environment; the vector) to --csv (default
-results/runs/env_speed.csv, local; docs/rl.md's rows are results/rl/env_speed.csv) with the date, commit, CPU, kernel and the load average around the
-run. --build and --csv default to the checkout's (marllb.tools.checkout()).
+results/runs/env_speed.csv, local; docs/rl.md's rows are results/rl/env_speed.csv) with the
+date, commit, CPU, kernel and the load average around the run. --build and --csv default to
+the checkout's (marllb.tools.checkout()).
 """
 import argparse
 import csv
@@ -178,7 +180,8 @@ def main():
     from marllb.vector_env import VectorLoadBalanceEnv
 
     kw = dict(episode_steps=a.steps, servers=a.servers, load=a.load, lb_model=a.lb_model,
-              sim=os.path.join(a.build, "sim", "apps", "marllb-sim"), poll_yield_s=a.poll_yield_us * 1e-6, poll_sleep_s=a.poll_sleep_us * 1e-6)
+              sim=os.path.join(a.build, "sim", "apps", "marllb-sim"), poll_yield_s=a.poll_yield_us * 1e-6,
+              poll_sleep_s=a.poll_sleep_us * 1e-6)
     load_before = os.getloadavg()[0]
     results = {}
     for setup, n in (("1 env", 1), (f"vector of {a.num_envs}", a.num_envs)):
@@ -214,6 +217,7 @@ def main():
     single = results["1 env"]
     single_rate = single["tm"]["steps"] / (single["steps_ns"] / 1e9)
     cpus = len(os.sched_getaffinity(0))
+
     def agent_us(r):
         return sum(r["parts"][k] for k in AGENT_PARTS) / r["tm"]["steps"] / 1e3
 
