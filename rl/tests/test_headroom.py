@@ -82,12 +82,15 @@ def run(*args):
     (["--servers", "1,2", "--seeds", "1"], "--seeds must be 2..31"),
     (["--servers", "1,2", "--events", "/nonexistent.csv"], "is not a file"),
     (["--servers", "1,2", "--events", "/tmp"], "is not a file"),
-    (["--servers", "1,2", "--csv", "/nonexistent-dir/rows.csv"], "cannot write there"),
+    (["--servers", "1,2", "--csv", "{tmp}/missing-folder/rows.csv"], "cannot write there"),
     (["--servers", "1,2", "--csv", "/tmp"], "cannot write there"),
 ])
-def test_bad_arguments_exit_2_and_say_what_was_wrong(args, says):
-    r = run(*args)
+def test_bad_arguments_exit_2_and_say_what_was_wrong(args, says, tmp_path):
+    # a missing folder under the test's own tmp_path: one at a fixed path (/nonexistent-dir) exists
+    # on a machine once any run made it, and the test then fails there for good
+    r = run(*(a.replace("{tmp}", str(tmp_path)) for a in args))
     assert r.returncode == 2 and says in r.stderr, r.stderr
+    assert not (tmp_path / "missing-folder").exists()
 
 
 def test_a_csv_of_other_columns_is_refused_and_kept(tmp_path):
