@@ -3,6 +3,7 @@ console script pip installs (pyproject.toml, [project.scripts]); scripts/*.sh ru
 source tree (scripts/lib.sh puts core/python on PYTHONPATH):
 
   bench_compare      marllb-bench-compare      the benchmark regression gate on two bench CSVs
+  bench_goals        marllb-bench-goals        issue #24's goals (bench/goals.toml) judged on one benchmark run
   bench_to_csv       marllb-bench-to-csv       Google Benchmark JSON -> the project's bench CSV
   oneway_series      marllb-oneway-series      rows and summary of scripts/oneway_series.sh
   scenarios_summary  marllb-scenarios-summary  the verdict of a scenario run

@@ -1,0 +1,146 @@
+"""marllb-bench-goals: each goal of bench/goals.toml judged on one run's CSVs, ok within its
+limit and miss over it, the floor reported beside it; a missing benchmark or a file that is not
+a CSV of the suite is a user error (exit 2) naming it, never a goal met or missed."""
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+from marllb.tools import bench_goals
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
+GOALS = os.path.join(ROOT, "bench", "goals.toml")
+TOOL = [sys.executable, "-m", "marllb.tools.bench_goals", "--goals", GOALS]
+
+
+def keys(goals, prefix):
+    out = set()
+    for g in goals:
+        floor = g.get("floor", [])
+        for k in [g["value"], *([floor] if isinstance(floor, str) else floor)]:
+            if k.startswith(prefix) == (prefix == "python:"):
+                out.add(k)
+    return out
+
+
+def write_bench(path, values):
+    """A bench CSV (marllb-bench-to-csv's columns) with one median per key."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["git_commit", "cpu_model", "date", "binary", "benchmark", "metric", "unit", "repetitions", "median",
+                    "min", "max", "values"])
+        for key, v in sorted(values.items()):
+            binary, rest = key.split(":", 1)
+            bench, metric = rest.rsplit(":", 1)
+            w.writerow(["abc123", "Test CPU", "2026-12-07", binary, bench, metric, "ns", 1, v, v, v, v])
+    return str(path)
+
+
+def write_python(path, runs):
+    """bench_python.py's CSV: runs is [(date, {case: p50_ns})]."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["case", "p50_ns", "date", "git_commit", "cpu_model"])
+        for date, cases in runs:
+            for case, v in cases.items():
+                w.writerow([case, v, date, "abc123", "Test CPU"])
+    return str(path)
+
+
+def good_values():
+    """Values under every goal: each value at half its limit (absolute) or half its ratio."""
+    goals = bench_goals.load_goals(GOALS)
+    bench, python = {k: 10.0 for k in keys(goals, "bench")}, {}
+    for g in goals:
+        floor = g.get("floor", [])
+        floors = [floor] if isinstance(floor, str) else floor
+        for k in floors:
+            (python if k.startswith("python:") else bench)[k] = 10.0
+        target = (g["limit_ns"] / 2 if "limit_ns" in g else g["limit_ratio"] / 2 * 10.0 * len(floors))
+        raw = target * g.get("per", 1)
+        (python if g["value"].startswith("python:") else bench)[g["value"]] = raw
+    return goals, bench, {k.split(":")[1]: v for k, v in python.items()}
+
+
+def run(tmp_path, bench, python=None, *extra):
+    args = ["--bench", write_bench(tmp_path / "bench.csv", bench)]
+    if python is not None:
+        args += ["--python", write_python(tmp_path / "py.csv", python)]
+    return subprocess.run(TOOL + args + list(extra), capture_output=True, text=True, timeout=60)
+
+
+def test_every_goal_within_its_limit_is_ok_and_one_over_is_a_miss_named_in_the_summary(tmp_path):
+    goals, bench, python = good_values()
+    r = run(tmp_path, bench, [("2026-12-07T01:00:00Z", python)], "--csv", str(tmp_path / "rows.csv"))
+    assert r.returncode == 0, r.stderr
+    assert f"{len(goals)} of {len(goals)} goals met" in r.stdout
+    with open(tmp_path / "rows.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["goal"] for row in rows] == [g["id"] for g in goals] and {row["verdict"] for row in rows} == {"ok"}
+    # each goal pushed to 1.1x its limit misses, alone
+    for g in goals:
+        b, p = dict(bench), dict(python)
+        if g["value"].startswith("python:"):
+            p[g["value"].split(":")[1]] *= 2.2
+        else:
+            b[g["value"]] *= 2.2
+        r = run(tmp_path, b, [("2026-12-07T01:00:00Z", p)])
+        assert r.returncode == 0 and f"missed: {g['id']}" in r.stdout and f"{len(goals) - 1} of {len(goals)}" in r.stdout, r.stdout
+
+
+def test_a_goal_per_server_divides_its_value_and_not_its_ratio(tmp_path):
+    goals, bench, python = good_values()
+    g = next(g for g in goals if g.get("per"))
+    (v, floor, ratio, _, _, verdict), = [bench_goals.judge(g, write_and_load(tmp_path, bench), {})]
+    assert v == bench[g["value"]] / g["per"] and ratio == bench[g["value"]] / floor and verdict == "ok"
+
+
+def write_and_load(tmp_path, bench):
+    from marllb.tools import bench_compare
+    return bench_compare.load_csv(write_bench(tmp_path / "direct.csv", bench))
+
+
+def test_the_newest_python_run_is_judged_and_without_it_the_python_goals_are_left_out(tmp_path):
+    goals, bench, python = good_values()
+    slow = {k: v * 100 for k, v in python.items()}
+    r = run(tmp_path, bench, [("2026-12-07T02:00:00Z", python), ("2026-12-07T01:00:00Z", slow)])
+    assert r.returncode == 0 and f"{len(goals)} of {len(goals)} goals met" in r.stdout, r.stdout
+    r = run(tmp_path, bench, [("2026-12-07T01:00:00Z", python), ("2026-12-07T02:00:00Z", slow)])
+    assert "missed: python_read_kept, python_read_arrays" in r.stdout, r.stdout
+    r = run(tmp_path, bench)
+    n_python = sum(1 for g in goals if g["value"].startswith("python:"))
+    assert r.returncode == 0 and "Python goals are left out" in r.stdout
+    assert f"{len(goals) - n_python} of {len(goals) - n_python} goals met" in r.stdout
+
+
+def test_a_missing_benchmark_or_a_file_of_something_else_exits_2_naming_it(tmp_path):
+    _, bench, python = good_values()
+    gone = "bench_sim:BM_TableTouch/flows:65536:time_ns"
+    r = run(tmp_path, {k: v for k, v in bench.items() if k != gone}, [("2026-12-07T01:00:00Z", python)])
+    assert r.returncode == 2 and gone in r.stderr and "scripts/bench.sh" in r.stderr and r.stdout == "", r.stderr
+    r = run(tmp_path, bench, [("2026-12-07T01:00:00Z", {k: v for k, v in python.items() if k != "dicts_kept"})])
+    assert r.returncode == 2 and "'dicts_kept'" in r.stderr, r.stderr
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    r = subprocess.run(TOOL + ["--bench", write_bench(tmp_path / "b.csv", bench), "--python", str(other)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "not a bench_python.py CSV" in r.stderr, r.stderr
+    r = subprocess.run(TOOL + ["--bench", str(other)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "not a benchmark CSV" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("text, says", [
+    ('[[goal]]\nid = "x"\nvalue = "bench_core:A:time_ns"\n', "one of limit_ns or limit_ratio"),
+    ('[[goal]]\nid = "x"\nvalue = "bench_core:A:time_ns"\nlimit_ratio = 2\n', "no floor"),
+    ('[[goal]\n', "goals.toml"),
+])
+def test_a_bad_goals_file_exits_2_saying_what_is_wrong(tmp_path, text, says):
+    goals = tmp_path / "goals.toml"
+    goals.write_text(text)
+    _, bench, _ = good_values()
+    r = subprocess.run([sys.executable, "-m", "marllb.tools.bench_goals", "--goals", str(goals), "--bench",
+                        write_bench(tmp_path / "b.csv", bench)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and says in r.stderr, r.stderr
