@@ -97,7 +97,10 @@ def judge(goal, bench, python):
 
 
 def num(x, digits=3):
-    return "" if x is None else f"{x:.{digits}g}"
+    """x to `digits` significant digits, never in exponent form (a table's and a CSV's)."""
+    if x is None:
+        return ""
+    return f"{x:,.0f}" if abs(x) >= 10 ** digits else f"{float(f'{x:.{digits}g}'):g}"
 
 
 def main(argv=None):
@@ -141,8 +144,8 @@ def main(argv=None):
         print(f"| `{g['id']}` | {g['source']} | {num(value)} ns | {num(floor)} ns | {num(ratio)}x | {goal} | {verdict} |")
         rows.append({"date": now, "bench_git_commit": meta.get("git_commit", ""), "bench_cpu_model": meta.get("cpu_model", ""),
                      "bench_date": meta.get("date", ""), "python_git_commit": python_row.get("git_commit", ""),
-                     "goal": g["id"], "source": g["source"], "value": num(value, 4), "floor": num(floor, 4),
-                     "ratio": num(ratio, 4), "limit": f"{limit:g}", "unit": unit, "verdict": verdict})
+                     "goal": g["id"], "source": g["source"], "value": num(value, 4).replace(",", ""), "floor": num(floor, 4).replace(",", ""),
+                     "ratio": num(ratio, 4).replace(",", ""), "limit": f"{limit:g}", "unit": unit, "verdict": verdict})
     missed = [r["goal"] for r in rows if r["verdict"] == "miss"]
     print(f"{len(rows) - len(missed)} of {len(rows)} goals met" + (f"; missed: {', '.join(missed)}" if missed else ""))
     if a.csv:
