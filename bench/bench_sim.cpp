@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <unistd.h>
 
@@ -42,6 +43,27 @@ std::vector<std::array<std::uint8_t, kFrameLen>> open_flows(LoadBalancer &lb, un
     return acks;
 }
 
+// The frames in a fixed shuffled order (xorshift), so that neither the frames nor the buckets
+// stream in address order: the order of BM_LbAckBurst and BM_TableTouchBurst alike.
+template <class Frames> auto shuffled(Frames &frames) {
+    std::vector<decltype(frames[0].data())> order(frames.size());
+    for (std::size_t i = 0; i < frames.size(); ++i) order[i] = frames[i].data();
+    std::uint64_t x = 88172645463325252ull;
+    for (std::size_t i = order.size() - 1; i > 0; --i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        std::swap(order[i], order[x % (i + 1)]);
+    }
+    return order;
+}
+
+// The ns_per_packet counter of a burst benchmark: kIsRate | kInvert gives seconds per item;
+// counting items in billions makes it ns.
+void count_packets(benchmark::State &state, unsigned burst) {
+    state.SetItemsProcessed(state.iterations() * burst);
+    state.counters["ns_per_packet"] = benchmark::Counter(double(state.iterations() * burst) * 1e-9,
+                                                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 // A data-plane packet: an ACK of a live flow (parse, lookup, duration sample, forward).
 void BM_LbAckPacket(benchmark::State &state) {
     LoadBalancer lb(config(64));
@@ -63,13 +85,7 @@ void BM_LbAckBurst(benchmark::State &state) {
     constexpr unsigned kBurst = 32;
     LoadBalancer lb(config(64));
     auto acks = open_flows(lb, unsigned(state.range(0)));
-    std::vector<std::uint8_t *> order(acks.size());
-    for (std::size_t i = 0; i < acks.size(); ++i) order[i] = acks[i].data();
-    std::uint64_t x = 88172645463325252ull; // xorshift: a fixed shuffle
-    for (std::size_t i = order.size() - 1; i > 0; --i) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        std::swap(order[i], order[x % (i + 1)]);
-    }
+    const auto order = shuffled(acks);
     std::uint16_t lens[kBurst];
     std::fill(std::begin(lens), std::end(lens), std::uint16_t(kFrameLen));
     int server[kBurst];
@@ -81,10 +97,7 @@ void BM_LbAckBurst(benchmark::State &state) {
         benchmark::DoNotOptimize(server);
         i += kBurst;
     }
-    state.SetItemsProcessed(state.iterations() * kBurst);
-    // kIsRate | kInvert gives seconds per item; counting items in billions makes it ns.
-    state.counters["ns_per_packet"] = benchmark::Counter(double(state.iterations() * kBurst) * 1e-9,
-                                                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    count_packets(state, kBurst);
 }
 BENCHMARK(BM_LbAckBurst)->ArgName("flows")->Arg(1024)->Arg(65536);
 
@@ -157,26 +170,36 @@ BENCHMARK(BM_ObservePublish)->ArgNames({"changed", "raw"})->Args({0, 0})->Args({
 // state machine, no sampling: the memory traffic any flow-table LB pays at this table size.
 // The next frame is chosen only once the bucket has been read, so misses do not overlap
 // across packets: one packet at a time, as BM_LbAckPacket processes them.
-void BM_TableTouch(benchmark::State &state) {
-    const auto flows = unsigned(state.range(0));
-    std::vector<std::array<std::uint8_t, kFrameLen>> frames(flows);
-    for (unsigned i = 0; i < flows; ++i)
-        build_frame(frames[i].data(), FlowKey{0x0A000000u | i, kVip, 2000, kVipPort}, kTcpAck, 2);
+// The touch benchmarks' frames (an ACK per flow), table (a bucket per flow, rounded up to a
+// power of two) and hash of a frame's addresses and ports.
+struct TouchTable {
     struct alignas(64) Bucket {
         std::uint64_t word[8];
     };
-    unsigned size = 1;
-    while (size < flows) size *= 2;
-    std::vector<Bucket> table(size);
-    std::size_t i = 0;
-    for (auto _ : state) {
-        const std::uint8_t *f = frames[i].data() + kEthLen;
+    std::vector<std::array<std::uint8_t, kFrameLen>> frames;
+    std::vector<Bucket> table;
+    explicit TouchTable(unsigned flows) : frames(flows), table(std::bit_ceil(flows)) {
+        for (unsigned i = 0; i < flows; ++i)
+            build_frame(frames[i].data(), FlowKey{0x0A000000u | i, kVip, 2000, kVipPort}, kTcpAck, 2);
+    }
+    static std::uint64_t hash(const std::uint8_t *frame) {
+        const std::uint8_t *f = frame + kEthLen;
         std::uint64_t a, b;
         std::memcpy(&a, f + 12, 8); // source and destination address
         std::memcpy(&b, f + kIpv4Len, 4); // ports
-        std::uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
-        h ^= h >> 29;
-        Bucket &bk = table[h & (size - 1)];
+        const std::uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+        return h ^ (h >> 29);
+    }
+    Bucket &bucket(std::uint64_t h) { return table[h & (table.size() - 1)]; }
+};
+
+void BM_TableTouch(benchmark::State &state) {
+    TouchTable t(unsigned(state.range(0)));
+    auto &frames = t.frames;
+    std::size_t i = 0;
+    for (auto _ : state) {
+        const std::uint64_t h = TouchTable::hash(frames[i].data());
+        auto &bk = t.bucket(h);
         bk.word[0] += 1;
         bk.word[1] = h;
         benchmark::DoNotOptimize(bk);
@@ -194,23 +217,8 @@ BENCHMARK(BM_TableTouch)->ArgName("flows")->Arg(1024)->Arg(65536);
 // for each miss in turn, and at 65,536 flows costs more than the LB's burst does.
 void BM_TableTouchBurst(benchmark::State &state) {
     constexpr unsigned kBurst = 32;
-    const auto flows = unsigned(state.range(0));
-    std::vector<std::array<std::uint8_t, kFrameLen>> frames(flows);
-    for (unsigned i = 0; i < flows; ++i)
-        build_frame(frames[i].data(), FlowKey{0x0A000000u | i, kVip, 2000, kVipPort}, kTcpAck, 2);
-    std::vector<const std::uint8_t *> order(flows);
-    for (std::size_t i = 0; i < flows; ++i) order[i] = frames[i].data();
-    std::uint64_t x = 88172645463325252ull; // BM_LbAckBurst's shuffle
-    for (std::size_t i = order.size() - 1; i > 0; --i) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        std::swap(order[i], order[x % (i + 1)]);
-    }
-    struct alignas(64) Bucket {
-        std::uint64_t word[8];
-    };
-    unsigned size = 1;
-    while (size < flows) size *= 2;
-    std::vector<Bucket> table(size);
+    TouchTable t(unsigned(state.range(0)));
+    const auto order = shuffled(t.frames);
     std::size_t i = 0;
     for (auto _ : state) {
         if (i + kBurst > order.size()) i = 0;
@@ -218,24 +226,18 @@ void BM_TableTouchBurst(benchmark::State &state) {
         std::uint64_t h[kBurst];
         for (unsigned k = 0; k < kBurst; ++k) __builtin_prefetch(f[k] + kEthLen);
         for (unsigned k = 0; k < kBurst; ++k) {
-            std::uint64_t a, b;
-            std::memcpy(&a, f[k] + kEthLen + 12, 8); // source and destination address
-            std::memcpy(&b, f[k] + kEthLen + kIpv4Len, 4); // ports
-            h[k] = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
-            h[k] ^= h[k] >> 29;
-            __builtin_prefetch(&table[h[k] & (size - 1)]);
+            h[k] = TouchTable::hash(f[k]);
+            __builtin_prefetch(&t.bucket(h[k]));
         }
         for (unsigned k = 0; k < kBurst; ++k) {
-            Bucket &bk = table[h[k] & (size - 1)];
+            auto &bk = t.bucket(h[k]);
             bk.word[0] += 1;
             bk.word[1] = h[k];
             benchmark::DoNotOptimize(bk);
         }
         i += kBurst;
     }
-    state.SetItemsProcessed(state.iterations() * kBurst);
-    state.counters["ns_per_packet"] = benchmark::Counter(double(state.iterations() * kBurst) * 1e-9,
-                                                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    count_packets(state, kBurst);
 }
 BENCHMARK(BM_TableTouchBurst)->ArgName("flows")->Arg(1024)->Arg(65536);
 
