@@ -14,6 +14,7 @@ a file that cannot be read or lacks a benchmark a goal needs (named, with what m
 import argparse
 import csv
 import datetime
+import math
 import os
 import sys
 import tomllib
@@ -30,7 +31,22 @@ class GoalError(Exception):
     pass
 
 
+KEYS = {"id": str, "source": str, "what": str, "value": str, "floor": (str, list), "per": int,
+        "limit_ns": (int, float), "limit_ratio": (int, float)}
+
+
+def check_key(path, gid, key):
+    """A value or floor key is "binary:benchmark:metric" or "python:case:p50_ns"."""
+    parts = key.split(":")
+    if key.startswith("python:") and (len(parts) != 3 or not parts[1] or parts[2] != "p50_ns"):
+        raise GoalError(f"{path}: goal {gid!r}: {key!r} is not python:CASE:p50_ns (the Python CSV has p50_ns only)")
+    if not key.startswith("python:") and (len(parts) < 3 or not all(parts)):
+        raise GoalError(f"{path}: goal {gid!r}: {key!r} is not binary:benchmark:metric as bench.csv names it")
+
+
 def load_goals(path):
+    """The goals of a goals file, each checked: its keys and their types, one limit, a floor for a
+    ratio, value and floor keys of the two CSVs' forms; ids unique; at least one goal."""
     try:
         with open(path, "rb") as f:
             doc = tomllib.load(f)
@@ -38,43 +54,85 @@ def load_goals(path):
         raise GoalError(f"cannot read {path}: {e.strerror}")
     except tomllib.TOMLDecodeError as e:
         raise GoalError(f"{path}: {e}")
-    goals = doc.get("goal", [])
+    goals = doc.get("goal")
+    if set(doc) != {"goal"} or not isinstance(goals, list) or not goals:
+        raise GoalError(f"{path}: give the goals as [[goal]] tables and nothing else (it has {', '.join(doc) or 'nothing'})")
+    seen = set()
     for g in goals:
-        if not isinstance(g.get("id"), str) or "value" not in g or ("limit_ns" in g) == ("limit_ratio" in g):
-            raise GoalError(f"{path}: goal {g.get('id', g)!r} needs an id, a value and one of limit_ns or limit_ratio")
-        if "limit_ratio" in g and "floor" not in g:
-            raise GoalError(f"{path}: goal {g['id']!r} has a limit_ratio and no floor to divide by")
+        if not isinstance(g, dict):
+            raise GoalError(f"{path}: a goal is a [[goal]] table, not {g!r}")
+        gid = g.get("id")
+        if not isinstance(gid, str) or not gid or gid in seen:
+            raise GoalError(f"{path}: every goal needs an id of its own (got {gid!r})")
+        seen.add(gid)
+        for k, v in g.items():
+            if k not in KEYS:
+                raise GoalError(f"{path}: goal {gid!r}: unknown key {k!r} (known: {', '.join(KEYS)})")
+            if not isinstance(v, KEYS[k]) or isinstance(v, bool):
+                raise GoalError(f"{path}: goal {gid!r}: {k} = {v!r} is not a {getattr(KEYS[k], '__name__', 'number')}")
+        if "value" not in g or "source" not in g or ("limit_ns" in g) == ("limit_ratio" in g):
+            raise GoalError(f"{path}: goal {gid!r} needs a source, a value and one of limit_ns or limit_ratio")
+        floors = [g["floor"]] if isinstance(g.get("floor"), str) else g.get("floor")
+        if floors is not None and (not floors or not all(isinstance(k, str) for k in floors)):
+            raise GoalError(f"{path}: goal {gid!r}: floor is a key or a non-empty list of keys")
+        if "limit_ratio" in g and floors is None:
+            raise GoalError(f"{path}: goal {gid!r} has a limit_ratio and no floor to divide by")
+        if g.get("per", 1) < 1 or g.get("limit_ns", g.get("limit_ratio")) <= 0:
+            raise GoalError(f"{path}: goal {gid!r}: per and the limit must be > 0")
+        for k in [g["value"], *(floors or [])]:
+            check_key(path, gid, k)
     return goals
 
 
 def load_python(path):
-    """{case: p50_ns} of the newest run (date) in bench_python.py's CSV."""
+    """{case: p50_ns} of the newest run (date) in bench_python.py's CSV, and that run's first row."""
+    make = "make it with /usr/bin/python3 bench/bench_python.py --csv FILE"
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = [(reader.line_num, r) for r in reader]
+            header = reader.fieldnames or []
     except OSError as e:
         raise GoalError(f"cannot read {path}: {e.strerror}")
-    if not rows or not {"case", "p50_ns", "date"} <= set(rows[0]):
-        raise GoalError(f"{path} is not a bench_python.py CSV (columns case, p50_ns, date); "
-                        "make it with /usr/bin/python3 bench/bench_python.py --csv FILE")
-    newest = max(r["date"] for r in rows)
-    run = [r for r in rows if r["date"] == newest]
-    try:
-        return {r["case"]: float(r["p50_ns"]) for r in run if r["p50_ns"]}, run[0]
-    except ValueError as e:
-        raise GoalError(f"{path}: a p50_ns that is not a number ({e})")
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise GoalError(f"{path} is not a CSV ({e}); {make}")
+    if not {"case", "p50_ns", "date"} <= set(header):
+        raise GoalError(f"{path} is not a bench_python.py CSV (columns case, p50_ns, date); {make}")
+    if not rows:
+        raise GoalError(f"{path} has a header and no rows: no read was timed; {make}")
+    for line, r in rows:
+        if None in r or None in r.values():
+            raise GoalError(f"{path}:{line}: {len(r) - (None in r)} fields where the header has {len(header)} (cut short?)")
+    newest = max(r["date"] for _, r in rows)
+    cases = {}
+    for line, r in rows:
+        if r["date"] != newest:
+            continue
+        if r["case"] in cases:
+            raise GoalError(f"{path}:{line}: a second row for case {r['case']!r} in the run of {newest}")
+        try:
+            cases[r["case"]] = float(r["p50_ns"]) if r["p50_ns"] else None
+        except ValueError:
+            raise GoalError(f"{path}:{line}: p50_ns of case {r['case']!r} is {r['p50_ns']!r}, not a number")
+    return cases, next(r for _, r in rows if r["date"] == newest)
 
 
 def read(key, bench, python):
-    """The value of one key ("python:case:p50_ns" or a bench.csv key), or GoalError naming it."""
+    """The value of one key ("python:case:p50_ns" or a bench.csv key): a finite number > 0, or
+    GoalError naming the key (a value of 0 or below, or not finite, judges nothing)."""
     if key.startswith("python:"):
         case = key.split(":")[1]
         if case not in python:
             raise GoalError(f"the Python CSV has no case {case!r} in its newest run: run bench/bench_python.py of this tree")
-        return python[case]
-    v = bench_compare.value(bench, key)
-    if v is None:
-        raise GoalError(f"{bench.path} has no {key}: run scripts/bench.sh (all three suites) of this tree")
+        v = python[case]
+        if v is None:
+            raise GoalError(f"the Python CSV's case {case!r} has no p50_ns in its newest run: run bench/bench_python.py again")
+    else:
+        v = bench_compare.value(bench, key)
+        if v is None:
+            raise GoalError(f"{bench.path} has no {key}: run scripts/bench.sh (all three suites) of this tree")
+    if not (0 < v < math.inf):
+        raise GoalError(f"{key} is {v!r}: a time must be finite and above 0 to judge a goal on; run the benchmark again")
     return v
 
 
@@ -93,7 +151,21 @@ def judge(goal, bench, python):
         limit, unit, measured = goal["limit_ns"], "ns", value
     else:
         limit, unit, measured = goal["limit_ratio"], "x floor", ratio
-    return value, floor, ratio, limit, unit, "ok" if measured is not None and measured <= limit else "miss"
+    return value, floor, ratio, limit, unit, "ok" if measured <= limit else "miss"
+
+
+def csv_problem(path):
+    """Why rows cannot be appended to the CSV at path, checked before anything is read and
+    without making anything: its folder, or the nearest folder above it that exists, must be
+    writable (append_rows makes the missing ones)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder):
+        return result_rows.csv_target_problem(path, ROW_COLUMNS)
+    while not os.path.isdir(folder):
+        if os.path.exists(folder):
+            return f"{folder} is not a folder; give a path in a writable folder"
+        folder = os.path.dirname(folder)
+    return None if os.access(folder, os.W_OK) else f"cannot make its folder under {folder}; give a path in a writable folder"
 
 
 def num(x, digits=3):
@@ -112,7 +184,7 @@ def main(argv=None):
     p.add_argument("--csv", help="append one row per goal here")
     a = p.parse_args(argv)
     if a.csv:
-        problem = result_rows.csv_target_problem(a.csv, ROW_COLUMNS, make_folder=True)
+        problem = csv_problem(a.csv)
         if problem:
             p.error(f"--csv {a.csv}: {problem}")
     try:
