@@ -80,7 +80,7 @@ def run(*args):
     (["--servers", "1,2", "--provisioned", "1,2,3"], "3 capacities for 2 servers"),
     (["--servers", "1,2", "--workloads", "trace-350"], "is not poisson-LOAD"),
     (["--servers", "1,2", "--seeds", "1"], "--seeds must be 2..31"),
-    (["--servers", "1,2", "--events", "/nonexistent.csv"], "is not a file"),
+    (["--servers", "1,2", "--events", "{tmp}/missing-folder/events.csv"], "is not a file"),
     (["--servers", "1,2", "--events", "/tmp"], "is not a file"),
     (["--servers", "1,2", "--csv", "{tmp}/missing-folder/rows.csv"], "cannot write there"),
     (["--servers", "1,2", "--csv", "/tmp"], "cannot write there"),

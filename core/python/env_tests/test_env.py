@@ -304,15 +304,16 @@ def test_a_schedule_changes_every_episode_from_its_start_and_the_same_seed_repea
     assert a_info["episode"]["events"] == "throttle.csv" and a_info["episode"]["work"] == "pareto:1.5"
 
 
-def test_bad_constructor_arguments_say_what_is_accepted():
+def test_bad_constructor_arguments_say_what_is_accepted(tmp_path):
+    missing = tmp_path / "missing-folder"  # never made: a fixed path could exist on some machine
     with pytest.raises(ValueError, match="preset"):
         marllb_env.LoadBalanceEnv(servers="1,x")
     with pytest.raises(ValueError, match="use one of jain"):
         marllb_env.LoadBalanceEnv(reward_type="fair")
     with pytest.raises(FileNotFoundError, match="sim/traces"):
-        marllb_env.LoadBalanceEnv(trace="/nonexistent.csv")
+        marllb_env.LoadBalanceEnv(trace=str(missing / "trace.csv"))
     with pytest.raises(FileNotFoundError, match="not an executable"):
-        marllb_env.LoadBalanceEnv(sim="/nonexistent/marllb-sim")
+        marllb_env.LoadBalanceEnv(sim=str(missing / "marllb-sim"))
     with pytest.raises(ValueError, match=r"lbs must be a whole number in \[1, 64\]"):
         marllb_env.LoadBalanceEnv(lbs=0)
     with pytest.raises(ValueError, match="trace_start_s must be a finite number >= 0"):
@@ -323,8 +324,8 @@ def test_bad_constructor_arguments_say_what_is_accepted():
         marllb_env.LoadBalanceEnv(load=0.85, trace_start_s=30)
     with pytest.raises(ValueError, match="provisioned gives 2 capacities for 7 servers"):
         marllb_env.LoadBalanceEnv(provisioned="1,1")
-    with pytest.raises(FileNotFoundError, match="events '/nonexistent.csv' does not exist"):
-        marllb_env.LoadBalanceEnv(events="/nonexistent.csv")
+    with pytest.raises(FileNotFoundError, match="events '.*/events.csv' does not exist"):
+        marllb_env.LoadBalanceEnv(events=str(missing / "events.csv"))
     for yield_s, sleep_s in ((-1e-3, 50e-6), (float("nan"), 50e-6), (2e-3, float("inf"))):
         with pytest.raises(ValueError, match="poll_yield_s and poll_sleep_s must be finite and >= 0"):
             marllb_env.LoadBalanceEnv(poll_yield_s=yield_s, poll_sleep_s=sleep_s)
