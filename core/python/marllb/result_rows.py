@@ -46,21 +46,42 @@ def git_commit(where=None):
 
 def csv_target_problem(path, columns, make_folder=False):
     """Why rows of `columns` cannot be appended to the CSV at path, or None when they can: for a
-    script to check before its run, not after it. make_folder: make a missing folder first."""
+    script to check before its run, not after it. make_folder: a missing folder is fine if it
+    can be made; it is made to prove that, then removed again (append_rows makes it), so a run
+    refused for another reason leaves nothing behind."""
     folder = os.path.dirname(os.path.abspath(path))
+    made = []  # the folders this check makes, deepest first
     if make_folder:
+        d = folder
+        while not os.path.lexists(d):
+            made.append(d)
+            d = os.path.dirname(d)
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as e:
+            made = [d for d in made if os.path.isdir(d)]
+            _remove(made)
             return f"cannot make its folder ({e.strerror}); give a path in a writable folder"
-    if (not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(path)
-            or (os.path.exists(path) and not os.access(path, os.W_OK))):
-        return "cannot write there; give a path in a writable folder"
-    if os.path.exists(path) and os.path.getsize(path) > 0:
-        with open(path, newline="") as f:
-            if next(csv.reader(f), []) != list(columns):
-                return "has other columns than these rows; move it aside (e.g. into a before-* folder) or write to another file"
-    return None
+    try:
+        if (not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(path)
+                or (os.path.exists(path) and not os.access(path, os.W_OK))):
+            return "cannot write there; give a path in a writable folder"
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path, newline="") as f:
+                if next(csv.reader(f), []) != list(columns):
+                    return "has other columns than these rows; move it aside (e.g. into a before-* folder) or write to another file"
+        return None
+    finally:
+        _remove(made)
+
+
+def _remove(folders):
+    """Removes the empty folders given deepest first (the ones a check made)."""
+    for d in folders:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def append_rows(path, rows, columns=None):

@@ -154,20 +154,6 @@ def judge(goal, bench, python):
     return value, floor, ratio, limit, unit, "ok" if measured <= limit else "miss"
 
 
-def csv_problem(path):
-    """Why rows cannot be appended to the CSV at path, checked before anything is read and
-    without making anything: its folder, or the nearest folder above it that exists, must be
-    writable (append_rows makes the missing ones)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(folder):
-        return result_rows.csv_target_problem(path, ROW_COLUMNS)
-    while not os.path.isdir(folder):
-        if os.path.exists(folder):
-            return f"{folder} is not a folder; give a path in a writable folder"
-        folder = os.path.dirname(folder)
-    return None if os.access(folder, os.W_OK) else f"cannot make its folder under {folder}; give a path in a writable folder"
-
-
 def num(x, digits=3):
     """x to `digits` significant digits, never in exponent form (a table's and a CSV's)."""
     if x is None:
@@ -184,7 +170,7 @@ def main(argv=None):
     p.add_argument("--csv", help="append one row per goal here")
     a = p.parse_args(argv)
     if a.csv:
-        problem = csv_problem(a.csv)
+        problem = result_rows.csv_target_problem(a.csv, ROW_COLUMNS, make_folder=True)
         if problem:
             p.error(f"--csv {a.csv}: {problem}")
     try:

@@ -190,7 +190,7 @@ def test_a_csv_it_cannot_write_is_refused_before_anything_and_makes_no_folder(tm
     blocker.write_text("x")
     r = subprocess.run(TOOL + ["--bench", write_bench(tmp_path / "b.csv", bench), "--csv", str(blocker / "sub" / "rows.csv")],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "is not a folder" in r.stderr, r.stderr
+    assert r.returncode == 2 and "cannot make its folder" in r.stderr, r.stderr
     r = subprocess.run(TOOL + ["--bench", str(tmp_path / "missing.csv"), "--csv", str(tmp_path / "new" / "sub" / "rows.csv")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "missing.csv" in r.stderr and not (tmp_path / "new").exists(), r.stderr
