@@ -144,15 +144,20 @@ def load_csv(path):
     return table
 
 
-def load_gate(path):
+def load_toml(path, what):
+    """The TOML document at path, or GateError naming `what` (e.g. "gate file") and the path."""
     import tomllib  # Python 3.11: here, not at the top, so that an older interpreter gets to under_system_python()
     try:
         with open(path, "rb") as f:
-            gate = tomllib.load(f)
+            return tomllib.load(f)
     except OSError as e:
-        raise GateError(f"cannot read gate file {path}: {e.strerror}")
+        raise GateError(f"cannot read {what} {path}: {e.strerror}")
     except tomllib.TOMLDecodeError as e:
-        raise GateError(f"gate file {path} is not valid TOML: {e}")
+        raise GateError(f"{what} {path} is not valid TOML: {e}")
+
+
+def load_gate(path):
+    gate = load_toml(path, "gate file")
     for name, rule in gate.get("ratio", {}).items():
         for key in ("numerator", "denominator", "max_growth"):
             if key not in rule:

@@ -17,7 +17,6 @@ import datetime
 import math
 import os
 import sys
-import tomllib
 
 from marllb import result_rows
 from marllb.tools import bench_compare, checkout, version
@@ -44,16 +43,16 @@ def check_key(path, gid, key):
         raise GoalError(f"{path}: goal {gid!r}: {key!r} is not binary:benchmark:metric as bench.csv names it")
 
 
+def floor_keys(goal):
+    """A goal's floor as a list of keys (none, one, or the ones summed)."""
+    floor = goal.get("floor", [])
+    return [floor] if isinstance(floor, str) else floor
+
+
 def load_goals(path):
     """The goals of a goals file, each checked: its keys and their types, one limit, a floor for a
     ratio, value and floor keys of the two CSVs' forms; ids unique; at least one goal."""
-    try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-    except OSError as e:
-        raise GoalError(f"cannot read {path}: {e.strerror}")
-    except tomllib.TOMLDecodeError as e:
-        raise GoalError(f"{path}: {e}")
+    doc = bench_compare.load_toml(path, "goals file")
     goals = doc.get("goal")
     if set(doc) != {"goal"} or not isinstance(goals, list) or not goals:
         raise GoalError(f"{path}: give the goals as [[goal]] tables and nothing else (it has {', '.join(doc) or 'nothing'})")
@@ -72,14 +71,13 @@ def load_goals(path):
                 raise GoalError(f"{path}: goal {gid!r}: {k} = {v!r} is not a {getattr(KEYS[k], '__name__', 'number')}")
         if "value" not in g or "source" not in g or ("limit_ns" in g) == ("limit_ratio" in g):
             raise GoalError(f"{path}: goal {gid!r} needs a source, a value and one of limit_ns or limit_ratio")
-        floors = [g["floor"]] if isinstance(g.get("floor"), str) else g.get("floor")
-        if floors is not None and (not floors or not all(isinstance(k, str) for k in floors)):
+        if "floor" in g and (not floor_keys(g) or not all(isinstance(k, str) for k in floor_keys(g))):
             raise GoalError(f"{path}: goal {gid!r}: floor is a key or a non-empty list of keys")
-        if "limit_ratio" in g and floors is None:
+        if "limit_ratio" in g and "floor" not in g:
             raise GoalError(f"{path}: goal {gid!r} has a limit_ratio and no floor to divide by")
         if g.get("per", 1) < 1 or g.get("limit_ns", g.get("limit_ratio")) <= 0:
             raise GoalError(f"{path}: goal {gid!r}: per and the limit must be > 0")
-        for k in [g["value"], *(floors or [])]:
+        for k in [g["value"], *floor_keys(g)]:
             check_key(path, gid, k)
     return goals
 
@@ -136,17 +134,13 @@ def read(key, bench, python):
     return v
 
 
-def total(keys, bench, python):
-    return sum(read(k, bench, python) for k in ([keys] if isinstance(keys, str) else keys))
-
-
 def judge(goal, bench, python):
     """(value, floor, ratio, limit, unit, verdict) of one goal; value and floor in ns. A goal
     per server has its value divided, not its ratio: the ratio is of the whole call."""
     whole = read(goal["value"], bench, python)
     value = whole / goal.get("per", 1)
-    floor = total(goal["floor"], bench, python) if "floor" in goal else None
-    ratio = whole / floor if floor else None
+    floor = sum(read(k, bench, python) for k in floor_keys(goal)) if "floor" in goal else None
+    ratio = None if floor is None else whole / floor
     if "limit_ns" in goal:
         limit, unit, measured = goal["limit_ns"], "ns", value
     else:
@@ -154,11 +148,12 @@ def judge(goal, bench, python):
     return value, floor, ratio, limit, unit, "ok" if measured <= limit else "miss"
 
 
-def num(x, digits=3):
-    """x to `digits` significant digits, never in exponent form (a table's and a CSV's)."""
+def num(x, digits=3, sep=","):
+    """x to `digits` significant digits, never in exponent form: the table's (thousands
+    separated) and, with digits=4 and sep="", the CSV's."""
     if x is None:
         return ""
-    return f"{x:,.0f}" if abs(x) >= 10 ** digits else f"{float(f'{x:.{digits}g}'):g}"
+    return f"{x:,.0f}".replace(",", sep) if abs(x) >= 10 ** digits else f"{float(f'{x:.{digits}g}'):g}"
 
 
 def main(argv=None):
@@ -179,8 +174,7 @@ def main(argv=None):
         python, python_row = load_python(a.python) if a.python else ({}, {})
         results = []
         for g in goals:
-            if any(str(k).startswith("python:") for k in [g["value"], *([g.get("floor")] if isinstance(g.get("floor"), str)
-                                                                          else g.get("floor", []))]) and not a.python:
+            if not a.python and any(k.startswith("python:") for k in [g["value"], *floor_keys(g)]):
                 continue
             results.append((g, judge(g, bench, python)))
     except (GoalError, bench_compare.GateError) as e:
@@ -202,8 +196,8 @@ def main(argv=None):
         print(f"| `{g['id']}` | {g['source']} | {num(value)} ns | {num(floor)} ns | {num(ratio)}x | {goal} | {verdict} |")
         rows.append({"date": now, "bench_git_commit": meta.get("git_commit", ""), "bench_cpu_model": meta.get("cpu_model", ""),
                      "bench_date": meta.get("date", ""), "python_git_commit": python_row.get("git_commit", ""),
-                     "goal": g["id"], "source": g["source"], "value": num(value, 4).replace(",", ""), "floor": num(floor, 4).replace(",", ""),
-                     "ratio": num(ratio, 4).replace(",", ""), "limit": f"{limit:g}", "unit": unit, "verdict": verdict})
+                     "goal": g["id"], "source": g["source"], "value": num(value, 4, ""), "floor": num(floor, 4, ""),
+                     "ratio": num(ratio, 4, ""), "limit": f"{limit:g}", "unit": unit, "verdict": verdict})
     missed = [r["goal"] for r in rows if r["verdict"] == "miss"]
     print(f"{len(rows) - len(missed)} of {len(rows)} goals met" + (f"; missed: {', '.join(missed)}" if missed else ""))
     if a.csv:
