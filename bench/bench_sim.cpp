@@ -171,36 +171,34 @@ BENCHMARK(BM_ObservePublish)->ArgNames({"changed", "raw"})->Args({0, 0})->Args({
 // state machine, no sampling: the memory traffic any flow-table LB pays at this table size.
 // The next frame is chosen only once the bucket has been read, so misses do not overlap
 // across packets: one packet at a time, as BM_LbAckPacket processes them.
-// The touch benchmarks' frames (an ACK per flow), table (a bucket per flow, rounded up to a
-// power of two) and hash of a frame's addresses and ports.
-struct TouchTable {
+// The touch benchmarks' frames (an ACK per flow) and the hash of a frame's addresses and ports.
+std::vector<std::array<std::uint8_t, kFrameLen>> touch_frames(unsigned flows) {
+    std::vector<std::array<std::uint8_t, kFrameLen>> frames(flows);
+    for (unsigned i = 0; i < flows; ++i)
+        build_frame(frames[i].data(), FlowKey{0x0A000000u | i, kVip, 2000, kVipPort}, kTcpAck, 2);
+    return frames;
+}
+
+std::uint64_t touch_hash(const std::uint8_t *frame) {
+    const std::uint8_t *f = frame + kEthLen;
+    std::uint64_t a, b;
+    std::memcpy(&a, f + 12, 8); // source and destination address
+    std::memcpy(&b, f + kIpv4Len, 4); // ports
+    const std::uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+    return h ^ (h >> 29);
+}
+
+void BM_TableTouch(benchmark::State &state) {
+    const auto frames = touch_frames(unsigned(state.range(0)));
     struct alignas(64) Bucket {
         std::uint64_t word[8];
     };
-    std::vector<std::array<std::uint8_t, kFrameLen>> frames;
-    std::vector<Bucket> table;
-    explicit TouchTable(unsigned flows) : frames(flows), table(std::bit_ceil(flows)) {
-        for (unsigned i = 0; i < flows; ++i)
-            build_frame(frames[i].data(), FlowKey{0x0A000000u | i, kVip, 2000, kVipPort}, kTcpAck, 2);
-    }
-    static std::uint64_t hash(const std::uint8_t *frame) {
-        const std::uint8_t *f = frame + kEthLen;
-        std::uint64_t a, b;
-        std::memcpy(&a, f + 12, 8); // source and destination address
-        std::memcpy(&b, f + kIpv4Len, 4); // ports
-        const std::uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
-        return h ^ (h >> 29);
-    }
-    Bucket &bucket(std::uint64_t h) { return table[h & (table.size() - 1)]; }
-};
-
-void BM_TableTouch(benchmark::State &state) {
-    TouchTable t(unsigned(state.range(0)));
-    auto &frames = t.frames;
+    std::vector<Bucket> table(std::bit_ceil(frames.size())); // a bucket per flow, a power of two
+    const std::size_t mask = table.size() - 1;
     std::size_t i = 0;
     for (auto _ : state) {
-        const std::uint64_t h = TouchTable::hash(frames[i].data());
-        auto &bk = t.bucket(h);
+        const std::uint64_t h = touch_hash(frames[i].data());
+        Bucket &bk = table[h & mask];
         bk.word[0] += 1;
         bk.word[1] = h;
         benchmark::DoNotOptimize(bk);
@@ -223,14 +221,14 @@ void BM_TableTouchBurst(benchmark::State &state) {
     constexpr unsigned kBurst = 32;
     const auto flows = unsigned(state.range(0));
     if (flows < kBurst) return state.SkipWithError("a burst needs at least 32 flows");
-    TouchTable t(flows);
+    auto frames = touch_frames(flows);
     struct alignas(64) Bucket {
         std::uint64_t line[2][8];
     };
     static_assert(sizeof(Bucket) == sizeof(FlowBucket));
     std::vector<Bucket> table(std::size_t(1) << config(64).buckets_log2);
     const std::size_t mask = table.size() - 1;
-    const auto order = shuffled(t.frames);
+    const auto order = shuffled(frames);
     std::size_t i = 0;
     std::uint64_t seen = 0;
     for (auto _ : state) {
@@ -242,7 +240,7 @@ void BM_TableTouchBurst(benchmark::State &state) {
             __builtin_prefetch(f[k] + 47);
         }
         for (unsigned k = 0; k < kBurst; ++k) {
-            h[k] = TouchTable::hash(f[k]);
+            h[k] = touch_hash(f[k]);
             __builtin_prefetch(&table[h[k] & mask].line[0]);
             __builtin_prefetch(&table[h[k] & mask].line[1]);
         }
