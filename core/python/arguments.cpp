@@ -31,6 +31,11 @@ void check_weight(double v, std::size_t i) {
     if (v < 0) raise_action(at + ": weights must be >= 0", "weight_negative", i);
     if (v > double(FLT_MAX))
         raise_action(at + ": larger than a float32 holds (3.4e38); scale the weights down", "weight_too_large", i);
+    // A positive weight that float32 rounds to 0 would take its server out without a word.
+    if (v > 0 && float(v) == 0.0f)
+        raise_action(at + ": positive but below what a float32 holds (1.4e-45), so it would be 0; scale the "
+                          "weights up, or pass 0 to take the server out",
+                     "weight_too_small", i);
 }
 
 std::size_t parse_weights(py::handle weights, float (&out)[MARLLB_MAX_AS]) {
@@ -65,13 +70,15 @@ std::size_t parse_weights(py::handle weights, float (&out)[MARLLB_MAX_AS]) {
     if (PyUnicode_Check(weights.ptr()) || PyBytes_Check(weights.ptr()) || !PySequence_Check(weights.ptr()))
         raise_action("weights must be a list, tuple or 1-D numpy array of numbers, got " + type_name(weights),
                      "not_a_number", std::nullopt, true);
-    auto seq = py::reinterpret_steal<py::object>(PySequence_Fast(weights.ptr(), "weights must be a sequence"));
+    // A tuple of the items, not the list itself: converting an item may run the caller's code
+    // (__float__, __index__), which could shrink or refill a list while its items are read.
+    // The tuple is immutable and holds a reference to each item until the loop ends.
+    auto seq = py::reinterpret_steal<py::object>(PySequence_Tuple(weights.ptr()));
     if (!seq) throw py::error_already_set();
-    const std::size_t n = std::size_t(PySequence_Fast_GET_SIZE(seq.ptr()));
+    const std::size_t n = std::size_t(PyTuple_GET_SIZE(seq.ptr()));
     if (n > MARLLB_MAX_AS) too_many(n);
-    PyObject **items = PySequence_Fast_ITEMS(seq.ptr());
     for (std::size_t i = 0; i < n; ++i) {
-        py::handle item(items[i]);
+        py::handle item(PyTuple_GET_ITEM(seq.ptr(), py::ssize_t(i)));
         const std::string at = "weights[" + std::to_string(i) + "] is ";
         if (is_bool(item))
             raise_action(at + "a bool (" + repr_of(item) + "): weights are numbers", "not_a_number", i, true);

@@ -201,9 +201,12 @@ std::uint64_t Region::server_set_seq() const {
     throw RegionError("the region is closed", "closed");
 }
 
+// Arguments are converted before a side is fetched, here and below: a conversion may run the
+// caller's code (__index__, __float__), and that code may close this region (or let another
+// thread close it), which would leave a reference taken before it dangling.
 void Region::set_servers(py::handle num_servers) {
-    auto &lb = lb_side();
-    (void)lb.set_servers(server_count_arg(num_servers, "num_servers")); // in range: cannot fail
+    const std::uint32_t n = server_count_arg(num_servers, "num_servers");
+    (void)lb_side().set_servers(n); // in range: cannot fail
 }
 
 std::string Region::role() const { return lb_ ? "lb" : agent_ ? "agent" : "closed"; }
@@ -273,12 +276,12 @@ py::object Region::read_next_observation_arrays() {
 
 py::object Region::wait_observation(py::object after, py::handle timeout, bool arrays) {
     const double t = seconds_arg(timeout, "timeout", 0, false, kMaxSeconds);
-    auto &a = agent();
-    std::uint64_t since = a.last_returned();
-    if (!after.is_none()) since = std::max(since, sequence_arg(after, "after"));
+    const std::uint64_t after_seq = after.is_none() ? 0 : sequence_arg(after, "after");
+    const std::uint64_t since = std::max(agent().last_returned(), after_seq);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(t);
     for (;;) {
         const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+        auto &a = agent(); // again each turn: the read below builds Python objects, whose finalizers may close
         if (!poll_released(std::max(left, 0.0), waiting_, [&] { return a.published_sequence() > since; }))
             return py::none();
         py::object r = arrays ? read_observation_arrays() : read_observation();
@@ -288,13 +291,14 @@ py::object Region::wait_observation(py::object after, py::handle timeout, bool a
 }
 
 py::object Region::read_reservoirs(py::handle sequence_id, py::handle out) {
+    const std::optional<std::uint64_t> asked =
+        sequence_id.is_none() ? std::nullopt : std::optional(sequence_arg(sequence_id, "sequence_id"));
     auto &a = agent();
     if (!a.has_reservoirs())
         throw RegionError("region '" + name_ + "' has no raw reservoirs: its LB must create it with them "
                           "(SharedMemoryRegion(name, create=True, raw_reservoirs=True); marllb-sim --raw-reservoirs)",
                           "no_reservoirs");
-    std::uint64_t seq = a.last_returned();
-    if (!sequence_id.is_none()) seq = sequence_arg(sequence_id, "sequence_id");
+    const std::uint64_t seq = asked.value_or(a.last_returned());
     if (seq == 0) throw py::value_error("no observation read yet: read one first, or pass its sequence_id");
     py::array buf;
     if (out.is_none()) {
@@ -324,8 +328,8 @@ py::object Region::read_reservoirs(py::handle sequence_id, py::handle out) {
 }
 
 void Region::write_action(py::handle sequence_id, py::handle weights, py::handle num_servers) {
-    auto &a = agent();
-    shm::MsgIn act = parse_action(a.num_servers(), sequence_id, weights, num_servers);
+    shm::MsgIn act = parse_action(agent().num_servers(), sequence_id, weights, num_servers);
+    auto &a = agent(); // after the parse, which runs the caller's __float__ and __index__
     act.timestamp_us = marllb_now_realtime_us();
     if (marllb_alias_build(act.weights, act.num_servers, act.alias_table) != MARLLB_OK)
         raise_action("no alias table can be built from these weights", "alias_mismatch");
@@ -336,6 +340,11 @@ void Region::write_action(py::handle sequence_id, py::handle weights, py::handle
         raise_action("action for observation " + std::to_string(act.sequence_id) + " refused: " +
                          in_python_terms(shm::describe(reason)),
                      reason_code(reason));
+    if (rc == shm::Errc::busy)
+        throw RegionError("action not written: this region object belongs to the agent process " +
+                              std::to_string(a.attached_pid()) + " and one thread of it at a time; a process forked "
+                              "after it was opened opens its own (once the parent has closed this one), threads take turns",
+                          "busy");
     if (rc != shm::Errc::ok) raise_region(rc, shm::describe(rc));
     written_ = Written{act.sequence_id, before};
 }

@@ -13,6 +13,7 @@ import marllb_shm as m
     ([1.0, 1.0, float("inf")], None, m.ActionRejected, "weight_not_finite", 2, r"weights\[2\] is inf"),
     ([1.0, 2.0, 3.0, -0.5], None, m.ActionRejected, "weight_negative", 3, r"weights\[3\] is -0.5"),
     ([1e39, 1.0], None, m.ActionRejected, "weight_too_large", 0, r"weights\[0\] is 1e\+39.*float32"),
+    ([1.0, 1e-50], None, m.ActionRejected, "weight_too_small", 1, r"weights\[1\] is 1e-50.*below what a float32"),
     ([1.0, 1.0, 1.0, 1.0, 0.0, 0.0], 4, m.ActionRejected, "weight_beyond_n", 4,
      r"6 values but num_servers is 4: weights\[4\] and later"),
     ([1.0, 1.0], 3, m.ActionRejected, "num_servers", 2, r"weights\[2\] is missing"),
@@ -119,3 +120,71 @@ def test_wait_observation_refuses_a_bad_after(pair, after, exc, says):
     lb, agent = pair
     with pytest.raises(exc, match=says):
         agent.wait_observation(after=after, timeout=0)
+
+
+class _Closes:
+    """A number whose conversion runs the caller's code: it closes `region` first."""
+
+    def __init__(self, region, value):
+        self.region, self.value = region, value
+
+    def __float__(self):
+        self.region.close()
+        return float(self.value)
+
+    def __index__(self):
+        self.region.close()
+        return int(self.value)
+
+
+def test_a_weight_whose_conversion_empties_the_list_is_read_from_a_snapshot(pair):
+    """The weights are those of the list as passed: a __float__ that clears (and refills) the
+    list while it is read changes nothing, and reads no freed item."""
+    lb, agent = pair
+    seq = lb.write_observation([0] * 8)
+    weights = []
+
+    class Clears:
+        def __init__(self, value):
+            self.value = value
+
+        def __float__(self):
+            weights.clear()
+            weights.extend(["junk"] * 3)
+            return self.value
+
+    weights.extend(Clears(float(i + 1)) for i in range(8))
+    agent.write_action(seq, weights)
+    assert lb.read_action()["weights"] == [float(i + 1) for i in range(8)]
+
+
+@pytest.mark.parametrize("where", ["weight", "sequence_id", "num_servers"])
+def test_closing_the_region_while_an_action_argument_converts_is_the_closed_error(pair, where):
+    """A conversion that closes the region (its own code, or another thread meanwhile) leaves
+    write_action nothing to write to: RegionError 'closed', not a write through a closed mapping."""
+    lb, agent = pair
+    seq = lb.write_observation([0, 0])
+    args = {"weight": (seq, [1.0, _Closes(agent, 2.0)], None),
+            "sequence_id": (_Closes(agent, seq), [1.0, 2.0], None),
+            "num_servers": (seq, [1.0, 2.0], _Closes(agent, 2))}[where]
+    with pytest.raises(m.RegionError) as e:
+        agent.write_action(*args)
+    assert e.value.code == "closed"
+    assert lb.read_action() is None
+
+
+def test_closing_the_region_while_a_wait_or_a_server_count_converts_is_the_closed_error(name):
+    """The same for the other calls that convert an argument on an open side."""
+    with m.SharedMemoryRegion(name, create=True, raw_reservoirs=True) as lb, m.SharedMemoryRegion(name) as agent:
+        seq = lb.write_observation([0, 0])
+        with pytest.raises(m.RegionError) as e:
+            agent.wait_observation(after=_Closes(agent, seq - 1), timeout=0.01)
+        assert e.value.code == "closed"
+    with m.SharedMemoryRegion(name, create=True, raw_reservoirs=True) as lb, m.SharedMemoryRegion(name) as agent:
+        seq = lb.write_observation([0, 0], reservoirs=np.zeros((), m.RESERVOIR_DTYPE))
+        with pytest.raises(m.RegionError) as e:
+            agent.read_reservoirs(_Closes(agent, seq))
+        assert e.value.code == "closed"
+        with pytest.raises(m.RegionError) as e:
+            lb.set_servers(_Closes(lb, 2))
+        assert e.value.code == "closed"
