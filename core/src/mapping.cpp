@@ -9,6 +9,7 @@
 
 #include <hwloc.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <utility>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -77,6 +79,86 @@ Error not_a_region_file(const std::string &path, const char *kind) {
                       "%s is %s, not a marllb region (a region is a regular file, and links are not "
                       "followed): check the name, or remove it (rm %s) if it is yours",
                       path.c_str(), kind, path.c_str());
+}
+
+// A child forked after attach shares the agent's lock: the lock belongs to the open file
+// description, and the child holds it twice, through its copy of the descriptor and through
+// its copy of the mapping (a mapping keeps its file open). The child cannot act as the agent
+// (write_action refuses another address space), but while it lived it would keep the role:
+// the parent's close would not free it (a new agent, the parent itself included, is refused
+// as busy), and the parent's death would not show. So a fork child moves every agent handle
+// onto a new open file description of the same file, which holds no lock: a new mapping of
+// it replaces the old at the same address (the same pages: the handle reads on as before),
+// and the descriptor's number is pointed at it. The LB's lock stays shared: an LB that forks
+// and lets its parent exit (a daemon) goes on as the LB in the child
+// (docs/design/region-lifecycle.md, "Fork").
+//
+// A slot goes free -> filling -> ready when an attach has mapped the region, and back to free
+// before the handle unmaps it. The fork handler runs in the child's only thread, on memory as
+// it was at the fork, and acts on ready slots only; a handle attaching at that instant keeps
+// the inherited share, as do handles beyond the slots.
+struct AgentHandleSlot {
+    std::atomic<int> state{0}; // 0 free, 1 filling, 2 ready
+    int fd = -1;
+    unsigned char *base = nullptr;
+    std::size_t size = 0;
+    bool huge_pages = false;
+};
+constexpr int kAgentHandleSlots = 64;
+AgentHandleSlot g_agent_handles[kAgentHandleSlots];
+
+// Async-signal-safe calls only, as in any fork handler.
+void move_agent_handle_in_fork_child(const AgentHandleSlot &h) noexcept {
+    char path[32] = "/proc/self/fd/";
+    char digits[12];
+    int n = 0;
+    for (unsigned v = unsigned(h.fd); n == 0 || v != 0; v /= 10) digits[n++] = char('0' + v % 10);
+    char *end = path + 14;
+    while (n > 0) *end++ = digits[--n];
+    *end = '\0';
+    const int fresh = ::open(path, O_RDWR | O_CLOEXEC); // a new open file description, no lock
+    if (fresh < 0) return;                                 // keeps the inherited share
+    const int prot = h.huge_pages ? PROT_READ | PROT_WRITE : PROT_READ;
+    void *p = mmap(nullptr, h.size, prot, MAP_SHARED, fresh, 0);
+    // Moved over the old mapping in one step (one mapping of one protection, so mremap takes
+    // it): the handle's pages are never absent. Then the agent's own page made writable again.
+    if (p != MAP_FAILED && mremap(p, h.size, h.size, MREMAP_MAYMOVE | MREMAP_FIXED, h.base) == MAP_FAILED) {
+        munmap(p, h.size);
+        p = MAP_FAILED;
+    }
+    if (p != MAP_FAILED) {
+        if (!h.huge_pages) (void)mprotect(h.base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
+        (void)dup3(fresh, h.fd, O_CLOEXEC); // the old description's last reference in this process goes
+    }
+    ::close(fresh);
+}
+
+void move_agent_handles_in_fork_child() noexcept {
+    for (const auto &h : g_agent_handles)
+        if (h.state.load(std::memory_order_relaxed) == 2) move_agent_handle_in_fork_child(h);
+}
+
+void remember_agent_handle(const Mapping &m, bool huge_pages) noexcept {
+    static const bool handler = pthread_atfork(nullptr, nullptr, move_agent_handles_in_fork_child) == 0;
+    if (!handler) return;
+    for (auto &h : g_agent_handles) {
+        int free_slot = 0;
+        if (!h.state.compare_exchange_strong(free_slot, 1, std::memory_order_relaxed)) continue;
+        h.fd = m.fd;
+        h.base = m.base;
+        h.size = m.size;
+        h.huge_pages = huge_pages;
+        h.state.store(2, std::memory_order_release); // the fields before "ready" (for a fork in another thread)
+        return;
+    }
+}
+
+void forget_agent_handle(int fd) noexcept {
+    for (auto &h : g_agent_handles)
+        if (h.state.load(std::memory_order_acquire) == 2 && h.fd == fd) {
+            h.state.store(0, std::memory_order_relaxed);
+            return;
+        }
 }
 
 // Tries to take the write lock on one byte. 0, EAGAIN (held by another), or an errno.
@@ -212,6 +294,7 @@ Mapping &Mapping::operator=(Mapping &&o) noexcept {
 }
 
 Mapping::~Mapping() {
+    if (fd >= 0) forget_agent_handle(fd); // first: a fork child must not move what is being unmapped
     if (base) munmap(base, size);
     if (fd >= 0) close(fd); // drops this process's role lock
 }
@@ -590,6 +673,7 @@ Expected<Mapping> open_mapping(std::string_view name, const Options &opts, Role 
     populate_page_tables(m.base, m.size, role);
     if (load_acquire(&m.header()->magic) != MARLLB_MAGIC) // pairs with the creator's release
         return unexpected(make_error(Errc::bad_magic, "region %s changed while attaching", m.path.c_str()));
+    if (role == Role::agent) remember_agent_handle(m, h.flags & MARLLB_FLAG_HUGEPAGES);
     return m;
 }
 

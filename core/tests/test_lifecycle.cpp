@@ -422,6 +422,47 @@ TEST_CASE("close releases a role at once: another LB reopens, another agent atta
     CHECK(next->next_sequence() == 2);
 }
 
+// A child forked after attach that lives on (a worker of a multiprocessing pool, say) while
+// the parent closes: the agent role goes with the parent's close, the LB role stays with the
+// child (an LB that forks and lets its parent exit goes on as the LB).
+TEST_CASE("a child forked after attach keeps no agent role, and keeps the LB's", "[lifecycle][fork]") {
+    const auto name = unique_region("fork");
+    Cleanup c{name};
+    auto lb = LbRegion::create(name);
+    REQUIRE(lb);
+    auto agent = AgentRegion::attach(name);
+    REQUIRE(agent);
+    int hold[2], said[2];
+    REQUIRE(pipe(hold) == 0);
+    REQUIRE(pipe(said) == 0);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        close(hold[1]);
+        // Its own attach is refused while the parent holds the role: 'b' for busy.
+        const char seen = AgentRegion::attach(name).error().code == Errc::busy ? 'b' : '?';
+        (void)!write(said[1], &seen, 1);
+        char byte;
+        (void)!read(hold[0], &byte, 1); // lives until the parent closes its end
+        _exit(0);
+    }
+    close(hold[0]);
+    char seen = 0;
+    REQUIRE(read(said[0], &seen, 1) == 1);
+    CHECK(seen == 'b');
+    agent->close();
+    CHECK(AgentRegion::attach(name)); // the role is free while the child lives
+    lb->close();
+    CHECK(LbRegion::reopen(name).error().code == Errc::busy); // the LB role lives on in the child
+    close(hold[1]);
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(LbRegion::reopen(name)); // free once the child is gone
+    close(said[0]);
+    close(said[1]);
+}
+
 TEST_CASE("a file-size limit below the region size fails create with no space, and leaves no file", "[lifecycle]") {
     // A full tmpfs (needs root to mount) is tested by core_root_tests.
     const auto name = unique_region("full");

@@ -155,3 +155,40 @@ def test_python_agent_example_answers_each_observation_in_lockstep(name):
         lb.close()
     assert agent.returncode == 0, err
     assert "5 decisions, 0 rejected" in out
+
+
+def test_a_fork_child_cannot_write_and_keeps_no_agent_role(name):
+    """A worker forked after attach (a fork-mode multiprocessing pool): its write_action is
+    refused with a message naming the agent's pid, and while it lives the parent's close frees
+    the agent role, so the parent attaches again."""
+    with m.SharedMemoryRegion(name, create=True) as lb:
+        seq = lb.write_observation([0, 0])
+        agent = m.SharedMemoryRegion(name)
+        said_r, said_w = os.pipe()
+        hold_r, hold_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what its write gave, then wait for the parent
+            try:
+                os.close(hold_w)
+                try:
+                    agent.write_action(seq, [1.0, 1.0])
+                    verdict = b"written"
+                except m.RegionError as e:
+                    verdict = f"{e.code}:{e}".encode()
+                os.write(said_w, verdict)
+                os.read(hold_r, 1)
+            finally:
+                os._exit(0)
+        os.close(hold_r)
+        said = os.read(said_r, 4096).decode()
+        try:
+            assert said.startswith("busy:") and f"agent process {os.getpid()}" in said, said
+            agent.close()
+            with m.SharedMemoryRegion(name) as again:  # the role is free while the child lives
+                again.write_action(seq, [1.0, 1.0])
+            assert lb.read_action()["status"] == "applied"
+        finally:
+            os.close(hold_w)
+            assert os.waitpid(pid, 0)[1] == 0
+            os.close(said_r)
+            os.close(said_w)
