@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <ctime>
+#include <optional>
 #include <unistd.h>
 
 namespace marllb::shm {
@@ -55,9 +56,29 @@ Expected<LbRegion> LbRegion::create(std::string_view name, const Options &opts) 
     return lb;
 }
 
+namespace {
+// Sequence ids an LB can reach: 2^62 publishes take 146,000 years at one per microsecond. A
+// larger one in the ring was written by something else, and continuing from it would wrap
+// the ids (and the slot locks, at 2 * seq) to 0. Refused before recover() trusts it. The LB
+// lock is held, so nothing writes the ring meanwhile.
+constexpr std::uint64_t kMaxSequence = std::uint64_t(1) << 62;
+
+std::optional<Error> junk_sequence(const Mapping &m) {
+    const auto *ring = m.ring();
+    std::uint64_t seq = load_relaxed(&ring->published_seq);
+    for (const auto &slot : ring->slots) seq = std::max(seq, load_relaxed(&slot.lock) / 2);
+    if (seq <= kMaxSequence) return std::nullopt;
+    return make_error(Errc::bad_layout,
+                      "region %s: its ring holds sequence id %llu, beyond any an LB publishes (2^62): the region "
+                      "was written by something else; remove it (rm %s) and restart the LB",
+                      m.path.c_str(), (unsigned long long)seq, m.path.c_str());
+}
+} // namespace
+
 Expected<LbRegion> LbRegion::reopen(std::string_view name, const Options &opts) {
     auto m = open_mapping(name, opts, Role::lb);
     if (!m) return unexpected(m.error());
+    if (auto junk = junk_sequence(*m)) return unexpected(*junk);
     LbRegion lb(std::move(*m));
     lb.recover(opts.num_servers);
     return lb;

@@ -398,6 +398,27 @@ TEST_CASE("reopen refuses a live LB, and continues a dead one's region", "[lifec
     CHECK(created->generation() == 1);
 }
 
+TEST_CASE("reopen refuses a ring whose sequence ids no LB reaches, instead of wrapping them to 0", "[lifecycle]") {
+    const auto name = unique_region("junkseq");
+    Cleanup c{name};
+    {
+        auto lb = LbRegion::create(name);
+        REQUIRE(lb);
+        marllb_msg_out_t msg{};
+        REQUIRE(lb->publish(msg) == 1);
+    }
+    const off_t published = MARLLB_RING_OFFSET + offsetof(marllb_obs_ring_t, published_seq);
+    const off_t slot1_lock = MARLLB_RING_OFFSET + offsetof(marllb_obs_ring_t, slots) + sizeof(marllb_obs_slot_t) +
+                             offsetof(marllb_obs_slot_t, lock);
+    SECTION("published_seq") { pwrite_at<std::uint64_t>(name, published, ~std::uint64_t(0)); }
+    SECTION("a slot's lock") { pwrite_at<std::uint64_t>(name, slot1_lock, ~std::uint64_t(1)); }
+    auto again = LbRegion::reopen(name);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code == Errc::bad_layout);
+    CHECK_THAT(again.error().message, Catch::Contains("beyond any an LB publishes") && Catch::Contains("rm "));
+    CHECK(LbRegion::open(name).error().code == Errc::bad_layout); // open says the same, and makes nothing
+}
+
 TEST_CASE("close releases a role at once: another LB reopens, another agent attaches", "[lifecycle]") {
     const auto name = unique_region("close");
     Cleanup c{name};
