@@ -9,7 +9,11 @@
  * marllb_agent_* in the agent process only (one per region), everything else on any side.
  * Handles are not thread-safe: one thread uses a handle at a time (an overlapping
  * marllb_agent_write_action is refused with E_BUSY; other overlaps are not detected), and
- * only in the process that opened it.
+ * only in the process that opened it. A handle argument must be one that open, create or
+ * attach returned and that is not yet closed: NULL is not checked (the close calls accept it).
+ * marllb_action_validate and marllb_action_validate_for have no error code to return, so
+ * their action must not be NULL either; calls that return a status say E_INVAL for a NULL
+ * name, out-pointer or action.
  */
 #ifndef MARLLB_SHM_H
 #define MARLLB_SHM_H
