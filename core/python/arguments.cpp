@@ -231,4 +231,72 @@ void check_no_nul(const std::string &s, const char *what) {
                               ": the region would be another one (the name ends there); remove it");
 }
 
+ObservationArgs parse_observation(py::handle n_flow_on, py::handle features) {
+    ObservationArgs out;
+    const auto count = [&](long long v, std::size_t i, const std::string &shown) {
+        if (v < 0 || v > 0xffffffffLL)
+            throw py::value_error("n_flow_on[" + std::to_string(i) + "] is " + shown +
+                                  ": a server's count of flows is an int in 0..4294967295");
+        out.n_flow_on.push_back(std::uint32_t(v));
+    };
+    if (py::isinstance<py::array>(n_flow_on)) {
+        auto arr = py::reinterpret_borrow<py::array>(n_flow_on);
+        const char kind = arr.dtype().kind();
+        if (kind != 'i' && kind != 'u')
+            throw py::type_error("n_flow_on is a numpy array of dtype " + repr_of(arr.dtype()) +
+                                 ": counts of flows are ints (e.g. np.uint32)");
+        if (arr.ndim() != 1)
+            throw py::value_error("n_flow_on must be 1-D (one count per server), got shape " +
+                                  repr_of(n_flow_on.attr("shape")));
+        if (std::size_t(arr.shape(0)) > MARLLB_MAX_AS)
+            throw py::value_error("n_flow_on must have 1..64 entries, got " + std::to_string(arr.shape(0)));
+        if (kind == 'u') {
+            auto d = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+            if (!d) throw py::error_already_set();
+            for (py::ssize_t i = 0; i < d.size(); ++i)
+                count(d.data()[i] > 0xffffffffull ? -1 : (long long)d.data()[i], std::size_t(i), std::to_string(d.data()[i]));
+        } else {
+            auto d = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+            if (!d) throw py::error_already_set();
+            for (py::ssize_t i = 0; i < d.size(); ++i) count(d.data()[i], std::size_t(i), std::to_string(d.data()[i]));
+        }
+    } else {
+        if (PyUnicode_Check(n_flow_on.ptr()) || PyBytes_Check(n_flow_on.ptr()) || !PySequence_Check(n_flow_on.ptr()))
+            throw py::type_error("n_flow_on must be a list, tuple or 1-D numpy array of ints, got " + type_name(n_flow_on));
+        // A snapshot, as for weights: an item's __index__ may change the list.
+        auto seq = py::reinterpret_steal<py::object>(PySequence_Tuple(n_flow_on.ptr()));
+        if (!seq) throw py::error_already_set();
+        const std::size_t n = std::size_t(PyTuple_GET_SIZE(seq.ptr()));
+        if (n > MARLLB_MAX_AS) throw py::value_error("n_flow_on must have 1..64 entries, got " + std::to_string(n));
+        for (std::size_t i = 0; i < n; ++i) {
+            py::handle item(PyTuple_GET_ITEM(seq.ptr(), py::ssize_t(i)));
+            if (is_bool(item) || !PyIndex_Check(item.ptr()))
+                throw py::type_error("n_flow_on[" + std::to_string(i) + "] is a " + type_name(item) + " (" +
+                                     repr_of(item) + "): counts of flows are ints");
+            auto idx = py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr()));
+            if (!idx) throw py::error_already_set();
+            int overflow = 0;
+            const long long v = PyLong_AsLongLongAndOverflow(idx.ptr(), &overflow);
+            count(overflow ? -1 : v, i, repr_of(idx));
+        }
+    }
+    if (out.n_flow_on.empty()) throw py::value_error("n_flow_on must have 1..64 entries, got 0");
+    if (!features.is_none()) {
+        using F = py::array_t<float, py::array::c_style | py::array::forcecast>;
+        const std::string want = "features must have shape (len(n_flow_on), 10) = (" +
+                                 std::to_string(out.n_flow_on.size()) + ", 10), numbers";
+        if (PyUnicode_Check(features.ptr()) || PyBytes_Check(features.ptr()) || is_bool(features))
+            throw py::type_error(want + ", got " + type_name(features));
+        auto f = F::ensure(features);
+        if (!f) {
+            PyErr_Clear();
+            throw py::type_error(want + ": numpy cannot read a " + type_name(features) + " as float32 numbers");
+        }
+        if (f.ndim() != 2 || std::size_t(f.shape(0)) != out.n_flow_on.size() || f.shape(1) != MARLLB_FEATURES_PER_AS)
+            throw py::value_error(want + ", got shape " + repr_of(f.attr("shape")));
+        out.features = std::move(f);
+    }
+    return out;
+}
+
 } // namespace marllb_py

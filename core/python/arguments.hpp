@@ -4,11 +4,13 @@
 
 #include <marllb/shm.hpp>
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace marllb_py {
 
@@ -39,6 +41,16 @@ void init_arguments(pybind11::module_ &m);
 
 // A sequence id from Python: an int >= 0, not a bool; TypeError / ValueError naming `what`.
 [[nodiscard]] std::uint64_t sequence_arg(pybind11::handle v, const char *what);
+
+// An observation's arguments from Python, for write_observation: n_flow_on, 1..64 counts in
+// 0..2^32-1 (ints or an integer numpy array, not bools or floats), and the features, None or
+// anything numpy reads as an (len(n_flow_on), 10) array of numbers (float32 in the region).
+// TypeError / ValueError naming the argument (and for a count, its index) otherwise.
+struct ObservationArgs {
+    std::vector<std::uint32_t> n_flow_on;
+    std::optional<pybind11::array_t<float, pybind11::array::c_style | pybind11::array::forcecast>> features;
+};
+[[nodiscard]] ObservationArgs parse_observation(pybind11::handle n_flow_on, pybind11::handle features);
 
 // A region name or directory without NUL (the C side would silently cut it there).
 void check_no_nul(const std::string &s, const char *what);

@@ -411,11 +411,10 @@ std::uint64_t Region::published_sequence() { return agent().published_sequence()
 std::uint64_t Region::total_lost() { return agent().total_lost(); }
 std::uint64_t Region::pending_lost() { return agent().pending_lost(); }
 
-std::uint64_t Region::write_observation(const std::vector<std::uint32_t> &n_flow_on,
-                                        std::optional<py::array_t<float>> features, py::handle reservoirs) {
-    auto &lb = lb_side();
-    if (n_flow_on.empty() || n_flow_on.size() > MARLLB_MAX_AS)
-        throw py::value_error("n_flow_on must have 1..64 entries, got " + std::to_string(n_flow_on.size()));
+std::uint64_t Region::write_observation(py::handle n_flow_on_arg, py::handle features_arg, py::handle reservoirs) {
+    const ObservationArgs args = parse_observation(n_flow_on_arg, features_arg);
+    const auto &n_flow_on = args.n_flow_on;
+    auto &lb = lb_side(); // after the parse, which may run the caller's __index__
     if (lb.num_servers() != 0 && n_flow_on.size() != lb.num_servers())
         throw py::value_error("n_flow_on has " + std::to_string(n_flow_on.size()) + " entries but this LB declared " +
                               std::to_string(lb.num_servers()) + " servers: publish one per server, or announce the "
@@ -424,10 +423,8 @@ std::uint64_t Region::write_observation(const std::vector<std::uint32_t> &n_flow
     m.num_active_as = std::uint32_t(n_flow_on.size());
     m.active_as_bitmap = n_flow_on.size() == 64 ? ~0ull : (1ull << n_flow_on.size()) - 1;
     for (std::size_t s = 0; s < n_flow_on.size(); ++s) m.as_stats[s].n_flow_on = n_flow_on[s];
-    if (features) {
-        auto f = features->unchecked<2>();
-        if (std::size_t(f.shape(0)) != n_flow_on.size() || f.shape(1) != MARLLB_FEATURES_PER_AS)
-            throw py::value_error("features must have shape (len(n_flow_on), 10)");
+    if (args.features) {
+        auto f = args.features->unchecked<2>();
         for (std::size_t s = 0; s < n_flow_on.size(); ++s)
             for (unsigned k = 0; k < MARLLB_FEATURES_PER_AS; ++k)
                 m.as_stats[s].reservoir_features[k] = f(py::ssize_t(s), k);

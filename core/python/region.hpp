@@ -68,8 +68,7 @@ public:
     [[nodiscard]] std::uint64_t pending_lost();
 
     // ---- LB side
-    std::uint64_t write_observation(const std::vector<std::uint32_t> &n_flow_on,
-                                    std::optional<pybind11::array_t<float>> features, pybind11::handle reservoirs);
+    std::uint64_t write_observation(pybind11::handle n_flow_on, pybind11::handle features, pybind11::handle reservoirs);
     pybind11::object read_action();
 
     // ---- either side

@@ -188,3 +188,33 @@ def test_closing_the_region_while_a_wait_or_a_server_count_converts_is_the_close
         with pytest.raises(m.RegionError) as e:
             lb.set_servers(_Closes(lb, 2))
         assert e.value.code == "closed"
+
+
+@pytest.mark.parametrize("n_flow_on,feats,exc,says", [
+    ([-1, 0], None, ValueError, r"n_flow_on\[0\] is -1: .*0\.\.4294967295"),
+    ([0, 2 ** 32], None, ValueError, r"n_flow_on\[1\] is 4294967296"),
+    ([1.5, 0], None, TypeError, r"n_flow_on\[0\] is a float \(1\.5\)"),
+    ([0, True], None, TypeError, r"n_flow_on\[1\] is a bool"),
+    (np.array([1.0, 2.0]), None, TypeError, "dtype.*float64.*ints"),
+    (np.array([[1, 2]]), None, ValueError, r"1-D.*\(1, 2\)"),
+    (np.array([2 ** 40, 0], dtype=np.uint64), None, ValueError, r"n_flow_on\[0\] is 1099511627776"),
+    ("ab", None, TypeError, "list, tuple or 1-D numpy array of ints, got str"),
+    ([], None, ValueError, "1..64 entries, got 0"),
+    ([0] * 65, None, ValueError, "1..64 entries, got 65"),
+    ([0, 0], "abc", TypeError, r"features must have shape .* \(2, 10\), numbers, got str"),
+    ([0, 0], np.zeros(10), ValueError, r"\(2, 10\), numbers, got shape \(10,\)"),
+    ([0, 0], [["x"] * 10] * 2, TypeError, "numpy cannot read a list as float32"),
+])
+def test_a_bad_observation_names_the_argument_and_nothing_is_published(pair, n_flow_on, feats, exc, says):
+    lb, agent = pair
+    with pytest.raises(exc, match=says):
+        lb.write_observation(n_flow_on, feats)
+    assert lb.last_sequence == 0 and agent.published_sequence == 0
+
+
+def test_counts_as_ints_of_any_width_and_features_as_nested_lists_are_published(pair):
+    lb, agent = pair
+    for counts in ([1, 2], (np.uint32(1), np.int64(2)), np.array([1, 2], dtype=np.uint64), np.array([1, 2], dtype=np.int8)):
+        lb.write_observation(counts, [[0.5] * 10, [1.5] * 10])
+        obs = agent.read_observation()
+        assert [s["n_flow_on"] for s in obs["server_stats"].values()] == [1, 2]
