@@ -315,15 +315,21 @@ struct Unnamed {
     std::string temp_path; // empty with O_TMPFILE
 };
 
+Error no_directory(const std::string &dir, int err) {
+    return err == ENOTDIR ? make_error(Errc::invalid,
+                                       "cannot create a region in %s: it, or a folder on its path, is not a directory; "
+                                       "pass a directory (the default is /dev/shm)",
+                                       dir.c_str())
+                          : make_error(Errc::invalid, "cannot create a region in %s: no such directory", dir.c_str());
+}
+
 Expected<Unnamed> open_unnamed(const std::string &dir, std::string_view name, mode_t mode, bool want_temp_name) {
     Unnamed u;
     if (!want_temp_name) {
         u.fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
         if (u.fd >= 0) return u;
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-            if (errno == ENOENT || errno == ENOTDIR)
-                return unexpected(make_error(Errc::invalid, "cannot create a region in %s: no such directory",
-                                             dir.c_str()));
+            if (errno == ENOENT || errno == ENOTDIR) return unexpected(no_directory(dir, errno));
             return unexpected(errno_error("create in", dir, errno));
         }
     }
@@ -332,9 +338,7 @@ Expected<Unnamed> open_unnamed(const std::string &dir, std::string_view name, mo
                   std::to_string(__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
     u.fd = ::open(u.temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (u.fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return unexpected(make_error(Errc::invalid, "cannot create a region in %s: no such directory",
-                                         dir.c_str()));
+        if (errno == ENOENT || errno == ENOTDIR) return unexpected(no_directory(dir, errno));
         return unexpected(errno_error("create", u.temp_path, errno));
     }
     return u;

@@ -59,6 +59,30 @@ TEST_CASE("create makes a region an agent can attach to, create again says it ex
     CHECK_THAT(again.error().message, Catch::Contains("already exists"));
 }
 
+TEST_CASE("create in a missing directory, or in a file, says which", "[lifecycle]") {
+    char tmp[] = "/tmp/marllb_dir_XXXXXX";
+    REQUIRE(mkdtemp(tmp) != nullptr);
+    const std::string base = tmp, file = base + "/file", missing = base + "/missing";
+    const int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    close(fd);
+    const auto create_in = [](const std::string &dir) {
+        Options o = default_options();
+        o.dir = dir.c_str();
+        return LbRegion::create(unique_region("dir"), o);
+    };
+    auto in_missing = create_in(missing);
+    auto in_file = create_in(file);
+    unlink(file.c_str());
+    rmdir(tmp);
+    REQUIRE_FALSE(in_missing);
+    CHECK(in_missing.error().code == Errc::invalid);
+    CHECK_THAT(in_missing.error().message, Catch::Contains(missing + ": no such directory"));
+    REQUIRE_FALSE(in_file);
+    CHECK(in_file.error().code == Errc::invalid);
+    CHECK_THAT(in_file.error().message, Catch::Contains(file + ": it, or a folder on its path, is not a directory"));
+}
+
 TEST_CASE("the region file is private (0600) by default and 0660 when group-shared", "[lifecycle]") {
     const auto name = unique_region("mode");
     Cleanup c{name};

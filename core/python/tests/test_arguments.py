@@ -1,6 +1,7 @@
 """Bad arguments from Python: every refusal names what was wrong (for weights, the index) and
 nothing reaches the region."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -218,3 +219,9 @@ def test_counts_as_ints_of_any_width_and_features_as_nested_lists_are_published(
         lb.write_observation(counts, [[0.5] * 10, [1.5] * 10])
         obs = agent.read_observation()
         assert [s["n_flow_on"] for s in obs["server_stats"].values()] == [1, 2]
+
+
+def test_an_empty_dir_is_refused_not_taken_for_dev_shm(name):
+    with pytest.raises(ValueError, match="dir is ''"):
+        m.SharedMemoryRegion(name, create=True, dir="")
+    assert not os.path.exists(f"/dev/shm/{name}")
