@@ -45,6 +45,12 @@ std::uint64_t *process_token() noexcept {
     __atomic_compare_exchange_n(page, &want, mine, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return page;
 }
+
+// Whether this is the address space that attached: one load of the token, or getpid() where
+// the kernel has no MADV_WIPEONFORK.
+bool in_attaching_process(const std::uint64_t *token, std::uint64_t at_attach, int owner_pid) noexcept {
+    return token ? __atomic_load_n(token, __ATOMIC_RELAXED) == at_attach : int(getpid()) == owner_pid;
+}
 } // namespace
 
 AgentRegion::AgentRegion(Mapping map) noexcept : map_(std::move(map)) {}
@@ -196,15 +202,14 @@ Errc AgentRegion::write_action(const MsgIn &action, std::uint32_t obs_generation
     if (r == MARLLB_ACTION_OK && obs_generation > load_relaxed(&map_.header()->generation)) r = MARLLB_ACTION_META;
     if (reason) *reason = r;
     if (r != MARLLB_ACTION_OK) return Errc::rejected;
-    // One writer per region is what makes the seqlock sound. A child forked after attach
-    // shares the role lock (the same open file description) but not this handle's state:
-    // refuse it. Two threads on one handle would interleave W0..W2 of two writes, ending on a
+    // One writer per region is what makes the seqlock sound. A child forked after attach has
+    // a copy of this handle but not its state (and, moved by the fork handler of mapping.cpp,
+    // usually no share of the role lock): refuse it. Two threads on one handle would interleave W0..W2 of two writes, ending on a
     // lock value that vouches for a mixed payload: refuse the overlapping one.
     // Another address space (a child forked after attach): one load, or getpid() without the
     // token. A vfork child or a clone(CLONE_VM) task shares this memory, token and handle, as
     // a thread does: it passes here and is held to one writer at a time by writing_ below.
-    if (token_ ? __atomic_load_n(token_, __ATOMIC_RELAXED) != token_at_attach_ : int(getpid()) != owner_pid_)
-        return Errc::busy;
+    if (!in_attaching_process(token_, token_at_attach_, owner_pid_)) return Errc::busy;
     // Acquire/release on the handle's own flag: the only partners are other threads of this
     // process calling write_action on the same handle (a caller error this turns into busy).
     if (__atomic_exchange_n(&writing_, true, __ATOMIC_ACQUIRE)) return Errc::busy;
@@ -271,6 +276,9 @@ std::uint64_t AgentRegion::published_sequence() const noexcept {
 }
 
 void AgentRegion::heartbeat() noexcept {
+    // Only the attaching process speaks for the agent: a child forked after attach would keep
+    // the LB believing in an agent that has closed or died (the same test as write_action's).
+    if (!in_attaching_process(token_, token_at_attach_, owner_pid_)) return;
     store_relaxed(&map_.action()->agent_heartbeat_ns, marllb_now_mono_ns()); // no data behind it
 }
 

@@ -95,31 +95,45 @@ Error not_a_region_file(const std::string &path, const char *kind) {
 //
 // A slot goes free -> filling -> ready when an attach has mapped the region, and back to free
 // before the handle unmaps it. The fork handler runs in the child's only thread, on memory as
-// it was at the fork, and acts on ready slots only; a handle attaching at that instant keeps
-// the inherited share, as do handles beyond the slots.
+// it was at the fork, and acts on ready slots only. What keeps the inherited share, as before
+// this handler: a fork while another thread is between taking the lock and registering its
+// handle (or between forgetting it and closing it), handles beyond the slots, a descriptor
+// that no longer names the region file (closed and reused behind the handle's back: it is
+// left alone), and an open, mmap or mremap that fails in the child (mremap of huge pages
+// before Linux 5.16, no /proc). clone() and _Fork() run no fork handlers.
 struct AgentHandleSlot {
     std::atomic<int> state{0}; // 0 free, 1 filling, 2 ready
-    int fd = -1;
+    std::atomic<int> fd{-1};   // atomic: forget_agent_handle reads it while another thread may refill the slot
     unsigned char *base = nullptr;
     std::size_t size = 0;
+    dev_t dev = 0;
+    ino_t ino = 0;
     bool huge_pages = false;
 };
 constexpr int kAgentHandleSlots = 64;
 AgentHandleSlot g_agent_handles[kAgentHandleSlots];
 
+bool same_file(int fd, const AgentHandleSlot &h) noexcept {
+    struct stat st{};
+    return fstat(fd, &st) == 0 && st.st_dev == h.dev && st.st_ino == h.ino;
+}
+
 // Async-signal-safe calls only, as in any fork handler.
 void move_agent_handle_in_fork_child(const AgentHandleSlot &h) noexcept {
+    const int fd = h.fd.load(std::memory_order_relaxed);
+    if (!same_file(fd, h)) return; // closed behind the handle and reused: not the region's any more
     char path[32] = "/proc/self/fd/";
     char digits[12];
     int n = 0;
-    for (unsigned v = unsigned(h.fd); n == 0 || v != 0; v /= 10) digits[n++] = char('0' + v % 10);
+    for (unsigned v = unsigned(fd); n == 0 || v != 0; v /= 10) digits[n++] = char('0' + v % 10);
     char *end = path + 14;
     while (n > 0) *end++ = digits[--n];
     *end = '\0';
-    const int fresh = ::open(path, O_RDWR | O_CLOEXEC); // a new open file description, no lock
-    if (fresh < 0) return;                                 // keeps the inherited share
+    // A new open file description of the same file, which holds no lock.
+    const int fresh = ::open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fresh < 0) return; // keeps the inherited share
     const int prot = h.huge_pages ? PROT_READ | PROT_WRITE : PROT_READ;
-    void *p = mmap(nullptr, h.size, prot, MAP_SHARED, fresh, 0);
+    void *p = same_file(fresh, h) ? mmap(nullptr, h.size, prot, MAP_SHARED, fresh, 0) : MAP_FAILED;
     // Moved over the old mapping in one step (one mapping of one protection, so mremap takes
     // it): the handle's pages are never absent. Then the agent's own page made writable again.
     if (p != MAP_FAILED && mremap(p, h.size, h.size, MREMAP_MAYMOVE | MREMAP_FIXED, h.base) == MAP_FAILED) {
@@ -128,7 +142,7 @@ void move_agent_handle_in_fork_child(const AgentHandleSlot &h) noexcept {
     }
     if (p != MAP_FAILED) {
         if (!h.huge_pages) (void)mprotect(h.base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
-        (void)dup3(fresh, h.fd, O_CLOEXEC); // the old description's last reference in this process goes
+        (void)dup3(fresh, fd, O_CLOEXEC); // the old description's last reference in this process goes
     }
     ::close(fresh);
 }
@@ -138,15 +152,21 @@ void move_agent_handles_in_fork_child() noexcept {
         if (h.state.load(std::memory_order_relaxed) == 2) move_agent_handle_in_fork_child(h);
 }
 
+// Registered when the library is loaded, not at the first attach: a fork in another thread
+// during a lazy registration could leave the child with its guard taken for good.
+const bool g_fork_handler = pthread_atfork(nullptr, nullptr, move_agent_handles_in_fork_child) == 0;
+
 void remember_agent_handle(const Mapping &m, bool huge_pages) noexcept {
-    static const bool handler = pthread_atfork(nullptr, nullptr, move_agent_handles_in_fork_child) == 0;
-    if (!handler) return;
+    struct stat st{};
+    if (!g_fork_handler || fstat(m.fd, &st) != 0) return;
     for (auto &h : g_agent_handles) {
         int free_slot = 0;
         if (!h.state.compare_exchange_strong(free_slot, 1, std::memory_order_relaxed)) continue;
-        h.fd = m.fd;
+        h.fd.store(m.fd, std::memory_order_relaxed);
         h.base = m.base;
         h.size = m.size;
+        h.dev = st.st_dev;
+        h.ino = st.st_ino;
         h.huge_pages = huge_pages;
         h.state.store(2, std::memory_order_release); // the fields before "ready" (for a fork in another thread)
         return;
@@ -155,7 +175,7 @@ void remember_agent_handle(const Mapping &m, bool huge_pages) noexcept {
 
 void forget_agent_handle(int fd) noexcept {
     for (auto &h : g_agent_handles)
-        if (h.state.load(std::memory_order_acquire) == 2 && h.fd == fd) {
+        if (h.state.load(std::memory_order_acquire) == 2 && h.fd.load(std::memory_order_relaxed) == fd) {
             h.state.store(0, std::memory_order_relaxed);
             return;
         }

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <optional>
 #include <span>
 #include <fcntl.h>
@@ -469,7 +470,8 @@ TEST_CASE("close releases a role at once: another LB reopens, another agent atta
 
 // A child forked after attach that lives on (a worker of a multiprocessing pool, say) while
 // the parent closes: the agent role goes with the parent's close, the LB role stays with the
-// child (an LB that forks and lets its parent exit goes on as the LB).
+// child (an LB that forks and lets its parent exit goes on as the LB). The child's copy of the
+// agent handle still reads the live region, and its heartbeat does not speak for the agent.
 TEST_CASE("a child forked after attach keeps no agent role, and keeps the LB's", "[lifecycle][fork]") {
     const auto name = unique_region("fork");
     Cleanup c{name};
@@ -485,10 +487,15 @@ TEST_CASE("a child forked after attach keeps no agent role, and keeps the LB's",
     if (child == 0) {
         close(hold[1]);
         // Its own attach is refused while the parent holds the role: 'b' for busy.
-        const char seen = AgentRegion::attach(name).error().code == Errc::busy ? 'b' : '?';
+        char seen = AgentRegion::attach(name).error().code == Errc::busy ? 'b' : '?';
         (void)!write(said[1], &seen, 1);
-        char byte;
-        (void)!read(hold[0], &byte, 1); // lives until the parent closes its end
+        char go;
+        if (read(hold[0], &go, 1) != 1) _exit(1);
+        // After the parent's close and its publish of observation 1: 'r' if the copy reads it.
+        agent->heartbeat();
+        seen = agent->published_sequence() == 1 ? 'r' : '?';
+        (void)!write(said[1], &seen, 1);
+        (void)!read(hold[0], &go, 1); // lives until the parent closes its end
         _exit(0);
     }
     close(hold[0]);
@@ -496,6 +503,12 @@ TEST_CASE("a child forked after attach keeps no agent role, and keeps the LB's",
     REQUIRE(read(said[0], &seen, 1) == 1);
     CHECK(seen == 'b');
     agent->close();
+    marllb_msg_out_t msg{};
+    REQUIRE(lb->publish(msg) == 1);
+    REQUIRE(write(hold[1], "g", 1) == 1);
+    REQUIRE(read(said[0], &seen, 1) == 1);
+    CHECK(seen == 'r');
+    CHECK_FALSE(lb->agent_alive(10'000'000'000ull)); // the child's heartbeat stamped nothing
     CHECK(AgentRegion::attach(name)); // the role is free while the child lives
     lb->close();
     CHECK(LbRegion::reopen(name).error().code == Errc::busy); // the LB role lives on in the child
@@ -506,6 +519,49 @@ TEST_CASE("a child forked after attach keeps no agent role, and keeps the LB's",
     CHECK(LbRegion::reopen(name)); // free once the child is gone
     close(said[0]);
     close(said[1]);
+}
+
+// The fork handler moves only descriptors that still name the region file: one closed behind
+// the handle's back and reused for another file (a double close, a closerange) is left alone.
+TEST_CASE("a fork leaves alone an agent descriptor that was closed and reused for another file", "[lifecycle][fork]") {
+    const auto name = unique_region("forkreuse");
+    Cleanup c{name};
+    auto lb = LbRegion::create(name);
+    REQUIRE(lb);
+    auto agent = AgentRegion::attach(name);
+    REQUIRE(agent);
+    // The agent's descriptor: the highest one that names the region (the LB's was opened first).
+    int agent_fd = -1;
+    for (int fd = 0; fd < 1024; ++fd) {
+        char link[64], target[512];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        const ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0 && std::string(target, std::size_t(n)) == "/dev/shm/" + name) agent_fd = fd;
+    }
+    REQUIRE(agent_fd >= 0);
+    char log_path[] = "/tmp/marllb_forklog_XXXXXX";
+    const int made = mkstemp(log_path);
+    REQUIRE(made >= 0);
+    close(made);
+    close(agent_fd); // behind the handle's back
+    const int log = ::open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    unlink(log_path);
+    REQUIRE(log == agent_fd); // the lowest free number: the handle's
+    REQUIRE(write(log, "A", 1) == 1);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) _exit(write(log, "B", 1) == 1 ? 0 : 1);
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    REQUIRE(write(log, "C", 1) == 1);
+    char got[8] = {};
+    const int reader = ::open(("/proc/self/fd/" + std::to_string(log)).c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(reader >= 0);
+    CHECK(pread(reader, got, sizeof got, 0) == 3);
+    close(reader);
+    CHECK(std::string(got) == "ABC"); // appended in order: the child's copy kept its O_APPEND description
+    agent->close(); // closes `log`, the number it holds
 }
 
 TEST_CASE("a file-size limit below the region size fails create with no space, and leaves no file", "[lifecycle]") {

@@ -294,6 +294,8 @@ uint64_t marllb_agent_server_set_seq(const marllb_agent_t *agent);
 int marllb_agent_write_action(marllb_agent_t *agent, const marllb_msg_in_t *action,
                               uint32_t obs_generation, marllb_action_reject_t *reason);
 
+/* Stamps "the agent is alive now". Does nothing in a child forked after attach: only the
+ * attaching process speaks for the agent. */
 void marllb_agent_heartbeat(marllb_agent_t *agent);
 /* 1 if the LB stamped its heartbeat within timeout_ns, else 0. */
 int marllb_agent_lb_alive(const marllb_agent_t *agent, uint64_t timeout_ns);
