@@ -38,6 +38,18 @@ void check_weight(double v, std::size_t i) {
                      "weight_too_small", i);
 }
 
+// A weight that converts to 0 although it is positive (a Decimal or Fraction below what a
+// double holds, a longdouble): refused as too small, as one float32 rounds to 0.
+void check_not_lost(py::handle item, std::size_t i) {
+    const int positive = PyObject_RichCompareBool(item.ptr(), py::int_(0).ptr(), Py_GT);
+    if (positive < 0) throw py::error_already_set();
+    if (positive)
+        raise_action("weights[" + std::to_string(i) + "] is " + repr_of(item) +
+                         ": positive but below what a float32 holds (1.4e-45), so it would be 0; scale the weights up, "
+                         "or pass 0 to take the server out",
+                     "weight_too_small", i);
+}
+
 std::size_t parse_weights(py::handle weights, float (&out)[MARLLB_MAX_AS]) {
     const auto too_many = [](std::size_t n) {
         raise_action("weights has " + std::to_string(n) + " values: at most " + std::to_string(MARLLB_MAX_AS) +
@@ -61,7 +73,10 @@ std::size_t parse_weights(py::handle weights, float (&out)[MARLLB_MAX_AS]) {
         auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(arr);
         if (!d) throw py::error_already_set();
         const double *p = d.data();
+        // A wider float (longdouble) may hold a positive weight below what a double holds.
+        const bool wider = kind == 'f' && arr.itemsize() > py::ssize_t(sizeof(double));
         for (std::size_t i = 0; i < n; ++i) {
+            if (wider && p[i] == 0) check_not_lost(arr[py::int_(i)], i);
             check_weight(p[i], i);
             out[i] = float(p[i]);
         }
@@ -88,6 +103,7 @@ std::size_t parse_weights(py::handle weights, float (&out)[MARLLB_MAX_AS]) {
             raise_action(at + "a " + type_name(item) + " (" + repr_of(item) + "): weights are numbers", "not_a_number", i,
                          true);
         }
+        if (v == 0 && !PyFloat_Check(item.ptr()) && !PyLong_Check(item.ptr())) check_not_lost(item, i);
         check_weight(v, i);
         out[i] = float(v);
     }

@@ -451,8 +451,11 @@ std::uint64_t Region::write_observation(py::handle n_flow_on_arg, py::handle fea
 py::object Region::read_action() {
     auto &lb = lb_side();
     const shm::PollResult p = lb.poll_action();
-    const shm::MsgIn *a = lb.action();
-    if (!a) return py::none();
+    if (!lb.action()) return py::none();
+    // A copy: building the dict may run finalizers (a garbage collection), which may close this
+    // region and with it the LB's action in force.
+    const shm::MsgIn action = *lb.action();
+    const shm::MsgIn *a = &action;
     py::dict d;
     d["sequence_id"] = a->sequence_id;
     d["timestamp"] = double(a->timestamp_us) / 1e6;

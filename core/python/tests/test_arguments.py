@@ -1,5 +1,7 @@
 """Bad arguments from Python: every refusal names what was wrong (for weights, the index) and
 nothing reaches the region."""
+import decimal
+import fractions
 import math
 import os
 
@@ -15,6 +17,10 @@ import marllb_shm as m
     ([1.0, 2.0, 3.0, -0.5], None, m.ActionRejected, "weight_negative", 3, r"weights\[3\] is -0.5"),
     ([1e39, 1.0], None, m.ActionRejected, "weight_too_large", 0, r"weights\[0\] is 1e\+39.*float32"),
     ([1.0, 1e-50], None, m.ActionRejected, "weight_too_small", 1, r"weights\[1\] is 1e-50.*below what a float32"),
+    ([1.0, decimal.Decimal("1e-400")], None, m.ActionRejected, "weight_too_small", 1, r"weights\[1\] is Decimal\('1E-400'\)"),
+    ([fractions.Fraction(1, 10 ** 400), 1.0], None, m.ActionRejected, "weight_too_small", 0, r"weights\[0\] is Fraction"),
+    (np.array([1.0, np.longdouble("1e-4000")], dtype=np.longdouble), None, m.ActionRejected, "weight_too_small", 1,
+     r"weights\[1\] is .*e-4000"),
     ([1.0, 1.0, 1.0, 1.0, 0.0, 0.0], 4, m.ActionRejected, "weight_beyond_n", 4,
      r"6 values but num_servers is 4: weights\[4\] and later"),
     ([1.0, 1.0], 3, m.ActionRejected, "num_servers", 2, r"weights\[2\] is missing"),
