@@ -42,7 +42,10 @@ void check_weight(double v, std::size_t i) {
 // double holds, a longdouble): refused as too small, as one float32 rounds to 0.
 void check_not_lost(py::handle item, std::size_t i) {
     const int positive = PyObject_RichCompareBool(item.ptr(), py::int_(0).ptr(), Py_GT);
-    if (positive < 0) throw py::error_already_set();
+    if (positive < 0) { // not comparable with 0: its conversion's 0 is all there is to judge
+        PyErr_Clear();
+        return;
+    }
     if (positive)
         raise_action("weights[" + std::to_string(i) + "] is " + repr_of(item) +
                          ": positive but below what a float32 holds (1.4e-45), so it would be 0; scale the weights up, "

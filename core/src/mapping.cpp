@@ -103,8 +103,9 @@ Error not_a_region_file(const std::string &path, const char *kind) {
 // before Linux 5.16, no /proc). clone() and _Fork() run no fork handlers.
 struct AgentHandleSlot {
     std::atomic<int> state{0}; // 0 free, 1 filling, 2 ready
-    std::atomic<int> fd{-1};   // atomic: forget_agent_handle reads it while another thread may refill the slot
-    unsigned char *base = nullptr;
+    // Atomic: forget_agent_handle reads them while another thread may free and refill the slot.
+    std::atomic<int> fd{-1};
+    std::atomic<unsigned char *> base{nullptr};
     std::size_t size = 0;
     dev_t dev = 0;
     ino_t ino = 0;
@@ -136,12 +137,13 @@ void move_agent_handle_in_fork_child(const AgentHandleSlot &h) noexcept {
     void *p = same_file(fresh, h) ? mmap(nullptr, h.size, prot, MAP_SHARED, fresh, 0) : MAP_FAILED;
     // Moved over the old mapping in one step (one mapping of one protection, so mremap takes
     // it): the handle's pages are never absent. Then the agent's own page made writable again.
-    if (p != MAP_FAILED && mremap(p, h.size, h.size, MREMAP_MAYMOVE | MREMAP_FIXED, h.base) == MAP_FAILED) {
+    unsigned char *const base = h.base.load(std::memory_order_relaxed);
+    if (p != MAP_FAILED && mremap(p, h.size, h.size, MREMAP_MAYMOVE | MREMAP_FIXED, base) == MAP_FAILED) {
         munmap(p, h.size);
         p = MAP_FAILED;
     }
     if (p != MAP_FAILED) {
-        if (!h.huge_pages) (void)mprotect(h.base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
+        if (!h.huge_pages) (void)mprotect(base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
         (void)dup3(fresh, fd, O_CLOEXEC); // the old description's last reference in this process goes
     }
     ::close(fresh);
@@ -152,18 +154,31 @@ void move_agent_handles_in_fork_child() noexcept {
         if (h.state.load(std::memory_order_relaxed) == 2) move_agent_handle_in_fork_child(h);
 }
 
-// Registered when the library is loaded, not at the first attach: a fork in another thread
-// during a lazy registration could leave the child with its guard taken for good.
-const bool g_fork_handler = pthread_atfork(nullptr, nullptr, move_agent_handles_in_fork_child) == 0;
+// The handler is registered once: when the library is loaded, or at the first attach if that
+// comes first (an attach from another static initialiser). Never blocking: a thread that finds
+// the registration under way goes on without it (its handle keeps the inherited share), so a
+// fork meanwhile cannot leave a child waiting on a guard for good, as a lazy static could.
+// Zero before any initialiser runs (constant-initialised).
+std::atomic<int> g_fork_handler{0}; // 0 not yet, 1 under way, 2 registered, 3 failed
+
+bool fork_handler_registered() noexcept {
+    int state = g_fork_handler.load(std::memory_order_acquire);
+    if (state == 0 && g_fork_handler.compare_exchange_strong(state, 1, std::memory_order_acq_rel)) {
+        state = pthread_atfork(nullptr, nullptr, move_agent_handles_in_fork_child) == 0 ? 2 : 3;
+        g_fork_handler.store(state, std::memory_order_release);
+    }
+    return state == 2;
+}
+[[maybe_unused]] const bool g_fork_handler_at_load = fork_handler_registered();
 
 void remember_agent_handle(const Mapping &m, bool huge_pages) noexcept {
     struct stat st{};
-    if (!g_fork_handler || fstat(m.fd, &st) != 0) return;
+    if (!fork_handler_registered() || fstat(m.fd, &st) != 0) return;
     for (auto &h : g_agent_handles) {
         int free_slot = 0;
         if (!h.state.compare_exchange_strong(free_slot, 1, std::memory_order_relaxed)) continue;
         h.fd.store(m.fd, std::memory_order_relaxed);
-        h.base = m.base;
+        h.base.store(m.base, std::memory_order_relaxed);
         h.size = m.size;
         h.dev = st.st_dev;
         h.ino = st.st_ino;
@@ -173,9 +188,12 @@ void remember_agent_handle(const Mapping &m, bool huge_pages) noexcept {
     }
 }
 
-void forget_agent_handle(int fd) noexcept {
+// By descriptor and address: a descriptor number alone may name another handle's slot, when
+// that handle's descriptor was closed behind it and reused.
+void forget_agent_handle(int fd, const unsigned char *base) noexcept {
     for (auto &h : g_agent_handles)
-        if (h.state.load(std::memory_order_acquire) == 2 && h.fd.load(std::memory_order_relaxed) == fd) {
+        if (h.state.load(std::memory_order_acquire) == 2 && h.fd.load(std::memory_order_relaxed) == fd &&
+            h.base.load(std::memory_order_relaxed) == base) {
             h.state.store(0, std::memory_order_relaxed);
             return;
         }
@@ -314,7 +332,7 @@ Mapping &Mapping::operator=(Mapping &&o) noexcept {
 }
 
 Mapping::~Mapping() {
-    if (fd >= 0) forget_agent_handle(fd); // first: a fork child must not move what is being unmapped
+    if (fd >= 0) forget_agent_handle(fd, base); // first: a fork child must not move what is being unmapped
     if (base) munmap(base, size);
     if (fd >= 0) close(fd); // drops this process's role lock
 }

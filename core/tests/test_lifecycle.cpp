@@ -5,11 +5,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <csignal>
 #include <cstdio>
 #include <optional>
 #include <span>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +33,32 @@ template <class T> void pwrite_at(const std::string &name, off_t off, T value) {
 }
 
 using Cleanup = marllb::test::RegionCleanup;
+
+// The highest descriptor of this process that names region `name`, or -1.
+int highest_fd_of(const std::string &name) {
+    int found = -1;
+    for (int fd = 0; fd < 1024; ++fd) {
+        char link[64], target[512];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        const ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0 && std::string(target, std::size_t(n)) == path_of(name)) found = fd;
+    }
+    return found;
+}
+
+// An agent attached by a static initialiser, before the library's own initialisers may have
+// run (the test's objects come first in the link): the fork handler must still know it.
+struct AttachedAtStart {
+    std::string name = unique_region("static");
+    std::optional<LbRegion> lb;
+    std::optional<AgentRegion> agent;
+    AttachedAtStart() {
+        if (auto l = LbRegion::create(name)) lb.emplace(std::move(*l));
+        if (auto a = AgentRegion::attach(name)) agent.emplace(std::move(*a));
+    }
+    ~AttachedAtStart() { (void)unlink_region(name); }
+};
+AttachedAtStart attached_at_start;
 
 // A pid no process has: a child that has exited and been reaped.
 pid_t dead_pid() {
@@ -530,14 +559,7 @@ TEST_CASE("a fork leaves alone an agent descriptor that was closed and reused fo
     REQUIRE(lb);
     auto agent = AgentRegion::attach(name);
     REQUIRE(agent);
-    // The agent's descriptor: the highest one that names the region (the LB's was opened first).
-    int agent_fd = -1;
-    for (int fd = 0; fd < 1024; ++fd) {
-        char link[64], target[512];
-        std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        const ssize_t n = readlink(link, target, sizeof target - 1);
-        if (n > 0 && std::string(target, std::size_t(n)) == "/dev/shm/" + name) agent_fd = fd;
-    }
+    const int agent_fd = highest_fd_of(name); // the agent's: the LB's was opened first
     REQUIRE(agent_fd >= 0);
     char log_path[] = "/tmp/marllb_forklog_XXXXXX";
     const int made = mkstemp(log_path);
@@ -562,6 +584,63 @@ TEST_CASE("a fork leaves alone an agent descriptor that was closed and reused fo
     close(reader);
     CHECK(std::string(got) == "ABC"); // appended in order: the child's copy kept its O_APPEND description
     agent->close(); // closes `log`, the number it holds
+}
+
+TEST_CASE("an agent attached by a static initialiser keeps no role in a fork child either", "[lifecycle][fork]") {
+    REQUIRE(attached_at_start.agent);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        usleep(300000); // alive while the parent closes and attaches again
+        _exit(0);
+    }
+    usleep(50000); // the child's handler has run
+    attached_at_start.agent.reset();
+    CHECK(AgentRegion::attach(attached_at_start.name));
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+}
+
+// A handle's slot is forgotten by descriptor and address: when another handle's descriptor
+// was closed behind it and its number reused, closing the new handle must free its own slot,
+// or a later fork child would remap over memory the closed handle no longer has.
+TEST_CASE("closing a handle that reuses a closed descriptor's number forgets its own slot", "[lifecycle][fork]") {
+    const auto first = unique_region("slot1"), second = unique_region("slot2");
+    Cleanup c1{first}, c2{second};
+    auto lb1 = LbRegion::create(first);
+    auto lb2 = LbRegion::create(second);
+    REQUIRE((lb1 && lb2));
+    auto x = AgentRegion::attach(first);
+    REQUIRE(x);
+    const int fd = highest_fd_of(first);
+    REQUIRE(fd >= 0);
+    close(fd); // behind x's back
+    std::optional<AgentRegion> y;
+    if (auto a = AgentRegion::attach(second)) y.emplace(std::move(*a));
+    REQUIRE(y);
+    REQUIRE(highest_fd_of(second) == fd); // y took x's number
+    auto *const y_base = const_cast<std::byte *>(y->memory().data());
+    const std::size_t y_size = y->memory().size();
+    y.reset();
+    // Private memory where y was mapped, then y's region attached again at the same number.
+    void *mine = mmap(y_base, y_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    REQUIRE(mine == static_cast<void *>(y_base));
+    std::memset(mine, 0x5a, y_size);
+    auto y2 = AgentRegion::attach(second);
+    REQUIRE(y2);
+    REQUIRE(highest_fd_of(second) == fd);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        const auto *b = static_cast<const unsigned char *>(mine);
+        _exit(std::all_of(b, b + y_size, [](unsigned char v) { return v == 0x5a; }) ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0)); // the child's private memory untouched
+    munmap(mine, y_size);
+    y2->close();
+    (void)x; // x's destructor closes `fd` once more: already closed, EBADF
 }
 
 TEST_CASE("a file-size limit below the region size fails create with no space, and leaves no file", "[lifecycle]") {

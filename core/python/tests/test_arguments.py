@@ -231,3 +231,17 @@ def test_an_empty_dir_is_refused_not_taken_for_dev_shm(name):
     with pytest.raises(ValueError, match="dir is ''"):
         m.SharedMemoryRegion(name, create=True, dir="")
     assert not os.path.exists(f"/dev/shm/{name}")
+
+
+def test_a_weight_that_is_0_as_a_float_and_cannot_be_compared_is_taken_as_0(pair):
+    """Only a weight that is positive is refused for converting to 0; one that cannot say
+    whether it is (no `>`) is judged by its conversion, as before."""
+    lb, agent = pair
+    seq = lb.write_observation([0, 0])
+
+    class Zero:
+        def __float__(self):
+            return 0.0
+
+    agent.write_action(seq, [Zero(), 1.0])
+    assert lb.read_action()["weights"] == [0.0, 1.0]
