@@ -25,6 +25,13 @@ std::string type_name(py::handle o) { return Py_TYPE(o.ptr())->tp_name; }
 std::string num(double v) { return repr_of(py::float_(v)); }
 
 // One weight, already a double: the checks the LB applies, plus what a float32 cannot hold.
+// `what` names the weight and its value ("weights[3] is 1e-50").
+[[noreturn]] void refuse_too_small(const std::string &what, std::size_t i) {
+    raise_action(what + ": positive but below what a float32 holds (1.4e-45), so it would be 0; scale the weights "
+                        "up, or pass 0 to take the server out",
+                 "weight_too_small", i);
+}
+
 void check_weight(double v, std::size_t i) {
     const std::string at = "weights[" + std::to_string(i) + "] is " + num(v);
     if (!std::isfinite(v)) raise_action(at + ": weights must be finite numbers >= 0", "weight_not_finite", i);
@@ -32,10 +39,7 @@ void check_weight(double v, std::size_t i) {
     if (v > double(FLT_MAX))
         raise_action(at + ": larger than a float32 holds (3.4e38); scale the weights down", "weight_too_large", i);
     // A positive weight that float32 rounds to 0 would take its server out without a word.
-    if (v > 0 && float(v) == 0.0f)
-        raise_action(at + ": positive but below what a float32 holds (1.4e-45), so it would be 0; scale the "
-                          "weights up, or pass 0 to take the server out",
-                     "weight_too_small", i);
+    if (v > 0 && float(v) == 0.0f) refuse_too_small(at, i);
 }
 
 // A weight that converts to 0 although it is positive (a Decimal or Fraction below what a
@@ -46,11 +50,7 @@ void check_not_lost(py::handle item, std::size_t i) {
         PyErr_Clear();
         return;
     }
-    if (positive)
-        raise_action("weights[" + std::to_string(i) + "] is " + repr_of(item) +
-                         ": positive but below what a float32 holds (1.4e-45), so it would be 0; scale the weights up, "
-                         "or pass 0 to take the server out",
-                     "weight_too_small", i);
+    if (positive) refuse_too_small("weights[" + std::to_string(i) + "] is " + repr_of(item), i);
 }
 
 std::size_t parse_weights(py::handle weights, float (&out)[MARLLB_MAX_AS]) {
@@ -269,16 +269,18 @@ ObservationArgs parse_observation(py::handle n_flow_on, py::handle features) {
                                   repr_of(n_flow_on.attr("shape")));
         if (std::size_t(arr.shape(0)) > MARLLB_MAX_AS)
             throw py::value_error("n_flow_on must have 1..64 entries, got " + std::to_string(arr.shape(0)));
-        if (kind == 'u') {
-            auto d = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+        // Read as 64-bit integers of the array's signedness; a value past 2^63 reads as -1.
+        const auto each = [&](auto as) {
+            using T = decltype(as);
+            auto d = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(arr);
             if (!d) throw py::error_already_set();
-            for (py::ssize_t i = 0; i < d.size(); ++i)
-                count(d.data()[i] > 0xffffffffull ? -1 : (long long)d.data()[i], std::size_t(i), std::to_string(d.data()[i]));
-        } else {
-            auto d = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
-            if (!d) throw py::error_already_set();
-            for (py::ssize_t i = 0; i < d.size(); ++i) count(d.data()[i], std::size_t(i), std::to_string(d.data()[i]));
-        }
+            for (py::ssize_t i = 0; i < d.size(); ++i) {
+                const T v = d.data()[i];
+                count(v > T(0x7fffffffffffffffLL) ? -1 : (long long)v, std::size_t(i), std::to_string(v));
+            }
+        };
+        if (kind == 'u') each(std::uint64_t{});
+        else each(std::int64_t{});
     } else {
         if (PyUnicode_Check(n_flow_on.ptr()) || PyBytes_Check(n_flow_on.ptr()) || !PySequence_Check(n_flow_on.ptr()))
             throw py::type_error("n_flow_on must be a list, tuple or 1-D numpy array of ints, got " + type_name(n_flow_on));

@@ -454,13 +454,12 @@ py::object Region::read_action() {
     if (!lb.action()) return py::none();
     // A copy: building the dict may run finalizers (a garbage collection), which may close this
     // region and with it the LB's action in force.
-    const shm::MsgIn action = *lb.action();
-    const shm::MsgIn *a = &action;
+    const shm::MsgIn a = *lb.action();
     py::dict d;
-    d["sequence_id"] = a->sequence_id;
-    d["timestamp"] = double(a->timestamp_us) / 1e6;
-    d["num_servers"] = a->num_servers;
-    d["weights"] = std::vector<float>(a->weights, a->weights + a->num_servers);
+    d["sequence_id"] = a.sequence_id;
+    d["timestamp"] = double(a.timestamp_us) / 1e6;
+    d["num_servers"] = a.num_servers;
+    d["weights"] = std::vector<float>(a.weights, a.weights + a.num_servers);
     d["status"] = p.status == MARLLB_POLL_APPLIED    ? "applied"
                   : p.status == MARLLB_POLL_REJECTED ? "rejected"
                   : p.status == MARLLB_POLL_STALE    ? "stale"

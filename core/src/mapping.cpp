@@ -81,6 +81,11 @@ Error not_a_region_file(const std::string &path, const char *kind) {
                       path.c_str(), kind, path.c_str());
 }
 
+// The agent's one writable page (the action section) in a read-only mapping of the region.
+int open_agent_page(unsigned char *base) noexcept {
+    return mprotect(base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
+}
+
 // A child forked after attach shares the agent's lock: the lock belongs to the open file
 // description, and the child holds it twice, through its copy of the descriptor and through
 // its copy of the mapping (a mapping keeps its file open). The child cannot act as the agent
@@ -143,7 +148,7 @@ void move_agent_handle_in_fork_child(const AgentHandleSlot &h) noexcept {
         p = MAP_FAILED;
     }
     if (p != MAP_FAILED) {
-        if (!h.huge_pages) (void)mprotect(base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
+        if (!h.huge_pages) (void)open_agent_page(base);
         (void)dup3(fresh, fd, O_CLOEXEC); // the old description's last reference in this process goes
     }
     ::close(fresh);
@@ -267,7 +272,7 @@ Expected<unsigned char *> map_for_role(int fd, std::size_t size, Role role, cons
     if (huge_pages) {
         rc = 0;
     } else if (role == Role::agent) {
-        rc = mprotect(base + MARLLB_ACTION_OFFSET, MARLLB_PAGE_SIZE, PROT_READ | PROT_WRITE);
+        rc = open_agent_page(base);
     } else {
         rc = mprotect(base, MARLLB_ACTION_OFFSET, PROT_READ | PROT_WRITE);
         if (rc == 0 && size > MARLLB_RESERVOIR_OFFSET)

@@ -588,17 +588,28 @@ TEST_CASE("a fork leaves alone an agent descriptor that was closed and reused fo
 
 TEST_CASE("an agent attached by a static initialiser keeps no role in a fork child either", "[lifecycle][fork]") {
     REQUIRE(attached_at_start.agent);
+    int hold[2], ran[2];
+    REQUIRE(pipe(hold) == 0);
+    REQUIRE(pipe(ran) == 0);
     const pid_t child = fork();
     REQUIRE(child >= 0);
     if (child == 0) {
-        usleep(300000); // alive while the parent closes and attaches again
+        close(hold[1]);
+        (void)!write(ran[1], "r", 1); // its fork() has returned: the handler has run
+        char byte;
+        (void)!read(hold[0], &byte, 1); // alive while the parent closes and attaches again
         _exit(0);
     }
-    usleep(50000); // the child's handler has run
+    close(hold[0]);
+    char byte;
+    REQUIRE(read(ran[0], &byte, 1) == 1);
     attached_at_start.agent.reset();
     CHECK(AgentRegion::attach(attached_at_start.name));
+    close(hold[1]);
     int status = 0;
     REQUIRE(waitpid(child, &status, 0) == child);
+    close(ran[0]);
+    close(ran[1]);
 }
 
 // A handle's slot is forgotten by descriptor and address: when another handle's descriptor
