@@ -25,6 +25,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace marllb::shm::detail {
 
 // 8-byte atomic accessors on fields of the C layout (plain uint64_t, 8-byte aligned).
@@ -58,9 +62,34 @@ inline void prefetch_span(const void *p, std::size_t bytes) noexcept {
 }
 inline void prefetch_lines(const void *p, std::size_t bytes) noexcept { prefetch_span<0>(p, bytes); }
 
+// Whether this x86-64 CPU has PREFETCHW (CPUID 0x80000001, ECX bit 8, "3dnowprefetch" in
+// /proc/cpuinfo). Read once when the library loads; false before that and elsewhere.
+#if defined(__x86_64__)
+inline bool cpu_has_prefetchw() noexcept {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) != 0;
+}
+inline const bool g_has_prefetchw = cpu_has_prefetchw();
+#endif
+
 // Prefetch with write intent: the lines arrive owned, so the stores that follow do not each
-// wait for an ownership request (the writer's cold-cache case).
-inline void prefetch_lines_for_write(const void *p, std::size_t bytes) noexcept { prefetch_span<1>(p, bytes); }
+// wait for an ownership request (the writer's cold-cache case). On x86-64 this needs the
+// PREFETCHW instruction. __builtin_prefetch(p, 1) emits it only when the compiler may assume
+// the CPU has it (-mprfchw, not in the x86-64 baseline), and otherwise a read prefetch
+// (prefetcht0), whose lines arrive shared and still wait for ownership at the first store.
+// So the instruction is written here, taken where the CPU reports it
+// (core/tests/prefetch_for_write.sh checks the library's code for it).
+inline void prefetch_lines_for_write(const void *p, std::size_t bytes) noexcept {
+#if defined(__x86_64__)
+    if (g_has_prefetchw) {
+        const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;
+        for (auto a = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t(63); a < end; a += 64)
+            asm volatile("prefetchw %0" : : "m"(*reinterpret_cast<const char *>(a)));
+        return;
+    }
+#endif
+    prefetch_span<1>(p, bytes);
+}
 
 // Copies `bytes` (a multiple of 8) out of shared memory with relaxed 8-byte loads.
 inline void copy_from_shared(void *dst, const void *src, std::size_t bytes) noexcept {
