@@ -290,6 +290,11 @@ PollResult LbRegion::poll_action() noexcept {
         ++counters_.polls_busy;
         return {MARLLB_POLL_BUSY, MARLLB_ACTION_OK};
     }
+    // A new action: its lines (written by the agent, so in the agent's cache) asked for all at
+    // once, so their transfers overlap instead of following the copy loop one by one (as the
+    // agent's read of an observation does). Only here, after the lock moved: the fast path
+    // above stays one load.
+    prefetch_lines(&a->write_mono_ns, sizeof(ActionCopy));
     ActionCopy copy;
     const bool ok = read_consistent(&a->lock, l, [&] {
         copy_from_shared(&copy, &a->write_mono_ns, sizeof copy);
