@@ -250,6 +250,21 @@ void check_no_nul(const std::string &s, const char *what) {
                               ": the region would be another one (the name ends there); remove it");
 }
 
+std::optional<std::string> directory_arg(py::handle dir) {
+    if (dir.is_none()) return std::nullopt;
+    if (!PyUnicode_Check(dir.ptr()) && !PyBytes_Check(dir.ptr()) && !PyObject_HasAttrString(dir.ptr(), "__fspath__"))
+        throw py::type_error(std::string("dir is a ") + type_name(dir) + " (" + repr_of(dir) +
+                             "): it must be a directory as a str or a path-like object (pathlib.Path), or None for "
+                             "/dev/shm");
+    // os.fsencode: the path's bytes as the file system takes them (a path-like object's
+    // os.fspath(), a str encoded as the file system encodes it, bytes as they are).
+    const std::string path = py::module_::import("os").attr("fsencode")(dir).cast<py::bytes>();
+    if (path.empty())
+        throw py::value_error("dir is '': pass the directory the region lives in, or leave it out (None) for /dev/shm");
+    check_no_nul(path, "dir");
+    return path;
+}
+
 ObservationArgs parse_observation(py::handle n_flow_on, py::handle features) {
     ObservationArgs out;
     const auto count = [&](long long v, std::size_t i, const std::string &shown) {

@@ -55,4 +55,9 @@ struct ObservationArgs {
 // A region name or directory without NUL (the C side would silently cut it there).
 void check_no_nul(const std::string &s, const char *what);
 
+// The `dir` argument: None (nullopt: /dev/shm), or a str, bytes or path-like object
+// (pathlib.Path) naming a directory, as os.fsencode gives it; not '' and without NUL.
+// TypeError / ValueError naming what was passed otherwise.
+[[nodiscard]] std::optional<std::string> directory_arg(pybind11::handle dir);
+
 } // namespace marllb_py

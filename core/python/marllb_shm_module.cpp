@@ -55,11 +55,11 @@ const char *doc(const char *signature, const char *text) {
 // The sides as their own types, as the C++ API has them (marllb::shm::AgentRegion, LbRegion):
 // each has only its side's methods.
 struct AgentSide : Region {
-    AgentSide(std::string name, std::optional<std::string> dir, py::handle num_servers)
+    AgentSide(std::string name, py::handle dir, py::handle num_servers)
         : Region(std::move(name), false, false, std::move(dir), num_servers, false) {}
 };
 struct LbSide : Region {
-    LbSide(std::string name, bool raw_reservoirs, std::optional<std::string> dir, py::handle num_servers,
+    LbSide(std::string name, bool raw_reservoirs, py::handle dir, py::handle num_servers,
            bool group_shared)
         : Region(std::move(name), true, raw_reservoirs, std::move(dir), num_servers, group_shared) {}
 };
@@ -181,7 +181,7 @@ PYBIND11_MODULE(shm, m) {
     py::class_<AgentSide> agent(m, "AgentRegion",
                                 "AgentRegion(name='marllb_lb0', dir=None, num_servers=None)\n--\n\n"
                                 "The agent's side of an LB's region (marllb::shm::AgentRegion): reads observations, writes actions.");
-    agent.def(py::init<std::string, std::optional<std::string>, py::handle>(), py::arg("name") = "marllb_lb0",
+    agent.def(py::init<std::string, py::handle, py::handle>(), py::arg("name") = "marllb_lb0",
               py::arg("dir") = py::none(), py::arg("num_servers") = py::none(),
               doc("__init__(self, /, name='marllb_lb0', dir=None, num_servers=None)",
                   "Attach to the region `name` (in /dev/shm, or in dir) as its agent. num_servers: the count the agent\n"
@@ -194,7 +194,7 @@ PYBIND11_MODULE(shm, m) {
     py::class_<LbSide> lb(m, "LbRegion",
                           "LbRegion(name='marllb_lb0', raw_reservoirs=False, dir=None, num_servers=None, group_shared=False)\n--\n\n"
                           "The LB's side of a region (marllb::shm::LbRegion): publishes observations, reads actions.");
-    lb.def(py::init<std::string, bool, std::optional<std::string>, py::handle, bool>(), py::arg("name") = "marllb_lb0",
+    lb.def(py::init<std::string, bool, py::handle, py::handle, bool>(), py::arg("name") = "marllb_lb0",
            py::arg("raw_reservoirs") = false, py::arg("dir") = py::none(), py::arg("num_servers") = py::none(),
            py::arg("group_shared") = false,
            doc("__init__(self, /, name='marllb_lb0', raw_reservoirs=False, dir=None, num_servers=None, group_shared=False)",
@@ -210,7 +210,7 @@ PYBIND11_MODULE(shm, m) {
                               "num_servers=None, group_shared=False)\n--\n\n"
                               "The seed's entry point: the agent's side (create=False, the seed's use) or the LB's (create=True)\n"
                               "in one type; the other side's methods raise RegionError code 'role'. New code: AgentRegion, LbRegion.");
-    either.def(py::init<std::string, bool, bool, std::optional<std::string>, py::handle, bool>(),
+    either.def(py::init<std::string, bool, bool, py::handle, py::handle, bool>(),
                py::arg("name") = "marllb_lb0", py::arg("create") = false, py::arg("raw_reservoirs") = false,
                py::arg("dir") = py::none(), py::arg("num_servers") = py::none(), py::arg("group_shared") = false,
                doc("__init__(self, /, name='marllb_lb0', create=False, raw_reservoirs=False, dir=None, num_servers=None, "

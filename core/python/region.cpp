@@ -137,13 +137,10 @@ void init_region_errors(py::module_ &m) {
     });
 }
 
-Region::Region(std::string name, bool create, bool raw_reservoirs, std::optional<std::string> dir,
-               py::handle num_servers, bool group_shared)
-    : name_(std::move(name)), dir_(dir.value_or("")) {
+Region::Region(std::string name, bool create, bool raw_reservoirs, py::handle dir, py::handle num_servers,
+               bool group_shared)
+    : name_(std::move(name)), dir_(directory_arg(dir).value_or("")) {
     check_no_nul(name_, "the region name");
-    check_no_nul(dir_, "dir");
-    if (dir && dir->empty())
-        throw py::value_error("dir is '': pass the directory the region lives in, or leave it out (None) for /dev/shm");
     const std::uint32_t n = num_servers.is_none() ? 0 : server_count_arg(num_servers, "num_servers");
     shm::Options o = shm::default_options();
     if (!dir_.empty()) o.dir = dir_.c_str();

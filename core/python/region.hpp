@@ -40,7 +40,7 @@ struct ReservoirsGone : RegionError { // the observation's raw reservoirs were o
 
 class Region {
 public:
-    Region(std::string name, bool create, bool raw_reservoirs, std::optional<std::string> dir,
+    Region(std::string name, bool create, bool raw_reservoirs, pybind11::handle dir,
            pybind11::handle num_servers, bool group_shared);
 
     [[nodiscard]] std::string role() const;

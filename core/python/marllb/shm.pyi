@@ -1,9 +1,13 @@
 # Stubs of the extension marllb.shm (marllb_shm_module.cpp), written by hand and checked
 # against the built module by mypy's stubtest (tests/test_package.py).
+import os
 from typing import Any, Dict, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
+
+# A region's directory: what os.fsencode takes (pathlib.Path included).
+_Dir = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 __version__: str
 MAX_SERVERS: int
@@ -28,7 +32,7 @@ _Weights = Union[Sequence[float], npt.NDArray[Any]]
 _R = TypeVar("_R")
 
 class AgentRegion:
-    def __init__(self, name: str = "marllb_lb0", dir: Optional[str] = None, num_servers: Optional[int] = None) -> None: ...
+    def __init__(self, name: str = "marllb_lb0", dir: Optional[_Dir] = None, num_servers: Optional[int] = None) -> None: ...
     @property
     def num_servers(self) -> int: ...
     @property
@@ -64,7 +68,7 @@ class AgentRegion:
     def action_verdict(self, timeout: float = 0.0) -> Dict[str, Any]: ...
 
 class LbRegion:
-    def __init__(self, name: str = "marllb_lb0", raw_reservoirs: bool = False, dir: Optional[str] = None,
+    def __init__(self, name: str = "marllb_lb0", raw_reservoirs: bool = False, dir: Optional[_Dir] = None,
                  num_servers: Optional[int] = None, group_shared: bool = False) -> None: ...
     @property
     def num_servers(self) -> int: ...
@@ -91,7 +95,7 @@ class SharedMemoryRegion:
     # The seed's entry point: either side in one type (the other side's methods raise RegionError
     # code 'role').
     def __init__(self, name: str = "marllb_lb0", create: bool = False, raw_reservoirs: bool = False,
-                 dir: Optional[str] = None, num_servers: Optional[int] = None,
+                 dir: Optional[_Dir] = None, num_servers: Optional[int] = None,
                  group_shared: bool = False) -> None: ...
     @property
     def num_servers(self) -> int: ...

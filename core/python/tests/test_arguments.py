@@ -4,6 +4,7 @@ import decimal
 import fractions
 import math
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -245,3 +246,30 @@ def test_a_weight_that_is_0_as_a_float_and_cannot_be_compared_is_taken_as_0(pair
 
     agent.write_action(seq, [Zero(), 1.0])
     assert lb.read_action()["weights"] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("as_type", [pathlib.Path, os.fsencode, str])
+def test_dir_takes_a_path_like_object_or_bytes_as_well_as_a_str(name, tmp_path, as_type):
+    """A pathlib.Path (or bytes) names the same directory as its str: the region is made there
+    and an agent given the other spelling attaches to it."""
+    lb = m.LbRegion(name, dir=as_type(tmp_path))
+    try:
+        assert os.path.exists(tmp_path / name)
+        agent = m.AgentRegion(name, dir=str(tmp_path))
+        seq = lb.write_observation([1, 2])
+        assert agent.read_observation()["sequence_id"] == seq
+        agent.close()
+    finally:
+        lb.close()
+
+
+@pytest.mark.parametrize("bad,exc,says", [
+    (3, TypeError, r"dir is a int \(3\): it must be a directory as a str or a path-like object"),
+    (["/dev/shm"], TypeError, r"dir is a list"),
+    (b"", ValueError, "dir is ''"),
+    (pathlib.Path("/dev/shm\0x"), ValueError, "NUL"),
+])
+def test_a_dir_that_is_no_path_is_refused_naming_it(name, bad, exc, says):
+    with pytest.raises(exc, match=says):
+        m.LbRegion(name, dir=bad)
+    assert not os.path.exists(f"/dev/shm/{name}")
