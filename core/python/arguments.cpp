@@ -42,15 +42,18 @@ void check_weight(double v, std::size_t i) {
     if (v > 0 && float(v) == 0.0f) refuse_too_small(at, i);
 }
 
-// A weight that converts to 0 although it is positive (a Decimal or Fraction below what a
-// double holds, a longdouble): refused as too small, as one float32 rounds to 0.
+// A weight that converts to 0 although it is not 0 (a Decimal or Fraction below what a
+// double holds, a longdouble): refused as too small when positive, as one float32 rounds to 0,
+// and as negative when negative (its conversion, -0.0, would pass as a weight of 0).
 void check_not_lost(py::handle item, std::size_t i) {
-    const int positive = PyObject_RichCompareBool(item.ptr(), py::int_(0).ptr(), Py_GT);
-    if (positive < 0) { // not comparable with 0: its conversion's 0 is all there is to judge
-        PyErr_Clear();
-        return;
-    }
-    if (positive) refuse_too_small("weights[" + std::to_string(i) + "] is " + repr_of(item), i);
+    const auto compare = [&](int op) {
+        const int r = PyObject_RichCompareBool(item.ptr(), py::int_(0).ptr(), op);
+        if (r < 0) PyErr_Clear(); // not comparable with 0: its conversion's 0 is all there is to judge
+        return r > 0;
+    };
+    const std::string at = "weights[" + std::to_string(i) + "] is " + repr_of(item);
+    if (compare(Py_GT)) refuse_too_small(at, i);
+    if (compare(Py_LT)) raise_action(at + ": weights must be >= 0", "weight_negative", i);
 }
 
 std::size_t parse_weights(py::handle weights, float (&out)[MARLLB_MAX_AS]) {
