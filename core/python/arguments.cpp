@@ -51,9 +51,9 @@ void check_not_lost(py::handle item, std::size_t i) {
         if (r < 0) PyErr_Clear(); // not comparable with 0: its conversion's 0 is all there is to judge
         return r > 0;
     };
-    const std::string at = "weights[" + std::to_string(i) + "] is " + repr_of(item);
-    if (compare(Py_GT)) refuse_too_small(at, i);
-    if (compare(Py_LT)) raise_action(at + ": weights must be >= 0", "weight_negative", i);
+    const auto at = [&] { return "weights[" + std::to_string(i) + "] is " + repr_of(item); };
+    if (compare(Py_GT)) refuse_too_small(at(), i);
+    if (compare(Py_LT)) raise_action(at() + ": weights must be >= 0", "weight_negative", i);
 }
 
 std::size_t parse_weights(py::handle weights, float (&out)[MARLLB_MAX_AS]) {
@@ -255,13 +255,28 @@ void check_no_nul(const std::string &s, const char *what) {
 
 std::optional<std::string> directory_arg(py::handle dir) {
     if (dir.is_none()) return std::nullopt;
-    if (!PyUnicode_Check(dir.ptr()) && !PyBytes_Check(dir.ptr()) && !PyObject_HasAttrString(dir.ptr(), "__fspath__"))
+    // os.fspath (by the type's __fspath__, as os.fspath looks it up): a str or bytes, or a
+    // TypeError for anything else, including an __fspath__ that returns neither.
+    auto fs = py::reinterpret_steal<py::object>(PyOS_FSPath(dir.ptr()));
+    if (!fs) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError)) throw py::error_already_set(); // __fspath__ raised: its error
+        PyErr_Clear();
         throw py::type_error(std::string("dir is a ") + type_name(dir) + " (" + repr_of(dir) +
-                             "): it must be a directory as a str or a path-like object (pathlib.Path), or None for "
-                             "/dev/shm");
-    // os.fsencode: the path's bytes as the file system takes them (a path-like object's
-    // os.fspath(), a str encoded as the file system encodes it, bytes as they are).
-    const std::string path = py::module_::import("os").attr("fsencode")(dir).cast<py::bytes>();
+                             "): it must be a directory as a str, bytes or path-like object (pathlib.Path), or "
+                             "None for /dev/shm");
+    }
+    // The path's bytes as the file system takes them (os.fsencode): bytes as they are, a str
+    // encoded with the file system's encoding and error handler.
+    if (PyUnicode_Check(fs.ptr())) {
+        auto encoded = py::reinterpret_steal<py::object>(PyUnicode_EncodeFSDefault(fs.ptr()));
+        if (!encoded) {
+            PyErr_Clear();
+            throw py::value_error("dir is " + repr_of(fs) +
+                                  ": it cannot be encoded as a file name (a lone surrogate?); pass the path as bytes");
+        }
+        fs = std::move(encoded);
+    }
+    const std::string path = fs.cast<py::bytes>();
     if (path.empty())
         throw py::value_error("dir is '': pass the directory the region lives in, or leave it out (None) for /dev/shm");
     check_no_nul(path, "dir");

@@ -103,7 +103,13 @@ namespace {
 PyObject *g_region_error = nullptr, *g_no_region_error = nullptr, *g_reservoirs_gone = nullptr;
 
 void set_python_error(PyObject *type, const RegionError &e) {
-    py::object value = py::handle(type)(e.what());
+    // A message may carry a path's bytes that are not UTF-8 (a dir given as bytes): shown
+    // escaped, so the caller still gets this error and not a UnicodeDecodeError.
+    const std::string what = e.what();
+    auto text = py::reinterpret_steal<py::object>(
+        PyUnicode_DecodeUTF8(what.data(), py::ssize_t(what.size()), "backslashreplace"));
+    if (!text) throw py::error_already_set();
+    py::object value = py::handle(type)(text);
     value.attr("code") = e.code;
     PyErr_SetObject(type, value.ptr());
 }

@@ -267,8 +267,21 @@ def test_dir_takes_a_path_like_object_or_bytes_as_well_as_a_str(name, tmp_path, 
         lb.close()
 
 
+class _FsPathReturnsInt:
+    def __fspath__(self):
+        return 3
+
+
+class _FsPathOnTheInstanceOnly:
+    def __init__(self):
+        self.__fspath__ = lambda: "/dev/shm"
+
+
 @pytest.mark.parametrize("bad,exc,says", [
-    (3, TypeError, r"dir is a int \(3\): it must be a directory as a str or a path-like object"),
+    (3, TypeError, r"dir is a int \(3\): it must be a directory as a str, bytes or path-like object"),
+    (_FsPathReturnsInt(), TypeError, r"dir is a _FsPathReturnsInt"),
+    (_FsPathOnTheInstanceOnly(), TypeError, r"dir is a _FsPathOnTheInstanceOnly"),
+    ("/dev/shm/\ud800", ValueError, r"dir is '/dev/shm/\\ud800': it cannot be encoded as a file name"),
     (["/dev/shm"], TypeError, r"dir is a list"),
     (b"", ValueError, "dir is ''"),
     (pathlib.Path("/dev/shm\0x"), ValueError, "NUL"),
@@ -277,3 +290,46 @@ def test_a_dir_that_is_no_path_is_refused_naming_it(name, bad, exc, says):
     with pytest.raises(exc, match=says):
         m.LbRegion(name, dir=bad)
     assert not os.path.exists(f"/dev/shm/{name}")
+
+
+def test_an_fspath_that_raises_raises_its_own_error(name):
+    class Broken:
+        def __fspath__(self):
+            raise RuntimeError("no path here")
+    with pytest.raises(RuntimeError, match="no path here"):
+        m.LbRegion(name, dir=Broken())
+
+
+def test_a_dir_of_bytes_that_are_not_utf8_still_gives_the_region_error(name, tmp_path):
+    """The error names the path with the bytes escaped; not a UnicodeDecodeError that hides it."""
+    missing = os.fsencode(tmp_path) + b"/nope\xff"
+    with pytest.raises(m.NoRegionError, match=r"nope\\xff"):
+        m.AgentRegion(name, dir=missing)
+    made = os.fsencode(tmp_path) + b"/dir\xff"
+    os.mkdir(made)
+    lb = m.LbRegion(name, dir=made)
+    try:
+        assert os.path.exists(made + b"/" + name.encode())
+    finally:
+        lb.close()
+        os.unlink(made + b"/" + name.encode())
+
+
+def test_a_zero_weight_whose_repr_raises_is_taken_as_0(pair):
+    """Only a refusal needs a weight's repr: a weight that is 0 is not asked for one."""
+    class Zero:
+        def __float__(self):
+            return 0.0
+
+        def __gt__(self, other):
+            return False
+
+        def __lt__(self, other):
+            return False
+
+        def __repr__(self):
+            raise RuntimeError("no repr")
+    lb, agent = pair
+    seq = lb.write_observation([0, 0])
+    agent.write_action(seq, [1.0, Zero()])
+    assert lb.read_action()["weights"] == [1.0, 0.0]
