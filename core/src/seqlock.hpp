@@ -78,8 +78,9 @@ inline const bool g_has_prefetchw = cpu_has_prefetchw();
 // the CPU has it (-mprfchw, not in the x86-64 baseline), and otherwise a read prefetch
 // (prefetcht0), whose lines arrive shared and still wait for ownership at the first store.
 // So the instruction is written here, taken where the CPU reports it
-// (core/tests/prefetch_for_write.sh checks the library's code for it).
-inline void prefetch_lines_for_write(const void *p, std::size_t bytes) noexcept {
+// (core/tests/prefetch_for_write.sh checks the library's code for it, in the functions that
+// call this one: always inlined, also at -O0).
+[[gnu::always_inline]] inline void prefetch_lines_for_write(const void *p, std::size_t bytes) noexcept {
 #if defined(__x86_64__)
     if (g_has_prefetchw) {
         const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;

@@ -10,8 +10,15 @@ lib=$1
 case "$(uname -m)" in x86_64) ;; *) echo "not x86-64: nothing to check"; exit 77 ;; esac
 command -v objdump >/dev/null || { echo "objdump not found: install binutils" >&2; exit 2; }
 [ -r "$lib" ] || { echo "cannot read the library '$lib'" >&2; exit 2; }
-with=$(objdump -d -C --no-show-raw-insn "$lib" |
-       awk '/^[0-9a-f]+ <.*>:$/ { fn = $0; next } /prefetchw/ { print fn }' | sort -u)
+# Each function's header line, then its instructions: "  addr:<TAB>mnemonic operands". The
+# mnemonic field alone is compared (a symbol's name in an operand's comment is not code).
+code=$(objdump -d -C --no-show-raw-insn "$lib")
+if ! printf '%s\n' "$code" | grep -q '^[0-9a-f]* <.*>:$'; then
+    echo "no machine code in '$lib' (an LTO build keeps compiler IR in its objects): nothing to check"
+    exit 77
+fi
+with=$(printf '%s\n' "$code" |
+       awk '/^[0-9a-f]+ <.*>:$/ { fn = $0; next } $2 == "prefetchw" { print fn }' | sort -u)
 status=0
 for fn in 'marllb::shm::LbRegion::prefetch_next_slot() const' \
           'marllb::shm::LbRegion::rehearse() const' \

@@ -4,12 +4,16 @@
 // static asserts check the compiler's idea of the structs; these tests check that the bytes
 // the library writes land where a reader that only knows the document looks for them.
 #include "support/process.hpp"
+#include "../src/seqlock.hpp"
 
 #include <marllb/shm.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,3 +144,24 @@ TEST_CASE("with raw reservoirs the region is 408 KiB and the buffers start at 20
     CHECK(img.at<std::uint64_t>(buf1) == 2);
     CHECK(img.at<float>(buf1 + 64 + 64 * 1536 + 1 * 1536 + 3 * 4) == 9.5f);
 }
+
+#if defined(__x86_64__)
+// The library takes PREFETCHW where CPUID says the CPU has it (seqlock.hpp); the kernel reads
+// the same bit into /proc/cpuinfo as "3dnowprefetch". A wrong bit would keep read prefetches
+// on a CPU that has the instruction, or issue it on one that does not report it.
+TEST_CASE("the PREFETCHW detection agrees with the kernel's 3dnowprefetch flag", "[layout]") {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    bool found = false, flag = false;
+    while (std::getline(cpuinfo, line))
+        if (line.rfind("flags", 0) == 0) {
+            std::istringstream words(line.substr(line.find(':') + 1));
+            for (std::string w; words >> w;) flag = flag || w == "3dnowprefetch";
+            found = true;
+            break;
+        }
+    REQUIRE(found); // Linux on x86-64 always lists them
+    CHECK(marllb::shm::detail::cpu_has_prefetchw() == flag);
+    CHECK(marllb::shm::detail::g_has_prefetchw == flag);
+}
+#endif
