@@ -1,5 +1,5 @@
 #!/bin/bash
-# The alternated runs behind docs/design/action-slot.md "Tried and not kept: the poll's copy
+# The alternated runs behind docs/design/action-slot.md "The poll's copy
 # prefetched". REF is a release build of 1ddce47, whose poll does not prefetch:
 #   git worktree add /tmp/refwt 1ddce47 && cd /tmp/refwt && cmake --preset release -B build &&
 #   cmake --build build --target marllb-scenario-cadence   (REF: /tmp/refwt/build/scenarios/marllb-scenario-cadence)
