@@ -128,6 +128,7 @@ int main(int argc, char **argv) {
     reg("BM_CopyFloorOneWay", BM_CopyFloorOneWay);
     reg("BM_ObsOneWay/marllb_shm", BM_ObsOneWay_marllb_shm);
     reg("BM_ObsPaired/marllb_shm", BM_ObsPaired_marllb_shm);
+    reg("BM_ObsPairedPrefetched/marllb_shm", BM_ObsPairedPrefetched_marllb_shm);
     reg("BM_ObsOneWay/pipe", BM_ObsOneWay_pipe);
     reg("BM_ObsOneWay/unix_socket", BM_ObsOneWay_unix_socket);
     reg("BM_ObsOneWay/posix_mq", BM_ObsOneWay_posix_mq);

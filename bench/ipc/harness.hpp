@@ -229,6 +229,7 @@ void BM_ObsOneWay_marllb_shm(benchmark::State &state); // marllb.cpp
 void BM_ActionOneWay_marllb_shm(benchmark::State &state);
 void BM_FullLoop_marllb_shm(benchmark::State &state);
 void BM_ObsPaired_marllb_shm(benchmark::State &state);
+void BM_ObsPairedPrefetched_marllb_shm(benchmark::State &state);
 void BM_ObsOneWay_pipe(benchmark::State &state);       // kernel.cpp
 void BM_ObsOneWay_unix_socket(benchmark::State &state);
 void BM_ObsOneWay_posix_mq(benchmark::State &state);

@@ -3,6 +3,7 @@
 //   BM_ActionOneWay/marllb_shm   agent writes an action, LB polls and applies it
 //   BM_FullLoop/marllb_shm       LB publishes, agent answers, LB applies: round trip
 //   BM_ObsPaired/marllb_shm      BM_ObsOneWay's events alternating with the copy floor's
+//   BM_ObsPairedPrefetched/marllb_shm  the same, the LB fetching its next slot for writing ahead
 #include "harness.hpp"
 
 #include <sys/mman.h>
@@ -75,7 +76,10 @@ void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
 // these vCPUs between placements whose cross-core latency differs by 2-3x, and two benchmarks
 // in separate repetitions can land in different ones (a ratio of medians over repetitions then
 // moved from 0.61 to 1.37 between two runs of the same code). Each transport gets 1,000 events.
-void BM_ObsPaired_marllb_shm(benchmark::State &state) {
+// `prefetched`: the LB calls prefetch_next_slot() right after each floor event, half a period
+// before its own publish, as marllb-sim's LB does ahead of a publish (its Warmer); the floor's
+// sender does nothing ahead (fetching its buffer for writing ahead made the floor slower here).
+static void obs_paired(benchmark::State &state, bool prefetched) {
     BenchRegion r("pair");
     if (!r.ok()) return state.SkipWithError("cannot create the region");
     void *mem = mmap(nullptr, sizeof(FloorBox), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -92,8 +96,12 @@ void BM_ObsPaired_marllb_shm(benchmark::State &state) {
     one_way(
         state, c,
         [&, k = std::uint64_t(0)](MsgOut &m) mutable { // the sender's events in order: k = 0, 1, 2, ...
-            if (k++ % 2 == 0) box->send(m);
-            else lb->publish(m);
+            if (k++ % 2 == 0) {
+                box->send(m);
+                if (prefetched) lb->prefetch_next_slot();
+            } else {
+                lb->publish(m);
+            }
         },
         [&](MsgOut &m) {
             Observation obs;
@@ -114,6 +122,9 @@ void BM_ObsPaired_marllb_shm(benchmark::State &state) {
         Receiver::polls, Pairing::alternate);
     munmap(mem, sizeof(FloorBox));
 }
+
+void BM_ObsPaired_marllb_shm(benchmark::State &state) { obs_paired(state, false); }
+void BM_ObsPairedPrefetched_marllb_shm(benchmark::State &state) { obs_paired(state, true); }
 
 void BM_ActionOneWay_marllb_shm(benchmark::State &state) {
     BenchRegion r("act");
