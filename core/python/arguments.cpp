@@ -260,10 +260,12 @@ std::optional<std::string> directory_arg(py::handle dir) {
     auto fs = py::reinterpret_steal<py::object>(PyOS_FSPath(dir.ptr()));
     if (!fs) {
         if (!PyErr_ExceptionMatches(PyExc_TypeError)) throw py::error_already_set(); // __fspath__ raised: its error
-        PyErr_Clear();
-        throw py::type_error(std::string("dir is a ") + type_name(dir) + " (" + repr_of(dir) +
-                             "): it must be a directory as a str, bytes or path-like object (pathlib.Path), or "
-                             "None for /dev/shm");
+        // A TypeError naming dir, with os.fspath's own (or the __fspath__'s) as its __cause__.
+        const std::string message = std::string("dir is a ") + type_name(dir) +
+                                    ": it must be a directory as a str, bytes or path-like object (pathlib.Path), or "
+                                    "None for /dev/shm";
+        py::raise_from(PyExc_TypeError, message.c_str());
+        throw py::error_already_set();
     }
     // The path's bytes as the file system takes them (os.fsencode): bytes as they are, a str
     // encoded with the file system's encoding and error handler.

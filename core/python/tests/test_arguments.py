@@ -278,7 +278,7 @@ class _FsPathOnTheInstanceOnly:
 
 
 @pytest.mark.parametrize("bad,exc,says", [
-    (3, TypeError, r"dir is a int \(3\): it must be a directory as a str, bytes or path-like object"),
+    (3, TypeError, r"dir is a int: it must be a directory as a str, bytes or path-like object"),
     (_FsPathReturnsInt(), TypeError, r"dir is a _FsPathReturnsInt"),
     (_FsPathOnTheInstanceOnly(), TypeError, r"dir is a _FsPathOnTheInstanceOnly"),
     ("/dev/shm/\ud800", ValueError, r"dir is '/dev/shm/\\ud800': it cannot be encoded as a file name"),
@@ -289,6 +289,16 @@ class _FsPathOnTheInstanceOnly:
 def test_a_dir_that_is_no_path_is_refused_naming_it(name, bad, exc, says):
     with pytest.raises(exc, match=says):
         m.LbRegion(name, dir=bad)
+    assert not os.path.exists(f"/dev/shm/{name}")
+
+
+def test_an_fspath_type_error_is_the_cause_of_the_one_naming_dir(name):
+    class Refuses:
+        def __fspath__(self):
+            raise TypeError("my own reason")
+    with pytest.raises(TypeError, match="dir is a Refuses") as caught:
+        m.LbRegion(name, dir=Refuses())
+    assert "my own reason" in str(caught.value.__cause__)
     assert not os.path.exists(f"/dev/shm/{name}")
 
 

@@ -35,7 +35,7 @@ import csv, glob, json, os, statistics, sys
 out, pairs = sys.argv[1], int(sys.argv[2])
 def medians(path):
     if not path:
-        sys.exit("a run wrote no JSON: is it bench_ipc?")
+        sys.exit("a run's JSON is missing or not alone (one <n>-<side>.json each): use an empty OUT_DIR")
     runs = [b for b in json.load(open(path))["benchmarks"] if b.get("run_type") == "iteration"]
     if not runs:
         sys.exit(f"{path}: no repetitions of BM_ActionOneWay")
