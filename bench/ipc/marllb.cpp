@@ -78,9 +78,8 @@ void BM_ObsOneWay_marllb_shm(benchmark::State &state) {
 // moved from 0.61 to 1.37 between two runs of the same code). Each transport gets 1,000 events.
 // `prefetched`: the LB calls prefetch_next_slot() right after each floor event, half a period
 // before its own publish, as marllb-sim's LB does ahead of a publish (its Warmer); the floor's
-// sender does nothing ahead. The fetch also takes the published_seq line this receiver polls
-// between the floor's checks, so the floor event that follows is seen late when its flag flips
-// during that miss: this benchmark's floor is not the plain one (docs/benchmarks.md).
+// sender does nothing ahead. The fetch, right after the floor's copy, slows the floor's event:
+// this benchmark's floor is not the plain one (docs/benchmarks.md).
 static void obs_paired(benchmark::State &state, bool prefetched) {
     BenchRegion r("pair");
     if (!r.ok()) return state.SkipWithError("cannot create the region");
