@@ -144,6 +144,11 @@ void BM_ObsOneWay_iceoryx(benchmark::State &state) {
     int status;
     waitpid(receiver, &status, 0);
     stop_child(sender);
+    // Each peer's runtime made a UNIX socket and its lock file in /tmp, named after it; the
+    // sender is killed and neither runs its destructors (_exit), so they are removed here.
+    for (const auto &[role, pid] : {std::pair{"sub", receiver}, std::pair{"pub", sender}})
+        for (const char *suffix : {"", ".lock"})
+            (void)unlink((std::string("/tmp/marllb-bench-") + role + "-" + std::to_string(pid) + suffix).c_str());
     Tally tally;
     const std::uint64_t n = res->received.load(std::memory_order_acquire);
     tally.torn = res->torn;
