@@ -56,12 +56,12 @@ const char *doc(const char *signature, const char *text) {
 // each has only its side's methods.
 struct AgentSide : Region {
     AgentSide(std::string name, py::handle dir, py::handle num_servers)
-        : Region(std::move(name), false, false, std::move(dir), num_servers, false) {}
+        : Region(std::move(name), false, false, dir, num_servers, false) {}
 };
 struct LbSide : Region {
     LbSide(std::string name, bool raw_reservoirs, py::handle dir, py::handle num_servers,
            bool group_shared)
-        : Region(std::move(name), true, raw_reservoirs, std::move(dir), num_servers, group_shared) {}
+        : Region(std::move(name), true, raw_reservoirs, dir, num_servers, group_shared) {}
 };
 
 template <class C> void bind_either_side(py::class_<C> &c) {

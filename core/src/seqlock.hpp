@@ -53,12 +53,15 @@ inline void add_relaxed(std::uint64_t *p, std::uint64_t v) noexcept {
 
 // Asks for every cache line of [p, p + bytes) at once, so the misses of a cross-core copy
 // overlap instead of arriving one by one as the copy loop reaches them. Every line the span
-// touches, also when it does not start on a line boundary. Rw: 0 to read, 1 with write intent.
-template <int Rw>
-inline void prefetch_span(const void *p, std::size_t bytes) noexcept {
+// touches, also when it does not start on a line boundary. Kind: 0 to read, 1 with write intent
+// as the compiler emits it, 2 the x86-64 PREFETCHW instruction (prefetch_lines_for_write).
+template <int Kind>
+[[gnu::always_inline]] inline void prefetch_span(const void *p, std::size_t bytes) noexcept {
     const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;
-    for (auto a = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t(63); a < end; a += 64)
-        __builtin_prefetch(reinterpret_cast<const void *>(a), Rw, 3);
+    for (auto a = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t(63); a < end; a += 64) {
+        if constexpr (Kind == 2) asm volatile("prefetchw %0" : : "m"(*reinterpret_cast<const char *>(a)));
+        else __builtin_prefetch(reinterpret_cast<const void *>(a), Kind, 3);
+    }
 }
 inline void prefetch_lines(const void *p, std::size_t bytes) noexcept { prefetch_span<0>(p, bytes); }
 
@@ -82,12 +85,7 @@ inline const bool g_has_prefetchw = cpu_has_prefetchw();
 // call this one: always inlined, also at -O0).
 [[gnu::always_inline]] inline void prefetch_lines_for_write(const void *p, std::size_t bytes) noexcept {
 #if defined(__x86_64__)
-    if (g_has_prefetchw) {
-        const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;
-        for (auto a = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t(63); a < end; a += 64)
-            asm volatile("prefetchw %0" : : "m"(*reinterpret_cast<const char *>(a)));
-        return;
-    }
+    if (g_has_prefetchw) return prefetch_span<2>(p, bytes);
 #endif
     prefetch_span<1>(p, bytes);
 }
